@@ -1,0 +1,344 @@
+"""Synthetic math word problems: chained arithmetic with exact answers and measurable levels.
+
+This is the math half of RedStar's embedded default: the prompts ``redstar run --plugins math``
+samples with no recipe, the held-out benchmark it evaluates on, and the text the tiny embedded
+teacher and student models (``tools/build_tiny_models.py``) were trained on.
+
+A problem is a starting amount followed by a chain of operations, told as a story::
+
+    Mia has 23 apples. She buys 15 more. Then she gives away 8. Then she doubles them.
+    How many apples does Mia have now?
+
+What a level means (see :data:`MATH_LEVELS`): the number of operations in the chain and the number
+of digits of the numbers it states. Level 1 is one operation on one-digit numbers; level 9 is
+eight operations on two-digit numbers; level 10 nine operations on three-digit numbers. Every
+running total stays a non-negative integer below ``max_value``, so answers are exact.
+
+Each problem carries two solutions, the two styles of the embedded models:
+
+- ``long_cot``, slow thinking (the teacher): one line per operation, then a backward check
+  ("Wait, let me verify by working backwards: ..."), inside ``<think>...</think>``, then
+  ``The answer is \\boxed{N}.``
+- ``short_answer``, fast thinking (the student base): ``The answer is \\boxed{N}.``
+
+Held-out problems are disjoint from training problems for *every* seed and count, not only the
+default ones: each problem's arithmetic (start value and operation chain, ignoring names and
+objects) is hashed, and one bucket in :data:`HELDOUT_BUCKETS` belongs to the held-out set. The
+training-side generator (:func:`generate_math_problems`, :class:`SyntheticMathSource`) never emits
+a problem from that bucket, and the held-out generator (:func:`generate_heldout_math_problems`,
+:class:`SyntheticMathEvaluator`) emits only problems from it, drawn from a separate seed space.
+So a held-out question is never a renamed copy of a training computation either.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from redstar.errors import RedStarError
+from redstar.interfaces import Evaluator, Source
+from redstar.records import Prompt
+
+
+@dataclass(frozen=True)
+class MathLevel:
+    """What makes a level hard: ``steps`` operations, each stating a number of
+    ``operand_digits`` digits, with every running total in ``[0, max_value]``."""
+
+    steps: int
+    operand_digits: int
+    max_value: int
+
+
+#: Level -> shape. Steps never decrease and operand digits never decrease as levels rise, and
+#: each level is strictly harder than the one below in at least one of them.
+MATH_LEVELS: dict[int, MathLevel] = {
+    1: MathLevel(steps=1, operand_digits=1, max_value=99),
+    2: MathLevel(steps=2, operand_digits=1, max_value=99),
+    3: MathLevel(steps=2, operand_digits=2, max_value=999),
+    4: MathLevel(steps=3, operand_digits=2, max_value=999),
+    5: MathLevel(steps=4, operand_digits=2, max_value=999),
+    6: MathLevel(steps=5, operand_digits=2, max_value=999),
+    7: MathLevel(steps=6, operand_digits=2, max_value=999),
+    8: MathLevel(steps=7, operand_digits=2, max_value=999),
+    9: MathLevel(steps=8, operand_digits=2, max_value=999),
+    10: MathLevel(steps=9, operand_digits=3, max_value=9999),
+}
+ALL_LEVELS = tuple(MATH_LEVELS)
+
+#: Problems whose arithmetic hashes to bucket 0 of this many are held out.
+HELDOUT_BUCKETS = 8
+
+ADD, SUB, DOUBLE = "+", "-", "*"
+
+PEOPLE = (("Mia", "she"), ("Tom", "he"), ("Ava", "she"), ("Leo", "he"),
+          ("Zoe", "she"), ("Sam", "he"), ("Ivy", "she"), ("Max", "he"))
+ITEMS = ("apples", "marbles", "stickers", "coins", "shells", "cards", "pencils", "books")
+ADD_VERBS = ("buys {n} more", "finds {n} more", "gets {n} more")
+SUB_VERBS = ("gives away {n}", "loses {n}", "sells {n}")
+DOUBLE_VERB = "doubles them"
+
+#: How often each operation is drawn when it keeps the total in range.
+OP_WEIGHTS = {ADD: 4, SUB: 4, DOUBLE: 2}
+
+#: Give up on a problem after this many rejected draws (duplicates, held-out bucket); only a
+#: request for more distinct problems than a level has can get there.
+MAX_DRAWS = 200
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One step of the chain: ``op`` is ``+``, ``-`` or ``*`` (doubling, ``operand`` 2);
+    ``phrase`` is how the story says it ("gives away 8")."""
+
+    op: str
+    operand: int
+    phrase: str
+
+    def apply(self, value: int) -> int:
+        if self.op == ADD:
+            return value + self.operand
+        if self.op == SUB:
+            return value - self.operand
+        return value * self.operand
+
+    def undo(self, value: int) -> int:
+        """The inverse step, used by the backward check."""
+        if self.op == ADD:
+            return value - self.operand
+        if self.op == SUB:
+            return value + self.operand
+        return value // self.operand
+
+
+@dataclass(frozen=True)
+class SyntheticMathProblem:
+    """A generated problem with its exact ``answer`` (a decimal string) and both solutions."""
+
+    question: str
+    answer: str
+    level: int
+    start: int
+    operations: tuple[Operation, ...]
+    long_cot: str
+    short_answer: str
+
+    @property
+    def steps(self) -> int:
+        return len(self.operations)
+
+    @property
+    def arithmetic(self) -> str:
+        """The computation without the story, e.g. ``23+15-8*2`` (applied left to right)."""
+        return arithmetic_key(self.start, self.operations)
+
+    @property
+    def stated_numbers(self) -> list[int]:
+        """Every number the question states (the start and the operands it names)."""
+        return [self.start] + [o.operand for o in self.operations if o.op != DOUBLE]
+
+
+def arithmetic_key(start: int, operations: Iterable[Operation]) -> str:
+    return str(start) + "".join(f"{o.op}{o.operand}" for o in operations)
+
+
+def is_heldout(arithmetic: str) -> bool:
+    """Whether a computation (:attr:`SyntheticMathProblem.arithmetic`) belongs to the held-out
+    set. Depends only on the arithmetic, never on a seed, so the split holds for every seed."""
+    digest = hashlib.sha256(f"redstar-synthetic-math:{arithmetic}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % HELDOUT_BUCKETS == 0
+
+
+def _operand_range(digits: int) -> tuple[int, int]:
+    return (1, 9) if digits == 1 else (10 ** (digits - 1), 10**digits - 1)
+
+
+def _draw_operation(rng: random.Random, value: int, spec: MathLevel) -> Operation:
+    low, high = _operand_range(spec.operand_digits)
+    choices = []
+    if value + low <= spec.max_value:
+        choices.append(ADD)
+    if value - low >= 1:
+        choices.append(SUB)
+    if 2 <= value and value * 2 <= spec.max_value:
+        choices.append(DOUBLE)
+    op = rng.choices(choices, weights=[OP_WEIGHTS[c] for c in choices])[0]
+    if op == ADD:
+        n = rng.randint(low, min(high, spec.max_value - value))
+        return Operation(ADD, n, rng.choice(ADD_VERBS).format(n=n))
+    if op == SUB:
+        n = rng.randint(low, min(high, value - 1))
+        return Operation(SUB, n, rng.choice(SUB_VERBS).format(n=n))
+    return Operation(DOUBLE, 2, DOUBLE_VERB)
+
+
+def _long_cot(name: str, pronoun: str, items: str, start: int, operations: Sequence[Operation]) -> str:
+    lines = [f"{name} starts with {start} {items}."]
+    values = [start]
+    for operation in operations:
+        result = operation.apply(values[-1])
+        lines.append(f"{pronoun.capitalize()} {operation.phrase}: {values[-1]} {operation.op} {operation.operand} = {result}.")
+        values.append(result)
+    checks = []
+    for operation, before, after in zip(reversed(operations), reversed(values[:-1]), reversed(values[1:])):
+        inverse = {ADD: "-", SUB: "+", DOUBLE: "/"}[operation.op]
+        checks.append(f"{after} {inverse} {operation.operand} = {before}")
+    lines.append(f"Wait, let me verify by working backwards: {', '.join(checks)}. That matches the start.")
+    lines.append(f"So {name} has {values[-1]} {items}.")
+    return "<think>\n" + "\n".join(lines) + f"\n</think>\n\nThe answer is \\boxed{{{values[-1]}}}."
+
+
+def short_answer(answer: str | int) -> str:
+    """The fast-thinking style: the answer with no work shown."""
+    return f"The answer is \\boxed{{{answer}}}."
+
+
+def make_problem(rng: random.Random, level: int) -> SyntheticMathProblem:
+    """Draw one problem of ``level`` from ``rng``."""
+    spec = MATH_LEVELS[level]
+    low, high = _operand_range(spec.operand_digits)
+    name, pronoun = rng.choice(PEOPLE)
+    items = rng.choice(ITEMS)
+    start = rng.randint(max(low, 2), high)
+    operations: list[Operation] = []
+    value = start
+    for _ in range(spec.steps):
+        operation = _draw_operation(rng, value, spec)
+        operations.append(operation)
+        value = operation.apply(value)
+    sentences = [f"{name} has {start} {items}."]
+    for i, operation in enumerate(operations):
+        lead = pronoun.capitalize() if i == 0 else f"Then {pronoun}"
+        sentences.append(f"{lead} {operation.phrase}.")
+    sentences.append(f"How many {items} does {name} have now?")
+    return SyntheticMathProblem(
+        question=" ".join(sentences),
+        answer=str(value),
+        level=level,
+        start=start,
+        operations=tuple(operations),
+        long_cot=_long_cot(name, pronoun, items, start, operations),
+        short_answer=short_answer(value),
+    )
+
+
+def _check_levels(levels: Iterable[int]) -> tuple[int, ...]:
+    levels = tuple(int(level) for level in levels)
+    if not levels:
+        raise RedStarError("synthetic math: 'levels' is empty")
+    unknown = [level for level in levels if level not in MATH_LEVELS]
+    if unknown:
+        raise RedStarError(f"synthetic math: unknown level {unknown[0]} (levels are 1 to 10)")
+    return levels
+
+
+def _generate(rngs: Iterator[tuple[random.Random, int]], count: int, heldout: bool) -> list[SyntheticMathProblem]:
+    problems: list[SyntheticMathProblem] = []
+    seen: set[str] = set()
+    for rng, level in rngs:
+        if len(problems) == count:
+            break
+        for _ in range(MAX_DRAWS):
+            problem = make_problem(rng, level)
+            if problem.question not in seen and is_heldout(problem.arithmetic) == heldout:
+                break
+        else:
+            raise RedStarError(
+                f"synthetic math: could not draw a new distinct level-{level} problem in {MAX_DRAWS} tries "
+                f"after {len(problems)} problems; ask for fewer"
+            )
+        seen.add(problem.question)
+        problems.append(problem)
+    return problems
+
+
+def generate_math_problems(count: int, seed: int = 0, levels: Iterable[int] = ALL_LEVELS) -> list[SyntheticMathProblem]:
+    """``count`` distinct training-side problems, cycling through ``levels`` in order (so each
+    level gets an equal share). Deterministic for a seed; problem ``i`` depends only on the seed
+    and ``i``, so a longer list starts with the shorter one. Never emits a held-out problem."""
+    levels = _check_levels(levels)
+
+    def rngs() -> Iterator[tuple[random.Random, int]]:
+        i = 0
+        while True:
+            yield random.Random(f"synthetic-math:{seed}:{i}"), levels[i % len(levels)]
+            i += 1
+
+    return _generate(rngs(), count, heldout=False)
+
+
+def generate_heldout_math_problems(count_per_level: int, seed: int = 0,
+                                   levels: Iterable[int] = ALL_LEVELS) -> list[SyntheticMathProblem]:
+    """``count_per_level`` distinct held-out problems for each of ``levels``, drawn from a seed
+    space separate from :func:`generate_math_problems` and restricted to the held-out bucket."""
+    levels = _check_levels(levels)
+    problems: list[SyntheticMathProblem] = []
+    for level in levels:
+        rngs = ((random.Random(f"synthetic-math-heldout:{seed}:{level}:{i}"), level) for i in range(10**9))
+        problems.extend(_generate(rngs, count_per_level, heldout=True))
+    return problems
+
+
+def to_prompt(problem: SyntheticMathProblem, source: str) -> Prompt:
+    return Prompt(
+        domain="math",
+        source=source,
+        question=problem.question,
+        reference=problem.answer,
+        difficulty=float(problem.level),
+        metadata={"level": problem.level, "group": f"level {problem.level}", "steps": problem.steps},
+    )
+
+
+def _positive(name: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise RedStarError(f"synthetic math: option {name!r} must be a positive integer, got {value!r}")
+    return value
+
+
+class SyntheticMathSource(Source):
+    """Generated chained-arithmetic word problems (no download), for the embedded default and
+    for trying a pipeline on a laptop.
+
+    Options: ``count`` problems in all, spread evenly over the levels ``min_level`` to
+    ``max_level`` (1-10; a level is the number of operations and the digits of the numbers, see
+    :data:`MATH_LEVELS`); ``seed`` makes the set reproducible. The gold answer is the prompt's
+    ``reference``, the level its ``difficulty`` and ``metadata["level"]``.
+    """
+
+    name = "synthetic-math"
+    domain = "math"
+
+    def __init__(self, count: int = 200, seed: int = 0, min_level: int = 1, max_level: int = 10) -> None:
+        self.count = _positive("count", count)
+        self.seed = seed
+        if min_level not in MATH_LEVELS or max_level not in MATH_LEVELS or min_level > max_level:
+            raise RedStarError(
+                f"synthetic math: levels must satisfy 1 <= min_level <= max_level <= 10, "
+                f"got min_level={min_level!r}, max_level={max_level!r}"
+            )
+        self.levels = tuple(range(min_level, max_level + 1))
+
+    def load(self) -> Iterator[Prompt]:
+        for problem in generate_math_problems(self.count, self.seed, self.levels):
+            yield to_prompt(problem, self.name)
+
+
+class SyntheticMathEvaluator(Evaluator):
+    """A held-out benchmark of synthetic math problems: ``count`` problems per level for each of
+    ``levels`` (default 1-10), grouped by level in reports. No problem's arithmetic can appear
+    in :class:`SyntheticMathSource` or in the embedded models' training data, whatever the seeds
+    (see the module docstring)."""
+
+    name = "synthetic-math-heldout"
+    domain = "math"
+
+    def __init__(self, count: int = 10, seed: int = 0, levels: list[int] | None = None) -> None:
+        self.count = _positive("count", count)
+        self.seed = seed
+        self.levels = _check_levels(ALL_LEVELS if levels is None else levels)
+
+    def load(self) -> list[Prompt]:
+        return [to_prompt(p, self.name) for p in generate_heldout_math_problems(self.count, self.seed, self.levels)]
