@@ -1,0 +1,71 @@
+"""Removing training prompts that overlap benchmark questions.
+
+A prompt is contaminated when its normalised text equals a benchmark question, or when it shares
+a word ``n``-gram with one (13 by default, as in GPT-3's decontamination). Every installed
+evaluator's questions are checked unless the recipe narrows the list.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from redstar.records import Prompt
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+
+
+def normalise(text: str) -> list[str]:
+    return _TOKEN.findall(text.lower())
+
+
+def ngrams(words: Sequence[str], n: int) -> set[tuple[str, ...]]:
+    if len(words) < n:
+        return {tuple(words)} if words else set()
+    return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+
+
+class BenchmarkIndex:
+    """N-gram index of benchmark questions, by benchmark name."""
+
+    def __init__(self, n: int = 13) -> None:
+        self.n = n
+        self._grams: dict[tuple[str, ...], str] = {}
+        self._exact: dict[str, str] = {}
+
+    def add(self, benchmark: str, questions: Iterable[str]) -> None:
+        for q in questions:
+            words = normalise(q)
+            if not words:
+                continue
+            self._exact.setdefault(" ".join(words), benchmark)
+            for g in ngrams(words, self.n):
+                self._grams.setdefault(g, benchmark)
+
+    def match(self, question: str) -> str | None:
+        """The benchmark ``question`` overlaps, or None."""
+        words = normalise(question)
+        exact = self._exact.get(" ".join(words))
+        if exact:
+            return exact
+        # A question shorter than n words can only match exactly (above): short texts share
+        # n-grams by chance far too easily.
+        if len(words) < self.n:
+            return None
+        for g in ngrams(words, self.n):
+            hit = self._grams.get(g)
+            if hit:
+                return hit
+        return None
+
+
+def decontaminate(prompts: Sequence[Prompt], index: BenchmarkIndex) -> tuple[list[Prompt], dict[str, int]]:
+    kept, dropped = [], {}
+    for p in prompts:
+        hit = index.match(p.question)
+        if hit is None:
+            kept.append(p)
+        else:
+            reason = f"overlaps {hit}"
+            dropped[reason] = dropped.get(reason, 0) + 1
+    return kept, dropped

@@ -1,0 +1,129 @@
+"""Scoring a model on a benchmark: sample, verify, and compute pass@1, pass@k and majority vote.
+
+Every evaluator in every domain goes through :func:`evaluate`: the evaluator only supplies
+problems, the domain's verifier judges responses. Per-problem results are appended to a JSONL
+file as they finish, so scores can be audited and an interrupted evaluation resumes where it
+stopped. Responses cut off at the token limit are counted as ``truncated`` and reported next to
+the scores, never silently folded into "wrong".
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from math import comb
+from pathlib import Path
+from typing import Any
+
+from redstar.interfaces import Sampler, SamplingParams, Verifier
+from redstar.records import Prompt
+from redstar.tables import JsonlAppender
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k from n samples of which c are correct (Chen et al., 2021)."""
+    if n - c < k:
+        return 1.0
+    return 1.0 - comb(n - c, k) / comb(n, k)
+
+
+def majority_correct(samples: Sequence[dict[str, Any]]) -> bool:
+    """Majority vote over extracted answers; ties go to the answer seen first. A problem with
+    no extracted answer at all counts as not solved."""
+    answers = [s["extracted"] for s in samples if s.get("extracted") is not None]
+    if not answers:
+        return False
+    winner = Counter(answers).most_common(1)[0][0]
+    return any(s["correct"] for s in samples if s.get("extracted") == winner)
+
+
+@dataclass
+class Score:
+    evaluator: str
+    model: str
+    problems: int
+    samples_per_problem: int
+    pass_at_1: float
+    pass_at_k: dict[str, float]
+    majority: float
+    truncated: int
+    no_answer: int
+    by_group: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def summarise(evaluator: str, model: str, rows: Sequence[dict[str, Any]], n: int) -> Score:
+    ks = sorted({k for k in (1, 2, 4, 8, 16, 32, 64) if k <= n} | {n})
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        groups[str(row.get("group"))].append(row)
+
+    def stats(subset: Sequence[dict[str, Any]]) -> dict[str, float]:
+        if not subset:
+            return {"problems": 0, "pass@1": 0.0}
+        p1 = sum(r["correct_count"] / len(r["samples"]) for r in subset) / len(subset)
+        return {"problems": len(subset), "pass@1": p1}
+
+    total = len(rows)
+    return Score(
+        evaluator=evaluator,
+        model=model,
+        problems=total,
+        samples_per_problem=n,
+        pass_at_1=stats(rows)["pass@1"] if rows else 0.0,
+        pass_at_k={f"pass@{k}": (sum(pass_at_k(len(r["samples"]), r["correct_count"], k) for r in rows) / total
+                                 if total else 0.0) for k in ks},
+        majority=(sum(r["majority_correct"] for r in rows) / total) if total else 0.0,
+        truncated=sum(s["finish_reason"] == "length" for r in rows for s in r["samples"]),
+        no_answer=sum(s["reward"] == -1 for r in rows for s in r["samples"]),
+        by_group={g: stats(rs) for g, rs in sorted(groups.items()) if g != "None"},
+    )
+
+
+def evaluate(
+    evaluator: str,
+    problems: Sequence[Prompt],
+    sampler: Sampler,
+    verifier: Verifier,
+    params: SamplingParams,
+    results_file: str | Path,
+    batch_size: int = 64,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> Score:
+    """Evaluate ``sampler``'s model on ``problems``, appending per-problem rows to
+    ``results_file`` and skipping problems already there (resume)."""
+    with JsonlAppender(results_file) as table:
+        done = {row["prompt_id"] for row in table.rows}
+        todo = [p for p in problems if p.id not in done]
+        if on_progress:
+            on_progress(len(problems) - len(todo), len(problems))
+        for start in range(0, len(todo), batch_size):
+            batch = todo[start:start + batch_size]
+            completions = sampler.generate([verifier.messages(p) for p in batch], params)
+            pairs = [(c.text, p) for p, cs in zip(batch, completions) for c in cs]
+            verdicts = iter(verifier.verify_many(pairs))
+            rows = []
+            for prompt, cs in zip(batch, completions):
+                samples = []
+                for c in cs:
+                    v = next(verdicts)
+                    samples.append({"response": c.text, "finish_reason": c.finish_reason, "extracted": v.extracted,
+                                    "correct": v.correct, "reward": v.reward, "reason": v.reason})
+                rows.append({
+                    "prompt_id": prompt.id,
+                    "group": prompt.metadata.get("group"),
+                    "question": prompt.question,
+                    "reference": prompt.reference,
+                    "correct_count": sum(s["correct"] for s in samples),
+                    "majority_correct": majority_correct(samples),
+                    "samples": samples,
+                })
+            table.append(rows)
+            if on_progress:
+                on_progress(len(problems) - len(todo) + start + len(batch), len(problems))
+        wanted = {p.id for p in problems}
+        rows = [r for r in table.rows if r["prompt_id"] in wanted]
+    return summarise(evaluator, sampler.model, rows, params.n)

@@ -1,0 +1,130 @@
+"""Curation stages: load prompts from the recipe's sources, score their difficulty, then select
+(difficulty band, per-source caps, domain mix) and decontaminate against benchmarks."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from redstar.decontamination import BenchmarkIndex, decontaminate
+from redstar.errors import InputError, RedStarError
+from redstar.pipeline.context import RunContext
+from redstar.pipeline.rundir import fingerprint
+from redstar.records import Prompt
+from redstar.selection import select
+from redstar.tables import parse_records, write_table
+
+
+def load_stage(ctx: RunContext) -> tuple[str, list[Prompt]]:
+    recipe, run = ctx.recipe, ctx.run
+    out = run.path("prompts.jsonl")
+    fp = fingerprint("load", recipe["sources"], ctx.plugin_versions())
+    if run.is_done("load", fp) and out.exists():
+        return fp, parse_records(out, Prompt.from_dict)
+    run.begin("load", fp, [out])
+    if not recipe["sources"]:
+        raise RedStarError("the recipe has no sources: add at least one under `sources:`")
+    prompts: list[Prompt] = []
+    per_source: Counter = Counter()
+    seen: set[str] = set()
+    duplicates = 0
+    with ctx.board.task("loading prompts", len(recipe["sources"])) as update:
+        for i, spec in enumerate(recipe["sources"]):
+            source = ctx.build("sources", spec["name"], spec["options"], f"sources[{i}]")
+            for prompt in source.load():
+                if prompt.id in seen:  # the same problem from two sources is sampled once
+                    duplicates += 1
+                    continue
+                seen.add(prompt.id)
+                prompts.append(prompt)
+                per_source[spec["name"]] += 1
+            update(i + 1)
+    if not prompts:
+        raise RedStarError("the recipe's sources produced no prompts (an empty prompt set): check their options")
+    write_table(out, prompts)
+    run.finish("load", {"prompts": len(prompts), "per_source": dict(per_source), "duplicates": duplicates})
+    return fp, prompts
+
+
+def score_stage(ctx: RunContext, upstream: str, prompts: list[Prompt]) -> tuple[str, list[Prompt]]:
+    recipe, run = ctx.recipe, ctx.run
+    out = run.path("scored.jsonl")
+    fp = fingerprint("score", upstream, recipe["scoring"])
+    if run.is_done("score", fp) and out.exists():
+        return fp, parse_records(out, Prompt.from_dict)
+    run.begin("score", fp, [out])
+    scorer = ctx.build("scorers", recipe["scoring"]["scorer"], recipe["scoring"]["options"], "scoring")
+    with ctx.board.task("scoring difficulty", len(prompts)) as update:
+        levels = []
+        batch = 256
+        for start in range(0, len(prompts), batch):
+            levels.extend(scorer.score(prompts[start:start + batch]))
+            update(min(start + batch, len(prompts)))
+    if len(levels) != len(prompts):
+        raise RedStarError(f"scorer {recipe['scoring']['scorer']!r} returned {len(levels)} levels for {len(prompts)} prompts")
+    for prompt, level in zip(prompts, levels):
+        prompt.difficulty = float(level)
+    write_table(out, prompts)
+    histogram = Counter(int(round(p.difficulty)) for p in prompts)
+    run.finish("score", {"levels": {str(k): histogram[k] for k in sorted(histogram)}})
+    return fp, prompts
+
+
+def benchmark_index(ctx: RunContext) -> tuple[BenchmarkIndex, list[str]]:
+    """Index the questions of the evaluators named in ``decontamination.evaluators`` (default:
+    every installed evaluator with its default data, plus the recipe's own evaluation sets)."""
+    cfg = ctx.recipe["decontamination"]
+    index = BenchmarkIndex(cfg["ngram"])
+    specs: list[tuple[str, dict[str, Any]]] = []
+    names = cfg["evaluators"] if cfg["evaluators"] is not None else ctx.host.names("evaluators")
+    specs += [(name, {}) for name in names]
+    specs += [(e["name"], e["options"]) for e in ctx.recipe["evaluation"]["evaluators"]]
+    used = []
+    for name, options in specs:
+        evaluator = ctx.build("evaluators", name, options, f"decontamination.evaluators[{name}]")
+        try:
+            problems = evaluator.load()
+        except InputError:
+            raise
+        index.add(name, (p.question for p in problems))
+        used.append(name)
+    return index, sorted(set(used))
+
+
+def select_stage(ctx: RunContext, upstream: str, prompts: list[Prompt]) -> tuple[str, list[Prompt]]:
+    recipe, run = ctx.recipe, ctx.run
+    out = run.path("selected.jsonl")
+    fp = fingerprint("select", upstream, recipe["selection"], recipe["decontamination"],
+                     recipe["evaluation"]["evaluators"], recipe["seed"], ctx.plugin_versions())
+    if run.is_done("select", fp) and out.exists():
+        return fp, parse_records(out, Prompt.from_dict)
+    run.begin("select", fp, [out])
+    cfg = recipe["selection"]
+    dropped: Counter = Counter()
+    candidates = prompts
+    checked: list[str] = []
+    if recipe["decontamination"]["enabled"]:
+        with ctx.board.task("decontaminating", len(prompts)) as update:
+            index, checked = benchmark_index(ctx)
+            candidates, contaminated = decontaminate(prompts, index)
+            dropped.update(contaminated)
+            update(len(prompts))
+    report = select(candidates, min_level=cfg["min_level"], max_level=cfg["max_level"],
+                    per_source=cfg["per_source"], mix=cfg["mix"], total=cfg["total"], seed=recipe["seed"])
+    dropped.update(report.dropped)
+    if not report.kept:
+        raise RedStarError(
+            f"selection kept no prompts out of {len(prompts)} (dropped: {dict(dropped)}); "
+            f"widen selection.min_level/max_level or add sources"
+        )
+    for domain, missing in report.shortfall.items():
+        ctx.log(f"[yellow]selection: domain {domain!r} is {missing} prompts short of its mix quota")
+    write_table(out, report.kept)
+    run.finish("select", {
+        "selected": len(report.kept),
+        "by_domain": dict(Counter(p.domain for p in report.kept)),
+        "dropped": dict(dropped),
+        "shortfall": report.shortfall,
+        "decontaminated_against": checked,
+    })
+    return fp, report.kept

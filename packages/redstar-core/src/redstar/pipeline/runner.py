@@ -1,0 +1,97 @@
+"""Runs a recipe's stages in order and writes ``summary.json`` and the report.
+
+load -> score -> select (+ decontaminate) -> sample -> verify -> build (clean, SFT and preference
+sets) -> train (SFT, then RL) -> evaluate (every model) -> report.
+
+Each stage is skipped when its fingerprint matches a finished run, resumed when it was
+interrupted, and redone when what it depends on changed (see :mod:`redstar.pipeline.rundir`).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from redstar.pipeline.context import RunContext
+from redstar.pipeline.curate import load_stage, score_stage, select_stage
+from redstar.pipeline.datasets import build_stage
+from redstar.pipeline.evaluating import evaluate_stages
+from redstar.pipeline.rundir import RunDir, fingerprint
+from redstar.pipeline.sampling import sample_stage
+from redstar.pipeline.training import ModelStage, train_stages
+from redstar.pipeline.verifying import verify_stage
+from redstar.plugins import Host
+from redstar.progress import ProgressBoard
+from redstar.recipe import Recipe, dump
+from redstar.tables import write_json
+
+#: How far ``redstar run --until`` goes; ``curate`` stops once the datasets are built.
+UNTIL = ("curate", "train", "eval", "report")
+
+
+def run_pipeline(recipe: Recipe, out_dir: str | Path, host: Host, board: ProgressBoard | None = None,
+                 until: str = "report") -> dict[str, Any]:
+    board = board or ProgressBoard()
+    run = RunDir(out_dir)
+    (run.root / "recipe.yaml").write_text(dump(recipe), encoding="utf-8")
+    ctx = RunContext(recipe=recipe, host=host, run=run, board=board)
+    seconds: dict[str, float] = dict(run.state.get("seconds", {}))
+
+    def timed(name: str, fn: Any, *args: Any) -> Any:
+        start = time.perf_counter()
+        result = fn(*args)
+        seconds[name] = round(time.perf_counter() - start, 2)
+        run.state["seconds"] = seconds
+        run.save()
+        return result
+
+    with board:
+        fp, prompts = timed("load", load_stage, ctx)
+        fp, prompts = timed("score", score_stage, ctx, fp, prompts)
+        fp, selected = timed("select", select_stage, ctx, fp, prompts)
+        sample_fp, samples = timed("sample", sample_stage, ctx, selected)
+        fp, verdicts = timed("verify", verify_stage, ctx, fingerprint(fp, sample_fp), selected, samples)
+        timed("build", build_stage, ctx, fp, selected, samples, verdicts)
+        models: list[ModelStage] = []
+        scores: dict[str, Any] = {}
+        if UNTIL.index(until) >= UNTIL.index("train"):
+            models = timed("train", train_stages, ctx)
+        if UNTIL.index(until) >= UNTIL.index("eval") and recipe["evaluation"]["evaluators"]:
+            scores = timed("evaluate", evaluate_stages, ctx, models)
+    summary = build_summary(run, recipe, models, scores, seconds)
+    write_json(run.root / "summary.json", summary)
+    if UNTIL.index(until) >= UNTIL.index("report"):
+        from redstar.report import write_report
+
+        write_report(run.root, summary)
+    return summary
+
+
+def build_summary(run: RunDir, recipe: Recipe, models: list[ModelStage], scores: dict[str, Any],
+                  seconds: dict[str, float]) -> dict[str, Any]:
+    stages = {name: st.get("counts", {}) for name, st in run.state["stages"].items() if not name.startswith("eval:")}
+    load, select, sample = stages.get("load", {}), stages.get("select", {}), stages.get("sample", {})
+    verify, build = stages.get("verify", {}), stages.get("build", {})
+    funnel = [
+        ["prompts loaded", load.get("prompts", 0)],
+        ["prompts selected", select.get("selected", 0)],
+        ["prompts with a positive", build.get("prompts_with_positive", 0)],
+    ]
+    sample_funnel = [
+        ["samples drawn", sample.get("samples", 0)],
+        ["samples correct", verify.get("correct", 0)],
+        ["SFT rows (correct and clean)", build.get("sft_rows", 0)],
+    ]
+    drops = {"selection": select.get("dropped", {}), "cleaning": build.get("dropped", {})}
+    return {
+        "recipe": recipe["name"],
+        "run_dir": str(run.root),
+        "models": {m.tag: m.path for m in models},
+        "stages": stages,
+        "funnel": funnel,
+        "sample_funnel": sample_funnel,
+        "drops": drops,
+        "scores": scores,
+        "seconds": seconds,
+    }

@@ -1,0 +1,90 @@
+"""The sampling stage: the teacher writes responses for every selected prompt.
+
+Samples are appended to ``samples.jsonl`` a chunk of prompts at a time, each identified by
+``(prompt_id, index)``. On resume (after a crash or with more prompts selected) only the missing
+indices are sampled, so no sample is lost or drawn twice. Harder prompts get more samples
+(``sampling.n_by_level``), as in the paper.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from redstar.interfaces import SamplingParams
+from redstar.models import resolve_model
+from redstar.pipeline.context import RunContext
+from redstar.pipeline.rundir import fingerprint
+from redstar.records import Prompt, Sample
+from redstar.selection import samples_for_level
+from redstar.tables import JsonlAppender
+
+
+def sampling_fingerprint(recipe: dict[str, Any]) -> str:
+    cfg = {k: v for k, v in recipe["sampling"].items() if k != "chunk_size"}
+    # Samples depend on the teacher, how it is sampled, and how prompts are rendered (verifier
+    # instructions live in plugins, hence their versions via the caller).
+    return fingerprint("sample", recipe["models"]["teacher"], cfg, recipe["seed"])
+
+
+def sample_stage(ctx: RunContext, prompts: list[Prompt]) -> tuple[str, list[Sample]]:
+    recipe, run = ctx.recipe, ctx.run
+    cfg = recipe["sampling"]
+    out = run.path("samples.jsonl")
+    fp = fingerprint(sampling_fingerprint(recipe), ctx.plugin_versions())
+    # Same fingerprint: keep what is there and sample only what is missing (resume, or more
+    # prompts selected). Different teacher or sampling settings: start over.
+    run.begin("sample", fp, [out])
+
+    with JsonlAppender(out) as table:
+        have: dict[str, set[int]] = defaultdict(set)
+        for row in table.rows:
+            have[row["prompt_id"]].add(row["index"])
+        wanted = {p.id: samples_for_level(p.difficulty, cfg["n"], cfg["n_by_level"]) for p in prompts}
+        todo = [p for p in prompts if len(have[p.id]) < wanted[p.id]]
+        total = sum(wanted.values())
+        done = total - sum(wanted[p.id] - len(have[p.id]) for p in todo)
+        if todo:
+            sampler = ctx.build("samplers", cfg["backend"], cfg["options"], "sampling",
+                                model=resolve_model(recipe["models"]["teacher"]))
+            try:
+                with ctx.board.task("sampling teacher", total) as update:
+                    update(done)
+                    for start in range(0, len(todo), cfg["chunk_size"]):
+                        chunk = todo[start:start + cfg["chunk_size"]]
+                        rows = _sample_chunk(ctx, sampler, chunk, have, wanted, seed=recipe["seed"] + start)
+                        table.append(rows)
+                        done += len(rows)
+                        update(done)
+            finally:
+                sampler.close()
+        selected = {p.id for p in prompts}
+        samples = [Sample.from_dict(r) for r in table.rows if r["prompt_id"] in selected
+                   and r["index"] < wanted[r["prompt_id"]]]
+    truncated = sum(s.truncated for s in samples)
+    run.finish("sample", {"samples": len(samples), "prompts": len(prompts), "truncated": truncated})
+    return fp, samples
+
+
+def _sample_chunk(ctx: RunContext, sampler: Any, chunk: list[Prompt], have: dict[str, set[int]],
+                  wanted: dict[str, int], seed: int) -> list[dict[str, Any]]:
+    cfg = ctx.recipe["sampling"]
+    by_need: dict[int, list[Prompt]] = defaultdict(list)
+    for p in chunk:
+        by_need[wanted[p.id] - len(have[p.id])].append(p)
+    rows = []
+    for need, group in sorted(by_need.items()):
+        params = SamplingParams(n=need, temperature=cfg["temperature"], top_p=cfg["top_p"],
+                                max_new_tokens=cfg["max_new_tokens"], seed=seed)
+        conversations = [ctx.verifier(p.domain).messages(p) for p in group]
+        completions = sampler.generate(conversations, params)
+        for prompt, outs in zip(group, completions):
+            free = (i for i in range(wanted[prompt.id]) if i not in have[prompt.id])
+            for completion, index in zip(outs, free):
+                have[prompt.id].add(index)
+                rows.append(Sample(prompt_id=prompt.id, index=index, response=completion.text,
+                                   model=ctx.recipe["models"]["teacher"],
+                                   params={"temperature": params.temperature, "top_p": params.top_p,
+                                           "max_new_tokens": params.max_new_tokens},
+                                   finish_reason=completion.finish_reason).to_dict())
+    return rows

@@ -1,0 +1,61 @@
+"""The verification stage: each sample is judged by its domain's verifier.
+
+Verdicts are appended to ``verdicts.jsonl`` keyed by sample id, so a resumed run verifies only
+samples it has not judged yet. Cleaning is applied later, when the datasets are built, so that
+changing a cleaning threshold does not re-run verification (which for code means re-running
+programs).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from redstar.pipeline.context import RunContext
+from redstar.pipeline.rundir import fingerprint
+from redstar.records import Prompt, Sample, Verdict
+from redstar.tables import JsonlAppender
+
+VERIFY_BATCH = 64
+
+
+def verify_stage(ctx: RunContext, upstream: str, prompts: list[Prompt], samples: list[Sample]) -> tuple[str, dict[str, Verdict]]:
+    run = ctx.run
+    out = run.path("verdicts.jsonl")
+    fp = fingerprint("verify", upstream, ctx.recipe["verifiers"], ctx.plugin_versions())
+    run.begin("verify", fp, [out])
+    by_id = {p.id: p for p in prompts}
+    with JsonlAppender(out) as table:
+        verdicts = {row["sample_id"]: Verdict.from_dict({k: row[k] for k in ("correct", "reward", "reason", "extracted")})
+                    for row in table.rows}
+        todo = [s for s in samples if s.id not in verdicts]
+        with ctx.board.task("verifying", len(samples)) as update:
+            update(len(samples) - len(todo))
+            for start in range(0, len(todo), VERIFY_BATCH):
+                batch = todo[start:start + VERIFY_BATCH]
+                by_domain: dict[str, list[Sample]] = {}
+                for s in batch:
+                    by_domain.setdefault(by_id[s.prompt_id].domain, []).append(s)
+                rows = []
+                for domain, group in by_domain.items():
+                    results = ctx.verifier(domain).verify_many([(s.response, by_id[s.prompt_id]) for s in group])
+                    for s, v in zip(group, results):
+                        verdicts[s.id] = v
+                        rows.append({"sample_id": s.id, "prompt_id": s.prompt_id, "index": s.index, **v.to_dict()})
+                table.append(rows)
+                update(len(samples) - len(todo) + start + len(batch))
+    wanted = {s.id for s in samples}
+    verdicts = {k: v for k, v in verdicts.items() if k in wanted}
+    rewards = Counter(v.reward for v in verdicts.values())
+    by_level: dict[str, list[int]] = {}
+    for s in samples:
+        level = by_id[s.prompt_id].difficulty
+        key = "?" if level is None else str(int(round(level)))
+        by_level.setdefault(key, []).append(int(verdicts[s.id].correct))
+    run.finish("verify", {
+        "verified": len(verdicts),
+        "correct": rewards[1],
+        "wrong": rewards[0],
+        "no_answer": rewards[-1],
+        "pass_rate_by_level": {k: sum(v) / len(v) for k, v in sorted(by_level.items())},
+    })
+    return fp, verdicts

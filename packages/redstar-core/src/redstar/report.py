@@ -1,0 +1,219 @@
+"""The run report: a terminal table, ``report.md`` and a self-contained ``report.html`` with plots
+(difficulty histogram, the funnel from prompts to SFT rows, pass rate against response length,
+training curves, and every score before and after training)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+PLOTS = ("difficulty", "funnel", "pass_vs_length", "training", "scores")
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def score_table(summary: dict[str, Any]) -> Table:
+    table = Table(title="Scores (pass@1; maj = majority vote; trunc = responses cut at the token limit)")
+    table.add_column("evaluator")
+    tags = list(summary.get("scores", {}))
+    for tag in tags:
+        table.add_column(tag, justify="right")
+    evaluators = sorted({e for per in summary.get("scores", {}).values() for e in per})
+    for name in evaluators:
+        cells = []
+        for tag in tags:
+            s = summary["scores"][tag].get(name)
+            cells.append("-" if s is None else f"{s['pass_at_1']:.3f} (maj {s['majority']:.3f}, trunc {s['truncated']})")
+        table.add_row(name, *cells)
+    return table
+
+
+def funnel_table(summary: dict[str, Any]) -> Table:
+    table = Table(title="Funnel")
+    table.add_column("step")
+    table.add_column("count", justify="right")
+    for label, count in summary.get("funnel", []) + summary.get("sample_funnel", []):
+        table.add_row(label, str(count))
+    for where, drops in summary.get("drops", {}).items():
+        for reason, count in sorted(drops.items(), key=lambda kv: -kv[1]):
+            table.add_row(f"  dropped in {where}: {reason}", str(count))
+    return table
+
+
+def print_summary(summary: dict[str, Any], console: Console | None = None) -> None:
+    console = console or Console()
+    console.print(funnel_table(summary))
+    if summary.get("scores"):
+        console.print(score_table(summary))
+    console.print(f"run directory: {summary['run_dir']}")
+
+
+def make_plots(run_dir: Path, summary: dict[str, Any]) -> dict[str, Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = run_dir / "plots"
+    out.mkdir(exist_ok=True)
+    made: dict[str, Path] = {}
+
+    def save(fig: Any, name: str) -> None:
+        fig.tight_layout()
+        path = out / f"{name}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        made[name] = path
+
+    scored = _read_jsonl(run_dir / "scored.jsonl")
+    if scored:
+        levels = [round(r["difficulty"]) for r in scored if r.get("difficulty") is not None]
+        fig, ax = plt.subplots(figsize=(6, 3.2))
+        ax.hist(levels, bins=[x - 0.5 for x in range(1, 12)], color="#c0392b", edgecolor="white")
+        sel = summary.get("stages", {}).get("select", {})
+        ax.set_xlabel("difficulty level")
+        ax.set_ylabel("prompts")
+        ax.set_title(f"Difficulty of loaded prompts ({sel.get('selected', 0)} selected)")
+        ax.set_xticks(range(1, 11))
+        save(fig, "difficulty")
+
+    steps = summary.get("funnel", []) + summary.get("sample_funnel", [])
+    if steps:
+        fig, ax = plt.subplots(figsize=(6, 3.2))
+        labels = [s[0] for s in steps][::-1]
+        ax.barh(labels, [s[1] for s in steps][::-1], color="#2c3e50")
+        ax.set_title("From prompts to SFT rows")
+        save(fig, "funnel")
+
+    samples = {(r["prompt_id"], r["index"]): r for r in _read_jsonl(run_dir / "samples.jsonl")}
+    verdicts = _read_jsonl(run_dir / "verdicts.jsonl")
+    if samples and verdicts:
+        lengths, correct = [], []
+        for v in verdicts:
+            s = samples.get((v["prompt_id"], v["index"]))
+            if s is not None:
+                lengths.append(len(s["response"]))
+                correct.append(1.0 if v["correct"] else 0.0)
+        if lengths:
+            order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+            buckets = max(1, min(10, len(order) // 5))
+            xs, ys = [], []
+            for b in range(buckets):
+                idx = order[b * len(order) // buckets:(b + 1) * len(order) // buckets]
+                if idx:
+                    xs.append(sum(lengths[i] for i in idx) / len(idx))
+                    ys.append(sum(correct[i] for i in idx) / len(idx))
+            fig, ax = plt.subplots(figsize=(6, 3.2))
+            ax.plot(xs, ys, marker="o", color="#27ae60")
+            ax.set_xlabel("response length (characters, bucket mean)")
+            ax.set_ylabel("pass rate")
+            ax.set_ylim(0, 1)
+            ax.set_title("Teacher pass rate vs response length")
+            save(fig, "pass_vs_length")
+
+    curves = {p.stem: _read_jsonl(p) for p in sorted((run_dir / "metrics").glob("*.jsonl"))}
+    curves = {k: [r for r in v if "loss" in r] for k, v in curves.items()}
+    if any(curves.values()):
+        fig, ax = plt.subplots(figsize=(6, 3.2))
+        for tag, rows in curves.items():
+            if rows:
+                ax.plot([r.get("step", i) for i, r in enumerate(rows)], [r["loss"] for r in rows], label=tag)
+        ax.set_xlabel("step")
+        ax.set_ylabel("loss")
+        ax.legend()
+        ax.set_title("Training loss")
+        save(fig, "training")
+
+    scores = summary.get("scores", {})
+    if scores:
+        tags = list(scores)
+        evaluators = sorted({e for per in scores.values() for e in per})
+        fig, ax = plt.subplots(figsize=(max(6, 1.5 * len(evaluators) + 2), 3.4))
+        width = 0.8 / max(1, len(tags))
+        for j, tag in enumerate(tags):
+            ys = [scores[tag].get(e, {}).get("pass_at_1", 0.0) for e in evaluators]
+            ax.bar([i + j * width for i in range(len(evaluators))], ys, width, label=tag)
+        ax.set_xticks([i + width * (len(tags) - 1) / 2 for i in range(len(evaluators))])
+        ax.set_xticklabels(evaluators, rotation=15)
+        ax.set_ylabel("pass@1")
+        ax.set_ylim(0, 1)
+        ax.legend()
+        ax.set_title("Scores before and after training")
+        save(fig, "scores")
+    return made
+
+
+def _group_rows(summary: dict[str, Any]) -> list[str]:
+    """Markdown rows of per-group pass@1 (e.g. by level) for each evaluator and model."""
+    rows = []
+    by_eval: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+    for tag, per in summary.get("scores", {}).items():
+        for name, score in per.items():
+            by_eval[name][tag] = score
+    for name, per_tag in sorted(by_eval.items()):
+        groups = sorted({g for s in per_tag.values() for g in s.get("by_group", {})})
+        if not groups:
+            continue
+        tags = list(per_tag)
+        rows.append(f"\n**{name}** by group (pass@1)\n")
+        rows.append("| group | " + " | ".join(tags) + " |")
+        rows.append("|---|" + "---|" * len(tags))
+        for g in groups:
+            cells = [f"{per_tag[t].get('by_group', {}).get(g, {}).get('pass@1', 0.0):.3f}" for t in tags]
+            rows.append(f"| {g} | " + " | ".join(cells) + " |")
+    return rows
+
+
+def write_report(run_dir: str | Path, summary: dict[str, Any]) -> tuple[Path, Path]:
+    run_dir = Path(run_dir)
+    plots = make_plots(run_dir, summary)
+    lines = [f"# RedStar run: {summary['recipe']}", "", "## Funnel", "", "| step | count |", "|---|---|"]
+    lines += [f"| {label} | {count} |" for label, count in summary.get("funnel", []) + summary.get("sample_funnel", [])]
+    for where, drops in summary.get("drops", {}).items():
+        for reason, count in sorted(drops.items(), key=lambda kv: -kv[1]):
+            lines.append(f"| dropped in {where}: {reason} | {count} |")
+    if summary.get("scores"):
+        tags = list(summary["scores"])
+        lines += ["", "## Scores", "", "pass@1 (majority vote; truncated responses)", "",
+                  "| evaluator | " + " | ".join(tags) + " |", "|---|" + "---|" * len(tags)]
+        for name in sorted({e for per in summary["scores"].values() for e in per}):
+            cells = []
+            for tag in tags:
+                s = summary["scores"][tag].get(name)
+                cells.append("-" if s is None else f"{s['pass_at_1']:.3f} ({s['majority']:.3f}; {s['truncated']})")
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines += _group_rows(summary)
+    if summary.get("seconds"):
+        lines += ["", "## Time per stage (seconds)", "", "| stage | seconds |", "|---|---|"]
+        lines += [f"| {k} | {v} |" for k, v in summary["seconds"].items()]
+    lines += ["", "## Plots", ""] + [f"![{name}](plots/{path.name})" for name, path in plots.items()]
+    md = run_dir / "report.md"
+    md.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    body = []
+    from markdown_it import MarkdownIt  # rich depends on markdown-it-py
+
+    rendered = MarkdownIt("commonmark").enable("table").render("\n".join(
+        line for line in lines if not line.startswith("![")))
+    body.append(rendered)
+    for name, path in plots.items():
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        body.append(f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,{data}"></figure>')
+    page = ("<!doctype html><meta charset='utf-8'><title>RedStar report</title><style>"
+            "body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em}"
+            "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
+            "td:first-child,th:first-child{text-align:left}img{max-width:100%}</style>" + "\n".join(body))
+    page_path = run_dir / "report.html"
+    page_path.write_text(page, encoding="utf-8")
+    return md, page_path
