@@ -72,10 +72,22 @@ def redstar_register_evaluators(register: Register) -> None:
 @hookspec
 def redstar_default_recipe() -> dict[str, Any] | None:
     """Return this plugin's part of the embedded default recipe (what ``redstar run`` does with
-    no ``--recipe``): a mapping with any of ``sources``, ``evaluators``, ``mix`` and ``models``
-    in the recipe format. The parts of every selected plugin are merged over core's defaults:
-    lists are concatenated, mappings merged; two plugins giving different ``models`` is an
-    error."""
+    no ``--recipe``): a partial recipe in the recipe format, typically ``sources``,
+    ``evaluation.evaluators``, ``selection.mix`` and, for a domain that needs its own models,
+    ``models``, ``sampling.backend`` and ``evaluation.backend``. The parts of every selected plugin
+    are merged over core's defaults (:data:`redstar.recipe.BASE_RECIPE`): lists are concatenated,
+    mappings merged, and two plugins setting one value differently is an error naming both.
+
+    Example::
+
+        @hookimpl
+        def redstar_default_recipe():
+            return {
+                "sources": [{"name": "synthetic-math", "options": {"count": 300}}],
+                "selection": {"mix": {"math": 0.5}},
+                "evaluation": {"evaluators": [{"name": "synthetic-math-heldout", "options": {}}]},
+            }
+    """
 
 
 @hookspec

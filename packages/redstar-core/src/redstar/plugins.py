@@ -86,7 +86,7 @@ class Host:
         self.pm = pluggy.PluginManager("redstar")
         self.pm.add_hookspecs(hookspecs)
         self.failures: dict[str, str] = {}
-        self.infos: dict[str, PluginInfo] = {}
+        self._infos: dict[str, PluginInfo] = {}
         self._registry: Registry | None = None
         if builtins:
             for module_name in BUILTIN_MODULES:
@@ -132,9 +132,15 @@ class Host:
         if name is None:
             raise PluginError(f"plugin {name!r} is already registered")
         module = getattr(plugin, "__name__", type(plugin).__module__)
-        self.infos[name] = PluginInfo(name=name, version=version, module=module, builtin=builtin)
+        self._infos[name] = PluginInfo(name=name, version=version, module=module, builtin=builtin)
         self._registry = None
         return name
+
+    @property
+    def infos(self) -> dict[str, PluginInfo]:
+        """Every registered plugin, with what it provides (registering runs first)."""
+        self.registry
+        return self._infos
 
     # -- the registry --------------------------------------------------------------------
     @property
@@ -145,7 +151,7 @@ class Host:
 
     def _build_registry(self) -> Registry:
         registry = Registry()
-        for info in self.infos.values():
+        for info in self._infos.values():
             info.provides = {}
             info.hooks = []
         for hook_name, kind in REGISTER_HOOKS.items():
@@ -162,7 +168,7 @@ class Host:
                         raise PluginError(f"{_kind[:-1]} {key!r} is registered by both {owner!r} and {_plugin!r}")
                     registry.items[_kind][key] = cls
                     registry.owners[(_kind, key)] = _plugin
-                    info = self.infos.get(_plugin)
+                    info = self._infos.get(_plugin)
                     if info is not None:
                         info.provides.setdefault(_kind, []).append(key)
 
@@ -176,7 +182,7 @@ class Host:
                     self._fail(plugin_name, hook_name, exc)
         for hook_name in ("redstar_default_recipe", "redstar_register_commands", *REGISTER_HOOKS):
             for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
-                info = self.infos.get(impl.plugin_name)
+                info = self._infos.get(impl.plugin_name)
                 if info is not None and hook_name not in info.hooks:
                     info.hooks.append(hook_name)
         return registry
@@ -191,7 +197,7 @@ class Host:
         return sorted(self.registry.items[kind])
 
     def plugin_names(self, include_builtin: bool = False) -> list[str]:
-        return [n for n, i in self.infos.items() if include_builtin or not i.builtin]
+        return [n for n, i in self._infos.items() if include_builtin or not i.builtin]
 
     def call_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
         """Call a hook plugin by plugin, returning (plugin name, result) pairs; a plugin whose

@@ -1,0 +1,65 @@
+import pytest
+
+from redstar.errors import RecipeError
+from redstar.recipe import BASE_RECIPE, default_recipe, load_recipe, merge_parts, validate
+
+MINIMAL = "models:\n  teacher: embedded:tiny-teacher\n  student: embedded:tiny-student\n"
+
+
+def test_defaults_are_filled(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text(MINIMAL)
+    recipe = load_recipe(path)
+    assert recipe["selection"]["min_level"] == 7 and recipe["selection"]["max_level"] == 9
+    assert recipe["sampling"]["backend"] == "transformers"
+    assert [f["name"] for f in recipe["cleaning"]["filters"]] == ["repetition", "language"]
+
+
+def test_unknown_key_names_file_line_and_key(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text(MINIMAL + "sampling:\n  temprature: 0.7\n")
+    with pytest.raises(RecipeError) as err:
+        load_recipe(path)
+    assert err.value.key == "sampling.temprature"
+    assert f"{path}:5" in str(err.value) and "unknown key" in str(err.value)
+
+
+def test_wrong_type_names_key(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text(MINIMAL + "sampling:\n  n: four\n")
+    with pytest.raises(RecipeError, match=r"sampling\.n: must be integer"):
+        load_recipe(path)
+
+
+def test_bool_is_not_a_number(tmp_path):
+    with pytest.raises(RecipeError, match="selection.min_level"):
+        validate({"models": {"teacher": "a", "student": "b"}, "selection": {"min_level": True}})
+
+
+def test_missing_models_is_reported():
+    with pytest.raises(RecipeError, match="models.teacher"):
+        validate({})
+
+
+def test_invalid_yaml_names_line(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text(MINIMAL + "sources: [\n")
+    with pytest.raises(RecipeError, match="invalid YAML"):
+        load_recipe(path)
+
+
+def test_merge_concatenates_lists_and_rejects_conflicts():
+    merged = merge_parts(BASE_RECIPE, [
+        ("math", {"sources": [{"name": "a"}], "selection": {"mix": {"math": 0.5}}}),
+        ("code", {"sources": [{"name": "b"}], "selection": {"mix": {"code": 0.5}}}),
+    ])
+    assert [s["name"] for s in merged["sources"]] == ["a", "b"]
+    assert merged["selection"]["mix"] == {"math": 0.5, "code": 0.5}
+    with pytest.raises(RecipeError, match="'math' and 'geo'"):
+        merge_parts(BASE_RECIPE, [("math", {"sampling": {"backend": "x"}}), ("geo", {"sampling": {"backend": "y"}})])
+
+
+def test_default_recipe_comes_from_plugins(arith_host):
+    recipe = default_recipe(arith_host)
+    assert recipe["sources"][0]["name"] == "arith-gen"
+    assert recipe["name"] == "default-arith"
