@@ -1,0 +1,92 @@
+"""Turning what a backend produced into a :class:`~redstar.interfaces.Completion`'s text and
+``finish_reason``: which special tokens to drop when decoding, where stop strings cut, and how
+each backend's finish reasons map onto RedStar's ``"stop"``/``"length"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+#: Tags that delimit a Long-CoT response's reasoning. Tokenizers often register them as *special*
+#: added tokens (RedStar's tiny tokenizer does), and ``skip_special_tokens=True`` would then erase
+#: them - leaving verifiers and cleaning filters unable to tell the reasoning from the answer.
+REASONING_TAGS = ("<think>", "</think>")
+
+FINISH_STOP = "stop"
+FINISH_LENGTH = "length"
+
+#: Finish reasons that servers and engines report, by what they mean for RedStar. Anything else
+#: (``"content_filter"``, ``"abort"``) is passed through unchanged so that it stays visible.
+_STOPPED = {"stop", "eos", "eos_token", "end_turn", "stop_sequence", "tool_calls", "function_call"}
+_TRUNCATED = {"length", "max_tokens", "model_length"}
+
+
+def normalize_finish_reason(reason: str | None) -> str | None:
+    """Map a backend's finish reason onto ``"stop"`` / ``"length"``; unknown reasons pass through
+    and ``None`` (the backend did not say) stays ``None``."""
+    if reason is None:
+        return None
+    if reason in _STOPPED:
+        return FINISH_STOP
+    if reason in _TRUNCATED:
+        return FINISH_LENGTH
+    return reason
+
+
+def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
+    """The text before the earliest stop string, and whether one was found. Like vLLM and the
+    OpenAI API, the stop string itself is not part of the result."""
+    cut = -1
+    for marker in stop:
+        if not marker:
+            continue
+        position = text.find(marker)
+        if position != -1 and (cut == -1 or position < cut):
+            cut = position
+    if cut == -1:
+        return text, False
+    return text[:cut], True
+
+
+def special_ids_to_drop(tokenizer: Any, keep: Iterable[str] = REASONING_TAGS) -> set[int]:
+    """Ids of the tokenizer's special tokens (end of text, padding, chat markers, and added
+    tokens flagged ``special``) except those whose text is in ``keep``."""
+    keep = set(keep)
+    drop = set(getattr(tokenizer, "all_special_ids", []) or [])
+    for token_id, added in (getattr(tokenizer, "added_tokens_decoder", None) or {}).items():
+        if getattr(added, "special", False):
+            drop.add(int(token_id))
+    kept_ids = set()
+    for tag in keep:
+        token_id = tokenizer.convert_tokens_to_ids(tag)
+        # A tag missing from the vocabulary maps to the unknown token, which must still go.
+        if token_id is not None and tokenizer.convert_ids_to_tokens(token_id) == tag:
+            kept_ids.add(token_id)
+    return drop - kept_ids
+
+
+class TokenDecoder:
+    """Decodes generated token ids into a completion: ends at the first end-of-sequence id,
+    drops special tokens except the reasoning tags, and cuts at stop strings."""
+
+    def __init__(self, tokenizer: Any, eos_ids: Iterable[int], keep: Iterable[str] = REASONING_TAGS) -> None:
+        self.tokenizer = tokenizer
+        self.eos_ids = {int(i) for i in eos_ids}
+        self.drop_ids = special_ids_to_drop(tokenizer, keep)
+
+    def decode(self, token_ids: Sequence[int], stop: Sequence[str] = ()) -> tuple[str, str]:
+        """``(text, finish_reason)`` for one generated sequence (new tokens only).
+        ``"stop"`` when an end-of-sequence token or a stop string ended it, else ``"length"``."""
+        ids = [int(i) for i in token_ids]
+        ended = False
+        for position, token_id in enumerate(ids):
+            if token_id in self.eos_ids:
+                ids, ended = ids[:position], True
+                break
+        kept = [i for i in ids if i not in self.drop_ids]
+        # Specials were filtered above, so decoding without skipping keeps the reasoning tags;
+        # no clean-up of spaces, because code responses must come out byte for byte.
+        text = self.tokenizer.decode(kept, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+        text, stopped = cut_at_stop(text, stop)
+        return text, FINISH_STOP if (ended or stopped) else FINISH_LENGTH

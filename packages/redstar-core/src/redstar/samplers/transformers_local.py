@@ -1,0 +1,202 @@
+"""The ``transformers`` sampler: batched generation with a local Hugging Face causal LM, on CPU
+(what the embedded tiny models and laptops use) or on a CUDA GPU."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from redstar.errors import RedStarError
+from redstar.interfaces import Completion, Messages, Sampler, SamplingParams
+from redstar.models import resolve_model
+from redstar.samplers.chat import check_conversations, check_params, render_prompts
+from redstar.samplers.text import REASONING_TAGS, TokenDecoder
+
+DEVICES = ("auto", "cpu", "cuda")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+class TransformersSampler(Sampler):
+    """Generate with ``transformers`` ``model.generate``.
+
+    ``model``: ``embedded:NAME``, a local folder, or a hub id (downloaded by transformers on first
+    use, into its usual cache).
+
+    Options:
+
+    - ``device``: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"`` or
+      ``"cuda:N"``.
+    - ``dtype``: ``"auto"`` (float32 on CPU - bf16 matmuls are many times slower on CPUs - and
+      bfloat16 on GPU), ``"float32"``, ``"bfloat16"``, ``"float16"``.
+    - ``batch_size``: sequences generated together. A conversation sampled ``n`` times takes
+      ``n`` rows; rows are sorted by prompt length so a batch holds prompts of similar length.
+    - ``attn_implementation``: passed to ``from_pretrained`` (``"sdpa"``, ``"flash_attention_2"``);
+      ``None`` lets transformers choose.
+    - ``trust_remote_code``: allow a model's own modelling code from the hub.
+    - ``keep_special``: special tokens whose text stays in the decoded response (the reasoning
+      tags by default); every other special token is dropped.
+
+    Sampling follows vLLM's and the OpenAI API's conventions: temperature 0 is greedy decoding
+    (one generation, repeated ``n`` times), top-k is off, a stop string ends a response and is
+    not part of it. Other settings in the model's ``generation_config.json`` (a repetition
+    penalty, say) still apply.
+
+    The model is loaded on the first :meth:`generate` and kept until :meth:`close`. Set
+    :attr:`on_progress` to be told ``(completions done, completions asked)`` after every batch.
+    """
+
+    name = "transformers"
+
+    def __init__(
+        self,
+        model: str,
+        device: str = "auto",
+        dtype: str = "auto",
+        batch_size: int = 16,
+        attn_implementation: str | None = None,
+        trust_remote_code: bool = False,
+        keep_special: Sequence[str] = REASONING_TAGS,
+    ) -> None:
+        super().__init__(model)
+        if not (device in DEVICES or device.startswith("cuda:")):
+            raise RedStarError(f"transformers sampler: option 'device' must be one of {', '.join(DEVICES)} "
+                               f"or 'cuda:N', got {device!r}")
+        if dtype not in DTYPES:
+            raise RedStarError(f"transformers sampler: option 'dtype' must be one of {', '.join(DTYPES)}, "
+                               f"got {dtype!r}")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise RedStarError(f"transformers sampler: option 'batch_size' must be a positive integer, "
+                               f"got {batch_size!r}")
+        self.path = resolve_model(model)
+        self.device_option = device
+        self.dtype_option = dtype
+        self.batch_size = batch_size
+        self.attn_implementation = attn_implementation
+        self.trust_remote_code = trust_remote_code
+        self.keep_special = tuple(keep_special)
+        #: Called as ``on_progress(done, total)`` (completions) after each batch; set by the pipeline.
+        self.on_progress: Callable[[int, int], None] | None = None
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._decoder: TokenDecoder | None = None
+
+    # -- loading ---------------------------------------------------------------------------
+    def _device(self) -> Any:
+        import torch
+
+        if self.device_option == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        device = torch.device(self.device_option)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise RedStarError("transformers sampler: device 'cuda' was asked for, but torch sees no CUDA GPU")
+        return device
+
+    def _torch_dtype(self, device: Any) -> Any:
+        import torch
+
+        if self.dtype_option == "auto":
+            return torch.bfloat16 if device.type == "cuda" else torch.float32
+        return getattr(torch, self.dtype_option)
+
+    def load(self) -> None:
+        """Load the tokenizer and model now (otherwise the first :meth:`generate` does)."""
+        if self._model is not None:
+            return
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        device = self._device()
+        tokenizer = AutoTokenizer.from_pretrained(self.path, trust_remote_code=self.trust_remote_code)
+        # Decoder-only models continue from the last position, so padding must go on the left.
+        tokenizer.padding_side = "left"
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        extra = {} if self.attn_implementation is None else {"attn_implementation": self.attn_implementation}
+        model = AutoModelForCausalLM.from_pretrained(
+            self.path, dtype=self._torch_dtype(device), trust_remote_code=self.trust_remote_code, **extra
+        )
+        model.to(device).eval()
+        self._model, self._tokenizer = model, tokenizer
+        self._decoder = TokenDecoder(tokenizer, self._eos_ids(), keep=self.keep_special)
+
+    def _eos_ids(self) -> list[int]:
+        configured = self._model.generation_config.eos_token_id
+        ids = list(configured) if isinstance(configured, (list, tuple)) else [configured]
+        ids.append(self._tokenizer.eos_token_id)
+        return sorted({int(i) for i in ids if i is not None})
+
+    # -- generation ------------------------------------------------------------------------
+    def generate(self, conversations: Sequence[Messages], params: SamplingParams) -> list[list[Completion]]:
+        check_conversations(conversations, self.name)
+        check_params(params, self.name)
+        if not conversations:
+            return []
+        self.load()
+        import torch
+
+        prompts = render_prompts(self._tokenizer, conversations, self.model)
+        greedy = params.temperature == 0
+        # Greedy decoding gives one answer however often it is asked, so generate it once.
+        copies = 1 if greedy else params.n
+        rows = [(c, k) for c in range(len(prompts)) for k in range(copies)]
+        # Longest first: similar lengths share a batch (little padding), and a prompt too long
+        # for memory fails on the first batch instead of hours into a run.
+        order = sorted(range(len(rows)), key=lambda r: -len(prompts[rows[r][0]]))
+        generated: list[list[Completion | None]] = [[None] * copies for _ in prompts]
+        total, done = len(prompts) * params.n, 0
+        with self._seeded(params.seed), torch.inference_mode():
+            for start in range(0, len(order), self.batch_size):
+                batch = [rows[r] for r in order[start:start + self.batch_size]]
+                for (c, k), completion in zip(batch, self._generate_batch([prompts[c] for c, _ in batch], params)):
+                    generated[c][k] = completion
+                done += len(batch) * (params.n if greedy else 1)
+                if self.on_progress is not None:
+                    self.on_progress(done, total)
+        if greedy:
+            return [[Completion(row[0].text, row[0].finish_reason) for _ in range(params.n)] for row in generated]
+        return [list(row) for row in generated]  # type: ignore[arg-type]
+
+    def _generate_batch(self, prompt_ids: list[list[int]], params: SamplingParams) -> list[Completion]:
+        tokenizer, model = self._tokenizer, self._model
+        inputs = tokenizer.pad({"input_ids": prompt_ids}, return_tensors="pt").to(model.device)
+        options: dict[str, Any] = {
+            "max_new_tokens": params.max_new_tokens,
+            "pad_token_id": tokenizer.pad_token_id,
+            "eos_token_id": sorted(self._decoder.eos_ids) or None,
+        }
+        if params.temperature == 0:
+            options.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        else:
+            # top_k=0 switches off transformers' default top-k of 50, which vLLM and OpenAI lack.
+            options.update(do_sample=True, temperature=params.temperature, top_p=params.top_p, top_k=0)
+        if params.stop:
+            options.update(stop_strings=list(params.stop), tokenizer=tokenizer)
+        output = model.generate(**inputs, **options)
+        new_tokens = output[:, inputs["input_ids"].shape[1]:].tolist()
+        return [Completion(*self._decoder.decode(ids, params.stop)) for ids in new_tokens]
+
+    @contextlib.contextmanager
+    def _seeded(self, seed: int | None) -> Iterator[None]:
+        """Seed torch for this call only, so a seeded run is reproducible without changing the
+        random state of the code around it."""
+        if seed is None:
+            yield
+            return
+        import torch
+
+        device = self._model.device
+        cuda_devices = [device.index or 0] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda_devices):
+            torch.manual_seed(seed)
+            yield
+
+    def close(self) -> None:
+        """Free the model (and the GPU memory it held)."""
+        on_cuda = self._model is not None and self._model.device.type == "cuda"
+        self._model = self._tokenizer = self._decoder = None
+        gc.collect()
+        if on_cuda:
+            import torch
+
+            torch.cuda.empty_cache()

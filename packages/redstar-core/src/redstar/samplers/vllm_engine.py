@@ -1,0 +1,164 @@
+"""The ``vllm`` sampler: vLLM's offline engine (``vllm.LLM``) inside the RedStar process, for
+CUDA GPUs. Install it with ``pip install "redstar-core[vllm]"``.
+
+The mapping between RedStar's records and vLLM's lives in pure functions
+(:func:`sampling_kwargs`, :func:`engine_kwargs`, :func:`completions_from_outputs`), tested
+without the engine; the engine itself runs only where vLLM and a GPU are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from redstar.errors import MissingDependencyError, RedStarError
+from redstar.interfaces import Completion, Messages, Sampler, SamplingParams
+from redstar.models import resolve_model
+from redstar.samplers.chat import check_conversations, check_params, render_prompts
+from redstar.samplers.text import normalize_finish_reason
+
+INSTALL_HINT = (
+    'the vllm sampler needs vLLM: pip install "redstar-core[vllm]" (vLLM runs on CUDA GPUs only; '
+    "on a CPU use the 'transformers' sampler, or point the 'openai' sampler at a vLLM server)"
+)
+
+
+def sampling_kwargs(params: SamplingParams) -> dict[str, Any]:
+    """Keyword arguments for ``vllm.SamplingParams`` that mean what ``params`` means. Greedy
+    decoding (temperature 0) asks for one completion, which :func:`completions_from_outputs`
+    repeats ``n`` times: every greedy sample is the same, and some vLLM versions reject ``n > 1``
+    without sampling."""
+    return {
+        "n": 1 if params.temperature == 0 else params.n,
+        "temperature": params.temperature,  # vLLM treats 0 as greedy, as RedStar does
+        "top_p": params.top_p,
+        "max_tokens": params.max_new_tokens,
+        "seed": params.seed,
+        "stop": list(params.stop) or None,
+        # Keep special tokens' text: reasoning tags are special tokens in some tokenizers, and
+        # skipping them would merge the reasoning into the answer. vLLM leaves the token that
+        # ended a sequence (EOS) out of the text either way.
+        "skip_special_tokens": False,
+        "spaces_between_special_tokens": False,
+    }
+
+
+def engine_kwargs(model_path: str, tensor_parallel_size: int, gpu_memory_utilization: float,
+                  max_model_len: int | None, dtype: str, enable_prefix_caching: bool, seed: int,
+                  trust_remote_code: bool) -> dict[str, Any]:
+    """Keyword arguments for ``vllm.LLM``; ``max_model_len=None`` lets vLLM take the model's."""
+    kwargs: dict[str, Any] = {
+        "model": model_path,
+        "tensor_parallel_size": tensor_parallel_size,
+        "gpu_memory_utilization": gpu_memory_utilization,
+        "dtype": dtype,
+        "enable_prefix_caching": enable_prefix_caching,
+        "seed": seed,
+        "trust_remote_code": trust_remote_code,
+    }
+    if max_model_len is not None:
+        kwargs["max_model_len"] = max_model_len
+    return kwargs
+
+
+def completions_from_outputs(outputs: Sequence[Any], params: SamplingParams,
+                             prompts: int | None = None) -> list[list[Completion]]:
+    """``params.n`` RedStar completions per prompt from vLLM ``RequestOutput`` objects (one per
+    prompt, in prompt order, each holding ``CompletionOutput`` objects with ``index``, ``text``
+    and ``finish_reason``). ``prompts``, when given, is how many outputs there must be."""
+    if prompts is not None and len(outputs) != prompts:
+        raise RedStarError(f"vllm sampler: the engine returned {len(outputs)} outputs for {prompts} prompts")
+    expected = sampling_kwargs(params)["n"]
+    results = []
+    for position, request in enumerate(outputs):
+        choices = sorted(request.outputs, key=lambda choice: choice.index)
+        if len(choices) != expected:
+            raise RedStarError(
+                f"vllm sampler: request {position} ({getattr(request, 'request_id', '?')}) returned "
+                f"{len(choices)} completions, expected {expected}"
+            )
+        completions = [Completion(c.text, normalize_finish_reason(c.finish_reason)) for c in choices]
+        if expected != params.n:  # greedy: one completion stands for all n
+            completions = [Completion(completions[0].text, completions[0].finish_reason) for _ in range(params.n)]
+        results.append(completions)
+    return results
+
+
+class VLLMSampler(Sampler):
+    """Generate with vLLM's in-process engine (CUDA GPUs).
+
+    ``model``: ``embedded:NAME``, a local folder, or a hub id. Options are those of ``vllm.LLM``:
+    ``tensor_parallel_size`` (GPUs per model), ``gpu_memory_utilization`` (share of each GPU
+    vLLM may take for weights and KV cache), ``max_model_len`` (context length; ``None`` = the
+    model's), ``dtype`` (``"auto"``, ``"bfloat16"``, ...), ``enable_prefix_caching`` (reuses
+    the prompt's KV cache across its ``n`` samples and shared system prompts), ``seed`` (the
+    engine's; a request's ``SamplingParams.seed`` seeds that request), ``trust_remote_code``.
+
+    Conversations are rendered with the model's chat template and sent as token ids, so nothing
+    adds a second BOS. The engine starts on the first :meth:`generate`. ``on_progress`` is
+    called once, with ``(total, total)``, when a call's batch is done (vLLM schedules the whole
+    batch itself).
+    """
+
+    name = "vllm"
+
+    def __init__(
+        self,
+        model: str,
+        tensor_parallel_size: int = 1,
+        gpu_memory_utilization: float = 0.9,
+        max_model_len: int | None = None,
+        dtype: str = "auto",
+        enable_prefix_caching: bool = True,
+        seed: int = 0,
+        trust_remote_code: bool = False,
+    ) -> None:
+        super().__init__(model)
+        _import_vllm()  # fail at construction, not an hour into a run
+        if not 0 < gpu_memory_utilization <= 1:
+            raise RedStarError(f"vllm sampler: option 'gpu_memory_utilization' must be in (0, 1], "
+                               f"got {gpu_memory_utilization!r}")
+        self.path = resolve_model(model)
+        self.options = engine_kwargs(self.path, tensor_parallel_size, gpu_memory_utilization, max_model_len,
+                                     dtype, enable_prefix_caching, seed, trust_remote_code)
+        self.on_progress: Callable[[int, int], None] | None = None
+        self._llm: Any = None
+
+    def load(self) -> None:
+        """Start the engine now (otherwise the first :meth:`generate` does)."""
+        if self._llm is None:
+            self._llm = _import_vllm().LLM(**self.options)
+
+    def generate(self, conversations: Sequence[Messages], params: SamplingParams) -> list[list[Completion]]:
+        check_conversations(conversations, self.name)
+        check_params(params, self.name)
+        if not conversations:
+            return []
+        self.load()
+        vllm = _import_vllm()
+        prompt_ids = render_prompts(self._llm.get_tokenizer(), conversations, self.model)
+        outputs = self._llm.generate(
+            [{"prompt_token_ids": ids} for ids in prompt_ids],
+            vllm.SamplingParams(**sampling_kwargs(params)),
+            use_tqdm=False,
+        )
+        results = completions_from_outputs(outputs, params, prompts=len(prompt_ids))
+        if self.on_progress is not None:
+            total = len(conversations) * params.n
+            self.on_progress(total, total)
+        return results
+
+    def close(self) -> None:
+        """Drop the engine so that its GPU memory can be freed."""
+        self._llm = None
+        import gc
+
+        gc.collect()
+
+
+def _import_vllm() -> Any:
+    try:
+        import vllm
+    except ImportError as exc:
+        raise MissingDependencyError(f"{INSTALL_HINT} ({exc})") from exc
+    return vllm

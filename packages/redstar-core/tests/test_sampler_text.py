@@ -1,0 +1,40 @@
+"""Helpers shared by the samplers: stop strings, finish reasons, conversation checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from redstar.errors import RedStarError
+from redstar.samplers.chat import check_conversations, openai_messages
+from redstar.samplers.text import cut_at_stop, normalize_finish_reason
+
+
+def test_cut_at_the_earliest_stop_string() -> None:
+    assert cut_at_stop("abc</answer>def```x", ["```", "</answer>"]) == ("abc", True)
+    assert cut_at_stop("no marker", ["```"]) == ("no marker", False)
+    assert cut_at_stop("keeps empty stops out", [""]) == ("keeps empty stops out", False)
+    assert cut_at_stop("", ["x"]) == ("", False)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [("stop", "stop"), ("eos", "stop"), ("end_turn", "stop"), ("length", "length"),
+     ("max_tokens", "length"), ("content_filter", "content_filter"), ("abort", "abort"), (None, None)],
+)
+def test_finish_reasons(given: str | None, expected: str | None) -> None:
+    assert normalize_finish_reason(given) == expected
+
+
+def test_conversation_shape_errors_name_the_place() -> None:
+    with pytest.raises(RedStarError, match="conversation 1 must be a non-empty list"):
+        check_conversations([[{"role": "user", "content": "q"}], []], "x")
+    with pytest.raises(RedStarError, match="conversation 0, message 1: a message must be a mapping"):
+        check_conversations([[{"role": "user", "content": "q"}, "oops"]], "x")
+    with pytest.raises(RedStarError, match="'content' must be a string or a list of parts, got int"):
+        check_conversations([[{"role": "user", "content": 3}]], "x")
+    check_conversations([[{"role": "user", "content": [{"type": "image", "path": "p.png"}]}]], "x", images=True)
+
+
+def test_openai_messages_leave_text_alone() -> None:
+    conversation = [{"role": "system", "content": "Think step by step."}, {"role": "user", "content": "q"}]
+    assert openai_messages(conversation) == conversation
