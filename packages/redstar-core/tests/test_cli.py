@@ -1,0 +1,102 @@
+import json
+
+import pytest
+
+
+def test_help_teaches_with_examples(invoke_cli):
+    out = invoke_cli(["--help"]).output
+    assert "redstar run --plugins math,code" in out
+    run_help = invoke_cli(["run", "--help"]).output
+    assert "--recipe" in run_help and "Examples:" in run_help and "resumes" in run_help
+
+
+def test_plugins_lists_what_each_plugin_registers(invoke_cli, arith_host):
+    rows = json.loads(invoke_cli(["plugins", "--json"]).output)
+    arith = next(r for r in rows if r["name"] == "arith")
+    assert arith["provides"]["verifiers"] == ["arith"]
+    assert arith["provides"]["samplers"] == ["scripted"]
+    assert "redstar_default_recipe" in arith["hooks"]
+    assert all(not r["builtin"] for r in rows)
+    with_core = json.loads(invoke_cli(["plugins", "--json", "--all"]).output)
+    assert any(r["name"] == "core:filters" for r in with_core)
+    table = invoke_cli(["plugins"]).output
+    assert "arith" in table and "scripted" in table
+
+
+def test_verify_writes_verdicts_and_a_summary(invoke_cli, arith_host, tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join(json.dumps(r) for r in [
+        {"response": "so \\boxed{4}", "reference": "4", "id": "a"},
+        {"response": "so \\boxed{5}", "reference": "4", "id": "b"},
+        {"response": "I think 4", "reference": "4", "id": "c"},
+    ]) + "\n")
+    out = tmp_path / "out.jsonl"
+    result = invoke_cli(["verify", "--domain", "arith", str(src), "-o", str(out)])
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["id"], r["reward"], r["correct"]) for r in rows] == [("a", 1, True), ("b", 0, False), ("c", -1, False)]
+    assert rows[1]["extracted"] == "5"
+    assert "3 responses verified" in result.output
+
+
+def test_verify_malformed_line_is_named_and_nothing_is_written(invoke_cli, arith_host, tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"response": "\\\\boxed{1}", "reference": "1"}\n{"response": "x"}\n')
+    out = tmp_path / "out.jsonl"
+    result = invoke_cli(["verify", "--domain", "arith", str(src), "-o", str(out)], expect_exit=1)
+    assert f"{src}:2" in result.output and "'reference'" in result.output
+    assert not out.exists()
+
+
+def test_unknown_domain_is_a_clean_error_and_debug_shows_traceback(invoke_cli, arith_host, tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"response": "x", "reference": "1"}\n')
+    result = invoke_cli(["verify", "--domain", "chess", str(src)], expect_exit=1)
+    assert "no verifier named 'chess'" in result.output and "Traceback" not in result.output
+    from redstar.errors import PluginError
+
+    with pytest.raises(PluginError):
+        invoke_cli(["--debug", "verify", "--domain", "chess", str(src)])
+
+
+def test_recipe_show_and_check(invoke_cli, arith_host, tmp_path):
+    shown = invoke_cli(["recipe", "show", "--plugins", "arith"]).output
+    assert "arith-gen" in shown
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("models: {teacher: a, student: b}\nsampling:\n  temprature: 1\n")
+    result = invoke_cli(["recipe", "check", str(bad)], expect_exit=1)
+    assert f"{bad}:3" in result.output and "sampling.temprature" in result.output
+
+
+def test_run_with_unknown_plugin_is_a_clean_error(invoke_cli, arith_host):
+    result = invoke_cli(["run", "--plugins", "nosuch"], expect_exit=1)
+    assert "plugin 'nosuch' is not installed" in result.output
+
+
+def test_run_curate_through_the_cli(invoke_cli, arith_host, tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        "models: {teacher: t, student: s}\n"
+        "sources: [{name: arith-gen, options: {count: 12}}]\n"
+        "selection: {min_level: 1, max_level: 10}\n"
+        "sampling: {backend: scripted, n: 2}\n"
+    )
+    out = tmp_path / "run"
+    result = invoke_cli(["run", "--recipe", str(recipe), "--out", str(out), "--until", "curate", "--no-progress"])
+    assert "Funnel" in result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["stages"]["sample"]["samples"] == 24
+    report = invoke_cli(["report", str(out)])
+    assert (out / "report.html").exists() and "report.md" in report.output
+    assert (out / "plots" / "difficulty.png").exists() and (out / "plots" / "funnel.png").exists()
+
+
+def test_missing_model_path_is_a_clean_error(invoke_cli, arith_host, tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        "models: {teacher: ./no/such/model, student: s}\n"
+        "sources: [{name: arith-gen, options: {count: 4}}]\n"
+        "selection: {min_level: 1, max_level: 10}\n"
+        "sampling: {backend: scripted, n: 1}\n"
+    )
+    result = invoke_cli(["run", "--recipe", str(recipe), "--out", str(tmp_path / "run"), "--no-progress"], expect_exit=1)
+    assert "model path ./no/such/model does not exist" in result.output
