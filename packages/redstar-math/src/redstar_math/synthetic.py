@@ -11,7 +11,7 @@ A problem is a starting amount followed by a chain of operations, told as a stor
 
 What a level means (see :data:`MATH_LEVELS`): the number of operations in the chain and the number
 of digits of the numbers it states. Level 1 is one operation on one-digit numbers; level 9 is
-eight operations on two-digit numbers; level 10 nine operations on three-digit numbers. Every
+eight operations on two-digit numbers; level 10 eight operations on three-digit numbers. Every
 running total stays a non-negative integer below ``max_value``, so answers are exact.
 
 Each problem carries two solutions, the two styles of the embedded models:
@@ -64,7 +64,7 @@ MATH_LEVELS: dict[int, MathLevel] = {
     7: MathLevel(steps=6, operand_digits=2, max_value=999),
     8: MathLevel(steps=7, operand_digits=2, max_value=999),
     9: MathLevel(steps=8, operand_digits=2, max_value=999),
-    10: MathLevel(steps=9, operand_digits=3, max_value=9999),
+    10: MathLevel(steps=8, operand_digits=3, max_value=9999),
 }
 ALL_LEVELS = tuple(MATH_LEVELS)
 
