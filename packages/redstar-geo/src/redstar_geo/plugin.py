@@ -1,0 +1,70 @@
+"""redstar-geo's hook implementations (entry point ``geo = "redstar_geo.plugin"``).
+
+Imports of the implementing modules happen inside the hooks, so listing plugins stays cheap.
+"""
+
+from __future__ import annotations
+
+from redstar import hookimpl
+
+#: Embedded models shipped in ``redstar_geo/assets/models`` (built by tools/build_tiny_vlm.py).
+TEACHER = "embedded:tiny-internvl-teacher"
+STUDENT = "embedded:tiny-internvl-student"
+
+
+@hookimpl
+def redstar_register_sources(register):
+    from redstar_geo.sources import Geometry3KSource, GeoQASource, SyntheticGeoSource
+
+    register(GeoQASource)
+    register(Geometry3KSource)
+    register(SyntheticGeoSource)
+
+
+@hookimpl
+def redstar_register_evaluators(register):
+    from redstar_geo.evaluators import (
+        Geometry3KEvaluator,
+        GeoQAEvaluator,
+        MathVistaGeoEvaluator,
+        SyntheticGeoHeldoutEvaluator,
+    )
+
+    register(GeoQAEvaluator)
+    register(MathVistaGeoEvaluator)
+    register(Geometry3KEvaluator)
+    register(SyntheticGeoHeldoutEvaluator)
+
+
+@hookimpl
+def redstar_register_verifiers(register):
+    from redstar_geo.verifier import GeoVerifier
+
+    register(GeoVerifier)
+
+
+@hookimpl
+def redstar_register_samplers(register):
+    from redstar_geo.sampler import InternVLSampler
+
+    register(InternVLSampler)
+
+
+@hookimpl
+def redstar_register_trainers(register):
+    from redstar_geo.trainer import VLMSFTTrainer
+
+    register(VLMSFTTrainer)
+
+
+@hookimpl
+def redstar_default_recipe():
+    """The geo part of ``redstar run --plugins geo``: synthetic diagrams at the levels the
+    paper keeps (7-9) plus easier ones so the tiny student has something to learn, the
+    held-out synthetic set as the benchmark, and the tiny InternVL teacher / student."""
+    return {
+        "sources": [{"name": "synthetic-geo", "options": {"count": 64, "seed": 0}}],
+        "evaluators": [{"name": "synthetic-geo-heldout", "options": {"count": 32, "seed": 0}}],
+        "mix": {"geo": 1.0},
+        "models": {"teacher": TEACHER, "student": STUDENT, "sampler": "internvl", "sft_trainer": "vlm-sft"},
+    }

@@ -1,0 +1,183 @@
+"""The ``vlm-sft`` trainer: supervised fine-tuning of InternVL models on image + text chats.
+
+It reads the ``sft`` data of :class:`redstar.interfaces.TrainContext` - ``{"prompt_id",
+"messages": [user turn with image parts, assistant turn]}`` per line - and trains with
+transformers' ``Trainer`` configured exactly as core's ``sft`` trainer configures TRL (same
+options, device and precision rules, DeepSpeed configs, checkpoints and resume, per-step
+metrics), computing the loss on the assistant's tokens only. Inputs are built by
+:class:`redstar_geo.vlm.inputs.InternVLInputs`, not ``InternVLProcessor``, so no torchvision is
+needed. As in InternVL's own fine-tuning recipes the vision tower is frozen by default; the
+projector and the language model train.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from redstar.errors import InputError
+from redstar.interfaces import TrainContext, Trainer, TrainResult
+from redstar.records import RecordError
+from redstar.trainers.reporting import ReportingCallback, StepReporter
+from redstar.trainers.rows import ROLES, read_rows, require_str
+from redstar.trainers.settings import hf_trainer_args, last_checkpoint, resolve_device
+from redstar_geo.vlm.inputs import IGNORE_INDEX, Encoded
+from redstar_geo.vlm.loading import NATIVE, SIDE_FILES, LoadedVLM, load_vlm
+
+log = logging.getLogger(__name__)
+
+
+def parse_vlm_sft_row(obj: dict[str, Any]) -> dict[str, Any]:
+    """An SFT row whose turns may hold image parts (core's text-only check rejects them): every
+    message has a known role and string or part-list content, every image part names an
+    existing file, and the last message is the assistant's text."""
+    require_str(obj, "prompt_id")
+    messages = obj.get("messages")
+    if not isinstance(messages, list) or len(messages) < 2:
+        raise RecordError("'messages' must list the prompt and then the assistant's answer", field="messages")
+    for index, message in enumerate(messages):
+        where = f"messages[{index}]"
+        if not isinstance(message, dict) or message.get("role") not in ROLES:
+            raise RecordError(f"{where} must be an object with a role in {', '.join(ROLES)}", field="messages")
+        content = message.get("content")
+        if isinstance(content, list):
+            for part in content:
+                if not isinstance(part, dict) or part.get("type") not in ("image", "text"):
+                    raise RecordError(f"{where}: parts must be {{'type': 'image' | 'text', ...}}", field="messages")
+                if part["type"] == "image" and not Path(str(part.get("path", ""))).is_file():
+                    raise RecordError(f"{where}: image {part.get('path')!r} not found", field="messages")
+        elif not isinstance(content, str):
+            raise RecordError(f"{where}.content must be a string or a list of parts", field="messages")
+    last = messages[-1]
+    if last["role"] != "assistant" or not isinstance(last["content"], str) or not last["content"].strip():
+        raise RecordError("the last message must be the assistant's non-empty text", field="messages")
+    return {"messages": messages}
+
+
+class Collator:
+    """Encodes rows into a right-padded batch: ``input_ids``, ``attention_mask``, ``labels``
+    (prompt and padding ignored) and the tiles of every image, in order."""
+
+    def __init__(self, loaded: LoadedVLM, data_file: Path, max_length: int) -> None:
+        self.loaded, self.data_file, self.max_length = loaded, data_file, max_length
+
+    def encode(self, row: dict[str, Any]) -> Encoded:
+        try:
+            return self.loaded.inputs.encode_example(row["messages"], max_length=self.max_length)
+        except ValueError as exc:
+            raise InputError(self.data_file, f"row {row['line']}: {exc}", line=row["line"], field="messages") from None
+
+    def __call__(self, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        import numpy as np
+        import torch
+
+        encoded = [self.encode(row) for row in rows]
+        width = max(len(e.input_ids) for e in encoded)
+        pad = self.loaded.tokenizer.pad_token_id
+        batch: dict[str, Any] = {
+            "input_ids": torch.tensor([e.input_ids + [pad] * (width - len(e.input_ids)) for e in encoded]),
+            "attention_mask": torch.tensor([[1] * len(e.input_ids) + [0] * (width - len(e.input_ids)) for e in encoded]),
+            "labels": torch.tensor([e.labels + [IGNORE_INDEX] * (width - len(e.labels)) for e in encoded]),
+        }
+        pixels = [e.pixel_values for e in encoded if e.pixel_values is not None]
+        if pixels:
+            batch["pixel_values"] = torch.from_numpy(np.concatenate(pixels))
+            if self.loaded.kind != NATIVE:
+                # The original InternVL2 forward keeps the tiles whose image_flags are 1.
+                batch["image_flags"] = torch.ones(batch["pixel_values"].shape[0], dtype=torch.long)
+        return batch
+
+
+class VLMSFTTrainer(Trainer):
+    """Supervised fine-tuning for InternVL checkpoints (``kind = "sft"``).
+
+    Options shared with core's ``sft`` trainer, with the same meaning: ``epochs``,
+    ``max_steps``, ``learning_rate``, ``batch_size``, ``grad_accum``, ``max_length`` (tokens,
+    image tokens included; a longer response is truncated, a longer prompt is an error),
+    ``warmup_ratio``, ``lr_scheduler``, ``weight_decay``, ``gradient_checkpointing``,
+    ``deepspeed``, ``device``, ``save_steps``, ``save_total_limit``, ``resume``, ``report_to``,
+    ``seed``. Vision-language options: ``freeze_vision`` (default true), ``max_tiles`` (override
+    the checkpoint's tile limit), ``trust_remote_code`` (original InternVL2 checkpoints; not run
+    in RedStar's CI). The final model, tokenizer and processor files go to
+    ``<output_dir>/final``.
+    """
+
+    name = "vlm-sft"
+    kind = "sft"
+
+    def __init__(self, *, epochs: float = 3.0, max_steps: int = -1, learning_rate: float = 1e-5,
+                 batch_size: int = 1, grad_accum: int = 16, max_length: int = 16384, warmup_ratio: float = 0.1,
+                 lr_scheduler: str = "cosine", weight_decay: float = 0.0, gradient_checkpointing: bool | None = None,
+                 deepspeed: str | None = None, device: str = "auto", save_steps: int | None = None,
+                 save_total_limit: int | None = 2, resume: bool = True, report_to: str | list[str] = "none",
+                 seed: int | None = None, freeze_vision: bool = True, max_tiles: int | None = None,
+                 trust_remote_code: bool = False) -> None:
+        self.epochs, self.max_steps, self.learning_rate = epochs, max_steps, learning_rate
+        self.batch_size, self.grad_accum, self.max_length = batch_size, grad_accum, max_length
+        self.warmup_ratio, self.lr_scheduler, self.weight_decay = warmup_ratio, lr_scheduler, weight_decay
+        self.gradient_checkpointing, self.deepspeed, self.device = gradient_checkpointing, deepspeed, device
+        self.save_steps, self.save_total_limit, self.resume = save_steps, save_total_limit, resume
+        self.report_to, self.seed = report_to, seed
+        self.freeze_vision, self.max_tiles, self.trust_remote_code = freeze_vision, max_tiles, trust_remote_code
+
+    def build_trainer(self, ctx: TrainContext) -> Any:
+        """The configured ``transformers.Trainer`` with data and model loaded, before training."""
+        from transformers import Trainer as HFTrainer
+        from transformers import TrainingArguments
+
+        rows = [{**row, "line": number} for number, row in enumerate(read_rows(ctx.data_file, parse_vlm_sft_row), 1)]
+        device = resolve_device(self.device)
+        # Master weights in fp32; on GPUs bf16 comes from autocast (precision_args).
+        loaded = load_vlm(ctx.model, device="cpu" if device == "cpu" else "auto", dtype="float32",
+                          trust_remote_code=self.trust_remote_code, max_tiles=self.max_tiles)
+        if self.freeze_vision:
+            tower = loaded.model.model.vision_tower if loaded.kind == NATIVE else loaded.model.vision_model
+            tower.requires_grad_(False)
+        args = TrainingArguments(
+            **hf_trainer_args(
+                output_dir=Path(ctx.output_dir), device=device, epochs=self.epochs, learning_rate=self.learning_rate,
+                batch_size=self.batch_size, grad_accum=self.grad_accum, warmup_ratio=self.warmup_ratio,
+                lr_scheduler=self.lr_scheduler, weight_decay=self.weight_decay,
+                gradient_checkpointing=self.gradient_checkpointing, deepspeed=self.deepspeed, liger=False,
+                seed=ctx.seed if self.seed is None else self.seed, save_steps=self.save_steps,
+                save_total_limit=self.save_total_limit, report_to=self.report_to, max_steps=self.max_steps,
+            ),
+            # The collator needs the raw messages; images are opened and tiled batch by batch.
+            remove_unused_columns=False, dataloader_num_workers=0, disable_tqdm=True,
+        )
+        log.info("vlm-sft: %d rows, %s checkpoint, vision tower %s", len(rows), loaded.kind,
+                 "frozen" if self.freeze_vision else "trained")
+        trainer = HFTrainer(model=loaded.model, args=args, train_dataset=rows,
+                            data_collator=Collator(loaded, Path(ctx.data_file), self.max_length),
+                            callbacks=[ReportingCallback(StepReporter(ctx.metrics_file, ctx.on_step))])
+        trainer.redstar_loaded = loaded
+        return trainer
+
+    def train(self, ctx: TrainContext) -> TrainResult:
+        trainer = self.build_trainer(ctx)
+        output_dir = Path(ctx.output_dir)
+        checkpoint = last_checkpoint(output_dir) if self.resume else None
+        if checkpoint:
+            log.info("vlm-sft: resuming from %s", checkpoint)
+        trainer.train(resume_from_checkpoint=checkpoint)
+        final = output_dir / "final"
+        trainer.save_model(str(final))
+        if trainer.is_world_process_zero():
+            loaded = trainer.redstar_loaded
+            loaded.tokenizer.save_pretrained(final)
+            copy_side_files(Path(loaded.path), final)
+        trainer.accelerator.wait_for_everyone()
+        reporting = next(cb for cb in trainer.callback_handler.callbacks if isinstance(cb, ReportingCallback))
+        metrics = {**reporting.reporter.last, **reporting.summary, "steps": float(trainer.state.global_step)}
+        return TrainResult(model_path=final, metrics=metrics)
+
+
+def copy_side_files(source: Path, target: Path) -> None:
+    """Copy the processor files (and, for remote-code checkpoints, the model's ``*.py``) that
+    ``save_pretrained`` does not write, so the trained folder loads like the original."""
+    for name in [*SIDE_FILES, *(p.name for p in source.glob("*.py"))]:
+        if (source / name).is_file() and not (target / name).exists():
+            shutil.copyfile(source / name, target / name)
