@@ -1,0 +1,25 @@
+"""What can go wrong around the sandbox, as opposed to inside it (a candidate's failures are
+verdicts, not exceptions)."""
+
+from __future__ import annotations
+
+from redstar.errors import MissingDependencyError, RedStarError
+
+INSTALL_HINT = (
+    "install bubblewrap: `sudo apt-get install -y bubblewrap` (Debian/Ubuntu), "
+    "`sudo dnf install bubblewrap` (Fedora), or run tools/install_system_deps.sh as root"
+)
+
+
+class SandboxUnavailable(MissingDependencyError):
+    """The isolation tool is missing or cannot create namespaces here. RedStar never falls back
+    to running model-written code unsandboxed; the message says what to install or enable."""
+
+
+class SandboxError(RedStarError):
+    """The sandbox could not be started (a problem of this machine, not of the candidate)."""
+
+
+class HarnessDied(Exception):
+    """The harness stopped answering while running a candidate's test: the candidate killed it,
+    stopped it, or ran it past the deadline. Verdicts treat this as a failed test."""

@@ -1,0 +1,254 @@
+"""One candidate's sandbox: a bwrap container with the harness inside, driven over pipes.
+
+The host sends the programs once and then one test input at a time; the harness answers with
+what the program did (:class:`Run`). Every read and write has a deadline, so a candidate that
+stops or kills the harness costs at most its time limit plus :data:`GRACE`. :meth:`Session.close`
+kills the namespace's init (which takes every process of the sandbox with it) and waits until the
+namespace is gone, so nothing outlives a session.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from redstar_code.sandbox.errors import HarnessDied, SandboxError
+
+#: Seconds beyond a test's time limit the host waits for the harness (forking, reading files).
+GRACE = 2.0
+STARTUP_TIMEOUT = 30.0
+TEARDOWN_TIMEOUT = 10.0
+STDERR_CAP = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Run:
+    """What one test run did. ``exit_code`` is None when the process was killed (``signal``) or
+    ran out of time (``timed_out``). ``stdout`` is the program's standard output (or, for runs
+    with ``io="files"``, the content of ``output.txt``; None when that file was not written).
+    ``returned`` is, for call-based runs that returned, ``{"ok": True, "value": ...}`` or
+    ``{"ok": False, "type": name}`` when the value is not JSON-serialisable."""
+
+    exit_code: int | None
+    signal: int | None
+    timed_out: bool
+    output_limit: bool
+    stdout: str | None
+    stderr: str
+    seconds: float
+    returned: dict[str, Any] | None = None
+
+    @property
+    def clean_exit(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out and not self.output_limit
+
+    @classmethod
+    def from_harness(cls, message: dict[str, Any]) -> Run:
+        return cls(
+            exit_code=message["exit"], signal=message["signal"], timed_out=message["timeout"],
+            output_limit=message["output_limit"],
+            stdout=None if message.get("output_file_missing") else message["stdout"],
+            stderr=message["stderr"], seconds=message["seconds"], returned=message.get("returned"),
+        )
+
+
+class Session:
+    """A started sandbox. Use as a context manager, or call :meth:`close`."""
+
+    def __init__(self, command: list[str], info_pipe: tuple[int, int], header: dict[str, Any], tag: str,
+                 test_timeout: float) -> None:
+        """Start ``command`` (bwrap, reporting on ``info_pipe``'s write end), send ``header``
+        and wait for the harness to be ready."""
+        self.tag = tag
+        self.test_timeout = test_timeout
+        self._stderr = bytearray()
+        self._buffer = bytearray()
+        self._init_pidfd: int | None = None
+        self._init_pid: int | None = None
+        self._closed = False
+        self._info_fd, info_write = info_pipe
+        try:
+            self._proc = subprocess.Popen(
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                pass_fds=[info_write], cwd="/", start_new_session=True,
+            )
+        except OSError as exc:
+            os.close(self._info_fd)
+            raise SandboxError(f"could not start the sandbox ({command[0]}): {exc}") from None
+        finally:
+            os.close(info_write)
+        for stream in (self._proc.stdin, self._proc.stdout, self._proc.stderr):
+            os.set_blocking(stream.fileno(), False)
+        try:
+            self._read_init_pid(time.monotonic() + STARTUP_TIMEOUT)
+            self._write(header, time.monotonic() + STARTUP_TIMEOUT)
+            ready = self._read(time.monotonic() + STARTUP_TIMEOUT)
+        except HarnessDied:
+            message = self.stderr_text() or "no message"
+            self.close()
+            raise SandboxError(f"the sandbox did not start: {message}") from None
+        if not ready.get("ready"):
+            self.close()
+            raise SandboxError(f"the sandbox harness answered {ready!r} instead of ready")
+        self.compile_errors: list[str | None] = ready["compile_errors"]
+
+    # -- running tests ------------------------------------------------------------------
+    def run(self, program: int, test_input: Any, io: str = "stdin") -> Run:
+        """Run one test: ``test_input`` is the text for standard input (or for ``input.txt``
+        with ``io="files"``), or the argument list of a call-based test. Raises
+        :class:`HarnessDied` when the harness does not answer in time."""
+        if self._closed:
+            raise HarnessDied("the session is closed")
+        deadline = time.monotonic() + self.test_timeout + GRACE
+        self._write({"program": program, "io": io, "input": test_input}, deadline)
+        return Run.from_harness(self._read(deadline))
+
+    # -- pipes with deadlines -----------------------------------------------------------
+    def _write(self, message: dict[str, Any], deadline: float) -> None:
+        data = memoryview((json.dumps(message) + "\n").encode("utf-8", "surrogatepass"))
+        fd = self._proc.stdin.fileno()
+        while data:
+            self._wait_for(fd, writable=True, deadline=deadline)
+            try:
+                written = os.write(fd, data)
+            except BlockingIOError:
+                continue
+            except (BrokenPipeError, OSError) as exc:
+                raise HarnessDied(f"the harness stopped reading ({exc})") from None
+            data = data[written:]
+
+    def _read(self, deadline: float) -> dict[str, Any]:
+        fd = self._proc.stdout.fileno()
+        while b"\n" not in self._buffer:
+            self._wait_for(fd, writable=False, deadline=deadline)
+            try:
+                chunk = os.read(fd, 1 << 20)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                raise HarnessDied("the harness exited")
+            self._buffer += chunk
+        line, _, rest = bytes(self._buffer).partition(b"\n")
+        self._buffer = bytearray(rest)
+        try:
+            message = json.loads(line)
+        except json.JSONDecodeError:
+            raise HarnessDied(f"the harness sent garbage: {line[:200]!r}") from None
+        if not isinstance(message, dict):
+            raise HarnessDied(f"the harness sent {line[:200]!r}")
+        return message
+
+    def _wait_for(self, fd: int, writable: bool, deadline: float) -> None:
+        """Block until ``fd`` is ready, draining stderr meanwhile; HarnessDied at the deadline."""
+        err = self._proc.stderr.fileno()
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise HarnessDied("the harness did not answer before the deadline")
+            readers = [err] if err >= 0 else []
+            if not writable:
+                readers.append(fd)
+            r, w, _ = select.select(readers, [fd] if writable else [], [], left)
+            if err in r:
+                try:
+                    chunk = os.read(err, 65536)
+                except BlockingIOError:
+                    chunk = None
+                if chunk:
+                    if len(self._stderr) < STDERR_CAP:
+                        self._stderr += chunk[: STDERR_CAP - len(self._stderr)]
+                elif chunk == b"":
+                    err = -1
+            if (writable and w) or (not writable and fd in r):
+                return
+
+    def _read_init_pid(self, deadline: float) -> None:
+        """bwrap writes the host PID of the namespace's init to the info fd, then closes it."""
+        data = b""
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                ready, _, _ = select.select([self._info_fd], [], [], max(0.0, left))
+                if not ready:
+                    raise HarnessDied("bwrap did not report its sandbox")
+                chunk = os.read(self._info_fd, 4096)
+                if not chunk:
+                    break
+                data += chunk
+        finally:
+            os.close(self._info_fd)
+        if not data:
+            raise HarnessDied("bwrap exited before creating the sandbox")
+        self._init_pid = int(json.loads(data)["child-pid"])
+        try:
+            self._init_pidfd = os.pidfd_open(self._init_pid)
+        except ProcessLookupError:
+            self._init_pidfd = None  # already gone: nothing left to kill
+        except (AttributeError, OSError):
+            self._init_pidfd = -1  # no pidfd support: fall back to kill(pid)
+
+    def stderr_text(self) -> str:
+        return bytes(self._stderr).decode("utf-8", "replace").strip()
+
+    # -- teardown -----------------------------------------------------------------------
+    def close(self) -> None:
+        """Kill the sandbox and wait until its PID namespace (every process in it) is gone."""
+        if self._closed:
+            return
+        self._closed = True
+        proc = self._proc
+        try:
+            proc.stdin.close()
+        except OSError:
+            pass
+        self._kill_namespace()
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            proc.wait(timeout=TEARDOWN_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        self._wait_namespace_gone()
+        for stream in (proc.stdout, proc.stderr):
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+    def _kill_namespace(self) -> None:
+        if self._init_pidfd is None or self._init_pid is None:
+            return
+        try:
+            if self._init_pidfd >= 0:
+                signal.pidfd_send_signal(self._init_pidfd, signal.SIGKILL)
+            else:
+                os.kill(self._init_pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def _wait_namespace_gone(self) -> None:
+        # The init's pidfd becomes readable only after the kernel has killed and reaped every
+        # other process of its PID namespace.
+        if self._init_pidfd is not None and self._init_pidfd >= 0:
+            select.select([self._init_pidfd], [], [], TEARDOWN_TIMEOUT)
+            os.close(self._init_pidfd)
+        elif self._init_pidfd == -1 and self._init_pid is not None:
+            deadline = time.monotonic() + TEARDOWN_TIMEOUT
+            while time.monotonic() < deadline and os.path.exists(f"/proc/{self._init_pid}"):
+                time.sleep(0.005)
+        self._init_pidfd = None
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

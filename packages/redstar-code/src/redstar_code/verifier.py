@@ -1,0 +1,89 @@
+"""The code domain's verifier: extract the program, run it against the problem's TACO tests in the
+sandbox, and reward 1 (every test passed), 0 (a test failed) or -1 (no complete Python code
+block in the response)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from redstar.errors import InputError
+from redstar.interfaces import Verifier
+from redstar.records import Prompt, Verdict
+
+from redstar_code.checker import CheckResult, CodeChecker
+from redstar_code.extraction import extract_code
+from redstar_code.sandbox import Limits
+from redstar_code.testspec import TestSpec, TestSpecError, parse_tests
+
+INSTRUCTION = (
+    "Please reason step by step, then give your complete Python 3 solution in a single ```python code block."
+)
+
+
+class CodeVerifier(Verifier):
+    """Runs the last ```python block of a response against TACO's ``input_output`` tests.
+
+    Options (recipe ``verifiers.code``):
+
+    - ``timeout`` (4.0): wall-clock seconds per test (TACO's value);
+    - ``memory_mb`` (1024), ``max_output_mb`` (16), ``max_processes`` (32): sandbox limits;
+    - ``mode`` (``"strict"``): RedStar's comparison; ``"taco"`` reproduces TACO's checker
+      (see docs/code.md for the differences);
+    - ``float_tolerance`` (None): strict mode's absolute/relative tolerance for numbers;
+    - ``workers`` (None = the usable cores): candidates verified at once by ``verify_many``;
+    - ``python`` (None = this interpreter) and ``import_paths`` (none): the interpreter inside the
+      sandbox and extra directories of packages candidates may import.
+
+    Needs bubblewrap (``bwrap``); constructing the verifier fails with an install hint without it.
+    A malformed reference (not TACO's ``input_output`` JSON) raises
+    :class:`~redstar.errors.InputError` naming the field.
+    """
+
+    domain = "code"
+    instruction = INSTRUCTION
+
+    def __init__(self, timeout: float = 4.0, memory_mb: int = 1024, max_output_mb: int = 16,
+                 max_processes: int = 32, mode: str = "strict", float_tolerance: float | None = None,
+                 workers: int | None = None, python: str | None = None,
+                 import_paths: Sequence[str] | None = None) -> None:
+        limits = Limits(timeout=timeout, memory_mb=memory_mb, max_output_mb=max_output_mb,
+                        max_processes=max_processes)
+        self.checker = CodeChecker(limits, mode=mode, float_tolerance=float_tolerance, workers=workers,
+                                   python=python, import_paths=import_paths)
+
+    def extract(self, response: str) -> str | None:
+        return extract_code(response)
+
+    def verify(self, response: str, reference: str, metadata: Mapping[str, Any] | None = None) -> Verdict:
+        spec = _tests(reference)
+        code = extract_code(response)
+        if code is None:
+            return Verdict.no_answer("no complete ```python code block")
+        return _verdict(code, self.checker.check(code, spec))
+
+    def verify_many(self, items: Sequence[tuple[str, Prompt]]) -> list[Verdict]:
+        """Verify in parallel (``workers`` sandboxes at once); verdicts in input order."""
+        specs = [_tests(prompt.reference) for _, prompt in items]  # bad references fail before any run
+        codes = [extract_code(response) for response, _ in items]
+        todo = [(i, code, spec) for i, (code, spec) in enumerate(zip(codes, specs)) if code is not None]
+        results = self.checker.check_many([(code, spec) for _, code, spec in todo])
+        verdicts: list[Verdict] = [Verdict.no_answer("no complete ```python code block")] * len(items)
+        for (i, code, _), result in zip(todo, results):
+            verdicts[i] = _verdict(code, result)
+        return verdicts
+
+    def close(self) -> None:
+        """Release the sandbox helper process (when running as root)."""
+        self.checker.close()
+
+
+def _tests(reference: str) -> TestSpec:
+    try:
+        return parse_tests(reference)
+    except TestSpecError as exc:
+        raise InputError("<reference>", f"not TACO input_output tests: {exc}", field=exc.field) from None
+
+
+def _verdict(code: str, result: CheckResult) -> Verdict:
+    return Verdict.right(code, result.reason) if result.passed else Verdict.wrong(code, result.reason)
