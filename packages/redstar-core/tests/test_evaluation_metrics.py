@@ -9,7 +9,9 @@ def test_pass_at_k_matches_hand_computed(n, c, k, expected):
 
 
 def test_majority_vote():
-    s = lambda e, c: {"extracted": e, "correct": c}
+    def s(extracted, correct):
+        return {"extracted": extracted, "correct": correct}
+
     assert majority_correct([s("3", True), s("4", False), s("3", True)])
     assert not majority_correct([s("4", False), s("4", False), s("3", True)])
     assert not majority_correct([s(None, False)])

@@ -93,7 +93,7 @@ def test_same_name_from_two_plugins_is_an_error_naming_both(redstar_host, regist
     register_plugin(P1(), name="one")
     register_plugin(P2(), name="two")
     with pytest.raises(PluginError, match="'one' and 'two'"):
-        redstar_host.registry
+        _ = redstar_host.registry
 
 
 def test_unknown_name_lists_what_is_registered(redstar_host):

@@ -4,8 +4,6 @@ and embedding programs can build it against their own plugin host."""
 from __future__ import annotations
 
 import json
-import os
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -16,7 +14,7 @@ from rich.table import Table
 
 from redstar import __version__
 from redstar.errors import InputError, RedStarError
-from redstar.plugins import ALLOWLIST_ENV, Host, get_host, reset_host
+from redstar.plugins import ALLOWLIST_ENV, Host, get_host
 
 EPILOG_RUN = """\b
 Examples:
@@ -48,8 +46,9 @@ def plugins_option(fn: Any) -> Any:
     return click.option(
         "--plugins",
         metavar="NAMES",
-        help="Comma-separated plugins to use (e.g. math,code). Default: every installed plugin "
-             f"(or ${ALLOWLIST_ENV}).",
+        help="Comma-separated plugins whose domains the run covers (e.g. math,code): their parts make "
+             "up the embedded default recipe. Other installed plugins (such as rl's trainers) stay "
+             f"available; ${ALLOWLIST_ENV} limits which plugins load at all.",
     )(fn)
 
 
@@ -73,20 +72,7 @@ def _resolve_recipe(host: Host, recipe_file: str | None, selected: list[str] | N
 
     if recipe_file:
         return load_recipe(recipe_file)
-    if selected:
-        # Only the selected plugins contribute to the embedded default.
-        return default_recipe(_FilteredHost(host, set(selected)))
-    return default_recipe(host)
-
-
-class _FilteredHost:
-    """A view of a host whose ``call_each`` only reaches some plugins (for default recipes)."""
-
-    def __init__(self, host: Host, names: set[str]) -> None:
-        self._host, self._names = host, names
-
-    def call_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
-        return [(n, r) for n, r in self._host.call_each(hook_name, **kwargs) if n in self._names]
+    return default_recipe(host, selected)
 
 
 def build_cli(host: Host | None = None) -> click.Group:
@@ -286,7 +272,7 @@ def build_cli(host: Host | None = None) -> click.Group:
     def plugins(ctx: click.Context, as_json: bool, show_all: bool) -> None:
         """List installed plugins, their versions and what each registers."""
         host_ = _host(ctx)
-        host_.registry  # registering is what fills in `provides` and any failures
+        _ = host_.registry  # registering is what fills in `provides` and any failures
         rows = [
             {"name": i.name, "version": i.version, "module": i.module, "builtin": i.builtin,
              "provides": i.provides, "hooks": i.hooks, "error": host_.failures.get(i.name)}
@@ -416,21 +402,6 @@ def _standalone_reward(host: Host) -> Any:
     return reward
 
 
-def _plugins_from_argv(argv: list[str]) -> str | None:
-    for i, arg in enumerate(argv):
-        if arg == "--plugins" and i + 1 < len(argv):
-            return argv[i + 1]
-        if arg.startswith("--plugins="):
-            return arg.split("=", 1)[1]
-    return None
-
-
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point. ``--plugins`` is honoured before the CLI is built, because plugins
-    can add commands of their own."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    selected = _plugins_from_argv(argv)
-    if selected:
-        os.environ[ALLOWLIST_ENV] = selected
-        reset_host(None)
+    """Console entry point."""
     build_cli()(args=argv, prog_name="redstar")

@@ -78,7 +78,7 @@ class Sampler(ABC):
     def generate(self, conversations: Sequence[Messages], params: SamplingParams) -> list[list[Completion]]:
         """Return ``params.n`` completions for each conversation, in the order given."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional: most backends hold nothing to release
         """Release the model and any worker processes."""
 
 

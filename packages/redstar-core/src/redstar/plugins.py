@@ -139,7 +139,7 @@ class Host:
     @property
     def infos(self) -> dict[str, PluginInfo]:
         """Every registered plugin, with what it provides (registering runs first)."""
-        self.registry
+        _ = self.registry
         return self._infos
 
     # -- the registry --------------------------------------------------------------------

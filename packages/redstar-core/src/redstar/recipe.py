@@ -110,7 +110,6 @@ BASE_RECIPE: dict[str, Any] = {
     "models": {"teacher": "embedded:tiny-teacher", "student": "embedded:tiny-student"},
     "sampling": {"n": 4, "n_by_level": {9: 6}, "max_new_tokens": 384, "options": {"batch_size": 32}},
     "sft": {"trainer": "sft", "options": {"epochs": 3, "learning_rate": 1e-3, "batch_size": 16}},
-    "rl": [{"trainer": "dpo", "options": {"epochs": 1, "learning_rate": 5e-5, "beta": 0.3, "batch_size": 16}}],
     "evaluation": {"n": 1, "temperature": 0.0, "max_new_tokens": 384, "options": {"batch_size": 64}},
 }
 
@@ -260,17 +259,26 @@ def merge_parts(base: dict[str, Any], parts: list[tuple[str, dict[str, Any]]]) -
     return merged
 
 
-def default_recipe(host: Any) -> Recipe:
-    """The embedded default for the selected plugins (``redstar run`` with no ``--recipe``)."""
+#: The RL step of the embedded default, used when a ``dpo`` trainer is installed (redstar-rl).
+DEFAULT_RL = [{"trainer": "dpo", "options": {"epochs": 1, "learning_rate": 5e-5, "beta": 0.3, "batch_size": 16}}]
+
+
+def default_recipe(host: Any, selected: list[str] | None = None) -> Recipe:
+    """The embedded default (``redstar run`` with no ``--recipe``): core's base, DPO when a
+    ``dpo`` trainer is installed, and the parts of the ``selected`` plugins (default: all)."""
     from redstar.errors import RedStarError
 
-    parts = [(name, part) for name, part in host.call_each("redstar_default_recipe") if part]
+    parts = [(name, part) for name, part in host.call_each("redstar_default_recipe")
+             if part and (selected is None or name in selected)]
     if not parts:
         raise RedStarError(
             "no selected plugin provides a default recipe; select some with --plugins (e.g. "
             "--plugins math,code) or pass --recipe FILE"
         )
-    merged = merge_parts(BASE_RECIPE, parts)
+    base = copy.deepcopy(BASE_RECIPE)
+    if "dpo" in host.names("trainers"):
+        base["rl"] = copy.deepcopy(DEFAULT_RL)
+    merged = merge_parts(base, parts)
     merged["name"] = "default-" + "-".join(sorted(n for n, _ in parts))
     return validate(merged)
 
