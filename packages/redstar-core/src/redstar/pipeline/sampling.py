@@ -50,6 +50,9 @@ def sample_stage(ctx: RunContext, prompts: list[Prompt]) -> tuple[str, list[Samp
             try:
                 with ctx.board.task("sampling teacher", total) as update:
                     update(done)
+                    if hasattr(sampler, "on_progress"):
+                        # finer-grained than a chunk: backends report completions as they finish
+                        sampler.on_progress = lambda finished, _total: update(done + finished)
                     for start in range(0, len(todo), cfg["chunk_size"]):
                         chunk = todo[start:start + cfg["chunk_size"]]
                         rows = _sample_chunk(ctx, sampler, chunk, have, wanted, seed=recipe["seed"] + start)
