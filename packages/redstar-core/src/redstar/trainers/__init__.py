@@ -1,0 +1,13 @@
+"""RedStar's trainers and the pieces they share.
+
+- :mod:`redstar.trainers.sft`: the built-in ``sft`` trainer (TRL's ``SFTTrainer``).
+- :mod:`redstar.trainers.sft_data`: reading and checking SFT rows, and how the loss is masked.
+- :mod:`redstar.trainers.settings`: device, precision and TRL/transformers arguments common to
+  every Hugging Face based trainer (``sft`` here, ``dpo`` and ``grpo`` in redstar-rl).
+- :mod:`redstar.trainers.reporting`: per-step metrics to ``TrainContext.metrics_file`` and
+  ``TrainContext.on_step``.
+- :mod:`redstar.trainers.deepspeed`: the ZeRO-2/ZeRO-3 configurations shipped with RedStar.
+- :mod:`redstar.trainers.parallel`: Ulysses sequence parallelism through accelerate.
+
+``docs/training.md`` documents every trainer, its options and the data formats.
+"""

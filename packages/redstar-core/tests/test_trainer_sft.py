@@ -1,0 +1,165 @@
+"""The built-in ``sft`` trainer end to end on the tiny model: the loss falls, per-step metrics
+are reported, the saved model and tokenizer reload and fit the data better than the base model,
+only assistant tokens are trained, checkpoints resume, and LoRA merges into a plain model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from redstar.interfaces import TrainContext
+from redstar.tiny import CHAT_TEMPLATE
+from redstar.trainers.sft import SFTTrainer
+
+CPU_OPTIONS = dict(learning_rate=3e-3, batch_size=8, grad_accum=1, max_length=256, warmup_ratio=0.0, device="cpu")
+
+
+def answer(i: int) -> str:
+    return f"<think> {i} + 7 = {i + 7}. </think> The answer is \\boxed{{{i + 7}}}."
+
+
+def write_sft_file(path: Path, count: int = 32) -> Path:
+    with path.open("w", encoding="utf-8") as handle:
+        for i in range(count):
+            row = {"prompt_id": f"p{i}", "messages": [
+                {"role": "user", "content": f"What is {i} + 7?"},
+                {"role": "assistant", "content": answer(i)},
+            ]}
+            handle.write(json.dumps(row) + "\n")
+    return path
+
+
+def context(tmp_path: Path, model: Path, out: str = "out", steps: list | None = None) -> TrainContext:
+    return TrainContext(
+        model=str(model), output_dir=tmp_path / out, data_file=write_sft_file(tmp_path / "sft.jsonl"),
+        metrics_file=tmp_path / out / "metrics.jsonl",
+        on_step=None if steps is None else (lambda step, total, metrics: steps.append((step, total, dict(metrics)))),
+    )
+
+
+def answer_loss(model_dir: Path, i: int) -> float:
+    """Mean loss of the assistant's tokens of row ``i`` under the model saved in ``model_dir``."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    prompt = tokenizer.apply_chat_template([{"role": "user", "content": f"What is {i} + 7?"}],
+                                           add_generation_prompt=True, tokenize=False)
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    full_ids = tokenizer(prompt + answer(i) + tokenizer.eos_token, add_special_tokens=False)["input_ids"]
+    ids = torch.tensor([full_ids])
+    labels = ids.clone()
+    labels[0, : len(prompt_ids)] = -100
+    with torch.no_grad():
+        return float(model(input_ids=ids, labels=labels).loss)
+
+
+def test_sft_trains_reports_and_saves_a_reloadable_model(tmp_path, tiny_lm):
+    steps: list = []
+    ctx = context(tmp_path, tiny_lm, steps=steps)
+    result = SFTTrainer(epochs=2, **CPU_OPTIONS).train(ctx)
+
+    # 32 rows, batch 8, 2 epochs: 8 optimizer steps, each reported once in order.
+    assert [(s, t) for s, t, _ in steps] == [(i, 8) for i in range(1, 9)]
+    losses = [m["loss"] for _, _, m in steps]
+    assert losses[-1] < losses[0] - 0.4, losses
+    lines = [json.loads(line) for line in ctx.metrics_file.read_text().splitlines()]
+    assert [line["step"] for line in lines] == list(range(1, 9))
+    assert lines[-1]["loss"] == pytest.approx(losses[-1])
+    assert {"loss", "learning_rate", "grad_norm"} <= set(lines[0])
+    assert result.metrics["steps"] == 8
+
+    assert result.model_path == ctx.output_dir / "final"
+    from transformers import AutoTokenizer
+
+    assert AutoTokenizer.from_pretrained(result.model_path).chat_template == CHAT_TEMPLATE
+    # The saved model fits a training answer better than the model it started from.
+    assert answer_loss(result.model_path, 3) < answer_loss(tiny_lm, 3) - 0.4
+
+
+def marker_free_copy(tiny_lm: Path, dest: Path) -> Path:
+    """The tiny model with a ChatML template lacking ``{% generation %}`` markers, which TRL has
+    no training version of: the trainer must fall back to prompt/completion masking."""
+    from transformers import AutoTokenizer
+
+    shutil.copytree(tiny_lm, dest)
+    tokenizer = AutoTokenizer.from_pretrained(dest)
+    tokenizer.chat_template = CHAT_TEMPLATE.replace("{% generation %}", "").replace("{% endgeneration %}", "")
+    tokenizer.save_pretrained(dest)
+    return dest
+
+
+@pytest.mark.parametrize("variant", ["markers", "no_markers", "whole_conversation"])
+def test_sft_loss_falls_on_the_answer_only(tmp_path, tiny_lm, variant):
+    from redstar.trainers.sft_data import loss_masking
+
+    model = marker_free_copy(tiny_lm, tmp_path / "model") if variant == "no_markers" else tiny_lm
+    trainer = SFTTrainer(epochs=1, assistant_only_loss=variant != "whole_conversation", **CPU_OPTIONS)
+    built = trainer.build_trainer(context(tmp_path, model))
+    tokenizer = built.processing_class
+    expected = {"markers": "assistant", "no_markers": "completion", "whole_conversation": "all"}[variant]
+    assert loss_masking(tokenizer, variant != "whole_conversation") == expected
+
+    batch = built.data_collator([built.train_dataset[5]])
+    ids, labels = batch["input_ids"][0], batch["labels"][0]
+    trained = labels != -100
+    if variant == "whole_conversation":
+        assert bool(trained.all())
+        return
+    # Everything up to the assistant's first token is masked, everything after it is trained.
+    first = int(trained.nonzero()[0])
+    assert bool(trained[first:].all()) and not bool(trained[:first].any())
+    assert tokenizer.decode(ids[:first]).rstrip("\n").endswith("What is 5 + 7?<|im_end|><|im_start|>assistant")
+    assert tokenizer.decode(ids[first:]).strip() == answer(5) + "<|im_end|>"
+
+
+def test_sft_resumes_from_the_newest_checkpoint(tmp_path, tiny_lm):
+    first: list = []
+    SFTTrainer(max_steps=4, save_steps=2, **CPU_OPTIONS).train(context(tmp_path, tiny_lm, steps=first))
+    assert (tmp_path / "out" / "checkpoint-4").is_dir()
+
+    second: list = []
+    SFTTrainer(max_steps=6, save_steps=2, **CPU_OPTIONS).train(context(tmp_path, tiny_lm, steps=second))
+    assert [s for s, _, _ in second] == [5, 6]  # steps 1-4 came from checkpoint-4
+    assert (tmp_path / "out" / "checkpoint-6").is_dir()
+
+    fresh: list = []
+    SFTTrainer(max_steps=2, resume=False, **CPU_OPTIONS).train(context(tmp_path, tiny_lm, out="out", steps=fresh))
+    assert [s for s, _, _ in fresh] == [1, 2]
+
+
+def test_sft_with_lora_saves_the_adapter_and_a_merged_model(tmp_path, tiny_lm):
+    from transformers import AutoModelForCausalLM
+
+    result = SFTTrainer(epochs=1, lora={"r": 4}, **{**CPU_OPTIONS, "learning_rate": 1e-2}).train(
+        context(tmp_path, tiny_lm))
+    assert (tmp_path / "out" / "adapter" / "adapter_config.json").is_file()
+    merged = AutoModelForCausalLM.from_pretrained(result.model_path)
+    base = AutoModelForCausalLM.from_pretrained(tiny_lm)
+    assert not any("lora" in name for name, _ in merged.named_parameters())
+    changed = [name for (name, p), (_, q) in zip(merged.named_parameters(), base.named_parameters())
+               if not torch.equal(p, q)]
+    assert changed and all("proj" in name for name in changed)  # LoRA targets the linear layers only
+
+
+def test_sft_packing_trains(tmp_path, tiny_lm):
+    steps: list = []
+    SFTTrainer(epochs=4, packing=True, **CPU_OPTIONS).train(context(tmp_path, tiny_lm, steps=steps))
+    losses = [m["loss"] for _, _, m in steps]
+    assert len(losses) >= 4 and losses[-1] < losses[0] - 0.2, losses
+
+
+def test_sft_is_registered_as_a_builtin(redstar_host):
+    from redstar.interfaces import options_of
+
+    assert redstar_host.get("trainers", "sft") is SFTTrainer
+    assert SFTTrainer.kind == "sft"
+    options = options_of(SFTTrainer)
+    for name in ("epochs", "learning_rate", "batch_size", "grad_accum", "max_length", "warmup_ratio",
+                 "lr_scheduler", "packing", "liger", "gradient_checkpointing", "deepspeed",
+                 "sequence_parallel", "lora", "seed", "save_steps", "report_to"):
+        assert name in options
