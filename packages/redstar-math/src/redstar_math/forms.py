@@ -1,0 +1,243 @@
+r"""The shape of an answer: a scalar, a list, a set, a tuple or interval, a union of intervals, a
+matrix, an equation - read from cleaned LaTeX (:mod:`redstar_math.latex`).
+
+The shape decides how two answers are compared (:mod:`redstar_math.equivalence`):
+
+- ``\{1, 2\}`` (set) and ``1, 2`` (bare list, as MATH writes "all solutions") are order-free;
+- ``(1, 2)``, ``[0, 1)`` (tuples, points and intervals) are ordered, and their brackets must agree,
+  so an open end never equals a closed one;
+- ``A \cup B`` is an order-free union of intervals;
+- ``\begin{pmatrix} ... \end{pmatrix}`` (and ``bmatrix``, ``matrix``, ``array``) is a matrix; a one-row
+  or one-column matrix also equals the tuple of its entries;
+- ``x = 3`` is an equation; when its left side is a lone variable it also equals ``3``;
+- ``a \approx b`` matches what either side matches;
+- ``a \pm b`` is the list ``a + b, a - b``; ``x \le 3`` and ``-1 \le x < 4`` are intervals.
+
+The scanners here walk the text once with a depth counter; nothing recurses on the input's
+nesting except :func:`parse_answer` on the (already split) parts of a list, which is bounded by
+:data:`MAX_ITEMS` and the answer length cap of the verifier.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Union as TypingUnion
+
+MAX_ITEMS = 64
+
+OPENERS = "([{"
+CLOSERS = ")]}"
+LIST_SEPARATORS = (",", ";", " or ", " and ")
+RELATIONS = {r"\leq": "<=", r"\leqslant": "<=", r"\le": "<=", r"\geq": ">=", r"\geqslant": ">=", r"\ge": ">=",
+             r"\lt": "<", r"\gt": ">", "<=": "<=", ">=": ">=", "<": "<", ">": ">"}
+RELATION_PATTERN = re.compile(r"\\leqslant|\\geqslant|\\leq|\\geq|\\le(?![a-zA-Z])|\\ge(?![a-zA-Z])|\\lt|\\gt|<=|>=|<|>")
+LONE_VARIABLE = re.compile(r"^(?:[a-zA-Z]|\\[a-zA-Z]+)(?:_\{?\w+\}?)?(?:\([a-zA-Z]\))?$")
+MATRIX = re.compile(
+    r"^\\begin\{(pmatrix|bmatrix|Bmatrix|vmatrix|Vmatrix|matrix|smallmatrix|array)\}(?:\{[^{}]*\})?(.*)\\end\{\1\}$",
+    re.DOTALL,
+)
+BRACKETED_MATRIX = re.compile(r"^[\[(]\s*(\\begin\{(\w+)\}.*\\end\{\2\})\s*[\])]$", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Scalar:
+    text: str
+
+
+@dataclass(frozen=True)
+class Items:
+    """A list (``kind="list"``, order-free), set (``"set"``, order-free) or bracketed sequence
+    (``"tuple"``: points, vectors and intervals, ordered, with their brackets)."""
+
+    kind: str
+    items: tuple[Answer, ...]
+    open: str = ""
+    close: str = ""
+
+    @property
+    def ordered(self) -> bool:
+        return self.kind == "tuple"
+
+
+@dataclass(frozen=True)
+class Matrix:
+    rows: tuple[tuple[Answer, ...], ...]
+
+
+@dataclass(frozen=True)
+class IntervalUnion:
+    parts: tuple[Answer, ...]
+
+
+@dataclass(frozen=True)
+class Equation:
+    lhs: str
+    rhs: str
+
+    @property
+    def assigns(self) -> bool:
+        """True for ``x = ...``: a lone variable on the left."""
+        return bool(LONE_VARIABLE.match(self.lhs.replace(" ", "")))
+
+
+@dataclass(frozen=True)
+class Alternatives:
+    """``a \\approx b``: an answer stated two ways; matching either is enough."""
+
+    options: tuple[Answer, ...]
+
+
+@dataclass(frozen=True)
+class Relation:
+    """An inequality that is not a simple interval; compared as text."""
+
+    text: str
+
+
+Answer = TypingUnion[Scalar, Items, Matrix, IntervalUnion, Equation, Relation, Alternatives]
+
+
+def split_top(text: str, separators: tuple[str, ...]) -> list[str]:
+    """Split ``text`` at separators outside any brackets (``\\{`` counts as a bracket)."""
+    parts: list[str] = []
+    depth = 0
+    start = 0
+    i = 0
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "\\" and i + 1 < n and text[i + 1] in "{}":
+            depth += 1 if text[i + 1] == "{" else -1
+            i += 2
+            continue
+        if ch in OPENERS:
+            depth += 1
+        elif ch in CLOSERS:
+            depth -= 1
+        elif depth == 0:
+            for sep in separators:
+                if text.startswith(sep, i):
+                    parts.append(text[start:i])
+                    i += len(sep)
+                    start = i
+                    break
+            else:
+                i += 1
+            continue
+        i += 1
+    parts.append(text[start:])
+    return [p.strip() for p in parts]
+
+
+def _wrapped(text: str, opens: str, closes: str) -> tuple[str, str, str] | None:
+    """``(open, inner, close)`` when the whole text is one bracketed group."""
+    if text.startswith("\\{") and text.endswith("\\}"):
+        opener, closer, body = "\\{", "\\}", text[2:-2]
+    elif text and text[0] in opens and text[-1] in closes:
+        opener, closer, body = text[0], text[-1], text[1:-1]
+    else:
+        return None
+    depth = 0
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if ch == "\\" and i + 1 < len(body) and body[i + 1] in "{}":
+            depth += 1 if body[i + 1] == "{" else -1
+            i += 2
+        else:
+            depth += ch in OPENERS
+            depth -= ch in CLOSERS
+            i += 1
+        if depth < 0:
+            return None  # "(1,2)\cup(3,4)" style: the first bracket closes early
+    return (opener, body, closer) if depth == 0 else None
+
+
+def _items(kind: str, parts: list[str], opener: str = "", closer: str = "") -> Answer:
+    if len(parts) > MAX_ITEMS:
+        return Scalar(" ".join(parts))
+    return Items(kind, tuple(parse_answer(p) for p in parts), opener, closer)
+
+
+@lru_cache(maxsize=8192)
+def parse_answer(text: str) -> Answer:
+    """The shape of a cleaned answer (see the module docstring)."""
+    text = text.strip()
+    bracketed = BRACKETED_MATRIX.match(text)
+    if bracketed:  # \left[\begin{array}...\end{array}\right] is the array itself
+        text = bracketed.group(1)
+    matrix = MATRIX.match(text)
+    if matrix:
+        rows = [r for r in split_top(matrix.group(2), ("\\\\",)) if r.strip()]
+        return Matrix(tuple(tuple(parse_answer(c) for c in split_top(r, ("&",))) for r in rows[:MAX_ITEMS]))
+    approximations = split_top(text, (r"\approx",))
+    if len(approximations) > 1:  # "\cos 207^\circ \approx -0.891": either side is the answer
+        return Alternatives(tuple(parse_answer(p) for p in approximations[:MAX_ITEMS] if p))
+    union = split_top(text, (r"\cup",))
+    if len(union) > 1:
+        return IntervalUnion(tuple(parse_answer(p) for p in union[:MAX_ITEMS]))
+    parts = split_top(text, LIST_SEPARATORS)
+    if len(parts) > 1:
+        return _items("list", [p for p in parts if p])
+    wrapped = _wrapped(text, "([", ")]")
+    if wrapped is not None:
+        opener, body, closer = wrapped
+        inner = split_top(body, (",",))
+        if opener == "\\{":
+            return _items("set", [p for p in inner if p] if body.strip() else [])
+        if len(inner) > 1:
+            return _items("tuple", inner, opener, closer)
+    relation = _relation(text)
+    if relation is not None:
+        return relation
+    sides = split_top(text, ("=",))
+    if len(sides) > 1:
+        return Equation(sides[0], sides[-1])
+    plus_minus = _plus_minus(text)
+    if plus_minus is not None:
+        return plus_minus
+    return Scalar(text)
+
+
+def _relation(text: str) -> Answer | None:
+    pieces = RELATION_PATTERN.split(text)
+    if len(pieces) == 1:
+        return None
+    ops = [RELATIONS[m.group()] for m in RELATION_PATTERN.finditer(text)]
+    pieces = [p.strip() for p in pieces]
+    if len(pieces) == 2:
+        left, right = pieces
+        op = ops[0]
+        if LONE_VARIABLE.match(left.replace(" ", "")):
+            bound = right
+        elif LONE_VARIABLE.match(right.replace(" ", "")):
+            bound, op = left, {"<": ">", "<=": ">=", ">": "<", ">=": "<="}[op]
+        else:
+            return Relation(text)
+        if op in ("<", "<="):
+            return Items("tuple", (Scalar(r"-\infty"), parse_answer(bound)), "(", "]" if op == "<=" else ")")
+        return Items("tuple", (parse_answer(bound), Scalar(r"\infty")), "[" if op == ">=" else "(", ")")
+    if len(pieces) == 3 and LONE_VARIABLE.match(pieces[1].replace(" ", "")):
+        if all(o in ("<", "<=") for o in ops):
+            low, high, left_op, right_op = pieces[0], pieces[2], ops[0], ops[1]
+        elif all(o in (">", ">=") for o in ops):
+            low, high, left_op, right_op = pieces[2], pieces[0], ops[1], ops[0]
+        else:
+            return Relation(text)
+        return Items("tuple", (parse_answer(low), parse_answer(high)),
+                     "[" if "=" in left_op else "(", "]" if "=" in right_op else ")")
+    return Relation(text)
+
+
+def _plus_minus(text: str) -> Answer | None:
+    parts = split_top(text, (r"\pm", r"\mp"))
+    if len(parts) != 2:
+        return None
+    head, tail = parts
+    if not tail:
+        return None
+    if not head:
+        return Items("list", (Scalar(f"({tail})"), Scalar(f"-({tail})")))
+    return Items("list", (Scalar(f"{head}+({tail})"), Scalar(f"{head}-({tail})")))
