@@ -120,7 +120,8 @@ class CodeChecker:
         taco = self.mode == "taco"
         prelude = taco_compat.PRELUDE if taco else STDLIB_PRELUDE
         call = {"fn_name": spec.fn_name, "lookup": "taco" if taco else "auto", "int_keys": "taco" if taco else "auto"}
-        preload = taco_compat.PRELUDE_MODULES if taco else STDLIB_PRELUDE_MODULES
+        # json: the harness serialises return values with it
+        preload = (*(taco_compat.PRELUDE_MODULES if taco else STDLIB_PRELUDE_MODULES), "json")
         with self.sandbox.session([prelude + code], self.limits, call=call, preload=preload) as session:
             if session.compile_errors[0]:
                 error = _shift_line(session.compile_errors[0], prelude.count("\n"))

@@ -14,6 +14,7 @@ from redstar_code.sandbox.bridge import MountBridge, needs_bridge
 from redstar_code.sandbox.command import (
     SANDBOX_GID,
     SANDBOX_UID,
+    WORK_DIR,
     Interpreter,
     bwrap_arguments,
     find_bwrap,
@@ -50,6 +51,9 @@ class Sandbox:
                 raise SandboxError(f"import path {path!r} is not a directory")
             paths.append(real)
         self.import_paths = tuple(paths)
+        for root in (*self.interpreter.roots, *self.import_paths):
+            if root == WORK_DIR or root.startswith(WORK_DIR + "/"):
+                raise SandboxError(f"{root} is under {WORK_DIR}, the sandbox's own working directory")
         #: Unique to this Sandbox object: every session's tag starts with it.
         self.tag_prefix = f"{TAG_PREFIX}-{os.getpid()}-{secrets.token_hex(4)}"
         self._counter = itertools.count()
@@ -115,7 +119,9 @@ class Sandbox:
             "preload": list(preload),
             "paths": list(self.import_paths),
         }
-        return Session(command, (info_read, info_write), header, tag, limits.timeout)
+        # stdout is capped by the file-size limit, stderr is a tail, the return value is a file too
+        max_frames = 2 * limits.for_harness()["max_output"] + (1 << 20)
+        return Session(command, (info_read, info_write), header, tag, limits.timeout, max_frames)
 
     def _get_bridge(self) -> MountBridge:
         with self._lock:

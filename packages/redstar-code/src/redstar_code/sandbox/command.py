@@ -8,7 +8,7 @@ The sandbox of one candidate is a bubblewrap (``bwrap``) container with:
 - uid and gid 65534 (``nobody``) inside, no capabilities, ``no_new_privs``;
 - a read-only view of the system directories (``/usr``, ``/lib*``, ``/bin``, ``/sbin``) and of the
   Python installation, nothing else of the host: no home directories, no ``/etc``, no ``/tmp``;
-- ``/work``, a size-capped tmpfs, as the only writable place (``/dev`` and ``/`` are read-only);
+- ``/sandbox``, a size-capped tmpfs, as the only writable place (``/dev`` and ``/`` are read-only);
 - loopback-less networking (no interface is up: every connection fails);
 - ``--die-with-parent`` and ``--new-session``; the host kills the namespace's init when the
   candidate is done, which kills every process left in it.
@@ -30,7 +30,7 @@ SANDBOX_UID = 65534
 SANDBOX_GID = 65534
 #: Directories of the operating system bound read-only at the same path (when they exist).
 SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/lib32", "/libx32", "/bin", "/sbin")
-WORK_DIR = "/work"
+WORK_DIR = "/sandbox"
 #: Marks every process of a sandbox (environment and command line), so leaks can be found.
 TAG_VARIABLE = "REDSTAR_SANDBOX"
 

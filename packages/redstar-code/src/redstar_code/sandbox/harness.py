@@ -6,30 +6,32 @@ One harness process serves one candidate: it compiles the candidate's program(s)
 one test per command, each in a fresh child forked from itself, so a test costs a fork instead of
 an interpreter start, and no state leaks from one test into the next.
 
-Protocol: one JSON document per line.
+Protocol. Host -> harness: messages as ``<length>\n<marshal bytes>`` (trusted data, and
+``marshal`` is built in, so the harness imports nothing slow such as ``json``).
+Harness -> host: a line of JSON with small fields, then the raw bytes of the ``frames`` it
+announces (``[stdout, stderr, returned]`` lengths), so large outputs need no escaping.
 
-- host -> harness, first line: ``{"programs": [source, ...], "call": null | {...},
-  "limits": {...}, "preload": [module, ...], "paths": [dir, ...]}``
-- harness -> host: ``{"ready": true, "compile_errors": [null | "SyntaxError: ...", ...]}``
-- host -> harness, per test: ``{"program": i, "io": "stdin" | "files", "input": ...}``
-- harness -> host: the run's outcome (see :func:`run_test`)
+- first message: ``{"programs": [source, ...], "call": None | {...}, "limits": {...},
+  "preload": [module, ...], "paths": [dir, ...]}``; answer ``{"ready": true,
+  "compile_errors": [null | "SyntaxError: ...", ...]}``
+- then per test: ``{"program": i, "io": "stdin" | "files", "input": ...}``; answer: the run's
+  outcome (see :func:`run_test`).
 
 End of input ends the harness. Expected outputs never reach this process: the host compares.
 """
 
 import builtins
 import io
-import json
+import marshal
 import os
 import resource
 import select
 import signal
+import stat
 import sys
 import time
-import traceback
-import types
 
-WORK = "/work"
+WORK = "/sandbox"
 PRIVATE = WORK + "/.harness"
 RUN = WORK + "/run"
 STDIN_FILE = PRIVATE + "/stdin"
@@ -44,7 +46,7 @@ SETUP_FAILED = 253
 
 def main():
     control = sys.stdin.buffer
-    header = json.loads(control.readline())
+    header = _receive(control)
     for path in header.get("paths", []):
         sys.path.append(path)
     # Modules every test would import (TACO's prelude): imported once here, inherited by each
@@ -66,17 +68,58 @@ def main():
     os.makedirs(RUN, exist_ok=True)
     _send({"ready": True, "compile_errors": errors})
     while True:
-        line = control.readline()
-        if not line:
+        command = _receive(control)
+        if command is None:
             return
-        command = json.loads(line)
         program = command["program"]
-        _send(run_test(codes[program], header["programs"][program], command, header["limits"], header.get("call")))
+        meta, frames = run_test(codes[program], header["programs"][program], command, header["limits"], header.get("call"))
+        _send(meta, frames)
 
 
-def _send(message):
-    sys.stdout.write(json.dumps(message) + "\n")
-    sys.stdout.flush()
+def _receive(control):
+    line = control.readline()
+    if not line:
+        return None
+    return marshal.loads(control.read(int(line)))
+
+
+def _send(meta, frames=()):
+    meta["frames"] = [len(frame) for frame in frames]
+    out = sys.stdout.buffer
+    out.write(_json(meta).encode("ascii") + b"\n")
+    for frame in frames:
+        out.write(frame)
+    out.flush()
+
+
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _json(value):
+    """JSON for the small metadata fields (None, bools, numbers, short strings, lists, dicts)."""
+    if value is None:
+        return "null"
+    if value is True or value is False:
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + "".join(_json_char(ch) for ch in value) + '"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_json(v) for v in value) + "]"
+    return "{" + ",".join(_json(str(k)) + ":" + _json(v) for k, v in value.items()) + "}"
+
+
+def _json_char(ch):
+    if ch in _ESCAPES:
+        return _ESCAPES[ch]
+    code = ord(ch)
+    if 0x20 <= code < 0x7F:
+        return ch
+    if code > 0xFFFF:  # a surrogate pair, as JSON spells characters beyond the BMP
+        code -= 0x10000
+        return "\\u%04x\\u%04x" % (0xD800 + (code >> 10), 0xDC00 + (code & 0x3FF))
+    return "\\u%04x" % code
 
 
 def _describe_compile_error(exc):
@@ -86,9 +129,10 @@ def _describe_compile_error(exc):
 
 def run_test(code, source, command, limits, call):
     """Run one test in a fresh child and report what it did: ``exit`` (status, or None when
-    killed), ``signal``, ``timeout``, ``output_limit``, ``stdout``, ``stderr`` (the tail),
-    ``seconds``, and for call-based tests ``returned`` (``{"ok": true, "value": ...}`` or
-    ``{"ok": false, "type": ...}``) or None when the call did not complete."""
+    killed), ``signal``, ``timeout``, ``output_limit``, ``output_missing``, ``seconds``; and the
+    frames: standard output (or ``output.txt``), the tail of standard error, and for call-based
+    tests the JSON envelope of the return value (``{"ok": true, "value": ...}`` or
+    ``{"ok": false, "type": ...}``; empty when the call did not complete)."""
     _empty_run_directory()
     for path in (STDOUT_FILE, STDERR_FILE, RETURN_FILE):
         _remove(path)
@@ -108,22 +152,19 @@ def run_test(code, source, command, limits, call):
     # next test starts: kill(-1) reaches every process of this PID namespace except this one
     # and the namespace's init.
     _kill_all_others()
-    result = {
+    output_file = RUN + "/output.txt" if io_mode == "files" else STDOUT_FILE
+    stdout = _read_bytes(output_file)
+    stderr = _read_bytes(STDERR_FILE) or b""
+    returned = (_read_bytes(RETURN_FILE) or b"") if call is not None else b""
+    meta = {
         "exit": os.WEXITSTATUS(status) if status is not None and os.WIFEXITED(status) else None,
         "signal": os.WTERMSIG(status) if status is not None and os.WIFSIGNALED(status) else None,
         "timeout": timed_out,
         "seconds": round(seconds, 4),
-        "stderr": _read_tail(STDERR_FILE),
+        "output_missing": stdout is None,
+        "output_limit": stdout is not None and len(stdout) >= limits["max_output"],
     }
-    output_file = RUN + "/output.txt" if io_mode == "files" else STDOUT_FILE
-    stdout, size = _read_text(output_file)
-    result["stdout"] = stdout
-    result["output_file_missing"] = stdout is None
-    result["output_limit"] = size >= limits["max_output"]
-    if call is not None:
-        text, _ = _read_text(RETURN_FILE)
-        result["returned"] = json.loads(text) if text else None
-    return result
+    return meta, [stdout or b"", stderr[-STDERR_TAIL:], returned]
 
 
 def _wait(pid, timeout):
@@ -228,8 +269,14 @@ def _prepare_child(io_mode, limits, reads_stdin):
     sys.argv = ["solution.py"]
 
 
+def _print_exception():
+    import traceback  # only a crashing test pays for importing it
+
+    traceback.print_exc()
+
+
 def _fresh_main():
-    module = types.ModuleType("__main__")
+    module = type(sys)("__main__")
     module.__dict__["__builtins__"] = builtins
     sys.modules["__main__"] = module
     return module
@@ -244,7 +291,7 @@ def _run_program(code):
     except SystemExit as exc:
         status = _exit_status(exc)
     except BaseException:
-        traceback.print_exc()
+        _print_exception()
         status = 1
     return _finish(status)
 
@@ -258,8 +305,10 @@ def _run_call(code, source, args, call):
     except SystemExit as exc:
         return _finish(_exit_status(exc) or 1)
     except BaseException:
-        traceback.print_exc()
+        _print_exception()
         return _finish(1)
+    import json  # preloaded by the host for call-based problems
+
     try:
         envelope = json.dumps({"ok": True, "value": value})
     except (TypeError, ValueError, RecursionError, OverflowError):
@@ -363,19 +412,20 @@ def _remove(path):
         pass
 
 
-def _read_text(path):
+def _read_bytes(path):
+    """The file's content, or None when it does not exist (or is not a regular file)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
-        return None, 0
+        return None
     with os.fdopen(fd, "rb") as handle:
-        data = handle.read()
-    return data.decode("utf-8", "replace"), len(data)
+        if not _is_regular(handle.fileno()):
+            return None
+        return handle.read()
 
 
-def _read_tail(path):
-    text, _ = _read_text(path)
-    return (text or "")[-STDERR_TAIL:]
+def _is_regular(fd):
+    return stat.S_ISREG(os.fstat(fd).st_mode)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """One candidate's sandbox: a bwrap container with the harness inside, driven over pipes.
 
 The host sends the programs once and then one test input at a time; the harness answers with
-what the program did (:class:`Run`). Every read and write has a deadline, so a candidate that
+what the program did (:class:`Run`). Messages to the harness are marshal-encoded (the host is
+trusted); what comes back is parsed as JSON plus raw byte frames only, because the candidate
+can write into that pipe too. Every read and write has a deadline, so a candidate that
 stops or kills the harness costs at most its time limit plus :data:`GRACE`. :meth:`Session.close`
 kills the namespace's init (which takes every process of the sandbox with it) and waits until the
 namespace is gone, so nothing outlives a session.
@@ -10,6 +12,7 @@ namespace is gone, so nothing outlives a session.
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import select
 import signal
@@ -49,24 +52,36 @@ class Run:
         return self.exit_code == 0 and not self.timed_out and not self.output_limit
 
     @classmethod
-    def from_harness(cls, message: dict[str, Any]) -> Run:
+    def from_harness(cls, meta: dict[str, Any], frames: list[bytes]) -> Run:
+        """Build from the harness's answer; raises ValueError/KeyError/TypeError when malformed."""
+        stdout, stderr, returned = frames
+        envelope = json.loads(returned) if returned else None
+        if envelope is not None and not (isinstance(envelope, dict) and isinstance(envelope.get("ok"), bool)):
+            raise ValueError("malformed return envelope")
         return cls(
-            exit_code=message["exit"], signal=message["signal"], timed_out=message["timeout"],
-            output_limit=message["output_limit"],
-            stdout=None if message.get("output_file_missing") else message["stdout"],
-            stderr=message["stderr"], seconds=message["seconds"], returned=message.get("returned"),
+            exit_code=_optional_int(meta["exit"]), signal=_optional_int(meta["signal"]),
+            timed_out=bool(meta["timeout"]), output_limit=bool(meta["output_limit"]),
+            stdout=None if meta["output_missing"] else stdout.decode("utf-8", "replace"),
+            stderr=stderr.decode("utf-8", "replace"), seconds=float(meta["seconds"]), returned=envelope,
         )
+
+
+def _optional_int(value: Any) -> int | None:
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    raise TypeError(f"expected an int or null, got {value!r}")
 
 
 class Session:
     """A started sandbox. Use as a context manager, or call :meth:`close`."""
 
     def __init__(self, command: list[str], info_pipe: tuple[int, int], header: dict[str, Any], tag: str,
-                 test_timeout: float) -> None:
+                 test_timeout: float, max_frame_bytes: int) -> None:
         """Start ``command`` (bwrap, reporting on ``info_pipe``'s write end), send ``header``
         and wait for the harness to be ready."""
         self.tag = tag
         self.test_timeout = test_timeout
+        self.max_frame_bytes = max_frame_bytes
         self._stderr = bytearray()
         self._buffer = bytearray()
         self._init_pidfd: int | None = None
@@ -88,7 +103,7 @@ class Session:
         try:
             self._read_init_pid(time.monotonic() + STARTUP_TIMEOUT)
             self._write(header, time.monotonic() + STARTUP_TIMEOUT)
-            ready = self._read(time.monotonic() + STARTUP_TIMEOUT)
+            ready, _ = self._read(time.monotonic() + STARTUP_TIMEOUT)
         except HarnessDied:
             message = self.stderr_text() or "no message"
             self.close()
@@ -107,11 +122,16 @@ class Session:
             raise HarnessDied("the session is closed")
         deadline = time.monotonic() + self.test_timeout + GRACE
         self._write({"program": program, "io": io, "input": test_input}, deadline)
-        return Run.from_harness(self._read(deadline))
+        meta, frames = self._read(deadline)
+        try:
+            return Run.from_harness(meta, frames)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise HarnessDied(f"the harness sent a malformed answer ({exc})") from None
 
     # -- pipes with deadlines -----------------------------------------------------------
     def _write(self, message: dict[str, Any], deadline: float) -> None:
-        data = memoryview((json.dumps(message) + "\n").encode("utf-8", "surrogatepass"))
+        payload = marshal.dumps(message)
+        data = memoryview(b"%d\n" % len(payload) + payload)
         fd = self._proc.stdin.fileno()
         while data:
             self._wait_for(fd, writable=True, deadline=deadline)
@@ -123,9 +143,31 @@ class Session:
                 raise HarnessDied(f"the harness stopped reading ({exc})") from None
             data = data[written:]
 
-    def _read(self, deadline: float) -> dict[str, Any]:
+    def _read(self, deadline: float) -> tuple[dict[str, Any], list[bytes]]:
+        """One answer: a JSON line, then the byte frames it announces."""
+        line = self._read_until(lambda buf: buf.find(b"\n") + 1, deadline)
+        try:
+            meta = json.loads(line)
+            sizes = meta.pop("frames")
+            if not isinstance(sizes, list) or not all(isinstance(n, int) and n >= 0 for n in sizes):
+                raise ValueError("bad frame sizes")
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise HarnessDied(f"the harness sent garbage: {line[:200]!r}") from None
+        if sum(sizes) > self.max_frame_bytes:
+            raise HarnessDied(f"the harness announced {sum(sizes)} bytes, more than the limits allow")
+        frames = [self._read_until(lambda buf, n=n: n if len(buf) >= n else 0, deadline) if n else b""
+                  for n in sizes]
+        return meta, frames
+
+    def _read_until(self, complete, deadline: float) -> bytes:
+        """Read until ``complete(buffer)`` returns how many bytes to take (0: not yet)."""
         fd = self._proc.stdout.fileno()
-        while b"\n" not in self._buffer:
+        while True:
+            size = complete(self._buffer)
+            if size:
+                taken = bytes(self._buffer[:size])
+                del self._buffer[:size]
+                return taken
             self._wait_for(fd, writable=False, deadline=deadline)
             try:
                 chunk = os.read(fd, 1 << 20)
@@ -134,15 +176,6 @@ class Session:
             if not chunk:
                 raise HarnessDied("the harness exited")
             self._buffer += chunk
-        line, _, rest = bytes(self._buffer).partition(b"\n")
-        self._buffer = bytearray(rest)
-        try:
-            message = json.loads(line)
-        except json.JSONDecodeError:
-            raise HarnessDied(f"the harness sent garbage: {line[:200]!r}") from None
-        if not isinstance(message, dict):
-            raise HarnessDied(f"the harness sent {line[:200]!r}")
-        return message
 
     def _wait_for(self, fd: int, writable: bool, deadline: float) -> None:
         """Block until ``fd`` is ready, draining stderr meanwhile; HarnessDied at the deadline."""
