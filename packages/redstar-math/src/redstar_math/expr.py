@@ -30,7 +30,7 @@ Node = tuple[Any, ...]
 MAX_EXACT_BITS = 100_000
 MAX_FACTORIAL = 1000
 MAX_DEPTH = 60
-MAX_TOKENS = 400
+MAX_TOKENS = 1200
 
 
 class ParseError(ValueError):

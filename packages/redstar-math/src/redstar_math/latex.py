@@ -55,6 +55,10 @@ THIN_SPACE_THOUSANDS = re.compile(r"(?<=\d)\\,(?=\d{3})")
 UNIT_WORD = r"[a-zA-Z]{2,}\.?(?:\s*\^\s*\{?[23]\}?)?"
 UNIT_WORDS = re.compile(r"(?:(?<=[\d}).])|(?<=\\pi))\s+" + UNIT_WORD + r"(?:(?:\s+|\s*/\s*)" + UNIT_WORD + r")*\s*$")
 MAX_UNIT_SCAN = 300
+TEXT_UNIT = re.compile(
+    r"(?<=[\d}).\s])\s*\\(?:text|mbox|mathrm|textrm)\s*\{\s*[a-zA-Z][a-zA-Z\s/.^\d-]{0,40}\}"
+    r"(?:\s*\^\s*\{?[23]\}?)?\s*$"
+)
 SET_MEMBERSHIP = re.compile(r"^[a-zA-Z](?:_\{?\w+\}?)?\s*\\in(?![a-zA-Z])\s*")
 WHITESPACE = re.compile(r"\s+")
 #: Words that are answers or connectives rather than units.
@@ -123,6 +127,11 @@ def clean(answer: str) -> Cleaned:
     text = BINOM_SPELLINGS.sub(r"\\binom", text)
     text = DEGREES.sub(" ", text)
     text, percents = PERCENT.subn(" ", text)
+    # A trailing \text{...} of unit-like words after a number is a unit, even a one-letter one
+    # ("3 \text{ m/s}"); the \text wrapper is what tells it from a variable.
+    head = TEXT_UNIT.sub("", text)
+    if head != text and re.search(r"\d", head):
+        text = head
     # Unwrap \text{...} from the inside out; each pass removes one level of nesting.
     for _ in range(8):
         text, count = TEXT_COMMANDS.subn(r" \1 ", text)

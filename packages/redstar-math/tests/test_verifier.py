@@ -1,0 +1,103 @@
+"""MathVerifier: rewards, the labelled accuracy bar, parallel verification, hostile responses."""
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from redstar.errors import RedStarError
+from redstar.records import REWARD_CORRECT, REWARD_NO_ANSWER, REWARD_WRONG, Prompt
+
+from redstar_math.verifier import MathVerifier
+
+LABELLED = Path(__file__).parent / "data" / "verifier_labelled.jsonl"
+
+
+def labelled_rows():
+    return [json.loads(line) for line in LABELLED.open(encoding="utf-8")]
+
+
+def test_instruction_is_the_qwen_math_one():
+    assert MathVerifier.instruction == "Please reason step by step, and put your final answer within \\boxed{}."
+    assert MathVerifier.domain == "math"
+
+
+def test_messages_put_the_instruction_in_the_user_turn_and_optionally_a_system_prompt():
+    prompt = Prompt(domain="math", source="t", question="What is 1+1?", reference="2")
+    assert MathVerifier().messages(prompt) == [
+        {"role": "user", "content": "What is 1+1?\nPlease reason step by step, and put your final answer within \\boxed{}."}
+    ]
+    with_system = MathVerifier(system_prompt="You are a careful mathematician.").messages(prompt)
+    assert with_system[0] == {"role": "system", "content": "You are a careful mathematician."}
+    assert with_system[1]["role"] == "user"
+
+
+def test_rewards_are_one_zero_and_minus_one():
+    verifier = MathVerifier()
+    right = verifier.verify("2 + 2 = 4, so \\boxed{4}.", "4")
+    wrong = verifier.verify("2 + 2 = 5, so \\boxed{5}.", "4")
+    none = verifier.verify("2 + 2 = 4, I believe, and 4 is even.", "4")
+    assert (right.reward, right.correct, right.extracted) == (REWARD_CORRECT, True, "4")
+    assert (wrong.reward, wrong.correct, wrong.extracted) == (REWARD_WRONG, False, "5")
+    assert (none.reward, none.correct, none.extracted) == (REWARD_NO_ANSWER, False, None)
+
+
+def test_extracted_answers_are_canonical_for_majority_voting():
+    verifier = MathVerifier()
+    answers = {verifier.verify(f"\\boxed{{{a}}}", "0.5").extracted for a in ("0.5", r"\frac12", r"\dfrac{1}{2}", "1/2")}
+    assert answers == {"1/2"}
+
+
+def test_labelled_set_accuracy_bar():
+    """Several hundred labelled pairs across every category (see tests/data/build_labelled_set.py)."""
+    rows = labelled_rows()
+    assert len(rows) >= 400
+    verifier = MathVerifier()
+    misses = []
+    by_category = Counter()
+    for row in rows:
+        verdict = verifier.verify(row["response"], row["gold"])
+        by_category[row["category"]] += 1
+        if verdict.reward != row["expected_reward"]:
+            misses.append((row["category"], row["gold"], row["answer_as_written"], verdict.reason))
+    accuracy = 1 - len(misses) / len(rows)
+    assert len(by_category) >= 20
+    assert accuracy >= 0.97, misses
+
+
+def test_verify_many_in_worker_processes_matches_one_by_one():
+    rows = labelled_rows()[:300]
+    items = [(r["response"], Prompt(domain="math", source="t", question=f"q{i}", reference=r["gold"]))
+             for i, r in enumerate(rows)]
+    serial = MathVerifier().verify_many(items)
+    parallel = MathVerifier(workers=2).verify_many(items)
+    assert [v.to_dict() for v in parallel] == [v.to_dict() for v in serial]
+
+
+@pytest.mark.parametrize(
+    ("response", "gold", "reward"),
+    [
+        (r"\boxed{9^{9^{9^{9}}}}", "5", REWARD_WRONG),
+        (r"\boxed{100000!}", "120", REWARD_WRONG),
+        ("Let x = 3. " * 100_000, "5", REWARD_NO_ANSWER),
+        ("<think>" + "Let x = 3. " * 100_000 + "</think> The answer is \\boxed{5}", "5", REWARD_CORRECT),
+        ("\\boxed{" * 150_000, "5", REWARD_NO_ANSWER),
+        ("\\boxed{" + "(" * 5000 + "5" + ")" * 5000 + "}", "5", REWARD_WRONG),
+        ("\\boxed{" + "\\frac{1}{" * 3000 + "2" + "}" * 3000 + "}", "5", REWARD_WRONG),
+        ("\\boxed{" + "}" * 100_000, "5", REWARD_NO_ANSWER),
+        ("$" * 500_000 + " the answer is 5", "5", REWARD_CORRECT),
+        ("\\boxed{" + "+".join(["1"] * 300) + "}", "300", REWARD_CORRECT),
+    ],
+    ids=["tower", "factorial", "1MB-no-answer", "1MB-think", "unclosed-boxes", "deep-parens", "deep-fractions",
+         "stray-braces", "dollars", "long-sum"],
+)
+def test_hostile_responses_are_decided(response, gold, reward):
+    assert MathVerifier(timeout=2.0).verify(response, gold).reward == reward
+
+
+def test_bad_options_are_refused():
+    with pytest.raises(RedStarError, match="timeout"):
+        MathVerifier(timeout=0)
+    with pytest.raises(RedStarError, match="workers"):
+        MathVerifier(workers=0)
