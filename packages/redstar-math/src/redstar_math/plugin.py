@@ -1,0 +1,50 @@
+"""RedStar's math plugin: the hook implementations behind the ``math`` entry point.
+
+Imports happen inside the hooks so that loading the plugin stays cheap; a missing module (such as
+``redstar_math.synthetic``) makes the hook fail loudly, and the host reports the plugin as failed.
+"""
+
+from __future__ import annotations
+
+from redstar import hookimpl
+
+
+@hookimpl
+def redstar_register_sources(register):
+    from redstar_math.sources import GSM8KSource, MATHSource, MathTableSource, MetaMathSource, NuminaMathSource
+    from redstar_math.synthetic import SyntheticMathSource
+
+    for source in (MetaMathSource, NuminaMathSource, MATHSource, GSM8KSource, MathTableSource, SyntheticMathSource):
+        register(source)
+
+
+@hookimpl
+def redstar_register_scorers(register):
+    from redstar_math.difficulty_model import TrainedScorer
+    from redstar_math.judge import LLMJudgeScorer
+
+    register(LLMJudgeScorer)
+    register(TrainedScorer)
+
+
+@hookimpl
+def redstar_register_verifiers(register):
+    from redstar_math.verifier import MathVerifier
+
+    register(MathVerifier)
+
+
+@hookimpl
+def redstar_register_evaluators(register):
+    from redstar_math.evaluators import ALL_EVALUATORS
+    from redstar_math.synthetic import SyntheticMathEvaluator
+
+    for evaluator in (*ALL_EVALUATORS, SyntheticMathEvaluator):
+        register(evaluator)
+
+
+@hookimpl
+def redstar_register_commands(cli):
+    from redstar_math.cli import score_model
+
+    cli.add_command(score_model)
