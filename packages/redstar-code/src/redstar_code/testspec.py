@@ -25,6 +25,8 @@ CALL = "call"
 class TestSpecError(ValueError):
     """The ``input_output`` JSON is malformed; ``field`` names the part (``input_output.inputs[3]``)."""
 
+    __test__ = False  # not a pytest test class, despite the name
+
     def __init__(self, message: str, field: str = "input_output") -> None:
         super().__init__(message)
         self.field = field
@@ -34,6 +36,8 @@ class TestSpecError(ValueError):
 class TestSpec:
     """Parsed tests. ``inputs[i]`` is the stdin text (standard input) or the argument list
     (call-based); ``outputs[i]`` the expected stdout text or return value."""
+
+    __test__ = False  # not a pytest test class, despite the name
 
     kind: str
     inputs: tuple[Any, ...]

@@ -218,7 +218,7 @@ def _answer_then(problem: dict, tail: str) -> str:
 
 def hostile(kind: str, problem: dict) -> tuple[str, int]:
     """(program, expected reward) of a slow or hostile candidate for ``problem``."""
-    marker_child = f"[sys.executable, '-c', 'import time; time.sleep(120)', '{MARKER}']"
+    marker_child = f"['/bin/sh', '-c', 'sleep 120', '{MARKER}']"
     if kind == "too_slow":  # right answer, far too slowly (CPU-bound)
         return _prefix(problem, "for _ in range(10 ** 10):\n    pass\n"), 0
     if kind == "infinite_loop":
@@ -226,7 +226,7 @@ def hostile(kind: str, problem: dict) -> tuple[str, int]:
     if kind == "memory_4gib":
         return _prefix(problem, "hog = []\nfor _ in range(8):\n    hog.append(bytearray(512 * 1024 * 1024))\n"), 0
     if kind == "spawn_200_children":
-        return _prefix(problem, f"import subprocess, sys\nchildren = [subprocess.Popen({marker_child}) for _ in range(200)]\n"), 0
+        return _prefix(problem, f"import subprocess\nchildren = [subprocess.Popen({marker_child}) for _ in range(200)]\n"), 0
     if kind == "fork_bomb_after_output":
         return _answer_then(problem, "import os, sys\nsys.stdout.flush()\nwhile True:\n    os.fork()\n"), 0
     if kind == "write_outside":

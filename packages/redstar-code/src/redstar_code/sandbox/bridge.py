@@ -60,7 +60,7 @@ class MountBridge:
         self.sources = sources
         self.source_of = {src: f"{BRIDGE_ROOT}/{i}" for i, src in enumerate(sources)}
         self._proc = subprocess.Popen(
-            [sys.executable, "-S", "-I", "-c", _HELPER, BRIDGE_ROOT, f"{tag}-bridge", *sources],
+            [sys.executable, "-S", "-I", "-c", _HELPER, BRIDGE_ROOT, f"{tag}:bridge", *sources],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd="/",
             start_new_session=True,
         )
