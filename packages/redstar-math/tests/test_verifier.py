@@ -101,3 +101,11 @@ def test_bad_options_are_refused():
         MathVerifier(timeout=0)
     with pytest.raises(RedStarError, match="workers"):
         MathVerifier(workers=0)
+
+
+def test_several_boxes_are_one_answer_spelt_twice_or_a_list_never_a_pick():
+    verifier = MathVerifier()
+    assert verifier.verify(r"So $\boxed{x+11}$, or $\boxed{11+x}$.", "11+x").correct
+    assert verifier.verify(r"The answers are $\boxed{-2}$ and $\boxed{1}$.", "-2, 1").correct
+    # Listing candidates must not earn the reward for one of them.
+    assert not verifier.verify(r"The answers are $\boxed{-2}$ and $\boxed{1}$.", "1").correct

@@ -100,9 +100,9 @@ def last_boxed(text: str) -> str | None:
     return boxes[-1][2] if boxes else None
 
 
-def final_boxes(text: str) -> str | None:
-    """The last box, joined with the boxes just before it on the same line when only a comma,
-    "and" or "or" separates them."""
+def final_boxes(text: str) -> list[str] | None:
+    """The last box, with the boxes just before it on the same line when only a comma, "and"
+    or "or" separates them; None when there is no box."""
     boxes = boxed_contents(text)
     if not boxes:
         return None
@@ -112,7 +112,7 @@ def final_boxes(text: str) -> str | None:
         if "\n" in between.strip() or len(between) > 40 or not BOX_JOINER.match(between):
             break
         group.insert(0, box)
-    return ", ".join(content for _, _, content in group)
+    return [content for _, _, content in group]
 
 
 def _math_span(text: str) -> str:
@@ -159,15 +159,24 @@ def marker_answer(text: str) -> str | None:
     return line or None
 
 
-def extract_final_answer(response: str) -> str | None:
-    """The final answer a response commits to (see the module docstring), or None."""
+def final_answer_parts(response: str) -> list[str] | None:
+    """The final answer as the boxes it was written in (one item for a marker sentence), or
+    None when the response commits to none (see the module docstring)."""
     region = answer_region(response)
     if region is None:
         return None
-    boxed = final_boxes(region)
-    if boxed is not None:
-        return boxed.strip() or None
-    return marker_answer(region)
+    boxes = final_boxes(region)
+    if boxes is not None:
+        boxes = [b.strip() for b in boxes]
+        return boxes if all(boxes) else None
+    answer = marker_answer(region)
+    return [answer] if answer else None
+
+
+def extract_final_answer(response: str) -> str | None:
+    """The final answer a response commits to, several boxes joined by ", "; or None."""
+    parts = final_answer_parts(response)
+    return None if parts is None else ", ".join(parts)
 
 
 def gsm8k_gold(solution: str) -> str | None:

@@ -22,7 +22,7 @@ from redstar.records import Prompt, Verdict
 
 from redstar_math.cas import shared_cas
 from redstar_math.equivalence import canonical, compare
-from redstar_math.extract import extract_final_answer
+from redstar_math.extract import extract_final_answer, final_answer_parts
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +74,19 @@ class MathVerifier(Verifier):
 
     def verify(self, response: str, reference: str, metadata: Mapping[str, Any] | None = None) -> Verdict:
         deadline = time.monotonic() + self.timeout
-        answer = extract_final_answer(response)
-        if answer is None:
+        parts = final_answer_parts(response)
+        if parts is None:
             return Verdict.no_answer("no final answer (no \\boxed{}, 'The answer is' or 'Final Answer:')")
+        answer = ", ".join(parts)
+        cas = shared_cas() if self.use_cas else None
         try:
-            decision = compare(reference, answer, deadline, shared_cas() if self.use_cas else None)
+            decision = compare(reference, answer, deadline, cas)
+            if not decision.equal and len(parts) > 1:
+                # "$\boxed{x+11}$, or $\boxed{11+x}$": one answer spelt several ways. Only when every
+                # box equals the gold - accepting any one box would reward listing guesses.
+                each = [compare(reference, part, deadline, cas) for part in parts]
+                if all(d.equal for d in each):
+                    decision = each[-1]
             extracted = canonical(answer)
         except Exception as exc:  # a malformed response must cost one sample, not the whole run
             log.warning("math verifier failed on answer %.80r vs %.80r: %s", answer, reference, exc)
