@@ -362,11 +362,15 @@ def build_cli(host: Host | None = None) -> click.Group:
 
     @recipe.command("check")
     @click.argument("recipe_file", type=click.Path(dir_okay=False))
-    def recipe_check(recipe_file: str) -> None:
-        """Validate a recipe file and print it with every default filled in."""
-        from redstar.recipe import dump, load_recipe
+    @click.pass_context
+    def recipe_check(ctx: click.Context, recipe_file: str) -> None:
+        """Validate a recipe file: its keys and types, then that every plugin it names is
+        installed and takes the options given. Prints it with every default filled in."""
+        from redstar.recipe import check_plugins, dump, load_recipe
 
-        click.echo(dump(load_recipe(recipe_file)))
+        loaded = load_recipe(recipe_file)
+        check_plugins(loaded, _host(ctx.find_root()))
+        click.echo(dump(loaded))
 
     active_host = host or get_host()
     for _, _result in active_host.call_each("redstar_register_commands", cli=cli):

@@ -283,5 +283,43 @@ def default_recipe(host: Any, selected: list[str] | None = None) -> Recipe:
     return validate(merged)
 
 
+def plugin_references(recipe: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """Every plugin a recipe names: (recipe key, kind, registered name, options)."""
+    refs = [(f"sources[{i}]", "sources", s["name"], s["options"]) for i, s in enumerate(recipe["sources"])]
+    refs.append(("scoring", "scorers", recipe["scoring"]["scorer"], recipe["scoring"]["options"]))
+    refs.append(("sampling", "samplers", recipe["sampling"]["backend"], {**recipe["sampling"]["options"], "model": ""}))
+    refs += [(f"cleaning.filters[{i}]", "filters", f["name"], f["options"]) for i, f in enumerate(recipe["cleaning"]["filters"])]
+    if recipe["sft"]:
+        refs.append(("sft", "trainers", recipe["sft"]["trainer"], recipe["sft"]["options"]))
+    refs += [(f"rl[{i}]", "trainers", r["trainer"], r["options"]) for i, r in enumerate(recipe["rl"])]
+    ev = recipe["evaluation"]
+    refs += [(f"evaluation.evaluators[{i}]", "evaluators", e["name"], e["options"]) for i, e in enumerate(ev["evaluators"])]
+    if ev["evaluators"]:
+        refs.append(("evaluation", "samplers", ev["backend"], {**ev["options"], "model": ""}))
+    refs += [(f"verifiers.{d}", "verifiers", d, o) for d, o in recipe["verifiers"].items()]
+    return refs
+
+
+def check_plugins(recipe: Recipe, host: Any) -> None:
+    """Check that every plugin the recipe names is registered and takes the options given,
+    without constructing anything (no model is loaded, no file is read)."""
+    import inspect
+
+    from redstar.errors import PluginError
+    from redstar.interfaces import options_of
+
+    for key, kind, name, options in plugin_references(recipe):
+        try:
+            cls = host.get(kind, name)
+        except PluginError as exc:
+            raise RecipeError(recipe.path, key, str(exc)) from None
+        accepted = options_of(cls)
+        takes_any = any(p.kind is p.VAR_KEYWORD for p in inspect.signature(cls.__init__).parameters.values())
+        for option in options:
+            if option not in accepted and not takes_any:
+                raise RecipeError(recipe.path, f"{key}.options.{option}",
+                                  f"unknown option for {name!r}; it takes: {', '.join(accepted) or 'no options'}")
+
+
 def dump(recipe: dict[str, Any]) -> str:
     return yaml.safe_dump(dict(recipe), sort_keys=False, allow_unicode=True)
