@@ -35,8 +35,10 @@ EQUAL = [
     ("(x-1)(x+1)", "x^2-1"), (r"\frac{x^2-1}{x-1}", "x+1"), (r"\ln(e^3)", "3"), (r"\sin^2\theta", r"1-\cos^2\theta"),
     # choices and signs
     ("C", r"\textbf{(C)}"), ("-4", "−4"), ("-4", "-(4)"),
-    # text
-    (r"\text{Tuesday}", "tuesday"),
+    # text and synonyms
+    (r"\text{Tuesday}", "tuesday"), (r"(-\infty,\infty)", r"\mathbb{R}"), (r"\emptyset", r"\varnothing"),
+    (r"\text{No solution}", "∅"), (r"\{1,2\}", r"\{1, 2, 2\}"), (r"x<-2 \text{ or } x>3", r"(-\infty,-2)\cup(3,\infty)"),
+    (r"\sqrt{-4}", "2i"),
 ]
 
 DIFFERENT = [
@@ -45,7 +47,8 @@ DIFFERENT = [
     (r"(-\infty, 0)", r"(0, \infty)"), (r"\begin{pmatrix} 1 \\ 2 \end{pmatrix}", "(2, 1)"), ("x = 7", "x = -7"),
     ("y = 3x - 2", "y = 3x + 2"), ("x^2", "x^3"), ("(x+1)^2", "x^2+1"), ("C", "D"), ("C", "12"), ("-4", "4"),
     ("1, 2", "1"), (r"\text{Tuesday}", r"\text{Monday}"), ("x > -1", r"[-1, \infty)"), ("2516_8", "1358"),
-    (r"50\%", "5"), ("1, 2, 2", "1, 1, 2"),
+    (r"50\%", "5"), ("1, 2, 2", "1, 1, 2"), (r"\{1,2\}", r"\{1, 2, 3\}"), (r"\sqrt{-4}", "-2i"),
+    (r"(1,2)\cup(3,4)", "(1,2), (3,5)"),
 ]
 
 

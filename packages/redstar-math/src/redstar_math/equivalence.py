@@ -106,8 +106,10 @@ def _match(g: object, a: object, ctx: Context, g_percent: bool = False, a_percen
         return _scalar(g.text, a.text, ctx, g_percent, a_percent)
     if isinstance(g, Matrix) or isinstance(a, Matrix):
         return _match_matrices(g, a, ctx)
-    if isinstance(g, IntervalUnion) and isinstance(a, IntervalUnion):
-        return _unordered(g.parts, a.parts, ctx)
+    if isinstance(g, IntervalUnion) or isinstance(a, IntervalUnion):
+        # "x < -2 or x > 3" reads as a list of intervals, which is the union.
+        g_parts, a_parts = _interval_parts(g), _interval_parts(a)
+        return g_parts is not None and a_parts is not None and _unordered(g_parts, a_parts, ctx)
     if isinstance(g, Items) and isinstance(a, Items):
         if g.ordered and a.ordered:
             return (g.open, g.close) == (a.open, a.close) and _ordered(g.items, a.items, ctx)
@@ -117,6 +119,8 @@ def _match(g: object, a: object, ctx: Context, g_percent: bool = False, a_percen
             if "set" in (g.kind, a.kind):
                 return False
             return _ordered(g.items, a.items, ctx)
+        if "set" in (g.kind, a.kind):
+            return _same_set(g.items, a.items, ctx)
         return _unordered(g.items, a.items, ctx)
     if isinstance(g, Relation) and isinstance(a, Relation):
         ctx.paths.append("string")
@@ -142,6 +146,24 @@ def _unordered(gold: tuple, answer: tuple, ctx: Context) -> bool:
         else:
             return False
     return True
+
+
+def _same_set(gold: tuple, answer: tuple, ctx: Context) -> bool:
+    """Set equality: repeated elements do not count (``\\{1, 2, 2\\}`` = ``\\{1, 2\\}``)."""
+    ctx.paths.append("structure")
+    return (all(any(_match(x, y, ctx) for y in answer) for x in gold)
+            and all(any(_match(x, y, ctx) for x in gold) for y in answer))
+
+
+def _interval_parts(answer: object) -> tuple | None:
+    if isinstance(answer, IntervalUnion):
+        return answer.parts
+    if isinstance(answer, Items) and answer.ordered:
+        return (answer,)
+    if isinstance(answer, Items) and answer.kind == "list" and all(
+            isinstance(item, Items) and item.ordered for item in answer.items):
+        return answer.items
+    return None
 
 
 def _match_matrices(g: object, a: object, ctx: Context) -> bool:

@@ -566,7 +566,7 @@ def _numeric(node: Node, env: dict[str, complex]) -> complex:
             product *= _numeric(factor, env)
         return product
     if kind == "neg":
-        return -_numeric(node[1], env)
+        return 0j - _numeric(node[1], env)  # not -z: that gives -0.0 imaginary parts, and sqrt(-4) = -2i
     if kind in ("div", "frac"):
         return _numeric(node[1], env) / _numeric(node[2], env)
     if kind == "pow":
@@ -595,6 +595,8 @@ def _numeric(node: Node, env: dict[str, complex]) -> complex:
 
 
 def _power(base: complex, exponent: complex) -> complex:
+    # Signed zeros pick a branch of the complex power; real inputs mean the principal branch.
+    base, exponent = complex(base.real, base.imag or 0.0), complex(exponent.real, exponent.imag or 0.0)
     if abs(exponent) > 1e5 and abs(base) > 1.0001:
         raise TooBig("power too large")
     if base.imag == 0 and exponent.imag == 0 and base.real > 0:

@@ -20,7 +20,7 @@ UNICODE = str.maketrans({
     "\u2212": "-", "\u2013": "-", "\u2014": "-", "\ufe63": "-", "\uff0d": "-",
     "\u00d7": r" \times ", "\u00b7": r" \cdot ", "\u22c5": r" \cdot ", "\u00f7": r" \div ",
     "\u03c0": r" \pi ", "\u221a": r"\sqrt", "\u221e": r"\infty ", "\u222a": r" \cup ", "\u2229": r" \cap ",
-    "\u2264": r" \le ", "\u2265": r" \ge ", "\u2260": r" \ne ", "\u00b0": "", "\u00bd": "(1/2)",
+    "\u2205": r"\emptyset ", "\u2264": r" \le ", "\u2265": r" \ge ", "\u2260": r" \ne ", "\u00b0": "", "\u00bd": "(1/2)",
     "\u00bc": "(1/4)", "\u00be": "(3/4)", "\u2044": "/", "\uff0c": ",", "\u00a0": " ", "\u2009": " ",
     "\u202f": " ", "\u2032": "'",
 })
@@ -114,6 +114,18 @@ def _strip_units(text: str) -> str:
     return head
 
 
+#: Whole answers with one meaning and several spellings (compared without spaces).
+SYMBOL_SYNONYMS = {
+    r"\mathbb{R}": r"(-\infty,\infty)", r"\mathbbR": r"(-\infty,\infty)", r"\R": r"(-\infty,\infty)",
+    r"\varnothing": r"\emptyset", r"\{\}": r"\emptyset", r"\O": r"\emptyset", r"\oslash": r"\emptyset",
+}
+#: The same for words, compared in lower case without spaces.
+WORD_SYNONYMS = {
+    "allrealnumbers": r"(-\infty,\infty)", "nosolution": r"\emptyset", "nosolutions": r"\emptyset",
+    "thereisnosolution": r"\emptyset", "emptyset": r"\emptyset",
+}
+
+
 def clean(answer: str) -> Cleaned:
     """Clean one answer (see the module docstring)."""
     text = answer.translate(UNICODE).strip()
@@ -154,4 +166,6 @@ def clean(answer: str) -> Cleaned:
         text = text.replace(" ", "")
     if text.startswith("+") and not text.startswith("+-"):
         text = text[1:].lstrip()
+    compact = text.replace(" ", "")
+    text = SYMBOL_SYNONYMS.get(compact) or WORD_SYNONYMS.get(compact.lower()) or text
     return Cleaned(text, percent=percents > 0)
