@@ -234,6 +234,15 @@ def test_missing_bubblewrap_is_an_install_hint_not_a_fallback(monkeypatch):
         CodeVerifier()
 
 
+def test_too_old_bubblewrap_is_refused(monkeypatch, tmp_path):
+    fake = tmp_path / "bwrap"
+    fake.write_text("#!/bin/sh\necho 'bubblewrap 0.6.1'\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(SandboxUnavailable, match="0.6.1 .* too old: redstar-code needs 0.8.0"):
+        Sandbox()
+
+
 def test_limits_are_validated():
     with pytest.raises(ValueError, match="timeout"):
         Limits(timeout=0)
@@ -276,3 +285,35 @@ def test_install_script_is_a_no_op_when_bwrap_is_present():
         pytest.skip("tools/install_system_deps.sh is not in this checkout")
     done = subprocess.run(["sh", str(script)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "already installed" in done.stdout
+
+
+def test_killing_redstar_itself_takes_its_sandboxes_down(tmp_path):
+    """kill -9 of the process running RedStar mid-verification: bwrap's --die-with-parent kills
+    each sandbox, and the root bridge helper exits when its standard input closes."""
+    script = (
+        "import sys, threading\n"
+        "from redstar_code.sandbox import Limits, Sandbox\n"
+        "sandbox = Sandbox()\n"
+        "print(sandbox.tag_prefix, flush=True)\n"
+        "def hang():\n"
+        "    with sandbox.session(['while True:\\n    pass'], Limits(timeout=120)) as session:\n"
+        "        session.run(0, '')\n"
+        "threads = [threading.Thread(target=hang) for _ in range(2)]\n"
+        "[t.start() for t in threads]\n"
+        "[t.join() for t in threads]\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        prefix = proc.stdout.readline().strip()
+        assert prefix.startswith("redstar-sbx-")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(processes_with(f"REDSTAR_SANDBOX={prefix}-")) < 2:
+            time.sleep(0.05)
+        assert len(processes_with(f"REDSTAR_SANDBOX={prefix}-")) >= 2  # both candidates are running
+    finally:
+        proc.kill()
+        proc.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and processes_with(prefix):
+        time.sleep(0.05)
+    assert processes_with(prefix) == []

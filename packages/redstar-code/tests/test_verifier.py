@@ -95,3 +95,21 @@ def test_verifier_options_are_recipe_options(register_plugin, redstar_host):
         verifier.close()
     with pytest.raises(Exception, match="unknown option 'timeout_s'"):
         instantiate(redstar_host.get("verifiers", "code"), {"timeout_s": 2})
+
+
+def test_redstar_verify_cli_with_taco_references(register_plugin, invoke_cli, tmp_path):
+    from redstar_code import plugin
+
+    register_plugin(plugin, name="code")
+    rows = [
+        {"response": answer("a, b = map(int, input().split())\nprint(a + b)"), "reference": REFERENCE},
+        {"response": answer("print(0)"), "reference": REFERENCE},
+        {"response": "I could not solve it.", "reference": REFERENCE},
+    ]
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    invoke_cli(["verify", "--domain", "code", str(source), "-o", str(out)])
+    verdicts = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [v["reward"] for v in verdicts] == [1, 0, -1]
+    assert verdicts[1]["reason"] == "wrong answer on test 1 of 2"

@@ -113,7 +113,7 @@ class CodeChecker:
                     problem = "wrong answer"
                 if problem is not None:
                     return _failed(problem, n, total, index)
-        return CheckResult(True, f"passed all {total} tests", total, total)
+        return CheckResult(True, _passed(total), total, total)
 
     def _check_call(self, code: str, spec: TestSpec) -> CheckResult:
         total = len(spec)
@@ -144,7 +144,7 @@ class CodeChecker:
                         problem = "wrong answer"
                 if problem is not None:
                     return _failed(problem, n, total, index)
-        return CheckResult(True, f"passed all {total} tests", total, total)
+        return CheckResult(True, _passed(total), total, total)
 
     def _check_stdin_taco(self, code: str, spec: TestSpec) -> CheckResult:
         """TACO's flow (see :mod:`redstar_code.taco_compat`): the plain program; when every test
@@ -159,7 +159,7 @@ class CodeChecker:
             except HarnessDied as exc:
                 return CheckResult(False, f"the program killed or stopped its test harness ({exc})", 0, total)
         if outcome == "passed":
-            return CheckResult(True, f"passed all {total} tests (TACO's checker)", total, total)
+            return CheckResult(True, _passed(total) + " (TACO's checker)", total, total)
         n, index, status = outcome
         return _failed(status, n, total, index, suffix=" (TACO's checker)")
 
@@ -229,6 +229,10 @@ def _process_problem(run: Run) -> str | None:
         detail = f": {last[0][:200]}" if last else ""
         return f"runtime error (exit code {run.exit_code}{detail})"
     return None
+
+
+def _passed(total: int) -> str:
+    return "passed the only test" if total == 1 else f"passed all {total} tests"
 
 
 def _failed(problem: str, n: int, total: int, index: int, suffix: str = "") -> CheckResult:

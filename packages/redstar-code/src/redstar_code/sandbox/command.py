@@ -35,13 +35,29 @@ WORK_DIR = "/sandbox"
 TAG_VARIABLE = "REDSTAR_SANDBOX"
 
 
+#: ``--disable-userns`` (no user namespaces inside the sandbox) arrived in bubblewrap 0.8.0.
+MIN_BWRAP_VERSION = (0, 8, 0)
+
+
 def find_bwrap() -> str:
-    """The path of ``bwrap``, or :class:`SandboxUnavailable` saying how to install it."""
+    """The path of ``bwrap`` (0.8.0 or newer), or :class:`SandboxUnavailable` saying how to
+    install it."""
     path = shutil.which("bwrap")
     if path is None:
         raise SandboxUnavailable(
             "redstar-code runs model-written programs only inside a bubblewrap sandbox, and `bwrap` "
             f"is not on PATH; {INSTALL_HINT}"
+        )
+    try:
+        text = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30).stdout
+        version = tuple(int(part) for part in text.split()[-1].split(".")[:3])
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        raise SandboxUnavailable(f"{path} --version did not report a bubblewrap version") from None
+    if version < MIN_BWRAP_VERSION:
+        raise SandboxUnavailable(
+            f"bubblewrap {'.'.join(map(str, version))} at {path} is too old: redstar-code needs "
+            f"{'.'.join(map(str, MIN_BWRAP_VERSION))} or newer (for --disable-userns); "
+            "Debian 12 and Ubuntu 24.04 ship it"
         )
     return path
 
