@@ -18,19 +18,25 @@ from redstar.tables import iter_jsonl
 ROLES = ("system", "user", "assistant")
 
 
-def read_rows(path: str | Path, parse: Callable[[dict[str, Any]], dict[str, Any]]) -> list[dict[str, Any]]:
-    """Parse every row of a JSONL file; a :class:`RecordError` becomes an :class:`InputError`
-    naming the file, line and field. An empty file is an error too: training on nothing would
-    only fail later, less clearly."""
+def read_numbered_rows(path: str | Path, parse: Callable[[dict[str, Any]], dict[str, Any]]
+                       ) -> list[tuple[int, dict[str, Any]]]:
+    """``(line, row)`` for every row of a JSONL file, parsed by ``parse``; a
+    :class:`RecordError` becomes an :class:`InputError` naming the file, line and field. An empty
+    file is an error too: training on nothing would only fail later, less clearly."""
     rows = []
     for number, obj in iter_jsonl(path):
         try:
-            rows.append(parse(obj))
+            rows.append((number, parse(obj)))
         except RecordError as exc:
             raise InputError(path, str(exc), line=number, field=exc.field) from None
     if not rows:
         raise InputError(path, "the file has no rows")
     return rows
+
+
+def read_rows(path: str | Path, parse: Callable[[dict[str, Any]], dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of :func:`read_numbered_rows` without their line numbers."""
+    return [row for _, row in read_numbered_rows(path, parse)]
 
 
 def require_str(obj: dict[str, Any], key: str) -> str:

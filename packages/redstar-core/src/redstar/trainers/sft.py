@@ -7,16 +7,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from redstar.errors import RedStarError
 from redstar.interfaces import TrainContext, Trainer, TrainResult
 from redstar.models import resolve_model
 from redstar.trainers.reporting import ReportingCallback, StepReporter
-from redstar.trainers.settings import hf_trainer_args, last_checkpoint, resolve_device
+from redstar.trainers.settings import hf_trainer_args, resolve_device
 
 log = logging.getLogger(__name__)
-
-#: LoRA settings used when ``lora`` is given; any key of ``peft.LoraConfig`` may override them.
-LORA_DEFAULTS = {"r": 16, "lora_alpha": 32, "lora_dropout": 0.05, "target_modules": "all-linear"}
 
 
 class SFTTrainer(Trainer):
@@ -43,7 +39,7 @@ class SFTTrainer(Trainer):
     - ``sequence_parallel``: GPUs per sequence for Ulysses sequence parallelism (needs
       ``deepspeed`` and a multi-process launch; see :mod:`redstar.trainers.parallel`).
     - ``lora``: a mapping of ``peft.LoraConfig`` options (``{}`` for the defaults
-      :data:`LORA_DEFAULTS`); the adapter is saved to ``<output_dir>/adapter`` and merged into the
+      :data:`redstar.trainers.lora.LORA_DEFAULTS`); the adapter is saved to ``<output_dir>/adapter`` and merged into the
       final model.
     - ``assistant_only_loss``: false trains on the whole conversation, prompt included.
     - ``device``: ``auto`` (CUDA if present, else CPU), ``cpu`` or ``cuda``. On the CPU training is
@@ -89,24 +85,14 @@ class SFTTrainer(Trainer):
         self.seed = seed
 
     def train(self, ctx: TrainContext) -> TrainResult:
-        trainer = self.build_trainer(ctx)
-        output_dir = Path(ctx.output_dir)
-        checkpoint = last_checkpoint(output_dir) if self.resume else None
-        if checkpoint:
-            log.info("sft: resuming from %s", checkpoint)
-        trainer.train(resume_from_checkpoint=checkpoint)
+        from redstar.trainers.hf_run import train_and_save
+        from redstar.trainers.lora import merged_saver
 
-        final = output_dir / "final"
+        trainer = self.build_trainer(ctx)
+        save = None
         if self.lora is not None:
-            self._save_merged(trainer, resolve_model(ctx.model), output_dir / "adapter", final)
-        else:
-            trainer.save_model(str(final))
-        if trainer.is_world_process_zero():
-            trainer.processing_class.save_pretrained(final)
-        trainer.accelerator.wait_for_everyone()
-        reporting = next(cb for cb in trainer.callback_handler.callbacks if isinstance(cb, ReportingCallback))
-        metrics = {**reporting.reporter.last, **reporting.summary, "steps": float(trainer.state.global_step)}
-        return TrainResult(model_path=final, metrics=metrics)
+            save = merged_saver(resolve_model(ctx.model), Path(ctx.output_dir) / "adapter")
+        return train_and_save(trainer, Path(ctx.output_dir), resume=self.resume, save=save)
 
     def build_trainer(self, ctx: TrainContext) -> Any:
         """The configured ``trl.SFTTrainer``, data loaded and tokenized, before any training:
@@ -115,6 +101,7 @@ class SFTTrainer(Trainer):
         import trl
         from transformers import AutoConfig, AutoTokenizer
 
+        from redstar.trainers.lora import lora_config
         from redstar.trainers.parallel import sequence_parallel_config
         from redstar.trainers.sft_data import as_training_rows, loss_masking, read_sft_rows
 
@@ -156,31 +143,5 @@ class SFTTrainer(Trainer):
         reporting = ReportingCallback(StepReporter(ctx.metrics_file, ctx.on_step))
         return trl.SFTTrainer(
             model=model_path, args=config, train_dataset=dataset, processing_class=tokenizer,
-            peft_config=self._lora_config(), callbacks=[reporting],
+            peft_config=lora_config(self.lora), callbacks=[reporting],
         )
-
-    def _lora_config(self) -> Any:
-        if self.lora is None:
-            return None
-        if not isinstance(self.lora, dict):
-            raise RedStarError(f"lora must be a mapping of peft.LoraConfig options, got {type(self.lora).__name__}")
-        from peft import LoraConfig
-
-        try:
-            return LoraConfig(task_type="CAUSAL_LM", **{**LORA_DEFAULTS, **self.lora})
-        except TypeError as exc:
-            raise RedStarError(f"lora: {exc}") from None
-
-    @staticmethod
-    def _save_merged(trainer: Any, model_path: str, adapter_dir: Path, final: Path) -> None:
-        """Save the adapter (gathered from DeepSpeed shards by ``save_model``), then merge it into
-        a fresh copy of the base model on the main process, so that ``final`` is a plain model
-        every sampler can load."""
-        trainer.save_model(str(adapter_dir))
-        if trainer.is_world_process_zero():
-            from peft import PeftModel
-            from transformers import AutoModelForCausalLM
-
-            base = AutoModelForCausalLM.from_pretrained(model_path)
-            merged = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
-            merged.save_pretrained(final)

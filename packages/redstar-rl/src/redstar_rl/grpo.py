@@ -1,0 +1,146 @@
+"""``grpo``: Group Relative Policy Optimization with TRL's ``GRPOTrainer``, rewarded by the
+domains' rule verifiers through ``TrainContext.reward``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from redstar.errors import RedStarError
+from redstar.interfaces import TrainContext, Trainer, TrainResult
+
+#: Columns of the online rows that travel through TRL's dataset to the reward function.
+ROW_COLUMNS = ("prompt_id", "reference", "domain")
+
+
+def rule_reward_function(reward: Callable[[Sequence[dict[str, Any]], Sequence[str]], list[float]]
+                         ) -> Callable[..., list[float]]:
+    """A TRL reward function around RedStar's ``reward(rows, responses)``. TRL passes the dataset
+    columns of each completion's prompt as keyword lists; ``metadata`` travels as JSON text
+    because Arrow needs one schema for all rows, and free-form metadata has none."""
+
+    def rule_reward(prompts: list, completions: list, **columns: Any) -> list[float]:
+        rows = [
+            {"prompt": prompt, **{key: columns[key][i] for key in ROW_COLUMNS},
+             "metadata": json.loads(columns["metadata_json"][i])}
+            for i, prompt in enumerate(prompts)
+        ]
+        texts = [c[-1]["content"] if isinstance(c, list) else c for c in completions]
+        return [float(r) for r in reward(rows, texts)]
+
+    return rule_reward
+
+
+class GRPOTrainer(Trainer):
+    """GRPO on online rows: ``num_generations`` responses per prompt (at least 2), each rewarded
+    1/0/-1 by the rule verifier, advantages relative to the prompt's group.
+
+    ``scale_rewards``: ``group`` (GRPO: divide by the group's standard deviation), ``batch``
+    (divide by the batch's: REINFORCE++-baseline style) or ``none``. ``beta`` is the KL
+    coefficient to the reference (0 by default, as TRL: no reference model is loaded);
+    ``epsilon`` the clipping range; ``loss_type`` TRL's (``dapo``, ``grpo``, ``dr_grpo``, ...).
+    ``batch_size`` counts completions per device per step and, times ``grad_accum`` and the GPUs,
+    must be a multiple of ``num_generations``. Other options as for ``sft``.
+    """
+
+    name = "grpo"
+    kind = "online"
+
+    def __init__(self, *, epochs: float = 1.0, max_steps: int = -1, learning_rate: float = 1e-6,
+                 batch_size: int = 8, grad_accum: int = 1, num_generations: int = 8, max_new_tokens: int = 1024,
+                 max_prompt_length: int = 1024, temperature: float = 1.0, top_p: float = 1.0, beta: float = 0.0,
+                 epsilon: float = 0.2, scale_rewards: str = "group", loss_type: str = "dapo",
+                 num_iterations: int = 1, warmup_ratio: float = 0.0, lr_scheduler: str = "constant",
+                 weight_decay: float = 0.0, gradient_checkpointing: bool | None = None,
+                 deepspeed: str | None = None, liger: bool = False, lora: dict[str, Any] | None = None,
+                 device: str = "auto", save_steps: int | None = None, save_total_limit: int | None = 2,
+                 resume: bool = True, report_to: str | list[str] = "none", seed: int | None = None) -> None:
+        if num_generations < 2:
+            raise RedStarError("grpo needs num_generations >= 2: advantages compare responses to the same prompt")
+        self.epochs = epochs
+        self.max_steps = max_steps
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.grad_accum = grad_accum
+        self.num_generations = num_generations
+        self.max_new_tokens = max_new_tokens
+        self.max_prompt_length = max_prompt_length
+        self.temperature = temperature
+        self.top_p = top_p
+        self.beta = beta
+        self.epsilon = epsilon
+        self.scale_rewards = scale_rewards
+        self.loss_type = loss_type
+        self.num_iterations = num_iterations
+        self.warmup_ratio = warmup_ratio
+        self.lr_scheduler = lr_scheduler
+        self.weight_decay = weight_decay
+        self.gradient_checkpointing = gradient_checkpointing
+        self.deepspeed = deepspeed
+        self.liger = liger
+        self.lora = lora
+        self.device = device
+        self.save_steps = save_steps
+        self.save_total_limit = save_total_limit
+        self.resume = resume
+        self.report_to = report_to
+        self.seed = seed
+
+    def train(self, ctx: TrainContext) -> TrainResult:
+        from redstar.models import resolve_model
+        from redstar.trainers.hf_run import train_and_save
+        from redstar.trainers.lora import merged_saver
+
+        save = merged_saver(resolve_model(ctx.model), Path(ctx.output_dir) / "adapter") if self.lora is not None else None
+        return train_and_save(self.build_trainer(ctx), Path(ctx.output_dir), resume=self.resume, save=save)
+
+    def build_trainer(self, ctx: TrainContext) -> Any:
+        """The configured ``trl.GRPOTrainer`` before training."""
+        import datasets
+        import trl
+        from transformers import AutoTokenizer
+
+        from redstar.models import resolve_model
+        from redstar.trainers.lora import lora_config
+        from redstar.trainers.reporting import ReportingCallback, StepReporter
+        from redstar.trainers.settings import hf_trainer_args, resolve_device
+        from redstar_rl.data import read_online_rows
+
+        if ctx.reward is None:
+            raise RedStarError("grpo samples its own responses and needs TrainContext.reward to score them")
+        model_path = resolve_model(ctx.model)
+        device = resolve_device(self.device)
+        tokenizer = AutoTokenizer.from_pretrained(model_path)
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        rows = read_online_rows(ctx.data_file, tokenizer, self.max_prompt_length)
+        dataset = datasets.Dataset.from_list([
+            {"prompt": r["prompt"], **{key: r[key] for key in ROW_COLUMNS}, "metadata_json": json.dumps(r["metadata"])}
+            for r in rows
+        ])
+        config = trl.GRPOConfig(
+            **hf_trainer_args(
+                output_dir=Path(ctx.output_dir), device=device, epochs=self.epochs,
+                learning_rate=self.learning_rate, batch_size=self.batch_size, grad_accum=self.grad_accum,
+                warmup_ratio=self.warmup_ratio, lr_scheduler=self.lr_scheduler, weight_decay=self.weight_decay,
+                gradient_checkpointing=self.gradient_checkpointing, deepspeed=self.deepspeed, liger=self.liger,
+                seed=ctx.seed if self.seed is None else self.seed, save_steps=self.save_steps,
+                save_total_limit=self.save_total_limit, report_to=self.report_to, max_steps=self.max_steps,
+            ),
+            num_generations=self.num_generations,
+            max_completion_length=self.max_new_tokens,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            beta=self.beta,
+            epsilon=self.epsilon,
+            scale_rewards=self.scale_rewards,
+            loss_type=self.loss_type,
+            num_iterations=self.num_iterations,
+        )
+        return trl.GRPOTrainer(
+            model=model_path, reward_funcs=[rule_reward_function(ctx.reward)], args=config, train_dataset=dataset,
+            processing_class=tokenizer, peft_config=lora_config(self.lora),
+            callbacks=[ReportingCallback(StepReporter(ctx.metrics_file, ctx.on_step))],
+        )

@@ -1,0 +1,281 @@
+"""The rollout-and-update loop shared by PPO and REINFORCE++.
+
+Each *rollout* takes ``batch_size / samples_per_prompt`` prompts, samples ``samples_per_prompt``
+responses to each with the current policy (``model.generate``), scores them with the rule reward
+(``TrainContext.reward``: 1 correct, 0 wrong, -1 no valid answer), computes the old and reference
+log-probabilities, folds a per-token KL penalty into the rewards, and asks the algorithm for
+advantages. Then ``update_epochs`` passes of ``batch_size / mini_batch_size`` optimizer steps
+(``micro_batch_size`` sequences per forward pass) minimise the clipped surrogate. An *episode* is
+one pass over the prompts.
+
+Losses are token means over a whole mini-batch, and advantage normalisation is over the whole
+rollout, across processes: with ``accelerate launch`` each process samples its share of every
+rollout and gradients are summed over processes before each step. Dropout is off throughout
+(the models stay in eval mode), so the old and new log-probabilities differ only by the updates.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from abc import abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from redstar.errors import RedStarError
+from redstar.interfaces import TrainContext, Trainer, TrainResult
+from redstar_rl.advantages import KL_ESTIMATORS, clipped_policy_loss, kl_estimate, token_rewards
+from redstar_rl.rollout import Batch, Sample, collate, generate_samples, response_logprobs, split_padded
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class OnlineOptions:
+    """Options every online trainer takes. Defaults are the paper's (its Table 9): 5 episodes,
+    actor learning rate 5e-7, batch 1024, temperature 1.0, 2 responses per prompt."""
+
+    episodes: int = 5
+    learning_rate: float = 5e-7
+    batch_size: int = 1024
+    samples_per_prompt: int = 2
+    mini_batch_size: int | None = None
+    micro_batch_size: int = 4
+    generation_batch_size: int = 64
+    update_epochs: int = 1
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_new_tokens: int = 1024
+    max_prompt_length: int = 1024
+    kl_coef: float = 0.01
+    kl_estimator: str = "k1"
+    clip_range: float = 0.2
+    gamma: float = 1.0
+    max_grad_norm: float = 1.0
+    weight_decay: float = 0.0
+    device: str = "auto"
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.mini_batch_size is None:
+            self.mini_batch_size = self.batch_size
+        if self.batch_size % self.samples_per_prompt:
+            raise RedStarError(f"batch_size ({self.batch_size}) must be a multiple of samples_per_prompt "
+                               f"({self.samples_per_prompt})")
+        if self.batch_size % self.mini_batch_size:
+            raise RedStarError(f"batch_size ({self.batch_size}) must be a multiple of mini_batch_size "
+                               f"({self.mini_batch_size})")
+        if self.kl_estimator not in KL_ESTIMATORS:
+            raise RedStarError(f"kl_estimator must be one of {', '.join(KL_ESTIMATORS)}, got {self.kl_estimator!r}")
+        for name in ("episodes", "batch_size", "samples_per_prompt", "micro_batch_size", "generation_batch_size",
+                     "update_epochs", "max_new_tokens", "max_prompt_length"):
+            if getattr(self, name) < 1:
+                raise RedStarError(f"{name} must be at least 1, got {getattr(self, name)}")
+
+    @classmethod
+    def pick(cls, options: dict[str, Any]) -> OnlineOptions:
+        """The common options out of a trainer's ``locals()``."""
+        return cls(**{f.name: options[f.name] for f in fields(cls)})
+
+
+class OnlineRLTrainer(Trainer):
+    """Base of PPO and REINFORCE++; subclasses say how advantages are computed and may train
+    more models (PPO's critic) in :meth:`extra_update`."""
+
+    kind = "online"
+
+    def __init__(self, options: OnlineOptions) -> None:
+        self.options = options
+
+    # -- what an algorithm provides ---------------------------------------------------------
+    def setup(self, model_path: str, accelerator: Any) -> None:
+        """Load what the algorithm needs besides the policy and the reference."""
+
+    def score_tokens(self, batch: Batch, samples: Sequence[Sample]) -> None:
+        """Attach per-token tensors computed before the update (PPO: the critic's values)."""
+
+    @abstractmethod
+    def advantages(self, samples: Sequence[Sample], rewards: torch.Tensor, mask: torch.Tensor
+                   ) -> dict[str, torch.Tensor]:
+        """Per-token tensors ([n, T], ``mask`` 1 on real tokens) from the KL-shaped token
+        ``rewards``: at least ``"advantages"``."""
+
+    def actor_frozen(self, rollout_index: int) -> bool:
+        """True while only other models train (PPO's critic warm-up)."""
+        return False
+
+    def extra_update(self, minibatch: Sequence[Sample], total_tokens: float) -> dict[str, float]:
+        """One optimizer step of other models on the mini-batch; returns metrics."""
+        return {}
+
+    # -- the loop ---------------------------------------------------------------------------
+    def train(self, ctx: TrainContext) -> TrainResult:
+        from accelerate import Accelerator
+        from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
+
+        from redstar.models import resolve_model
+        from redstar.trainers.reporting import StepReporter
+        from redstar.trainers.settings import resolve_device
+        from redstar_rl.data import read_online_rows
+
+        o = self.options
+        if ctx.reward is None:
+            raise RedStarError(f"{self.name} samples its own responses and needs TrainContext.reward to score them")
+        seed = ctx.seed if o.seed is None else o.seed
+        set_seed(seed)
+        device = resolve_device(o.device)
+        bf16 = device == "cuda" and torch.cuda.is_bf16_supported()
+        accelerator = Accelerator(cpu=device == "cpu", mixed_precision="bf16" if bf16 else "no")
+        self.accelerator = accelerator
+        model_path = resolve_model(ctx.model)
+        tokenizer = AutoTokenizer.from_pretrained(model_path)
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        self.tokenizer = tokenizer
+        rows = read_online_rows(ctx.data_file, tokenizer, o.max_prompt_length)
+
+        self.policy = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32).to(accelerator.device)
+        self.policy.eval()  # dropout off; gradients still flow
+        self.reference = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32).to(accelerator.device)
+        self.reference.eval().requires_grad_(False)
+        self.optimizer = torch.optim.AdamW(self.policy.parameters(), lr=o.learning_rate, weight_decay=o.weight_decay)
+        self.setup(model_path, accelerator)
+
+        prompts_per_rollout = o.batch_size // o.samples_per_prompt
+        chunks = [(start, min(start + prompts_per_rollout, len(rows))) for start in range(0, len(rows), prompts_per_rollout)]
+        minibatches = o.batch_size // o.mini_batch_size
+        # A short last rollout still takes one step per sample at most.
+        steps_per_rollout = [min(minibatches, (end - start) * o.samples_per_prompt) for start, end in chunks]
+        total = o.episodes * o.update_epochs * sum(steps_per_rollout)
+        reporter = StepReporter(ctx.metrics_file, ctx.on_step) if accelerator.is_main_process else StepReporter()
+        generator = torch.Generator().manual_seed(seed)
+        step = rollout_index = 0
+        first_reward = last_reward = math.nan
+        for episode in range(o.episodes):
+            order = torch.randperm(len(rows), generator=generator).tolist()
+            for (start, end), n_steps in zip(chunks, steps_per_rollout):
+                chosen = [rows[i] for i in order[start:end]]
+                local = chosen[accelerator.process_index :: accelerator.num_processes]
+                samples, stats = self._rollout(ctx, local)
+                first_reward = stats["reward"] if math.isnan(first_reward) else first_reward
+                last_reward = stats["reward"]
+                stats["episode"] = float(episode)
+                for _ in range(o.update_epochs):
+                    permutation = torch.randperm(len(samples), generator=generator).tolist()
+                    for k in range(n_steps):
+                        minibatch = [samples[i] for i in permutation[k::n_steps]]
+                        metrics = self._update(minibatch, rollout_index)
+                        step += 1
+                        reporter.report(step, total, {**stats, **metrics})
+                rollout_index += 1
+
+        final = Path(ctx.output_dir) / "final"
+        if accelerator.is_main_process:
+            self.policy.save_pretrained(final)
+            tokenizer.save_pretrained(final)
+        accelerator.wait_for_everyone()
+        return TrainResult(model_path=final, metrics={
+            **reporter.last, "steps": float(step), "reward_first_rollout": first_reward,
+            "reward_last_rollout": last_reward,
+        })
+
+    def _sum(self, value: float | torch.Tensor) -> float:
+        """Sum over processes."""
+        tensor = torch.as_tensor(value, dtype=torch.float64, device=self.accelerator.device)
+        return float(self.accelerator.reduce(tensor, reduction="sum"))
+
+    def _global_reduce(self, tensor: torch.Tensor) -> torch.Tensor:
+        return self.accelerator.reduce(tensor, reduction="sum")
+
+    def _rollout(self, ctx: TrainContext, rows: Sequence[dict[str, Any]]) -> tuple[list[Sample], dict[str, float]]:
+        o = self.options
+        with self.accelerator.autocast():
+            samples = generate_samples(
+                self.policy, self.tokenizer, rows, samples_per_prompt=o.samples_per_prompt,
+                temperature=o.temperature, top_p=o.top_p, max_new_tokens=o.max_new_tokens,
+                batch_size=o.generation_batch_size,
+            )
+        scores = ctx.reward([s.row for s in samples], [s.text for s in samples])
+        if len(scores) != len(samples):
+            raise RedStarError(f"the reward function returned {len(scores)} rewards for {len(samples)} responses")
+        for s, score in zip(samples, scores):
+            s.score = float(score)
+
+        pad_id = self.tokenizer.pad_token_id
+        with torch.no_grad(), self.accelerator.autocast():
+            for start in range(0, len(samples), o.micro_batch_size):
+                micro = samples[start : start + o.micro_batch_size]
+                batch = collate(micro, pad_id, self.accelerator.device)
+                split_padded(response_logprobs(self.policy, batch, o.temperature), micro, "old_logprobs")
+                split_padded(response_logprobs(self.reference, batch, o.temperature), micro, "ref_logprobs")
+                self.score_tokens(batch, micro)
+
+        full = collate(samples, pad_id, "cpu", names=samples[0].tokens.keys())
+        mask = full.response_mask
+        kl = kl_estimate(full.tokens["old_logprobs"], full.tokens["ref_logprobs"], o.kl_estimator)
+        rewards = token_rewards(torch.tensor([s.score for s in samples]), kl, mask, o.kl_coef)
+        for name, values in self.advantages(samples, rewards, mask).items():
+            split_padded(values, samples, name)
+
+        n = self._sum(len(samples))
+        lengths = [len(s.response_ids) for s in samples]
+        stats = {
+            "reward": self._sum(sum(s.score for s in samples)) / n,
+            "kl": self._sum(float((kl * mask).sum())) / max(self._sum(float(mask.sum())), 1.0),
+            "response_length": self._sum(sum(lengths)) / n,
+            "truncated": self._sum(sum(s.truncated for s in samples)) / n,
+        }
+        return samples, stats
+
+    def _update(self, minibatch: Sequence[Sample], rollout_index: int) -> dict[str, float]:
+        total_tokens = self._sum(sum(len(s.response_ids) for s in minibatch))
+        metrics = self.extra_update(minibatch, total_tokens)
+        if not self.actor_frozen(rollout_index):
+            metrics.update(self._actor_step(minibatch, total_tokens))
+        return metrics
+
+    def _actor_step(self, minibatch: Sequence[Sample], total_tokens: float) -> dict[str, float]:
+        o = self.options
+        self.optimizer.zero_grad(set_to_none=True)
+        loss_sum = clipped_sum = 0.0
+        for start in range(0, len(minibatch), o.micro_batch_size):
+            micro = minibatch[start : start + o.micro_batch_size]
+            batch = collate(micro, self.tokenizer.pad_token_id, self.accelerator.device,
+                            names=("old_logprobs", "advantages"))
+            with self.accelerator.autocast():
+                logprobs = response_logprobs(self.policy, batch, o.temperature)
+            per_token, clipfrac = clipped_policy_loss(logprobs, batch.tokens["old_logprobs"],
+                                                      batch.tokens["advantages"], batch.response_mask, o.clip_range)
+            # A token mean over the whole mini-batch (all processes), whatever the micro-batching.
+            loss = per_token.sum() / total_tokens
+            loss.backward()
+            loss_sum += float(loss.detach())
+            clipped_sum += float(clipfrac) * float(batch.response_mask.sum())
+        grad_norm = step_with_clipping(self.policy, self.optimizer, o.max_grad_norm, self.accelerator)
+        return {
+            "policy_loss": self._sum(loss_sum),
+            "clipfrac": self._sum(clipped_sum) / total_tokens,
+            "grad_norm": grad_norm,
+            "learning_rate": self.optimizer.param_groups[0]["lr"],
+        }
+
+
+def step_with_clipping(model: torch.nn.Module, optimizer: torch.optim.Optimizer, max_norm: float,
+                       accelerator: Any) -> float:
+    """Sum gradients over processes (each process's loss is already divided by the global token
+    count), clip their norm, step. Returns the norm before clipping."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if accelerator.num_processes > 1:
+        import torch.distributed as dist
+
+        for p in params:
+            if p.grad is None:  # a process whose share of the mini-batch was empty
+                p.grad = torch.zeros_like(p)
+            dist.all_reduce(p.grad)
+    norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
+    optimizer.step()
+    return float(norm)
