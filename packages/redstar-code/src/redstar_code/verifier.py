@@ -59,7 +59,7 @@ class CodeVerifier(Verifier):
         spec = _tests(reference)
         code = extract_code(response)
         if code is None:
-            return Verdict.no_answer("no complete ```python code block")
+            return _no_code()
         return _verdict(code, self.checker.check(code, spec))
 
     def verify_many(self, items: Sequence[tuple[str, Prompt]]) -> list[Verdict]:
@@ -68,7 +68,7 @@ class CodeVerifier(Verifier):
         codes = [extract_code(response) for response, _ in items]
         todo = [(i, code, spec) for i, (code, spec) in enumerate(zip(codes, specs)) if code is not None]
         results = self.checker.check_many([(code, spec) for _, code, spec in todo])
-        verdicts: list[Verdict] = [Verdict.no_answer("no complete ```python code block")] * len(items)
+        verdicts = [_no_code() for _ in items]
         for (i, code, _), result in zip(todo, results):
             verdicts[i] = _verdict(code, result)
         return verdicts
@@ -76,6 +76,10 @@ class CodeVerifier(Verifier):
     def close(self) -> None:
         """Release the sandbox helper process (when running as root)."""
         self.checker.close()
+
+
+def _no_code() -> Verdict:
+    return Verdict.no_answer("no complete ```python code block")
 
 
 def _tests(reference: str) -> TestSpec:
