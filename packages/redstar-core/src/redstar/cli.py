@@ -240,9 +240,12 @@ def build_cli(host: Host | None = None) -> click.Group:
                     evaluator = instantiate(cls, opts)
                     verifier = host_.get("verifiers", evaluator.domain)()
                     problems = evaluator.load()
-                    with board.task(f"evaluating {name}", len(problems)) as update:
-                        score = evaluate(name, problems, sampler, verifier, params, Path(out) / f"{name}.jsonl",
-                                         on_progress=lambda d, t: update(d, t))
+                    try:
+                        with board.task(f"evaluating {name}", len(problems)) as update:
+                            score = evaluate(name, problems, sampler, verifier, params, Path(out) / f"{name}.jsonl",
+                                             on_progress=lambda d, t: update(d, t))
+                    finally:
+                        verifier.close()
                     scores[name] = score.to_dict()
         finally:
             sampler.close()
@@ -326,7 +329,10 @@ def build_cli(host: Host | None = None) -> click.Group:
             rows.append(row)
         prompts = [Prompt(domain=domain, source="verify", question=str(r.get("question", "")), reference=r["reference"],
                           metadata=r.get("metadata") or {}) for r in rows]
-        verdicts = verifier.verify_many([(r["response"], p) for r, p in zip(rows, prompts)])
+        try:
+            verdicts = verifier.verify_many([(r["response"], p) for r, p in zip(rows, prompts)])
+        finally:
+            verifier.close()
         out_rows = [{**r, **v.to_dict()} for r, v in zip(rows, verdicts)]
         if output:
             write_table(output, out_rows)

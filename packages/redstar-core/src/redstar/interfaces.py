@@ -111,6 +111,9 @@ class Verifier(ABC):
         """Verify many (response, prompt) pairs; override to run them in parallel."""
         return [self.verify(response, prompt.reference, prompt.metadata) for response, prompt in items]
 
+    def close(self) -> None:  # noqa: B027 - optional: only verifiers with workers hold anything
+        """Stop worker processes (sandboxes, CAS workers). Called when a run ends."""
+
 
 @dataclass
 class TrainContext:

@@ -45,6 +45,11 @@ class RunContext:
             self._verifiers[domain] = self.build("verifiers", domain, options, f"verifiers.{domain}")
         return self._verifiers[domain]
 
+    def close(self) -> None:
+        for verifier in self._verifiers.values():
+            verifier.close()
+        self._verifiers.clear()
+
     def plugin_versions(self) -> dict[str, str | None]:
         return {name: info.version for name, info in self.host.infos.items()}
 

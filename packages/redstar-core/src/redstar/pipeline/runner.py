@@ -47,18 +47,10 @@ def run_pipeline(recipe: Recipe, out_dir: str | Path, host: Host, board: Progres
         return result
 
     with board:
-        fp, prompts = timed("load", load_stage, ctx)
-        fp, prompts = timed("score", score_stage, ctx, fp, prompts)
-        fp, selected = timed("select", select_stage, ctx, fp, prompts)
-        sample_fp, samples = timed("sample", sample_stage, ctx, selected)
-        fp, verdicts = timed("verify", verify_stage, ctx, fingerprint(fp, sample_fp), selected, samples)
-        timed("build", build_stage, ctx, fp, selected, samples, verdicts)
-        models: list[ModelStage] = []
-        scores: dict[str, Any] = {}
-        if UNTIL.index(until) >= UNTIL.index("train"):
-            models = timed("train", train_stages, ctx)
-        if UNTIL.index(until) >= UNTIL.index("eval") and recipe["evaluation"]["evaluators"]:
-            scores = timed("evaluate", evaluate_stages, ctx, models)
+        try:
+            models, scores = _run_stages(ctx, recipe, until, timed)
+        finally:
+            ctx.close()
     summary = build_summary(run, recipe, models, scores, seconds)
     write_json(run.root / "summary.json", summary)
     if UNTIL.index(until) >= UNTIL.index("report"):
@@ -66,6 +58,22 @@ def run_pipeline(recipe: Recipe, out_dir: str | Path, host: Host, board: Progres
 
         write_report(run.root, summary)
     return summary
+
+
+def _run_stages(ctx: RunContext, recipe: Recipe, until: str, timed: Any) -> tuple[list[ModelStage], dict[str, Any]]:
+    fp, prompts = timed("load", load_stage, ctx)
+    fp, prompts = timed("score", score_stage, ctx, fp, prompts)
+    fp, selected = timed("select", select_stage, ctx, fp, prompts)
+    sample_fp, samples = timed("sample", sample_stage, ctx, selected)
+    fp, verdicts = timed("verify", verify_stage, ctx, fingerprint(fp, sample_fp), selected, samples)
+    timed("build", build_stage, ctx, fp, selected, samples, verdicts)
+    models: list[ModelStage] = []
+    scores: dict[str, Any] = {}
+    if UNTIL.index(until) >= UNTIL.index("train"):
+        models = timed("train", train_stages, ctx)
+    if UNTIL.index(until) >= UNTIL.index("eval") and recipe["evaluation"]["evaluators"]:
+        scores = timed("evaluate", evaluate_stages, ctx, models)
+    return models, scores
 
 
 def build_summary(run: RunDir, recipe: Recipe, models: list[ModelStage], scores: dict[str, Any],
