@@ -27,3 +27,19 @@ def redstar_register_evaluators(register):
 
     register(TacoEvaluator)
     register(SyntheticCodeEvaluator)
+
+
+#: How many synthetic problems the embedded default draws; about a third land at levels 7-9,
+#: which is what the default selection keeps (as the paper does).
+DEFAULT_PROMPTS = 300
+
+
+@hookimpl
+def redstar_default_recipe():
+    """The code part of ``redstar run --plugins code`` (and of the code-math blend): synthetic
+    TACO-format problems with levels, and the held-out synthetic set to evaluate on."""
+    return {
+        "sources": [{"name": "synthetic-code", "options": {"count": DEFAULT_PROMPTS, "seed": 0}}],
+        "selection": {"mix": {"code": 0.4}},
+        "evaluation": {"evaluators": [{"name": "synthetic-code-heldout", "options": {"count": 6, "seed": 0}}]},
+    }
