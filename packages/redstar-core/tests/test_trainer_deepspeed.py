@@ -55,7 +55,7 @@ def test_shipped_zero_config_trains_and_saves_on_cpu(tmp_path, tiny_lm, stage, p
         {"role": "user", "content": f"What is {i} + 7?"},
         {"role": "assistant", "content": f"The answer is {i + 7}."}]}) + "\n" for i in range(16)))
     env = dict(os.environ, RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", LOCAL_WORLD_SIZE="1",
-               MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()))
+               MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()), OMP_NUM_THREADS="1")
     env.setdefault("TORCH_EXTENSIONS_DIR", str(pytestconfig.rootpath / ".torch_extensions"))
     done = subprocess.run([sys.executable, "-c", CHILD, str(tiny_lm), str(data), str(tmp_path / "out"), stage],
                           env=env, capture_output=True, text=True, timeout=600)

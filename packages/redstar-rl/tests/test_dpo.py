@@ -1,0 +1,62 @@
+"""DPO end to end on the tiny model: on pairs whose chosen answer names the reference digit and
+whose rejected answer names another, the implicit-reward margin and accuracy rise, and the
+trained model prefers the chosen answers more than the reference model does."""
+
+from __future__ import annotations
+
+import json
+from statistics import mean
+
+import torch
+
+from redstar.interfaces import TrainContext
+from redstar_rl.dpo import DPOTrainer
+
+
+def write_pairs(path):
+    with path.open("w", encoding="utf-8") as handle:
+        for i in range(32):
+            handle.write(json.dumps({
+                "prompt_id": f"p{i}", "prompt": [{"role": "user", "content": f"What is {i} + 7 - {i}?"}],
+                "chosen": [{"role": "assistant", "content": "The answer is 7."}],
+                "rejected": [{"role": "assistant", "content": f"The answer is {(i % 6) + 1}."}],
+            }) + "\n")
+    return path
+
+
+def chosen_margin(model_dir, tokenizer_dir) -> float:
+    """log p(chosen) - log p(rejected) for a held-out prompt."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    prompt = tokenizer.apply_chat_template([{"role": "user", "content": "What is 40 + 7 - 40?"}],
+                                           add_generation_prompt=True, tokenize=False)
+
+    def logp(answer):
+        prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        ids = torch.tensor([tokenizer(prompt + answer, add_special_tokens=False)["input_ids"]])
+        with torch.no_grad():
+            logprobs = model(input_ids=ids).logits[0, :-1].log_softmax(-1)
+        targets = ids[0, 1:]
+        return float(logprobs[torch.arange(len(targets)), targets][len(prompt_ids) - 1 :].sum())
+
+    return logp("The answer is 7.") - logp("The answer is 3.")
+
+
+def test_dpo_raises_the_chosen_margin(tmp_path, tiny_lm):
+    steps = []
+    ctx = TrainContext(model=str(tiny_lm), output_dir=tmp_path / "out", data_file=write_pairs(tmp_path / "pairs.jsonl"),
+                       on_step=lambda step, total, metrics: steps.append(dict(metrics)))
+    result = DPOTrainer(beta=0.3, learning_rate=5e-3, epochs=3, batch_size=8, grad_accum=1, max_length=128,
+                        warmup_ratio=0.0, device="cpu").train(ctx)
+
+    assert len(steps) == 12  # 32 pairs / 8 per step x 3 epochs
+    margins = [m["rewards/margins"] for m in steps]
+    accuracies = [m["rewards/accuracies"] for m in steps]
+    assert mean(margins[-3:]) > mean(margins[:3]) + 0.5, margins
+    # At the first step the policy is the reference: every implicit reward is 0, no pair is won.
+    assert accuracies[0] == 0.0 and margins[0] == 0.0
+    assert mean(accuracies[-3:]) == 1.0, accuracies
+    # The saved model, on a prompt it never saw, prefers the chosen answer far more than before.
+    assert chosen_margin(result.model_path, result.model_path) > chosen_margin(tiny_lm, tiny_lm) + 2.0
