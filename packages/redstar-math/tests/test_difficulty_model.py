@@ -6,10 +6,9 @@ import math
 
 import pytest
 
+import redstar_math.plugin
 from redstar.errors import RedStarError
 from redstar.records import Prompt
-
-import redstar_math.plugin
 from redstar_math.difficulty_model import (
     MODEL_CARD,
     TrainedScorer,

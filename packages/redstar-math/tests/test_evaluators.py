@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 
 from redstar.errors import InputError
-
 from redstar_math.evaluators import (
     AIME24Evaluator,
     AMC23Evaluator,

@@ -9,7 +9,6 @@ from redstar import hookimpl
 from redstar.errors import RedStarError
 from redstar.interfaces import Completion, Sampler
 from redstar.records import Prompt
-
 from redstar_math.judge import RUBRIC, LLMJudgeScorer, parse_level
 
 

@@ -5,7 +5,6 @@ import json
 import pytest
 
 from redstar.errors import InputError, RedStarError
-
 from redstar_math.sources import GSM8KSource, MATHSource, MathTableSource, MetaMathSource, NuminaMathSource
 
 

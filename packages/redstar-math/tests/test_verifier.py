@@ -8,7 +8,6 @@ import pytest
 
 from redstar.errors import RedStarError
 from redstar.records import REWARD_CORRECT, REWARD_NO_ANSWER, REWARD_WRONG, Prompt
-
 from redstar_math.verifier import MathVerifier
 
 LABELLED = Path(__file__).parent / "data" / "verifier_labelled.jsonl"
@@ -93,7 +92,7 @@ def test_verify_many_in_worker_processes_matches_one_by_one():
          "stray-braces", "dollars", "long-sum"],
 )
 def test_hostile_responses_are_decided(response, gold, reward):
-    assert MathVerifier(timeout=2.0).verify(response, gold).reward == reward
+    assert MathVerifier().verify(response, gold).reward == reward
 
 
 def test_bad_options_are_refused():

@@ -83,10 +83,14 @@ class GuardedCAS:
             return None
         try:
             if self._process is None or self._process.poll() is not None:
+                before_start = time.monotonic()
                 try:
                     self._start()
                 except (OSError, RuntimeError):
                     return None
+                # Starting (importing sympy: seconds, more on a busy machine) is a one-off cost of
+                # the process, not of this check, so it does not eat the check's budget.
+                started += time.monotonic() - before_start
             remaining = timeout - (time.monotonic() - started)
             if remaining <= 0:
                 return None

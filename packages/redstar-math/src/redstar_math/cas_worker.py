@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import sys
 
-
 #: Random points at which two expressions are compared before trying ``simplify``.
 POINTS = ((0.5377, 1.8339, 2.2588), (1.3188, 0.6694, 1.4285), (0.8622, 2.0317, 0.7254))
 

@@ -250,9 +250,7 @@ def _scalar(g_text: str, a_text: str, ctx: Context, g_percent: bool, a_percent: 
     # p% is both p and p/100.
     if g_percent and _scalar_plain(f"({g_text})/100", a_text, ctx):
         return True
-    if a_percent and _scalar_plain(g_text, f"({a_text})/100", ctx):
-        return True
-    return False
+    return a_percent and _scalar_plain(g_text, f"({a_text})/100", ctx)
 
 
 def _scalar_plain(g_text: str, a_text: str, ctx: Context) -> bool:

@@ -21,7 +21,6 @@ from typing import Any, ClassVar
 from redstar.errors import InputError, RedStarError
 from redstar.interfaces import Evaluator
 from redstar.records import Prompt
-
 from redstar_math.extract import gsm8k_gold
 from redstar_math.rows import answer_field, check_limit, rows_of, text_field
 from redstar_math.sources import math_level

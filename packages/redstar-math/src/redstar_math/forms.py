@@ -23,7 +23,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Union as TypingUnion
 
 MAX_ITEMS = 64
 
@@ -96,7 +95,7 @@ class Relation:
     text: str
 
 
-Answer = TypingUnion[Scalar, Items, Matrix, IntervalUnion, Equation, Relation, Alternatives]
+Answer = Scalar | Items | Matrix | IntervalUnion | Equation | Relation | Alternatives
 
 
 def split_top(text: str, separators: tuple[str, ...]) -> list[str]:

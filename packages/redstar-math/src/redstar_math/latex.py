@@ -81,19 +81,22 @@ class Cleaned:
         return self.text.replace(" ", "")
 
 
+def _closing_brace(text: str) -> int | None:
+    """Index of the ``}`` matching the ``{`` that ``text`` starts with."""
+    depth = 0
+    for index, ch in enumerate(text):
+        depth += ch == "{"
+        depth -= ch == "}"
+        if depth == 0:
+            return index
+    return None
+
+
 def _unwrap_box(text: str) -> str:
     for command in ("\\boxed", "\\fbox"):
         while text.startswith(command) and text.endswith("}"):
             inner = text[len(command):].lstrip()
-            if not inner.startswith("{"):
-                break
-            depth = 0
-            for i, ch in enumerate(inner):
-                depth += ch == "{"
-                depth -= ch == "}"
-                if depth == 0:
-                    break
-            if i != len(inner) - 1:
+            if not inner.startswith("{") or _closing_brace(inner) != len(inner) - 1:
                 break
             text = inner[1:-1].strip()
     return text

@@ -23,7 +23,6 @@ from typing import Any
 from redstar.errors import InputError, RedStarError
 from redstar.interfaces import Source
 from redstar.records import Prompt
-
 from redstar_math.extract import gsm8k_gold, last_boxed, metamath_gold
 from redstar_math.rows import answer_field, check_limit, rows_of, text_field
 

@@ -19,7 +19,6 @@ from typing import Any
 from redstar.errors import RedStarError
 from redstar.interfaces import Messages, Verifier
 from redstar.records import Prompt, Verdict
-
 from redstar_math.cas import shared_cas
 from redstar_math.equivalence import canonical, compare
 from redstar_math.extract import extract_final_answer, final_answer_parts
