@@ -108,3 +108,16 @@ def test_several_boxes_are_one_answer_spelt_twice_or_a_list_never_a_pick():
     assert verifier.verify(r"The answers are $\boxed{-2}$ and $\boxed{1}$.", "-2, 1").correct
     # Listing candidates must not earn the reward for one of them.
     assert not verifier.verify(r"The answers are $\boxed{-2}$ and $\boxed{1}$.", "1").correct
+
+
+def test_close_stops_the_sympy_worker_and_checks_still_work_after():
+    from redstar_math.cas import shared_cas
+
+    verifier = MathVerifier()
+    assert verifier.verify(r"\boxed{\int_0^1 x dx}", r"\frac{1}{2}").reason == "equal (cas)"
+    worker = shared_cas()._process
+    assert worker is not None and worker.poll() is None
+    verifier.close()
+    assert worker.poll() is not None and shared_cas()._process is None
+    assert verifier.verify(r"\boxed{\int_0^2 x dx}", "2").correct
+    verifier.close()

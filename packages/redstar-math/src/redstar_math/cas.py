@@ -136,3 +136,10 @@ def shared_cas() -> GuardedCAS:
             _shared = GuardedCAS()
             atexit.register(_shared.close)
         return _shared
+
+
+def close_shared_cas() -> None:
+    """Stop the process-wide worker if it runs; the next check that needs sympy starts a new one."""
+    with _shared_lock:
+        if _shared is not None:
+            _shared.close()

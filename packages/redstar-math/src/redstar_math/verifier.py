@@ -19,7 +19,7 @@ from typing import Any
 from redstar.errors import RedStarError
 from redstar.interfaces import Messages, Verifier
 from redstar.records import Prompt, Verdict
-from redstar_math.cas import shared_cas
+from redstar_math.cas import close_shared_cas, shared_cas
 from redstar_math.equivalence import canonical, compare
 from redstar_math.extract import extract_final_answer, final_answer_parts
 
@@ -93,6 +93,10 @@ class MathVerifier(Verifier):
         if decision.equal:
             return Verdict.right(extracted, f"equal ({decision.path})")
         return Verdict.wrong(extracted, f"not equal ({decision.path})")
+
+    def close(self) -> None:
+        """Stop the sympy worker process, if a check started one (a later check starts another)."""
+        close_shared_cas()
 
     def verify_many(self, items: Sequence[tuple[str, Prompt]]) -> list[Verdict]:
         """Verify in ``workers`` processes when there are many items; same results as one by
