@@ -15,6 +15,7 @@ from redstar.interfaces import TrainContext
 from redstar.tiny import CHAT_TEMPLATE
 from redstar.trainers.sft import SFTTrainer
 
+
 @pytest.fixture(autouse=True)
 def one_torch_thread():
     """Tiny models gain nothing from threads, and on a shared 2-core machine OpenMP's spinning
