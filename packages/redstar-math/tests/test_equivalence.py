@@ -113,7 +113,7 @@ def test_sympy_that_runs_too_long_is_killed_and_restarted():
     cas = GuardedCAS()
     try:
         assert cas.equal(r"\int_0^1 x dx", r"\frac{1}{2}", timeout=60) is True
-        slow = r"\sum_{k=1}^{100000} \frac{1}{k^2}"
+        slow = r"\sum_{k=1}^{10^{7}} k^{k}"  # ten million ever larger terms
         assert cas.equal(slow, "1", timeout=0.5) is None
         assert cas.timeouts == 1
         assert cas.equal(r"\int_0^2 x dx", "2", timeout=60) is True  # a fresh worker
@@ -122,10 +122,29 @@ def test_sympy_that_runs_too_long_is_killed_and_restarted():
         cas.close()
 
 
+def test_sympy_numbers_too_large_for_floats_are_still_compared():
+    cas = GuardedCAS()
+    try:
+        assert cas.equal("9^{9^{9}}", "1", timeout=60) is False
+        assert cas.equal("9^{9^{9}}", "9^{9^{9}}", timeout=60) is True
+    finally:
+        cas.close()
+
+
+def test_inputs_beyond_the_parser_guards_never_reach_sympy():
+    cas = GuardedCAS()
+    try:
+        decision = decide("2", "(" * 61 + "1" + ")" * 61, cas=cas)
+        assert not decision.equal and decision.path == "string"
+        assert cas.restarts == 0  # the worker was never started
+    finally:
+        cas.close()
+
+
 def test_budget_spent_means_wrong_not_wait():
     cas = GuardedCAS()
     try:
-        decision = compare("1", r"\sum_{k=1}^{100000} \frac{1}{k^2}", time.monotonic() - 1, cas)
+        decision = compare("1", r"\sum_{k=1}^{10^{7}} k^{k}", time.monotonic() - 1, cas)
         assert not decision.equal and decision.path == "timeout"
     finally:
         cas.close()

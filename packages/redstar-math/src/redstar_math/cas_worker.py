@@ -26,15 +26,17 @@ def _same(a: str, b: str) -> bool:
         return False
     difference = left - right
     symbols = sorted(difference.free_symbols, key=str)
-    # A numeric test settles most pairs quickly; simplify() runs only when it cannot.
+    # A numeric test settles most pairs quickly; simplify() runs only when it cannot. The
+    # comparison stays in sympy numbers: Python floats would turn 9^(9^9) into inf, and inf
+    # compares equal to inf.
     try:
         for point in POINTS:
             substitution = {s: sympy.Float(point[i % len(point)] + 0.1 * i) for i, s in enumerate(symbols)}
-            gap = complex(difference.evalf(30, subs=substitution))
-            scale = max(1.0, abs(complex(left.evalf(30, subs=substitution))))
-            if gap != gap:  # NaN: outside the domain at this point
-                raise ValueError("not a number")
-            if abs(gap) > 1e-9 * scale:
+            gap = sympy.Abs(difference.evalf(30, subs=substitution))
+            scale = sympy.Abs(left.evalf(30, subs=substitution))
+            if not (gap.is_finite and scale.is_finite):
+                raise ValueError("not a finite number at this point")
+            if bool(gap > sympy.Float("1e-9") * sympy.Max(1, scale)):
                 return False
         return True
     except (TypeError, ValueError, ZeroDivisionError, OverflowError):

@@ -34,8 +34,9 @@ MAX_TOKENS = 1200
 
 
 class ParseError(ValueError):
-    """Not an expression this parser reads. ``textual`` marks words and notations that are
-    compared as text only (never sent to a computer algebra system)."""
+    """Not an expression this parser reads. ``textual`` marks what is compared as text only and
+    never sent to a computer algebra system: words, base subscripts, and inputs beyond the
+    parser's size and depth guards (sympy would be slower on them still)."""
 
     def __init__(self, message: str, textual: bool = False):
         super().__init__(message)
@@ -93,7 +94,7 @@ def tokenize(text: str) -> list[tuple[str, str]]:
             continue
         tokens.append((kind, value))
         if len(tokens) > MAX_TOKENS:
-            raise ParseError("answer too long to parse")
+            raise ParseError("answer too long to parse", textual=True)
     return tokens
 
 
@@ -149,7 +150,7 @@ class Parser:
     def expression(self) -> Node:
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise ParseError("expression nested too deeply")
+            raise ParseError("expression nested too deeply", textual=True)
         terms = [self.term()]
         while self.at("+", "-"):
             op = self.take()[1]
