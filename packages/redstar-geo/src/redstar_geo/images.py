@@ -30,16 +30,17 @@ def load_rgb(path: str | Path) -> Image.Image:
 def find_image(root: str | Path, relative: str) -> Path | None:
     """Locate the diagram a row names, relative to ``root``.
 
-    Tried in order: ``root/relative``; ``root/<file name>`` (for rows that carry a sub-folder,
-    like G-LLaVA's ``test/0.png``, when the images were unpacked flat); then the same stem with
-    another image suffix in either place. Returns None when nothing exists.
+    Tried in order: ``root/relative``; ``root/<file name>`` and ``root/images/<file name>`` (for
+    rows that carry a sub-folder, like G-LLaVA's ``test/0.png``, when the images were unpacked
+    flat or into ``images/``); then the same stem with another image suffix in those places.
+    Returns None when nothing exists.
     """
     root = Path(root)
     rel = Path(relative)
-    for candidate in (root / rel, root / rel.name):
+    for candidate in (root / rel, root / rel.name, root / "images" / rel.name):
         if candidate.is_file():
             return candidate.resolve()
-    for folder in (root / rel.parent, root):
+    for folder in (root / rel.parent, root, root / "images"):
         for suffix in IMAGE_SUFFIXES:
             candidate = folder / (rel.stem + suffix)
             if candidate.is_file():

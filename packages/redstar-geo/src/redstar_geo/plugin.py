@@ -59,12 +59,16 @@ def redstar_register_trainers(register):
 
 @hookimpl
 def redstar_default_recipe():
-    """The geo part of ``redstar run --plugins geo``: synthetic diagrams at the levels the
-    paper keeps (7-9) plus easier ones so the tiny student has something to learn, the
-    held-out synthetic set as the benchmark, and the tiny InternVL teacher / student."""
+    """The geo part of ``redstar run --plugins geo``, in the recipe format: synthetic diagrams
+    from the levels the paper keeps (7-9; the synthetic variants stop at 8), the held-out
+    synthetic set (all levels) as the benchmark, the tiny InternVL teacher and student, and the
+    ``internvl`` sampler and ``vlm-sft`` trainer they need."""
     return {
-        "sources": [{"name": "synthetic-geo", "options": {"count": 64, "seed": 0}}],
-        "evaluators": [{"name": "synthetic-geo-heldout", "options": {"count": 32, "seed": 0}}],
-        "mix": {"geo": 1.0},
-        "models": {"teacher": TEACHER, "student": STUDENT, "sampler": "internvl", "sft_trainer": "vlm-sft"},
+        "models": {"teacher": TEACHER, "student": STUDENT},
+        "sources": [{"name": "synthetic-geo", "options": {"count": 48, "levels": [7, 8, 9]}}],
+        "selection": {"mix": {"geo": 1.0}},
+        "sampling": {"backend": "internvl"},
+        "sft": {"trainer": "vlm-sft", "options": {"grad_accum": 1, "max_length": 768}},
+        "evaluation": {"backend": "internvl",
+                       "evaluators": [{"name": "synthetic-geo-heldout", "options": {"count": 40}}]},
     }

@@ -1,0 +1,74 @@
+import pytest
+from PIL import Image
+
+from redstar.errors import RedStarError
+from redstar.interfaces import SamplingParams
+from redstar_geo.sampler import InternVLSampler
+from redstar_geo.verifier import GeoVerifier
+
+
+@pytest.fixture(scope="module")
+def sampler(tiny_vlm):
+    sampler = InternVLSampler(str(tiny_vlm), device="cpu", batch_size=4)
+    yield sampler
+    sampler.close()
+
+
+def test_n_samples_per_image_conversation(sampler, synthetic_prompts):
+    conversations = [GeoVerifier().messages(p) for p in synthetic_prompts[:3]]
+    out = sampler.generate(conversations, SamplingParams(n=2, max_new_tokens=6, seed=1))
+    assert [len(c) for c in out] == [2, 2, 2]
+    # A random model rarely emits its end token within 6 tokens; the reason must say which it was.
+    assert all(c.finish_reason in ("stop", "length") and isinstance(c.text, str) for cs in out for c in cs)
+    assert any(c.finish_reason == "length" for cs in out for c in cs)
+
+
+def test_seeded_sampling_is_reproducible(sampler, synthetic_prompts):
+    conversations = [GeoVerifier().messages(p) for p in synthetic_prompts[:2]]
+    params = SamplingParams(n=2, max_new_tokens=8, temperature=1.0, seed=3)
+    first = sampler.generate(conversations, params)
+    again = sampler.generate(conversations, params)
+    assert [[c.text for c in cs] for cs in first] == [[c.text for c in cs] for cs in again]
+
+
+def test_batched_greedy_equals_one_by_one(tiny_vlm, synthetic_prompts, tmp_path):
+    # Prompts of different lengths (left padding) and a multi-tile image (tiles of several
+    # images concatenated in order) must not change what each row generates.
+    Image.new("RGB", (300, 120), "white").save(tmp_path / "wide.png")
+    conversations = [GeoVerifier().messages(p) for p in synthetic_prompts[:3]]
+    conversations.append([{"role": "user", "content": [{"type": "image", "path": str(tmp_path / "wide.png")},
+                                                        {"type": "text", "text": "Which?"}]}])
+    conversations.append([{"role": "user", "content": "A text-only question."}])
+    params = SamplingParams(n=2, max_new_tokens=8, temperature=0.0)
+    batched = InternVLSampler(str(tiny_vlm), device="cpu", batch_size=8).generate(conversations, params)
+    single = InternVLSampler(str(tiny_vlm), device="cpu", batch_size=1).generate(conversations, params)
+    assert [[c.text for c in cs] for cs in batched] == [[c.text for c in cs] for cs in single]
+    assert all(cs[0].text == cs[1].text for cs in batched)  # greedy: one generation repeated
+
+
+def test_stop_strings_cut_the_response(sampler, synthetic_prompts):
+    conversation = [GeoVerifier().messages(synthetic_prompts[0])]
+    params = SamplingParams(n=1, max_new_tokens=16, temperature=1.0, seed=5)
+    [[full]] = sampler.generate(conversation, params)
+    # A marker from inside the response, without whitespace (the prompt ends in a newline, and
+    # transformers matches stop strings across the prompt's end).
+    start = next(i for i in range(2, len(full.text) - 1) if not full.text[i:i + 2].isspace() and " " not in full.text[i:i + 2]
+                 and "\n" not in full.text[i:i + 2])
+    marker = full.text[start:start + 2]
+    params.stop = [marker]
+    [[cut]] = sampler.generate(conversation, params)
+    assert cut.text == full.text[: full.text.index(marker)] and cut.finish_reason == "stop"
+
+
+def test_bad_input_is_reported(sampler):
+    with pytest.raises(RedStarError):
+        sampler.generate([[{"role": "user", "content": 5}]], SamplingParams(max_new_tokens=2))
+    with pytest.raises(RedStarError):
+        sampler.generate([[{"role": "user", "content": "x"}]], SamplingParams(max_new_tokens=2, top_p=0))
+    with pytest.raises(ValueError):
+        InternVLSampler("unused", batch_size=0)
+
+
+def test_non_internvl_checkpoints_are_refused(tiny_lm):
+    with pytest.raises(RedStarError, match="InternVL"):
+        InternVLSampler(str(tiny_lm), device="cpu").load()
