@@ -4,6 +4,8 @@ and embedding programs can build it against their own plugin host."""
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -412,6 +414,18 @@ def _standalone_reward(host: Host) -> Any:
     return reward
 
 
+def _quiet_deepspeed_on_cpu() -> None:
+    """DeepSpeed announces its CPU fallback on stdout when it is imported (by transformers'
+    trainers), which would corrupt ``--json`` output. On a Linux machine with no NVIDIA or ROCm
+    device it can only choose the CPU, so tell it up front."""
+    if "DS_ACCELERATOR" in os.environ or not sys.platform.startswith("linux"):
+        return
+    dev = Path("/dev")
+    if not any(dev.glob("nvidia[0-9]*")) and not (dev / "kfd").exists():
+        os.environ["DS_ACCELERATOR"] = "cpu"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point."""
+    _quiet_deepspeed_on_cpu()
     build_cli()(args=argv, prog_name="redstar")
