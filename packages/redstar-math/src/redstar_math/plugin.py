@@ -48,3 +48,19 @@ def redstar_register_commands(cli):
     from redstar_math.cli import score_model
 
     cli.add_command(score_model)
+
+
+#: How many synthetic problems the embedded default draws; about a third land at levels 7-9,
+#: which is what the default selection keeps (as the paper does).
+DEFAULT_PROMPTS = 450
+
+
+@hookimpl
+def redstar_default_recipe():
+    """The math part of ``redstar run --plugins math`` (and of the code-math blend): synthetic
+    word problems with levels, and the held-out synthetic set to evaluate on."""
+    return {
+        "sources": [{"name": "synthetic-math", "options": {"count": DEFAULT_PROMPTS, "seed": 0}}],
+        "selection": {"mix": {"math": 0.6}},
+        "evaluation": {"evaluators": [{"name": "synthetic-math-heldout", "options": {"count": 8, "seed": 0}}]},
+    }
