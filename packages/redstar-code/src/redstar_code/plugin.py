@@ -39,6 +39,9 @@ def redstar_default_recipe():
     """The code part of ``redstar run --plugins code`` (and of the code-math blend): synthetic
     TACO-format problems with levels, and the held-out synthetic set to evaluate on."""
     return {
+        # Named explicitly (though they are core's defaults too) so that blending with a domain
+        # that needs other models, such as geo's vision-language ones, is a clear error.
+        "models": {"teacher": "embedded:tiny-teacher", "student": "embedded:tiny-student"},
         "sources": [{"name": "synthetic-code", "options": {"count": DEFAULT_PROMPTS, "seed": 0}}],
         "selection": {"mix": {"code": 0.4}},
         "evaluation": {"evaluators": [{"name": "synthetic-code-heldout", "options": {"count": 6, "seed": 0}}]},

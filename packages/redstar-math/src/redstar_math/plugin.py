@@ -60,6 +60,9 @@ def redstar_default_recipe():
     """The math part of ``redstar run --plugins math`` (and of the code-math blend): synthetic
     word problems with levels, and the held-out synthetic set to evaluate on."""
     return {
+        # Named explicitly (though they are core's defaults too) so that blending with a domain
+        # that needs other models, such as geo's vision-language ones, is a clear error.
+        "models": {"teacher": "embedded:tiny-teacher", "student": "embedded:tiny-student"},
         "sources": [{"name": "synthetic-math", "options": {"count": DEFAULT_PROMPTS, "seed": 0}}],
         "selection": {"mix": {"math": 0.6}},
         "evaluation": {"evaluators": [{"name": "synthetic-math-heldout", "options": {"count": 8, "seed": 0}}]},
