@@ -159,6 +159,10 @@ class OnlineRLTrainer(Trainer):
             order = torch.randperm(len(rows), generator=generator).tolist()
             for (start, end), n_steps in zip(chunks, steps_per_rollout):
                 chosen = [rows[i] for i in order[start:end]]
+                if len(chosen) < accelerator.num_processes:
+                    # Every process must sample something to take part in the reductions: a
+                    # short last rollout borrows prompts from the start of the episode.
+                    chosen += [rows[i] for i in order[: accelerator.num_processes - len(chosen)]]
                 local = chosen[accelerator.process_index :: accelerator.num_processes]
                 samples, stats = self._rollout(ctx, local)
                 first_reward = stats["reward"] if math.isnan(first_reward) else first_reward
