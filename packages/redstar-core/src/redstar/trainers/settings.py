@@ -71,8 +71,7 @@ def hf_trainer_args(*, output_dir: Path, device: str, epochs: float, learning_ra
         "learning_rate": learning_rate,
         "per_device_train_batch_size": batch_size,
         "gradient_accumulation_steps": grad_accum,
-        # transformers 5 reads a float below 1 as a fraction of the total steps.
-        "warmup_steps": warmup_ratio,
+        **warmup_arg(warmup_ratio),
         "lr_scheduler_type": lr_scheduler,
         "weight_decay": weight_decay,
         checkpointing_arg(): gradient_checkpointing,
@@ -90,15 +89,25 @@ def hf_trainer_args(*, output_dir: Path, device: str, epochs: float, learning_ra
     }
 
 
-def checkpointing_arg() -> str:
-    """transformers 5 renamed ``gradient_checkpointing`` to ``activation_checkpointing`` (the old
-    name warns); older releases know only the old name."""
+def _training_argument_names() -> set[str]:
     from dataclasses import fields
 
     from transformers import TrainingArguments
 
-    names = {f.name for f in fields(TrainingArguments)}
+    return {f.name for f in fields(TrainingArguments)}
+
+
+def checkpointing_arg() -> str:
+    """transformers 5 renamed ``gradient_checkpointing`` to ``activation_checkpointing`` (the old
+    name warns); older releases know only the old name."""
+    names = _training_argument_names()
     return "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
+
+
+def warmup_arg(ratio: float) -> dict[str, float]:
+    """transformers 5 dropped ``warmup_ratio`` and reads a ``warmup_steps`` below 1 as that
+    fraction of the steps; older releases need ``warmup_ratio``."""
+    return {"warmup_ratio": ratio} if "warmup_ratio" in _training_argument_names() else {"warmup_steps": ratio}
 
 
 def last_checkpoint(output_dir: Path) -> str | None:

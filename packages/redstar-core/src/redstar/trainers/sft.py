@@ -39,8 +39,8 @@ class SFTTrainer(Trainer):
     - ``sequence_parallel``: GPUs per sequence for Ulysses sequence parallelism (needs
       ``deepspeed`` and a multi-process launch; see :mod:`redstar.trainers.parallel`).
     - ``lora``: a mapping of ``peft.LoraConfig`` options (``{}`` for the defaults
-      :data:`redstar.trainers.lora.LORA_DEFAULTS`); the adapter is saved to ``<output_dir>/adapter`` and merged into the
-      final model.
+      :data:`redstar.trainers.lora.LORA_DEFAULTS`); the adapter is saved to
+      ``<output_dir>/adapter`` and merged into the final model.
     - ``assistant_only_loss``: false trains on the whole conversation, prompt included.
     - ``device``: ``auto`` (CUDA if present, else CPU), ``cpu`` or ``cuda``. On the CPU training is
       fp32; on GPUs bf16 when supported.
