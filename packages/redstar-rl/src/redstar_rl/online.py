@@ -126,11 +126,13 @@ class OnlineRLTrainer(Trainer):
         if ctx.reward is None:
             raise RedStarError(f"{self.name} samples its own responses and needs TrainContext.reward to score them")
         seed = ctx.seed if o.seed is None else o.seed
-        set_seed(seed)
         device = resolve_device(o.device)
         bf16 = device == "cuda" and torch.cuda.is_bf16_supported()
         accelerator = Accelerator(cpu=device == "cpu", mixed_precision="bf16" if bf16 else "no")
         self.accelerator = accelerator
+        # Each process samples with its own random stream; the prompt order (``generator``
+        # below) is shared, so that processes split the same rollouts.
+        set_seed(seed + accelerator.process_index)
         model_path = resolve_model(ctx.model)
         tokenizer = AutoTokenizer.from_pretrained(model_path)
         if tokenizer.pad_token is None:
