@@ -63,3 +63,11 @@ def test_default_recipe_comes_from_plugins(arith_host):
     recipe = default_recipe(arith_host)
     assert recipe["sources"][0]["name"] == "arith-gen"
     assert recipe["name"] == "default-arith"
+
+
+def test_exponent_floats_without_a_dot_are_numbers(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text(MINIMAL + "sft: {trainer: sft, options: {learning_rate: 5e-7}}\nsampling: {temperature: 1e0}\n")
+    recipe = load_recipe(path)
+    assert recipe["sft"]["options"]["learning_rate"] == 5e-7
+    assert recipe["sampling"]["temperature"] == 1.0

@@ -394,9 +394,9 @@ def _split_kv(item: str) -> tuple[str, str]:
 
 
 def _parse_options(items: tuple[str, ...]) -> dict[str, Any]:
-    import yaml
+    from redstar.recipe import parse_yaml
 
-    return {k: yaml.safe_load(v) for k, v in map(_split_kv, items)}
+    return {k: parse_yaml(v) for k, v in map(_split_kv, items)}
 
 
 def _standalone_reward(host: Host) -> Any:

@@ -12,6 +12,7 @@ With no recipe file, :func:`default_recipe` assembles the embedded default from 
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,22 @@ BASE_RECIPE: dict[str, Any] = {
     "sft": {"trainer": "sft", "options": {"epochs": 3, "learning_rate": 1e-3, "batch_size": 16}},
     "evaluation": {"n": 1, "temperature": 0.0, "max_new_tokens": 384, "options": {"batch_size": 64}},
 }
+
+
+class RecipeLoader(yaml.SafeLoader):
+    """YAML 1.1 reads ``5e-7`` (no dot) as a string; people write learning rates that way, so
+    recipes accept exponent floats without a dot too."""
+
+
+RecipeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def parse_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=RecipeLoader)  # noqa: S506 - a SafeLoader subclass
 
 
 class _LineLoader(yaml.SafeLoader):
@@ -222,7 +239,7 @@ def load_recipe(path: str | Path) -> Recipe:
     except FileNotFoundError:
         raise RecipeError(path, "<file>", "recipe file not found") from None
     try:
-        data = yaml.safe_load(text)
+        data = parse_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
