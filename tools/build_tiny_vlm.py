@@ -133,7 +133,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ASSETS, help="folder that receives the two model folders")
     parser.add_argument("--train-count", type=int, default=1600, help="teacher's synthetic training problems")
-    parser.add_argument("--student-count", type=int, default=480, help="student's (levels 1-6)")
+    parser.add_argument("--student-count", type=int, default=800, help="student's (levels 1-6)")
     parser.add_argument("--heldout-count", type=int, default=120)
     parser.add_argument("--teacher-epochs", type=float, default=1.0)
     parser.add_argument("--student-epochs", type=float, default=1.0)

@@ -32,6 +32,7 @@ def test_default_recipe_part_is_valid_for_core(host):
     recipe = default_recipe(host, ["geo"])
     assert recipe["models"] == {"teacher": "embedded:tiny-internvl-teacher", "student": "embedded:tiny-internvl-student"}
     assert recipe["sampling"]["backend"] == recipe["evaluation"]["backend"] == "internvl"
+    assert recipe["sampling"]["n"] == 8  # the paper's 8 samples per GeoQA question
     assert recipe["sft"]["trainer"] == "vlm-sft"
     assert recipe["selection"]["mix"] == {"geo": 1.0}
     assert [s["name"] for s in recipe["sources"]] == ["synthetic-geo"]

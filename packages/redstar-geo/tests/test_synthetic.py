@@ -105,8 +105,16 @@ def test_generation_is_deterministic_and_filtered():
 
 
 def test_train_and_heldout_never_share_a_problem():
+    from redstar.decontamination import BenchmarkIndex, normalise
+
     train, heldout = generate(400, seed=0), generate(60, seed=0, split="heldout")
     assert not {p.id for p in train} & {p.id for p in heldout}
+    # Core's decontamination (13-gram overlap) must not flag train problems for sharing a template
+    # with held-out ones: questions stay under 13 words, so only identical texts would match.
+    assert max(len(normalise(p.question)) for p in train) < 13
+    index = BenchmarkIndex(13)
+    index.add("synthetic-geo-heldout", [p.question for p in heldout])
+    assert [p.question for p in train if index.match(p.question)] == []
     assert len({p.id for p in train}) == 400
     assert set(KINDS) == {p.kind for p in train}
     assert split_of("triangle-angle", "third-angle", (50, 60)) in ("train", "heldout")

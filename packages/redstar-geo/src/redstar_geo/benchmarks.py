@@ -40,9 +40,9 @@ def load_geoqa(path: str | Path | None, answers: str | Path | None = None, image
     ``image_root`` is where the jsonl rows' ``image`` paths start (default: the folder of the
     questions file). None loads the bundled sample.
     """
+    from redstar_geo.cache import cache_dir
     from redstar_geo.formats.geoqa_pickle import read_geoqa_pickle
     from redstar_geo.formats.gllava import ANSWERS_FILE, QUESTIONS_FILE, read_gllava
-    from redstar_geo.synthetic.generate import cache_dir
 
     path = Path(path) if path is not None else sample_dir("geoqa")
     if path.suffix in (".pk", ".pkl"):

@@ -65,9 +65,10 @@ def redstar_default_recipe():
     ``internvl`` sampler and ``vlm-sft`` trainer they need."""
     return {
         "models": {"teacher": TEACHER, "student": STUDENT},
-        "sources": [{"name": "synthetic-geo", "options": {"count": 48, "levels": [7, 8, 9]}}],
+        "sources": [{"name": "synthetic-geo", "options": {"count": 64, "levels": [7, 8, 9]}}],
         "selection": {"mix": {"geo": 1.0}},
-        "sampling": {"backend": "internvl"},
+        # Eight samples per question, as the paper draws for GeoQA.
+        "sampling": {"backend": "internvl", "n": 8},
         "sft": {"trainer": "vlm-sft", "options": {"grad_accum": 1, "max_length": 768}},
         "evaluation": {"backend": "internvl",
                        "evaluators": [{"name": "synthetic-geo-heldout", "options": {"count": 40}}]},

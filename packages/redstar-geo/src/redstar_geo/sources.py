@@ -4,10 +4,13 @@ synthetic generator. MathVista has no source: its terms allow it as a test set o
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 from redstar.interfaces import Source
 from redstar.records import Prompt
 from redstar_geo.benchmarks import finish, load_geometry3k, load_geoqa
+from redstar_geo.cache import cache_dir
+from redstar_geo.synthetic.generate import FORMATS, digest, generate, select_variants, write_and_load
 
 
 class GeoQASource(Source):
@@ -63,8 +66,6 @@ class SyntheticGeoSource(Source):
     def __init__(self, count: int = 200, seed: int = 0, levels: Sequence[int] | None = None,
                  kinds: Sequence[str] | None = None, format: str = "gllava", out_dir: str | None = None,
                  image_size: int = 224) -> None:
-        from redstar_geo.synthetic.generate import FORMATS, select_variants
-
         if count < 0:
             raise ValueError(f"count must be >= 0, got {count}")
         if format not in FORMATS:
@@ -73,18 +74,13 @@ class SyntheticGeoSource(Source):
         self.count, self.seed, self.levels, self.kinds = count, seed, levels, kinds
         self.format, self.out_dir, self.image_size = format, out_dir, image_size
 
-    def folder(self):
-        from pathlib import Path
-
-        from redstar_geo.synthetic.generate import _digest, cache_dir
-
+    def folder(self) -> Path:
+        """``out_dir``, or a cache folder named after the options (same options, same folder)."""
         if self.out_dir is not None:
             return Path(self.out_dir)
-        key = _digest(self.split, self.count, self.seed, self.levels, self.kinds, self.format, self.image_size)
+        key = digest(self.split, self.count, self.seed, self.levels, self.kinds, self.format, self.image_size)
         return cache_dir() / "synthetic" / f"{self.split}-{key[:12]}"
 
     def load(self) -> list[Prompt]:
-        from redstar_geo.synthetic.generate import generate, write_and_load
-
         problems = generate(self.count, seed=self.seed, split=self.split, levels=self.levels, kinds=self.kinds)
         return write_and_load(problems, self.folder(), self.format, self.image_size, source=self.name)

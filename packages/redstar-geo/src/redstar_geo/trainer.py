@@ -122,6 +122,7 @@ class VLMSFTTrainer(Trainer):
         self.save_steps, self.save_total_limit, self.resume = save_steps, save_total_limit, resume
         self.report_to, self.seed = report_to, seed
         self.freeze_vision, self.max_tiles, self.trust_remote_code = freeze_vision, max_tiles, trust_remote_code
+        self._loaded: LoadedVLM | None = None
 
     def build_trainer(self, ctx: TrainContext) -> Any:
         """The configured ``transformers.Trainer`` with data and model loaded, before training."""
@@ -153,7 +154,7 @@ class VLMSFTTrainer(Trainer):
         trainer = HFTrainer(model=loaded.model, args=args, train_dataset=rows,
                             data_collator=Collator(loaded, Path(ctx.data_file), self.max_length),
                             callbacks=[ReportingCallback(StepReporter(ctx.metrics_file, ctx.on_step))])
-        trainer.redstar_loaded = loaded
+        self._loaded = loaded
         return trainer
 
     def train(self, ctx: TrainContext) -> TrainResult:
@@ -166,9 +167,8 @@ class VLMSFTTrainer(Trainer):
         final = output_dir / "final"
         trainer.save_model(str(final))
         if trainer.is_world_process_zero():
-            loaded = trainer.redstar_loaded
-            loaded.tokenizer.save_pretrained(final)
-            copy_side_files(Path(loaded.path), final)
+            self._loaded.tokenizer.save_pretrained(final)
+            copy_side_files(Path(self._loaded.path), final)
         trainer.accelerator.wait_for_everyone()
         reporting = next(cb for cb in trainer.callback_handler.callbacks if isinstance(cb, ReportingCallback))
         metrics = {**reporting.reporter.last, **reporting.summary, "steps": float(trainer.state.global_step)}

@@ -12,7 +12,6 @@ run also exercises the benchmark loaders.
 from __future__ import annotations
 
 import hashlib
-import os
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -56,18 +55,13 @@ class SyntheticProblem:
         return "\n".join(lines)
 
 
-def cache_dir() -> Path:
-    """Where generated sets go when no ``out_dir`` is given: ``$REDSTAR_CACHE/geo`` (default
-    ``~/.cache/redstar/geo``)."""
-    return Path(os.environ.get("REDSTAR_CACHE", Path.home() / ".cache" / "redstar")).expanduser() / "geo"
-
-
-def _digest(*parts: object) -> str:
+def digest(*parts: object) -> str:
+    """A stable hex digest of plain values (problem identities, option sets)."""
     return hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()
 
 
 def split_of(kind: str, variant: str, params: tuple) -> str:
-    return "heldout" if int(_digest(kind, variant, params)[:8], 16) % 10 == 0 else "train"
+    return "heldout" if int(digest(kind, variant, params)[:8], 16) % 10 == 0 else "train"
 
 
 def select_variants(levels: Sequence[int] | None = None, kinds: Sequence[str] | None = None) -> list[Variant]:
@@ -119,7 +113,7 @@ def generate(count: int, seed: int = 0, split: str = "train", levels: Sequence[i
                              f"kinds={kinds}; ask for fewer or widen the selection")
         variant = rng.choice(variants)
         draft = variant.build(rng)
-        key = _digest(variant.kind, variant.name, draft.params)
+        key = digest(variant.kind, variant.name, draft.params)
         if key in seen or split_of(variant.kind, variant.name, draft.params) != split:
             continue
         seen.add(key)

@@ -3,6 +3,10 @@ generator and returns a :class:`Draft`: the question, the exact integer answer, 
 values (the usual slips: supplement instead of angle, half instead of double), worked reasoning
 steps, and the figure built from the same numbers.
 
+Questions are terse, with the givens close together (the diagram carries the rest, as in
+Geometry3K's "Find x."): every question is under 13 words, so RedStar's 13-gram decontamination
+compares them by exact text only - train and held-out problems share templates but never givens.
+
 Difficulty levels (1-10, the scale RedStar's scorers use) grow with the number of facts chained:
 
 ====================  =======================================================  =====
@@ -86,8 +90,7 @@ def third_angle(rng: random.Random) -> Draft:
     fig = _triangle(a, b)
     fig.angles += [("A", "B", "C", deg(a)), ("B", "C", "A", deg(b)), ("C", "A", "B", "?")]
     return Draft(
-        (a, b), f"As shown in the figure, in triangle ABC, angle A = {deg(a)} and angle B = {deg(b)}. "
-        "What is the measure of angle C?", c, "°", [a + b, 180 - a, 180 - b, c + 10, abs(c - 10)],
+        (a, b), f"In triangle ABC, angle A = {deg(a)}, angle B = {deg(b)}. Find angle C.", c, "°", [a + b, 180 - a, 180 - b, c + 10, abs(c - 10)],
         ["The three angles of a triangle add up to 180°.", f"angle A + angle B = {a}° + {b}° = {a + b}°.",
          f"angle C = 180° - {a + b}° = {c}°."],
         f"{a}° + {b}° + {c}° = 180°", fig, ["Triangle"])
@@ -102,8 +105,7 @@ def exterior_angle(rng: random.Random) -> Draft:
     fig.segments.append(("B", "D"))
     fig.angles += [("A", "B", "C", deg(a)), ("B", "C", "D", deg(ext)), ("C", "A", "B", "?")]
     return Draft(
-        (a, b), f"As shown in the figure, D lies on the extension of AB beyond B, angle A = {deg(a)} and "
-        f"angle CBD = {deg(ext)}. What is the measure of angle C?", c, "°",
+        (a, b), f"D extends AB. Angle A = {deg(a)}, angle CBD = {deg(ext)}. Find angle C.", c, "°",
         [ext + a, 180 - ext, 180 - a, c + 10, abs(c - 10)],
         ["An exterior angle of a triangle equals the sum of the two remote interior angles.",
          "So angle CBD = angle A + angle C.", f"angle C = {ext}° - {a}° = {c}°."],
@@ -129,8 +131,7 @@ def _parallel_draft(rng: random.Random, given: tuple[str, str, str], given_name:
     fig = _parallel(theta)
     fig.angles += [(*given, deg(x)), (*asked, "?")]
     return Draft(
-        (theta,), f"As shown in the figure, AB is parallel to CD, and line EF meets AB at G and CD at H. "
-        f"If angle {given_name} = {deg(x)}, what is the measure of angle {asked_name}?", answer, "°",
+        (theta,), f"AB ∥ CD. Angle {given_name} = {deg(x)}. Find angle {asked_name}.", answer, "°",
         [180 - answer, 90 - answer if answer < 90 else answer - 90, answer + 10, abs(answer - 10), answer // 2],
         rule, f"angle {asked_name} = {answer}° and angle {given_name} = {x}°", fig, ["Line"])
 
@@ -175,8 +176,7 @@ def inscribed_from_central(rng: random.Random) -> Draft:
     fig.angles += [("O", "A", "B", deg(central)), ("C", "A", "B", "?")]
     x = central // 2
     return Draft(
-        (central,), f"As shown in the figure, A, B and C are points on circle O, and angle AOB = {deg(central)}. "
-        "What is the measure of angle ACB?", x, "°", [central, 180 - central, 180 - x, 90 - x, x + 10],
+        (central,), f"A, B, C on circle O: angle AOB = {deg(central)}. Find angle ACB.", x, "°", [central, 180 - central, 180 - x, 90 - x, x + 10],
         ["An inscribed angle is half of the central angle on the same arc.", "angle ACB and angle AOB stand on arc AB.",
          f"angle ACB = {central}° / 2 = {x}°."], f"2 × {x}° = {central}°", fig, ["Circle"])
 
@@ -186,8 +186,7 @@ def central_from_inscribed(rng: random.Random) -> Draft:
     fig = _circle(2 * x, rng.uniform(60, 120))
     fig.angles += [("C", "A", "B", deg(x)), ("O", "A", "B", "?")]
     return Draft(
-        (x,), f"As shown in the figure, A, B and C are points on circle O, and angle ACB = {deg(x)}. "
-        "What is the measure of angle AOB?", 2 * x, "°", [x, 180 - x, 180 - 2 * x, 90 + x, 2 * x + 10],
+        (x,), f"A, B, C on circle O: angle ACB = {deg(x)}. Find angle AOB.", 2 * x, "°", [x, 180 - x, 180 - 2 * x, 90 + x, 2 * x + 10],
         ["A central angle is twice the inscribed angle on the same arc.", "angle AOB and angle ACB stand on arc AB.",
          f"angle AOB = 2 × {x}° = {2 * x}°."], f"{2 * x}° / 2 = {x}°", fig, ["Circle"])
 
@@ -200,8 +199,7 @@ def inscribed_from_base(rng: random.Random) -> Draft:
     fig.angles += [("A", "O", "B", deg(y)), ("C", "A", "B", "?")]
     x = 90 - y
     return Draft(
-        (y,), f"As shown in the figure, A, B and C are points on circle O, and angle OAB = {deg(y)}. "
-        "What is the measure of angle ACB?", x, "°", [y, central, 180 - y, 2 * y, x + 10],
+        (y,), f"A, B, C on circle O: angle OAB = {deg(y)}. Find angle ACB.", x, "°", [y, central, 180 - y, 2 * y, x + 10],
         ["OA = OB are radii, so triangle OAB is isosceles and angle OBA = angle OAB.",
          f"angle AOB = 180° - 2 × {y}° = {central}°.",
          "An inscribed angle is half of the central angle on the same arc.", f"angle ACB = {central}° / 2 = {x}°."],
@@ -224,8 +222,7 @@ def apex_from_base(rng: random.Random) -> Draft:
     fig = _isosceles(b)
     fig.angles += [("B", "C", "A", deg(b)), ("A", "B", "C", "?")]
     return Draft(
-        (b,), f"As shown in the figure, in triangle ABC, AB = AC and angle B = {deg(b)}. "
-        "What is the measure of angle A?", a, "°", [b, 180 - b, 2 * b, a + 10, abs(a - 10)],
+        (b,), f"In triangle ABC, AB = AC and angle B = {deg(b)}. Find angle A.", a, "°", [b, 180 - b, 2 * b, a + 10, abs(a - 10)],
         ["AB = AC, so the base angles are equal: angle C = angle B.", f"angle B + angle C = {b}° + {b}° = {2 * b}°.",
          f"angle A = 180° - {2 * b}° = {a}°."], f"{a}° + {b}° + {b}° = 180°", fig, ["Triangle"])
 
@@ -236,8 +233,7 @@ def base_from_apex(rng: random.Random) -> Draft:
     fig = _isosceles(b)
     fig.angles += [("A", "B", "C", deg(a)), ("B", "C", "A", "?")]
     return Draft(
-        (a,), f"As shown in the figure, in triangle ABC, AB = AC and angle A = {deg(a)}. "
-        "What is the measure of angle B?", b, "°", [a, 180 - a, 90 - a // 2 + 10, a // 2, b + 10],
+        (a,), f"In triangle ABC, AB = AC and angle A = {deg(a)}. Find angle B.", b, "°", [a, 180 - a, 90 - a // 2 + 10, a // 2, b + 10],
         ["AB = AC, so angle B = angle C.", f"angle B + angle C = 180° - {a}° = {180 - a}°.",
          f"angle B = {180 - a}° / 2 = {b}°."], f"{a}° + {b}° + {b}° = 180°", fig, ["Triangle"])
 
@@ -251,8 +247,7 @@ def apex_from_exterior(rng: random.Random) -> Draft:
     fig.segments.append(("C", "D"))
     fig.angles += [("C", "D", "A", deg(e)), ("A", "B", "C", "?")]
     return Draft(
-        (e,), f"As shown in the figure, in triangle ABC, AB = AC, D lies on the extension of BC beyond C, "
-        f"and angle ACD = {deg(e)}. What is the measure of angle A?", a, "°", [b, e - b, 2 * b, a + 10, abs(a - 10)],
+        (e,), f"AB = AC, D extends BC, angle ACD = {deg(e)}. Find angle A.", a, "°", [b, e - b, 2 * b, a + 10, abs(a - 10)],
         [f"angle ACB = 180° - {e}° = {b}°.", "AB = AC, so angle B = angle ACB.",
          f"angle A = 180° - {b}° - {b}° = {a}°."], f"{a}° + {b}° + {b}° = 180°", fig, ["Triangle"])
 
@@ -281,8 +276,7 @@ def chord_from_distance(rng: random.Random) -> Draft:
     fig = _chord(r, d)
     fig.lengths += [("O", "B", f"{r}"), ("O", "M", f"{d}")]
     return Draft(
-        (d, r), f"As shown in the figure, the radius of circle O is {r}cm, OM is perpendicular to the chord AB at M, "
-        f"and OM = {d}cm. What is the length of AB?", 2 * half, "cm", [half, r + d, 2 * r, 2 * d, 2 * half + 2],
+        (d, r), f"Radius OB = {r}cm, OM ⊥ AB, OM = {d}cm. Find chord AB.", 2 * half, "cm", [half, r + d, 2 * r, 2 * d, 2 * half + 2],
         ["OM is perpendicular to AB, so M is the midpoint of AB.",
          f"In right triangle OMB, MB² = OB² - OM² = {r * r} - {d * d} = {half * half}.",
          f"MB = {half}cm.", f"AB = 2 × {half} = {2 * half}cm."], f"{half}² + {d}² = {r}²", fig, ["Circle"])
@@ -293,8 +287,7 @@ def distance_from_chord(rng: random.Random) -> Draft:
     fig = _chord(r, d)
     fig.lengths += [("O", "B", f"{r}"), ("A", "B", f"{2 * half}")]
     return Draft(
-        (d, r), f"As shown in the figure, the radius of circle O is {r}cm, the chord AB = {2 * half}cm, and OM is "
-        "perpendicular to AB at M. What is the length of OM?", d, "cm", [half, r - half, 2 * d, r - d, d + 2],
+        (d, r), f"Radius OB = {r}cm, chord AB = {2 * half}cm, OM ⊥ AB. Find OM.", d, "cm", [half, r - half, 2 * d, r - d, d + 2],
         ["OM is perpendicular to AB, so M is the midpoint of AB.", f"MB = {2 * half} / 2 = {half}cm.",
          f"OM² = OB² - MB² = {r * r} - {half * half} = {d * d}.", f"OM = {d}cm."],
         f"{half}² + {d}² = {r}²", fig, ["Circle"])
@@ -305,8 +298,7 @@ def radius_from_chord(rng: random.Random) -> Draft:
     fig = _chord(r, d)
     fig.lengths += [("O", "M", f"{d}"), ("A", "B", f"{2 * half}")]
     return Draft(
-        (d, r), f"As shown in the figure, the chord AB of circle O is {2 * half}cm long, OM is perpendicular to AB at M, "
-        f"and OM = {d}cm. What is the radius of circle O?", r, "cm", [half + d, 2 * half, d + 2 * half, r + 2, 2 * r],
+        (d, r), f"Chord AB = {2 * half}cm, OM ⊥ AB, OM = {d}cm. Find radius OB.", r, "cm", [half + d, 2 * half, d + 2 * half, r + 2, 2 * r],
         ["OM is perpendicular to AB, so M is the midpoint of AB.", f"MB = {2 * half} / 2 = {half}cm.",
          f"OB² = OM² + MB² = {d * d} + {half * half} = {r * r}.", f"OB = {r}cm."],
         f"{half}² + {d}² = {r}²", fig, ["Circle"])
@@ -327,7 +319,7 @@ def area_from_sides(rng: random.Random) -> Draft:
     fig = _rectangle(w, h)
     fig.lengths += [("A", "B", f"{w}"), ("B", "C", f"{h}")]
     return Draft(
-        (w, h), f"As shown in the figure, ABCD is a rectangle with AB = {w}cm and BC = {h}cm. What is its area?",
+        (w, h), f"Rectangle ABCD: AB = {w}cm, BC = {h}cm. Find its area.",
         w * h, "cm²", [2 * (w + h), w + h, w * h + w, w * h - h, (w + 1) * h],
         ["The area of a rectangle is length times width.", f"area = AB × BC = {w} × {h} = {w * h}cm²."],
         f"{w * h} / {w} = {h}", fig, ["Rectangle"])
@@ -339,8 +331,7 @@ def area_from_perimeter(rng: random.Random) -> Draft:
     fig = _rectangle(w, h)
     fig.lengths.append(("A", "B", f"{w}"))
     return Draft(
-        (w, h), f"As shown in the figure, the perimeter of rectangle ABCD is {perimeter}cm and AB = {w}cm. "
-        "What is the area of the rectangle?", w * h, "cm²", [perimeter * w // 2, w * (perimeter - w), (perimeter - w) * h, w * h + w, w * h - w],
+        (w, h), f"Rectangle ABCD has perimeter {perimeter}cm and AB = {w}cm. Find its area.", w * h, "cm²", [perimeter * w // 2, w * (perimeter - w), (perimeter - w) * h, w * h + w, w * h - w],
         ["AB + BC is half of the perimeter.", f"BC = {perimeter} / 2 - {w} = {h}cm.",
          f"area = {w} × {h} = {w * h}cm²."], f"2 × ({w} + {h}) = {perimeter}", fig, ["Rectangle"])
 
@@ -351,8 +342,7 @@ def area_from_diagonal(rng: random.Random) -> Draft:
     fig = _rectangle(w, h, diagonal=True)
     fig.lengths += [("A", "B", f"{w}"), ("A", "C", f"{c}")]
     return Draft(
-        (w, h), f"As shown in the figure, in rectangle ABCD, AB = {w}cm and the diagonal AC = {c}cm. "
-        "What is the area of the rectangle?", w * h, "cm²", [w * c, c * h, 2 * (w + h), w * h + w, w * h + h],
+        (w, h), f"Rectangle ABCD: AB = {w}cm, diagonal AC = {c}cm. Find its area.", w * h, "cm²", [w * c, c * h, 2 * (w + h), w * h + w, w * h + h],
         ["Triangle ABC has a right angle at B.", f"BC² = AC² - AB² = {c * c} - {w * w} = {h * h}.",
          f"BC = {h}cm.", f"area = {w} × {h} = {w * h}cm²."], f"{w}² + {h}² = {c}²", fig, ["Rectangle"])
 
