@@ -15,6 +15,7 @@ from redstar.errors import RedStarError
 from redstar_code.synthetic import (
     CODE_LEVELS,
     LIST,
+    ORDINALS,
     SyntheticCodeEvaluator,
     SyntheticCodeSource,
     extract_code,
@@ -90,7 +91,10 @@ def test_levels_are_program_size_and_shapes_grow(problems):
         assert problem.shape == spec.shape and tuple(s.kind for s in problem.stages) == spec.stages
         # the statement lists one step per stage, aggregation and operation on the result
         steps = len(spec.stages) + spec.after + (1 if spec.shape == LIST else 0)
-        assert problem.long_cot.count("\nStep ") == steps
+        think = problem.long_cot.split("</think>")[0]
+        assert [line.split(",")[0] for line in think.splitlines() if line.split(",")[0] in ORDINALS] == list(ORDINALS[:steps])
+        # one commented statement per step in the program
+        assert [line.strip()[2:] for line in problem.solution.splitlines() if line.strip().startswith("# ")] == list(ORDINALS[:steps])
     sizes = {level: {p.size for p in problems if p.level == level} for level in range(1, 11)}
     assert all(sizes[level] == {level} for level in range(1, 11))
     # more control flow as levels rise: loops + if statements never decrease
@@ -191,3 +195,10 @@ def test_shipped_models_answer_code_in_their_style(name, slow):
         code = r"```python\n.+\n```"
         pattern = r"<think>\n.+\n</think>\n\n" + code if slow else code
         assert re.fullmatch(pattern, text, re.S), text
+
+
+def test_shipped_models_were_trained_with_the_verifiers_instruction():
+    folder = _embedded("tiny-teacher")
+    report = json.loads((folder.parent / "tiny-models.json").read_text())
+    verifier = pytest.importorskip("redstar_code.verifier", reason="the code verifier is not installed")
+    assert report["instructions"]["code"] == verifier.CodeVerifier.instruction

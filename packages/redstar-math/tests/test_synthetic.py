@@ -12,6 +12,7 @@ import pytest
 from redstar.errors import RedStarError
 from redstar_math.synthetic import (
     MATH_LEVELS,
+    ORDINALS,
     SyntheticMathEvaluator,
     SyntheticMathSource,
     generate_heldout_math_problems,
@@ -28,6 +29,7 @@ def solve_from_text(question: str) -> tuple[int, list[int], int]:
     """Recompute a question's answer from its words alone: (answer, stated numbers, steps)."""
     sentences = question.split(". ")
     start = int(re.search(r"has (\d+) ", sentences[0]).group(1))
+    assert [s.split(",")[0] for s in sentences[1:-1]] == list(ORDINALS[: len(sentences) - 2]), question
     value, numbers, steps = start, [start], 0
     for sentence in sentences[1:]:
         if m := ADD.search(sentence):
@@ -89,8 +91,11 @@ def test_long_cot_works_each_step_checks_itself_and_boxes_the_answer(problems):
         assert cot.startswith("<think>\n")
         assert cot.endswith(f"\n</think>\n\nThe answer is \\boxed{{{problem.answer}}}.")
         assert "Wait, let me verify" in cot
+        lines = cot.splitlines()
+        # one line per step, introduced by the step's ordinal as in the question
+        assert [line.split(",")[0] for line in lines if line.split(",")[0] in ORDINALS] == list(ORDINALS[:problem.steps])
         equations = EQUATION.findall(cot)
-        # one line per step forward, one inverse per step in the backward check
+        # each step worked once, then redone in the check
         assert len(equations) == 2 * problem.steps
         for a, op, b, c in equations:
             a, b, c = int(a), int(b), int(c)
@@ -170,3 +175,10 @@ def test_shipped_models_answer_math_in_their_style(name, slow):
         answer = r"The answer is \\boxed\{\d+\}\."
         pattern = r"<think>\n.+\n</think>\n\n" + answer if slow else answer
         assert re.fullmatch(pattern, text, re.S), text
+
+
+def test_shipped_models_were_trained_with_the_verifiers_instruction():
+    folder = _embedded("tiny-teacher")
+    report = json.loads((folder.parent / "tiny-models.json").read_text())
+    verifier = pytest.importorskip("redstar_math.verifier", reason="the math verifier is not installed")
+    assert report["instructions"]["math"] == verifier.MathVerifier.instruction

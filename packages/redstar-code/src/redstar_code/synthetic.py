@@ -4,9 +4,9 @@ This is the code half of RedStar's embedded default: the prompts ``redstar run -
 samples with no recipe, the held-out benchmark it evaluates on, and the text the tiny embedded
 teacher and student models (``tools/build_tiny_models.py``) were trained on.
 
-A problem describes a small computation step by step, on one integer ("take an integer n, add 7,
-then multiply by 3") or on a list ("multiply each number by 2, then keep only the numbers greater
-than 5, then add them up, then ..."), and asks for it either as a program that reads standard
+A problem describes a small computation step by step, on one integer ("Take an integer n. First,
+add 7 to it. Second, multiply it by 3.") or on a list ("First, multiply each number by 2. Second,
+keep only the numbers greater than 5. Third, add them up. ..."), and asks for it either as a program that reads standard
 input and prints, or as a named function (TACO's two kinds). Its tests are TACO's
 ``input_output`` JSON string:
 
@@ -22,9 +22,10 @@ straight-line arithmetic on one integer; from level 3 a loop over a list, then f
 
 Each problem carries two solutions, the two styles of the embedded models:
 
-- ``long_cot`` (the teacher): inside ``<think>...</think>`` a numbered plan, then a check that
-  runs the example through every step ("Wait, let me check the example: ..."), then the program
-  written out step by step (one statement per step, an explicit loop) in a fenced ``python`` block;
+- ``long_cot`` (the teacher): inside ``<think>...</think>`` the plan, one line per step, then a
+  check that runs the example through every step ("Wait, let me check the example: ..."), then
+  the program written out step by step (one commented statement per step, an explicit loop) in a
+  fenced ``python`` block;
 - ``short_answer`` (the student base): the program alone, compressed into nested expressions and
   list comprehensions, with no reasoning.
 
@@ -84,6 +85,9 @@ MIN_DISTINCT_OUTPUTS = 3
 MAX_DRAWS = 200
 
 SCALAR_FUNCTIONS = ("calc", "transform", "compute")
+#: Steps are numbered by ordinal words in the statement, the plan and the program's comments:
+#: natural, and a unique token by which a small model finds the step it is working on.
+ORDINALS = ("First", "Second", "Third", "Fourth", "Fifth", "Sixth", "Seventh", "Eighth", "Ninth", "Tenth")
 LIST_FUNCTIONS = ("solve", "process", "total_of")
 
 
@@ -284,13 +288,14 @@ def _statement(shape: str, stages: Sequence[Stage], aggregate: str | None, after
     return steps
 
 
+def _numbered(steps: list[str]) -> str:
+    """ "First, add 7 to it. Second, multiply it by 3." """
+    return " ".join(f"{ordinal}, {step}." for ordinal, step in zip(ORDINALS, steps))
+
+
 def _question(shape: str, io: str, fn_name: str | None, steps: list[str], example: int | list[int],
               expected: int) -> str:
-    if shape == SCALAR:
-        what = f"Take an integer n, {', then '.join(steps)}."
-    else:
-        what = "Take a list of integers. " + " ".join(f"{'Then ' if i else ''}{s[0].upper() if not i else s[0]}{s[1:]}."
-                                                       for i, s in enumerate(steps))
+    what = f"Take {'an integer n' if shape == SCALAR else 'a list of integers'}. {_numbered(steps)}"
     if io == STDIN:
         if shape == SCALAR:
             how = "Read n from standard input and print the result."
@@ -308,15 +313,15 @@ def _question(shape: str, io: str, fn_name: str | None, steps: list[str], exampl
 
 def _explicit_program(shape: str, io: str, fn_name: str | None, stages: Sequence[Stage], aggregate: str | None,
                       after: Sequence[Arith]) -> str:
-    """The teacher's program: one statement per step, an explicit loop."""
+    """The teacher's program: one statement per step, each under a comment naming its step
+    ("# Second"), and an explicit loop."""
     lines: list[str] = []
+    ordinals = iter(ORDINALS)
     pad = "    " if io == CALL else ""
     if shape == SCALAR:
-        if io == CALL:
-            lines.append(f"def {fn_name}(n):")
-        else:
-            lines.append("n = int(input())")
-        lines.extend(f"{pad}n = {step.expr('n')}" for step in after)
+        lines.append(f"def {fn_name}(n):" if io == CALL else "n = int(input())")
+        for step in after:
+            lines += [f"{pad}# {next(ordinals)}", f"{pad}n = {step.expr('n')}"]
         lines.append(f"{pad}return n" if io == CALL else "print(n)")
         return "\n".join(lines) + "\n"
     if io == CALL:
@@ -328,6 +333,7 @@ def _explicit_program(shape: str, io: str, fn_name: str | None, stages: Sequence
     lines.append(f"{pad}for x in nums:")
     indent = pad + "    "
     for stage in stages:
+        lines.append(f"{indent}# {next(ordinals)}")
         if stage.kind == "map":
             lines.append(f"{indent}x = {stage.then.expr('x')}")
         elif stage.kind == "branch":
@@ -338,8 +344,10 @@ def _explicit_program(shape: str, io: str, fn_name: str | None, stages: Sequence
         else:
             lines.append(f"{indent}if {stage.test.expr('x')}:")
             indent += "    "
+    lines.append(f"{indent}# {next(ordinals)}")
     lines.append(f"{indent}total = total + {'x' if aggregate == 'sum' else '1'}")
-    lines.extend(f"{pad}total = {step.expr('total')}" for step in after)
+    for step in after:
+        lines += [f"{pad}# {next(ordinals)}", f"{pad}total = {step.expr('total')}"]
     lines.append(f"{pad}return total" if io == CALL else "print(total)")
     return "\n".join(lines) + "\n"
 
@@ -375,7 +383,7 @@ def _compact_program(shape: str, io: str, fn_name: str | None, stages: Sequence[
 def _long_cot(shape: str, steps: list[str], trace: str, expected: int, program: str) -> str:
     intro = ("The input is one integer; I apply the steps in order." if shape == SCALAR else
              "The input is a list of numbers; I can do every step in one loop with a running total.")
-    plan = "\n".join(f"Step {i}: {s}." for i, s in enumerate(steps, 1))
+    plan = "\n".join(f"{ordinal}, {step}." for ordinal, step in zip(ORDINALS, steps))
     check = f"Wait, let me check the example: {trace}. It gives {expected}, as expected."
     return f"<think>\n{intro}\n{plan}\n{check}\n</think>\n\n```python\n{program}```"
 

@@ -6,19 +6,21 @@ teacher and student models (``tools/build_tiny_models.py``) were trained on.
 
 A problem is a starting amount followed by a chain of operations, told as a story::
 
-    Mia has 23 apples. She buys 15 more. Then she gives away 8. Then she doubles them.
-    How many apples does Mia have now?
+    Mia has 23 apples. First, she buys 15 more. Second, she gives away 8. Third, she doubles
+    them. How many apples does Mia have now?
 
 What a level means (see :data:`MATH_LEVELS`): the number of operations in the chain and the number
 of digits of the numbers it states. Level 1 is one operation on one-digit numbers; level 9 is
 eight operations on two-digit numbers; level 10 eight operations on three-digit numbers. Every
-running total stays a non-negative integer below ``max_value``, so answers are exact.
+running total stays a positive integer of at most ``operand_digits + 1`` digits (two digits up to
+level 9), so answers are exact and each step is arithmetic a tiny model can learn: what grows
+with the level is how many steps must be chained.
 
 Each problem carries two solutions, the two styles of the embedded models:
 
-- ``long_cot``, slow thinking (the teacher): one line per operation, then a backward check
-  ("Wait, let me verify by working backwards: ..."), inside ``<think>...</think>``, then
-  ``The answer is \\boxed{N}.``
+- ``long_cot``, slow thinking (the teacher): one line per operation ("Second, she gives away 8:
+  38 - 8 = 30."), then a check that redoes every step ("Wait, let me verify each step again:
+  ..."), inside ``<think>...</think>``, then ``The answer is \\boxed{N}.``
 - ``short_answer``, fast thinking (the student base): ``The answer is \\boxed{N}.``
 
 Held-out problems are disjoint from training problems for *every* seed and count, not only the
@@ -57,14 +59,14 @@ class MathLevel:
 MATH_LEVELS: dict[int, MathLevel] = {
     1: MathLevel(steps=1, operand_digits=1, max_value=99),
     2: MathLevel(steps=2, operand_digits=1, max_value=99),
-    3: MathLevel(steps=2, operand_digits=2, max_value=999),
-    4: MathLevel(steps=3, operand_digits=2, max_value=999),
-    5: MathLevel(steps=4, operand_digits=2, max_value=999),
-    6: MathLevel(steps=5, operand_digits=2, max_value=999),
-    7: MathLevel(steps=6, operand_digits=2, max_value=999),
-    8: MathLevel(steps=7, operand_digits=2, max_value=999),
-    9: MathLevel(steps=8, operand_digits=2, max_value=999),
-    10: MathLevel(steps=8, operand_digits=3, max_value=9999),
+    3: MathLevel(steps=2, operand_digits=2, max_value=99),
+    4: MathLevel(steps=3, operand_digits=2, max_value=99),
+    5: MathLevel(steps=4, operand_digits=2, max_value=99),
+    6: MathLevel(steps=5, operand_digits=2, max_value=99),
+    7: MathLevel(steps=6, operand_digits=2, max_value=99),
+    8: MathLevel(steps=7, operand_digits=2, max_value=99),
+    9: MathLevel(steps=8, operand_digits=2, max_value=99),
+    10: MathLevel(steps=8, operand_digits=3, max_value=999),
 }
 ALL_LEVELS = tuple(MATH_LEVELS)
 
@@ -79,6 +81,11 @@ ITEMS = ("apples", "marbles", "stickers", "coins", "shells", "cards", "pencils",
 ADD_VERBS = ("buys {n} more", "finds {n} more", "gets {n} more")
 SUB_VERBS = ("gives away {n}", "loses {n}", "sells {n}")
 DOUBLE_VERB = "doubles them"
+#: Each event of a story is introduced by its ordinal ("Second, she gives away 8."), and each line
+#: of the worked solution repeats it. Besides reading naturally, this gives a small model a unique
+#: token to find the next step by (the step after "Second" is the one after "Third" in the
+#: question), instead of having to count sentences.
+ORDINALS = ("First", "Second", "Third", "Fourth", "Fifth", "Sixth", "Seventh", "Eighth", "Ninth")
 
 #: How often each operation is drawn when it keeps the total in range.
 OP_WEIGHTS = {ADD: 4, SUB: 4, DOUBLE: 2}
@@ -103,14 +110,6 @@ class Operation:
         if self.op == SUB:
             return value - self.operand
         return value * self.operand
-
-    def undo(self, value: int) -> int:
-        """The inverse step, used by the backward check."""
-        if self.op == ADD:
-            return value - self.operand
-        if self.op == SUB:
-            return value + self.operand
-        return value // self.operand
 
 
 @dataclass(frozen=True)
@@ -176,18 +175,16 @@ def _draw_operation(rng: random.Random, value: int, spec: MathLevel) -> Operatio
 
 def _long_cot(name: str, pronoun: str, items: str, start: int, operations: Sequence[Operation]) -> str:
     lines = [f"{name} starts with {start} {items}."]
-    values = [start]
-    for operation in operations:
-        result = operation.apply(values[-1])
-        lines.append(f"{pronoun.capitalize()} {operation.phrase}: {values[-1]} {operation.op} {operation.operand} = {result}.")
-        values.append(result)
-    checks = []
-    for operation, before, after in zip(reversed(operations), reversed(values[:-1]), reversed(values[1:])):
-        inverse = {ADD: "-", SUB: "+", DOUBLE: "/"}[operation.op]
-        checks.append(f"{after} {inverse} {operation.operand} = {before}")
-    lines.append(f"Wait, let me verify by working backwards: {', '.join(checks)}. That matches the start.")
-    lines.append(f"So {name} has {values[-1]} {items}.")
-    return "<think>\n" + "\n".join(lines) + f"\n</think>\n\nThe answer is \\boxed{{{values[-1]}}}."
+    equations = []
+    value = start
+    for ordinal, operation in zip(ORDINALS, operations):
+        result = operation.apply(value)
+        equations.append(f"{value} {operation.op} {operation.operand} = {result}")
+        lines.append(f"{ordinal}, {pronoun} {operation.phrase}: {equations[-1]}.")
+        value = result
+    lines.append(f"Wait, let me verify each step again: {', '.join(equations)}. All correct.")
+    lines.append(f"So {name} has {value} {items}.")
+    return "<think>\n" + "\n".join(lines) + f"\n</think>\n\nThe answer is \\boxed{{{value}}}."
 
 
 def short_answer(answer: str | int) -> str:
@@ -209,9 +206,7 @@ def make_problem(rng: random.Random, level: int) -> SyntheticMathProblem:
         operations.append(operation)
         value = operation.apply(value)
     sentences = [f"{name} has {start} {items}."]
-    for i, operation in enumerate(operations):
-        lead = pronoun.capitalize() if i == 0 else f"Then {pronoun}"
-        sentences.append(f"{lead} {operation.phrase}.")
+    sentences += [f"{ordinal}, {pronoun} {operation.phrase}." for ordinal, operation in zip(ORDINALS, operations)]
     sentences.append(f"How many {items} does {name} have now?")
     return SyntheticMathProblem(
         question=" ".join(sentences),
