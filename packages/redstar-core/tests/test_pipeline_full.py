@@ -4,6 +4,8 @@ scripted sampler so that positives exist."""
 
 import json
 
+import pytest
+
 from redstar.pipeline.runner import run_pipeline
 from redstar.progress import ProgressBoard
 from redstar.recipe import validate
@@ -45,6 +47,24 @@ def test_full_run_trains_evaluates_and_reports(tmp_path, arith_host, tiny_lm):
     state = (out / "state.json").read_text()
     run_pipeline(recipe_for(tiny_lm), out, arith_host, ProgressBoard(enabled=False))
     assert json.loads((out / "state.json").read_text())["stages"] == json.loads(state)["stages"]
+
+
+def test_rl_steps_chain_from_the_sft_model(tmp_path, arith_host, tiny_lm, register_plugin):
+    """Core's pipeline hands each RL trainer the previous model and the data of its kind; the rl
+    package's DPO reads the preference set the pipeline built."""
+    pytest.importorskip("redstar_rl")
+    import redstar_rl.plugin
+
+    register_plugin(redstar_rl.plugin, name="rl")
+    recipe = recipe_for(tiny_lm, rl=[{"trainer": "dpo", "options": {"epochs": 1, "batch_size": 4, "grad_accum": 1,
+                                                                      "learning_rate": 1e-4, "max_length": 256}}])
+    out = tmp_path / "run"
+    summary = run_pipeline(recipe, out, arith_host, ProgressBoard(enabled=False))
+    assert set(summary["scores"]) == {"base", "sft", "dpo"}
+    dpo_metrics = [json.loads(line) for line in (out / "metrics" / "dpo.jsonl").read_text().splitlines()]
+    assert dpo_metrics
+    state = json.loads((out / "state.json").read_text())["stages"]
+    assert state["train:rl:0"]["model_path"].startswith(str(out / "models" / "dpo"))
 
 
 def test_changing_only_evaluation_keeps_the_trained_model(tmp_path, arith_host, tiny_lm):
