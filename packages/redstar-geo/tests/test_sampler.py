@@ -69,6 +69,11 @@ def test_bad_input_is_reported(sampler):
         InternVLSampler("unused", batch_size=0)
 
 
+def test_bad_dtype_is_reported(tiny_vlm):
+    with pytest.raises(RedStarError, match="dtype"):
+        InternVLSampler(str(tiny_vlm), device="cpu", dtype="int8").load()
+
+
 def test_non_internvl_checkpoints_are_refused(tiny_lm):
     with pytest.raises(RedStarError, match="InternVL"):
         InternVLSampler(str(tiny_lm), device="cpu").load()

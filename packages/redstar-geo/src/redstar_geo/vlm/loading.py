@@ -22,6 +22,7 @@ from redstar.models import resolve_model
 from redstar_geo.vlm.inputs import ImageSettings, InternVLInputs
 
 NATIVE, REMOTE = "internvl", "internvl_chat"
+DTYPES = ("float32", "bfloat16", "float16")
 #: Files a saved model needs besides weights and tokenizer, copied over when fine-tuning.
 SIDE_FILES = ("preprocessor_config.json", "processor_config.json", "chat_template.jinja", "chat_template.json",
               "video_preprocessor_config.json")
@@ -73,6 +74,8 @@ def pick_dtype(dtype: str, device: str) -> Any:
         if device.startswith("cuda") and torch.cuda.is_bf16_supported():
             return torch.bfloat16
         return torch.float32
+    if dtype not in DTYPES:
+        raise RedStarError(f"dtype must be auto or one of {', '.join(DTYPES)}, got {dtype!r}")
     return getattr(torch, dtype)
 
 
