@@ -71,3 +71,31 @@ def test_exponent_floats_without_a_dot_are_numbers(tmp_path):
     recipe = load_recipe(path)
     assert recipe["sft"]["options"]["learning_rate"] == 5e-7
     assert recipe["sampling"]["temperature"] == 1.0
+
+
+def test_a_part_that_sets_rl_replaces_the_default_dpo(arith_host, register_plugin):
+    from redstar import hookimpl
+    from redstar.interfaces import Trainer
+
+    class NameOnlyDPO(Trainer):  # only its registered name matters to recipe assembly
+        name = "dpo"
+        kind = "preference"
+
+        def train(self, ctx):
+            raise NotImplementedError
+
+    class RL:
+        @hookimpl
+        def redstar_register_trainers(self, register):
+            register(NameOnlyDPO)
+
+    register_plugin(RL(), name="rl")
+    assert [r["trainer"] for r in default_recipe(arith_host)["rl"]] == ["dpo"]
+
+    class NoRL:
+        @hookimpl
+        def redstar_default_recipe(self):
+            return {"rl": []}
+
+    register_plugin(NoRL(), name="images")
+    assert default_recipe(arith_host)["rl"] == []

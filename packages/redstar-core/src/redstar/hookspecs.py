@@ -77,6 +77,8 @@ def redstar_default_recipe() -> dict[str, Any] | None:
     ``models``, ``sampling.backend`` and ``evaluation.backend``. The parts of every selected plugin
     are merged over core's defaults (:data:`redstar.recipe.BASE_RECIPE`): lists are concatenated,
     mappings merged, and two plugins setting one value differently is an error naming both.
+    Core adds a DPO step when redstar-rl is installed, unless a part sets ``rl`` itself
+    (``"rl": []`` for none).
 
     Example::
 

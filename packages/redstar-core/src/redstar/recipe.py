@@ -282,7 +282,8 @@ DEFAULT_RL = [{"trainer": "dpo", "options": {"epochs": 1, "learning_rate": 5e-5,
 
 def default_recipe(host: Any, selected: list[str] | None = None) -> Recipe:
     """The embedded default (``redstar run`` with no ``--recipe``): core's base, DPO when a
-    ``dpo`` trainer is installed, and the parts of the ``selected`` plugins (default: all)."""
+    ``dpo`` trainer is installed and no selected part sets ``rl`` itself, and the parts of the
+    ``selected`` plugins (default: all)."""
     from redstar.errors import RedStarError
 
     parts = [(name, part) for name, part in host.call_each("redstar_default_recipe")
@@ -293,7 +294,9 @@ def default_recipe(host: Any, selected: list[str] | None = None) -> Recipe:
             "--plugins math,code) or pass --recipe FILE"
         )
     base = copy.deepcopy(BASE_RECIPE)
-    if "dpo" in host.names("trainers"):
+    # A part that says what RL it wants (``"rl": []`` for none, e.g. a domain whose prompts carry
+    # images that the text DPO trainer cannot take) replaces the default DPO step.
+    if "dpo" in host.names("trainers") and not any("rl" in part for _, part in parts):
         base["rl"] = copy.deepcopy(DEFAULT_RL)
     merged = merge_parts(base, parts)
     merged["name"] = "default-" + "-".join(sorted(n for n, _ in parts))
