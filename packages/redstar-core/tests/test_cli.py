@@ -100,3 +100,40 @@ def test_missing_model_path_is_a_clean_error(invoke_cli, arith_host, tmp_path):
     )
     result = invoke_cli(["run", "--recipe", str(recipe), "--out", str(tmp_path / "run"), "--no-progress"], expect_exit=1)
     assert "model path ./no/such/model does not exist" in result.output
+
+
+def test_eval_scores_a_model_and_writes_per_problem_results(invoke_cli, arith_host, tiny_lm, tmp_path):
+    out = tmp_path / "eval"
+    result = invoke_cli(["eval", "--model", str(tiny_lm), "--evaluator", "arith-heldout",
+                         "--evaluator-option", "arith-heldout.count=3", "--max-new-tokens", "4",
+                         "--n", "2", "--temperature", "1.0", "--out", str(out)])
+    scores = json.loads((out / "scores.json").read_text())["arith-heldout"]
+    assert scores["problems"] == 3 and scores["samples_per_problem"] == 2
+    assert set(scores["pass_at_k"]) == {"pass@1", "pass@2"}
+    rows = [json.loads(line) for line in (out / "arith-heldout.jsonl").read_text().splitlines()]
+    assert len(rows) == 3 and all(len(r["samples"]) == 2 for r in rows)
+    # four new tokens never finish an answer: every sample is truncated, and reported as such
+    assert scores["truncated"] == 6
+    assert "arith-heldout" in result.output
+
+
+def test_eval_option_needs_an_evaluator_prefix(invoke_cli, arith_host, tiny_lm):
+    result = invoke_cli(["eval", "--model", str(tiny_lm), "--evaluator", "arith-heldout",
+                         "--evaluator-option", "count=3"], expect_exit=2)
+    assert "EVALUATOR.KEY=VALUE" in result.output
+
+
+def test_train_one_trainer_on_a_data_file(invoke_cli, arith_host, tiny_lm, tmp_path):
+    data = tmp_path / "sft.jsonl"
+    rows = [{"prompt_id": str(i), "messages": [{"role": "user", "content": f"What is {i} + 1?"},
+                                               {"role": "assistant", "content": f"<think>{i} + 1</think> \\boxed{{{i + 1}}}"}]}
+            for i in range(8)]
+    data.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    out = tmp_path / "sft"
+    result = invoke_cli(["train", "--trainer", "sft", "--model", str(tiny_lm), "--data", str(data), "--out", str(out),
+                         "--option", "epochs=1", "--option", "batch_size=4", "--option", "learning_rate=1e-3"])
+    reported = json.loads(result.output[result.output.rindex('{\n  "model_path"'):])
+    assert (out / "metrics.jsonl").read_text().strip()
+    from pathlib import Path
+
+    assert (Path(reported["model_path"]) / "config.json").exists()

@@ -197,6 +197,8 @@ def build_cli(host: Host | None = None) -> click.Group:
                   help="Evaluator name (repeatable), e.g. math-hard, aime24, taco, geoqa.")
     @click.option("--path", "paths", multiple=True, metavar="EVALUATOR=FILE",
                   help="Full benchmark file or folder for an evaluator (default: its bundled sample).")
+    @click.option("--evaluator-option", "evaluator_options", multiple=True, metavar="EVALUATOR.KEY=VALUE",
+                  help="Any other evaluator option, e.g. geoqa.image_root=data/geoqa/images (repeatable).")
     @click.option("--limit", type=int, help="Evaluate only the first N problems of each benchmark.")
     @click.option("--n", "n", type=int, default=1, show_default=True, help="Samples per problem.")
     @click.option("--temperature", type=float, default=0.0, show_default=True)
@@ -206,7 +208,7 @@ def build_cli(host: Host | None = None) -> click.Group:
     @click.option("--out", type=click.Path(file_okay=False), default="runs/eval", show_default=True)
     @click.pass_context
     def eval_cmd(ctx: click.Context, plugins: str | None, model: str, evaluators: tuple[str, ...], paths: tuple[str, ...],
-                 limit: int | None, n: int, temperature: float, max_new_tokens: int, backend: str,
+                 evaluator_options: tuple[str, ...], limit: int | None, n: int, temperature: float, max_new_tokens: int, backend: str,
                  backend_options: tuple[str, ...], out: str) -> None:
         """Evaluate a model on benchmarks: pass@1 over n samples, pass@k, majority vote,
         truncation; per-problem results in <out>/<evaluator>.jsonl.
@@ -226,6 +228,12 @@ def build_cli(host: Host | None = None) -> click.Group:
 
         host_ = _host(ctx)
         path_for = dict(_split_kv(p) for p in paths)
+        extra_options: dict[str, dict[str, Any]] = {}
+        for key, value in _parse_options(evaluator_options).items():
+            if "." not in key:
+                raise click.BadParameter(f"expected EVALUATOR.KEY=VALUE, got {key!r}", param_hint="--evaluator-option")
+            evaluator_name, option = key.split(".", 1)
+            extra_options.setdefault(evaluator_name, {})[option] = value
         sampler = instantiate(host_.get("samplers", backend), {**_parse_options(backend_options), "model": resolve_model(model)})
         params = SamplingParams(n=n, temperature=temperature, max_new_tokens=max_new_tokens)
         scores = {}
@@ -234,7 +242,7 @@ def build_cli(host: Host | None = None) -> click.Group:
             with board:
                 for name in evaluators:
                     cls = host_.get("evaluators", name)
-                    opts: dict[str, Any] = {}
+                    opts: dict[str, Any] = dict(extra_options.get(name, {}))
                     if name in path_for:
                         opts["path"] = path_for[name]
                     if limit is not None:

@@ -69,6 +69,8 @@ def redstar_default_recipe():
         "selection": {"mix": {"geo": 1.0}},
         # Eight samples per question, as the paper draws for GeoQA.
         "sampling": {"backend": "internvl", "n": 8},
+        # redstar-rl's DPO takes text-only conversations; geo prompts carry a diagram.
+        "rl": [],
         "sft": {"trainer": "vlm-sft", "options": {"grad_accum": 1, "max_length": 768}},
         "evaluation": {"backend": "internvl",
                        "evaluators": [{"name": "synthetic-geo-heldout", "options": {"count": 40}}]},
