@@ -88,12 +88,16 @@ def make_plots(run_dir: Path, summary: dict[str, Any]) -> dict[str, Path]:
         ax.set_xticks(range(1, 11))
         save(fig, "difficulty")
 
-    steps = summary.get("funnel", []) + summary.get("sample_funnel", [])
-    if steps:
-        fig, ax = plt.subplots(figsize=(6, 3.2))
-        labels = [s[0] for s in steps][::-1]
-        ax.barh(labels, [s[1] for s in steps][::-1], color="#2c3e50")
-        ax.set_title("From prompts to SFT rows")
+    panels = [("prompts", summary.get("funnel", [])), ("samples", summary.get("sample_funnel", []))]
+    if any(steps for _, steps in panels):
+        fig, axes = plt.subplots(1, 2, figsize=(9, 2.8))
+        for ax, (unit, steps) in zip(axes, panels):
+            labels = [s[0] for s in steps][::-1]
+            counts = [s[1] for s in steps][::-1]
+            bars = ax.barh(labels, counts, color="#2c3e50")
+            ax.bar_label(bars, padding=3)
+            ax.set_xlim(0, max(counts or [1]) * 1.25)
+            ax.set_title(f"Funnel: {unit}")
         save(fig, "funnel")
 
     samples = {(r["prompt_id"], r["index"]): r for r in _read_jsonl(run_dir / "samples.jsonl")}
