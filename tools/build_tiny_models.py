@@ -60,7 +60,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out-dir", type=Path, default=DEFAULT_OUT, help="writes tiny-teacher/ and tiny-student/ here")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--vocab-size", type=int, default=1024)
-    p.add_argument("--teacher-math", type=int, default=16000, help="math problems the teacher trains on")
+    p.add_argument("--teacher-math", type=int, default=20000, help="math problems the teacher trains on")
     p.add_argument("--teacher-code", type=int, default=6000, help="code problems the teacher trains on")
     p.add_argument("--teacher-shape", default="128,4,4,2", help="hidden,layers,heads,kv_heads")
     p.add_argument("--teacher-epochs", type=float, default=1.0)
@@ -185,13 +185,21 @@ def train_role(role: str, args: argparse.Namespace, instructions: dict[str, str]
     params = sum(p.numel() for p in model.parameters())
     log(f"[{role}] {params / 1e6:.2f}M parameters, {len(examples)} sequences, {epochs} epochs, "
         f"{torch.get_num_threads()} thread(s)")
+    other = args.out_dir / f"tiny-{'student' if role == 'teacher' else 'teacher'}" / STAGE_REPORT
+
+    def take_free_core() -> None:
+        # In a --jobs 2 build the model that finishes first leaves its core idle: take it.
+        if args.only and torch.get_num_threads() == 1 and other.exists():
+            torch.set_num_threads(2)
+            log(f"[{role}] the other model is done: now 2 threads")
+
     stats = train(model, examples, epochs=epochs, lr=lr, pad_id=tokenizer.pad_token_id, seed=args.seed,
-                  log=lambda m: log(f"[{role}]{m}"), log_every=50)
+                  log=lambda m: log(f"[{role}]{m}"), log_every=50, every_log=take_free_core)
     files = save(model, tokenizer, folder)
     log(f"[{role}] {stats.tokens} tokens in {stats.seconds:.0f}s, final loss {stats.final_loss:.4f}, "
         f"{files['megabytes']} MB")
     return {"shape": shape(spec), "parameters": params, "epochs": epochs, "lr": lr,
-            "conversations": len(convs), "plain_texts": len(texts), "threads": torch.get_num_threads(),
+            "conversations": len(convs), "plain_texts": len(texts),
             "train": asdict(stats), "files": files}
 
 

@@ -64,7 +64,8 @@ def train(model, examples: Sequence[Example], *, epochs: float, lr: float, pad_i
           weight_decay: float = 0.01, log: Callable[[str], None] = print, log_every: int = 200) -> TrainStats:
     """Train ``model`` in place on ``examples`` for ``epochs`` passes (a fraction trains on a
     prefix of the last pass) with AdamW, linear warm-up and cosine decay to
-    ``min_lr_fraction * lr``."""
+    ``min_lr_fraction * lr``. ``every_log`` is called at each log line (the build uses it to
+    take the second core once the other model is done)."""
     rng = random.Random(seed)
     torch.manual_seed(seed)
     plan: list[list[Example]] = []
@@ -110,5 +111,7 @@ def train(model, examples: Sequence[Example], *, epochs: float, lr: float, pad_i
             elapsed = time.time() - start
             log(f"  step {step + 1}/{total} loss {running:.4f} lr {scheduler.get_last_lr()[0]:.2e} "
                 f"{tokens / elapsed:.0f} tok/s {elapsed:.0f}s")
+            if every_log is not None:
+                every_log()
     model.eval()
     return TrainStats(total, sequences, tokens, loss_tokens, time.time() - start, running or float("nan"))

@@ -95,11 +95,13 @@ def test_long_cot_works_each_step_checks_itself_and_boxes_the_answer(problems):
         # one line per step, introduced by the step's ordinal as in the question
         assert [line.split(",")[0] for line in lines if line.split(",")[0] in ORDINALS] == list(ORDINALS[:problem.steps])
         equations = EQUATION.findall(cot)
-        # each step worked once, then redone in the check
-        assert len(equations) == 2 * problem.steps
+        # each step worked once, then the last one checked by its inverse
+        assert len(equations) == problem.steps + 1
         for a, op, b, c in equations:
             a, b, c = int(a), int(b), int(c)
             assert {"+": a + b, "-": a - b, "*": a * b, "/": a / b}[op] == c, (a, op, b, c)
+        last, check = equations[-2], equations[-1]
+        assert check[0] == last[3] and check[3] == last[0] and check[2] == last[2]
         assert problem.short_answer == f"The answer is \\boxed{{{problem.answer}}}."
 
 

@@ -19,8 +19,8 @@ with the level is how many steps must be chained.
 Each problem carries two solutions, the two styles of the embedded models:
 
 - ``long_cot``, slow thinking (the teacher): one line per operation ("Second, she gives away 8:
-  38 - 8 = 30."), then a check that redoes every step ("Wait, let me verify each step again:
-  ..."), inside ``<think>...</think>``, then ``The answer is \\boxed{N}.``
+  38 - 8 = 30."), then a check of the last step by its inverse ("Wait, let me verify the last
+  step: 30 + 8 = 38. Correct."), inside ``<think>...</think>``, then ``The answer is \\boxed{N}.``
 - ``short_answer``, fast thinking (the student base): ``The answer is \\boxed{N}.``
 
 Held-out problems are disjoint from training problems for *every* seed and count, not only the
@@ -74,6 +74,7 @@ ALL_LEVELS = tuple(MATH_LEVELS)
 HELDOUT_BUCKETS = 8
 
 ADD, SUB, DOUBLE = "+", "-", "*"
+INVERSE = {ADD: "-", SUB: "+", DOUBLE: "/"}
 
 PEOPLE = (("Mia", "she"), ("Tom", "he"), ("Ava", "she"), ("Leo", "he"),
           ("Zoe", "she"), ("Sam", "he"), ("Ivy", "she"), ("Max", "he"))
@@ -175,14 +176,13 @@ def _draw_operation(rng: random.Random, value: int, spec: MathLevel) -> Operatio
 
 def _long_cot(name: str, pronoun: str, items: str, start: int, operations: Sequence[Operation]) -> str:
     lines = [f"{name} starts with {start} {items}."]
-    equations = []
     value = start
     for ordinal, operation in zip(ORDINALS, operations):
         result = operation.apply(value)
-        equations.append(f"{value} {operation.op} {operation.operand} = {result}")
-        lines.append(f"{ordinal}, {pronoun} {operation.phrase}: {equations[-1]}.")
-        value = result
-    lines.append(f"Wait, let me verify each step again: {', '.join(equations)}. All correct.")
+        lines.append(f"{ordinal}, {pronoun} {operation.phrase}: {value} {operation.op} {operation.operand} = {result}.")
+        before, value = value, result
+    last = operations[-1]
+    lines.append(f"Wait, let me verify the last step: {value} {INVERSE[last.op]} {last.operand} = {before}. Correct.")
     lines.append(f"So {name} has {value} {items}.")
     return "<think>\n" + "\n".join(lines) + f"\n</think>\n\nThe answer is \\boxed{{{value}}}."
 
@@ -220,12 +220,12 @@ def make_problem(rng: random.Random, level: int) -> SyntheticMathProblem:
 
 
 def _check_levels(levels: Iterable[int]) -> tuple[int, ...]:
-    levels = tuple(int(level) for level in levels)
+    levels = tuple(levels)
     if not levels:
         raise RedStarError("synthetic math: 'levels' is empty")
-    unknown = [level for level in levels if level not in MATH_LEVELS]
-    if unknown:
-        raise RedStarError(f"synthetic math: unknown level {unknown[0]} (levels are 1 to 10)")
+    for level in levels:
+        if isinstance(level, bool) or level not in MATH_LEVELS:
+            raise RedStarError(f"synthetic math: unknown level {level!r} (levels are the integers 1 to 10)")
     return levels
 
 
