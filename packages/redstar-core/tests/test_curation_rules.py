@@ -63,3 +63,14 @@ def test_decontamination_exact_and_ngram():
     kept, dropped = decontaminate(prompts, index)
     assert [p.question for p in kept] == ["What is 2 + 2?"]
     assert dropped == {"overlaps aime24": 2}
+
+
+def test_exact_only_benchmarks_ignore_shared_template_words():
+    template = "Write a program that reads a list of numbers and prints the sum of the {} ones in the list given"
+    index = BenchmarkIndex(n=5)
+    index.add("generated-heldout", [template.format("odd")], exact_only=True)
+    train = [Prompt(domain="code", source="s", question=template.format("even"), reference="{}"),
+             Prompt(domain="code", source="s", question=template.format("odd"), reference="{}")]
+    kept, dropped = decontaminate(train, index)
+    assert [p.question for p in kept] == [template.format("even")]
+    assert dropped == {"overlaps generated-heldout": 1}

@@ -33,12 +33,17 @@ class BenchmarkIndex:
         self._grams: dict[tuple[str, ...], str] = {}
         self._exact: dict[str, str] = {}
 
-    def add(self, benchmark: str, questions: Iterable[str]) -> None:
+    def add(self, benchmark: str, questions: Iterable[str], exact_only: bool = False) -> None:
+        """Index a benchmark's questions. ``exact_only`` suits generated sets that are disjoint
+        from the sources by construction but share their templates' wording: n-grams of shared
+        template text would flag every prompt."""
         for q in questions:
             words = normalise(q)
             if not words:
                 continue
             self._exact.setdefault(" ".join(words), benchmark)
+            if exact_only:
+                continue
             for g in ngrams(words, self.n):
                 self._grams.setdefault(g, benchmark)
 

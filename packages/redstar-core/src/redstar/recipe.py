@@ -67,6 +67,8 @@ SCHEMA: dict[str, Field] = {
         "ngram": _f(int, 13, doc="word n-gram length that counts as overlap"),
         "evaluators": _f((list, type(None)), None, items=_f(str),
                          doc="evaluators to check against (default: every installed one)"),
+        "exact_only": _f(list, [], items=_f(str),
+                         doc="evaluators checked by exact match only (generated sets disjoint by construction)"),
     }),
     "verifiers": _f(dict, {}, values=_f(dict), doc="domain -> options for that domain's verifier"),
     "sampling": _f(dict, fields={

@@ -86,7 +86,7 @@ def benchmark_index(ctx: RunContext) -> tuple[BenchmarkIndex, list[str]]:
             problems = evaluator.load()
         except InputError:
             raise
-        index.add(name, (p.question for p in problems))
+        index.add(name, (p.question for p in problems), exact_only=name in cfg["exact_only"])
         used.append(name)
     return index, sorted(set(used))
 
