@@ -61,7 +61,8 @@ def collate(group: Sequence[Example], pad_id: int) -> dict[str, torch.Tensor]:
 
 def train(model, examples: Sequence[Example], *, epochs: float, lr: float, pad_id: int, seed: int,
           tokens_per_batch: int = 2048, warmup_fraction: float = 0.03, min_lr_fraction: float = 0.1,
-          weight_decay: float = 0.01, log: Callable[[str], None] = print, log_every: int = 200) -> TrainStats:
+          weight_decay: float = 0.01, log: Callable[[str], None] = print, log_every: int = 200,
+          every_log: Callable[[], None] | None = None) -> TrainStats:
     """Train ``model`` in place on ``examples`` for ``epochs`` passes (a fraction trains on a
     prefix of the last pass) with AdamW, linear warm-up and cosine decay to
     ``min_lr_fraction * lr``. ``every_log`` is called at each log line (the build uses it to
