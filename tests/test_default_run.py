@@ -1,0 +1,56 @@
+"""A shorter version of the embedded default run, end to end on the shipped tiny models:
+`redstar run --plugins math,code` with smaller counts. Real teacher sampling, real verification
+(math equivalence, code in the sandbox), real SFT and DPO, real evaluation, the report."""
+
+import json
+
+import yaml
+
+from redstar.recipe import default_recipe
+
+
+def shorter(recipe):
+    """The default recipe with fewer prompts, samples and evaluation problems."""
+    data = dict(recipe)
+    for source in data["sources"]:
+        source["options"]["count"] = 60 if source["name"] == "synthetic-math" else 40
+    data["sampling"]["n"] = 3
+    data["sampling"]["n_by_level"] = {9: 4}
+    data["sft"]["options"]["epochs"] = 1
+    for step in data["rl"]:
+        step["options"]["epochs"] = 1
+    for evaluator in data["evaluation"]["evaluators"]:
+        evaluator["options"]["count"] = 1
+    data["name"] = "default-short"
+    return data
+
+
+def test_default_run_end_to_end(tmp_path, invoke_cli, register_plugin, redstar_host):
+    import redstar_code.plugin
+    import redstar_math.plugin
+    import redstar_rl.plugin
+
+    for name, module in (("math", redstar_math.plugin), ("code", redstar_code.plugin), ("rl", redstar_rl.plugin)):
+        register_plugin(module, name=name)
+    recipe_file = tmp_path / "short.yaml"
+    recipe_file.write_text(yaml.safe_dump(shorter(default_recipe(redstar_host, ["math", "code"])), sort_keys=False))
+    out = tmp_path / "run"
+    result = invoke_cli(["run", "--recipe", str(recipe_file), "--out", str(out), "--no-progress"])
+    assert "Scores" in result.output
+
+    summary = json.loads((out / "summary.json").read_text())
+    verify = summary["stages"]["verify"]
+    # the teacher gives a mix: positives for SFT and negatives for preference pairs
+    assert verify["correct"] > 0 and verify["wrong"] + verify["no_answer"] > 0
+    selected = [json.loads(line) for line in (out / "selected.jsonl").read_text().splitlines()]
+    assert {p["domain"] for p in selected} == {"math", "code"}
+    recipe = yaml.safe_load((out / "recipe.yaml").read_text())
+    low, high = recipe["selection"]["min_level"], recipe["selection"]["max_level"]
+    assert all(low <= p["difficulty"] <= high for p in selected)
+    assert summary["stages"]["build"]["sft_rows"] > 0 and summary["stages"]["build"]["preference_pairs"] > 0
+    assert set(summary["scores"]) == {"base", "sft", "dpo"}
+    for per_model in summary["scores"].values():
+        assert set(per_model) == {"synthetic-math-heldout", "synthetic-code-heldout"}
+    for tag in ("sft", "dpo"):
+        assert (out / "metrics" / f"{tag}.jsonl").read_text().strip()
+    assert (out / "report.html").exists() and (out / "plots" / "scores.png").exists()
