@@ -47,6 +47,8 @@ from tiny.evaluate import Checker, Item, ask, by_level  # noqa: E402
 from tiny.train import train  # noqa: E402
 
 DEFAULT_OUT = ROOT / "packages/redstar-core/src/redstar/assets/models"
+#: Where a build for DEFAULT_OUT trains and is measured before it replaces the shipped models.
+STAGING = ROOT / "build/tiny-models"
 DOCS = ROOT / "docs/tiny-models.md"
 DOCS_START, DOCS_END = "<!-- build-report:start -->", "<!-- build-report:end -->"
 
@@ -231,6 +233,12 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     import transformers
 
+    # The shipped models stay in place (tests and runs use them) until the new ones are built and
+    # measured; then they are swapped in.
+    ship_to = args.out_dir if args.out_dir.resolve() == DEFAULT_OUT.resolve() else None
+    if ship_to is not None:
+        args.out_dir = STAGING
+
     report: dict = {"seed": args.seed, "instructions": instructions,
                     "command": " ".join(["python", "tools/build_tiny_models.py", *argv]),
                     "machine": {"threads": args.threads, "jobs": args.jobs, "python": platform.python_version(),
@@ -264,8 +272,15 @@ def main(argv: list[str] | None = None) -> int:
         report["evaluation"] = evaluate(args, models, instructions, tokenizer)
     report["total_seconds"] = round(time.time() - started)
     (args.out_dir / "tiny-models.json").write_text(json.dumps(report, indent=2) + "\n")
-    if args.out_dir.resolve() == DEFAULT_OUT.resolve():
+    if ship_to is not None:
+        import shutil
+
+        for name in ("tiny-teacher", "tiny-student"):
+            shutil.rmtree(ship_to / name, ignore_errors=True)
+            shutil.copytree(args.out_dir / name, ship_to / name)
+        shutil.copy2(args.out_dir / "tiny-models.json", ship_to / "tiny-models.json")
         write_docs_section(report)
+        args.out_dir = ship_to
     log(f"done in {report['total_seconds']}s; report in {args.out_dir / 'tiny-models.json'}")
     return 0
 
