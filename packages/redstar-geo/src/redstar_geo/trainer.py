@@ -21,7 +21,7 @@ from typing import Any
 from redstar.errors import InputError
 from redstar.interfaces import TrainContext, Trainer, TrainResult
 from redstar.records import RecordError
-from redstar.trainers.reporting import ReportingCallback, StepReporter
+from redstar.trainers.reporting import ReportingCallback, StepReporter, leave_progress_to_reporter
 from redstar.trainers.rows import ROLES, read_rows, require_str
 from redstar.trainers.settings import hf_trainer_args, last_checkpoint, resolve_device
 from redstar_geo.vlm.inputs import IGNORE_INDEX, Encoded
@@ -163,6 +163,7 @@ class VLMSFTTrainer(Trainer):
         checkpoint = last_checkpoint(output_dir) if self.resume else None
         if checkpoint:
             log.info("vlm-sft: resuming from %s", checkpoint)
+        leave_progress_to_reporter(trainer)
         trainer.train(resume_from_checkpoint=checkpoint)
         final = output_dir / "final"
         trainer.save_model(str(final))

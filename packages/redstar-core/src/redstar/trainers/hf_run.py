@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from redstar.interfaces import TrainResult
-from redstar.trainers.reporting import ReportingCallback
+from redstar.trainers.reporting import ReportingCallback, leave_progress_to_reporter
 from redstar.trainers.settings import last_checkpoint
 
 log = logging.getLogger(__name__)
@@ -24,6 +24,7 @@ def train_and_save(trainer: Any, output_dir: Path, *, resume: bool = True,
     checkpoint = last_checkpoint(output_dir) if resume else None
     if checkpoint:
         log.info("resuming from %s", checkpoint)
+    leave_progress_to_reporter(trainer)
     trainer.train(resume_from_checkpoint=checkpoint)
 
     final = output_dir / "final"

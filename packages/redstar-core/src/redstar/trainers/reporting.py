@@ -82,3 +82,18 @@ class ReportingCallback(TrainerCallback):
             self.summary.update(numeric_metrics(logs))
             return
         self.reporter.report(state.global_step, state.max_steps, logs)
+
+
+def leave_progress_to_reporter(trainer: Any) -> None:
+    """Drop transformers' own tqdm bar and printed ``{'loss': ...}`` dicts from ``trainer`` when a
+    :class:`ReportingCallback` hands each step to an ``on_step`` consumer (the run's progress
+    board): otherwise a second bar and a log dict per step spill into the run's output, and the
+    same figures are in ``metrics_file`` anyway."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    reporting = [cb for cb in trainer.callback_handler.callbacks if isinstance(cb, ReportingCallback)]
+    if any(cb.reporter.on_step is not None for cb in reporting):
+        # isinstance also catches NotebookProgressCallback, a ProgressCallback subclass.
+        for callback in list(trainer.callback_handler.callbacks):
+            if isinstance(callback, (ProgressCallback, PrinterCallback)):
+                trainer.remove_callback(callback)
