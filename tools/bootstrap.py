@@ -44,7 +44,7 @@ def main() -> int:
     parser.add_argument("--dev", action="store_true", help="also install the test tools")
     args = parser.parse_args()
 
-    if sys.version_info < (3, 10):
+    if sys.version_info < (3, 10):  # noqa: UP036 - bootstrap runs under whatever python3 a machine has
         sys.exit("RedStar needs Python 3.10 or newer")
     python = VENV / "bin" / "python"
     if not python.exists():

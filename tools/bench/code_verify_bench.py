@@ -14,6 +14,7 @@ Figures measured on the development machines are in docs/code.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -48,10 +49,8 @@ def escaped_files() -> list[str]:
     places = ["/tmp", "/var/tmp", "/dev/shm", "/root", "/usr", "/", str(Path.home())]
     out = []
     for place in places:
-        try:
+        with contextlib.suppress(OSError):
             out += [f"{place}/{n}" for n in os.listdir(place) if n.startswith(ESCAPE_PREFIX)]
-        except OSError:
-            pass
     return sorted(set(out))
 
 
@@ -65,7 +64,6 @@ def main() -> int:
     args = parser.parse_args()
 
     from redstar.records import Prompt
-
     from redstar_code.verifier import CodeVerifier
 
     rows = [json.loads(line) for line in args.data.read_text(encoding="utf-8").splitlines() if line.strip()]

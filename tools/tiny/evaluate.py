@@ -19,7 +19,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import torch
-
 from tiny.data import user_message
 
 BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
