@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,12 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-PLOTS = ("difficulty", "funnel", "pass_vs_length", "training", "scores")
+PLOTS = ("difficulty", "funnel", "pass_vs_length", "training", "scores", "scores_by_group")
+
+
+def group_order(group: str) -> tuple:
+    """Sort key that puts "level 2" before "level 10" (numbers compare as numbers)."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", group))
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -155,6 +161,25 @@ def make_plots(run_dir: Path, summary: dict[str, Any]) -> dict[str, Path]:
         ax.legend()
         ax.set_title("Scores before and after training")
         save(fig, "scores")
+
+        # One panel per evaluator that reports groups (the synthetic sets: by level): where
+        # training helped, not just how much.
+        grouped = [e for e in evaluators if any(scores[t].get(e, {}).get("by_group") for t in tags)]
+        if grouped:
+            fig, axes = plt.subplots(1, len(grouped), figsize=(5 * len(grouped), 3.4), squeeze=False)
+            for ax, name in zip(axes[0], grouped):
+                groups = sorted({g for t in tags for g in scores[t].get(name, {}).get("by_group", {})}, key=group_order)
+                for tag in tags:
+                    by_group = scores[tag].get(name, {}).get("by_group", {})
+                    ax.plot(range(len(groups)), [by_group.get(g, {}).get("pass@1", float("nan")) for g in groups],
+                            marker="o", label=tag)
+                ax.set_xticks(range(len(groups)))
+                ax.set_xticklabels([g.replace("level ", "L") for g in groups], rotation=0 if len(groups) <= 10 else 45)
+                ax.set_ylim(-0.02, 1.02)
+                ax.set_ylabel("pass@1")
+                ax.set_title(name)
+                ax.legend()
+            save(fig, "scores_by_group")
     return made
 
 
@@ -166,7 +191,7 @@ def _group_rows(summary: dict[str, Any]) -> list[str]:
         for name, score in per.items():
             by_eval[name][tag] = score
     for name, per_tag in sorted(by_eval.items()):
-        groups = sorted({g for s in per_tag.values() for g in s.get("by_group", {})})
+        groups = sorted({g for s in per_tag.values() for g in s.get("by_group", {})}, key=group_order)
         if not groups:
             continue
         tags = list(per_tag)
