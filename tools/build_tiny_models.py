@@ -38,13 +38,13 @@ for path in (ROOT / "tools", ROOT / "packages/redstar-math/src", ROOT / "package
         sys.path.insert(0, str(path))
 
 import torch  # noqa: E402
+from tiny import data  # noqa: E402
+from tiny.evaluate import Checker, Item, ask, by_level  # noqa: E402
+from tiny.train import train  # noqa: E402
 
 from redstar.tiny import tiny_config, train_tokenizer  # noqa: E402
 from redstar_code.synthetic import generate_code_problems, generate_heldout_code_problems  # noqa: E402
 from redstar_math.synthetic import generate_heldout_math_problems, generate_math_problems  # noqa: E402
-from tiny import data  # noqa: E402
-from tiny.evaluate import Checker, Item, ask, by_level  # noqa: E402
-from tiny.train import train  # noqa: E402
 
 DEFAULT_OUT = ROOT / "packages/redstar-core/src/redstar/assets/models"
 #: Where a build for DEFAULT_OUT trains and is measured before it replaces the shipped models.
@@ -74,10 +74,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--student-lr", type=float, default=1e-3)
     p.add_argument("--tapes", type=int, default=16000,
                    help="math problems whose equations both models get as bare arithmetic drill")
-    p.add_argument("--student-solutions", type=int, default=8000,
-                   help="plain-text terse solutions in the student's pretraining")
+    p.add_argument("--student-solutions", type=int, default=20000,
+                   help="math problems whose worked solutions (plain text) are in the student's pretraining")
+    p.add_argument("--student-code-solutions", type=int, default=6000,
+                   help="code problems whose worked solutions (plain text) are in the student's pretraining")
     p.add_argument("--no-student-solutions", action="store_true",
-                   help="leave the terse solutions out of the student's pretraining (an ablation)")
+                   help="leave the worked solutions out of the student's pretraining (an ablation)")
+    p.add_argument("--retrain", choices=("teacher", "student"),
+                   help="train only this model again and keep the other one from --out-dir (their shared "
+                        "tokenizer must come out the same; the build report records both commands)")
     p.add_argument("--eval-per-level", type=int, default=20, help="problems per level and domain in each measurement")
     p.add_argument("--max-new-tokens", type=int, default=384, help="as the default recipe samples")
     p.add_argument("--threads", type=int, default=2, help="torch threads (for --jobs 1 and evaluation)")
@@ -90,7 +95,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.smoke:
         args.out_dir = Path("/tmp/redstar-tiny-smoke")
         args.teacher_math = args.teacher_code = args.student_math = args.student_code = 200
-        args.tapes = args.student_solutions = 100
+        args.tapes = args.student_solutions = args.student_code_solutions = 100
         args.teacher_shape = args.student_shape = "32,2,2,1"
         args.teacher_epochs = args.student_epochs = 1.0
         args.eval_per_level = 2
@@ -167,7 +172,10 @@ def conversations_for(role: str, args: argparse.Namespace, instructions: dict[st
     if role == "teacher":
         return data.teacher_conversations(math, code, instructions), texts
     if not args.no_student_solutions:
-        texts += data.terse_solutions(generate_math_problems(args.student_solutions, seed=base + 700 + args.seed))
+        # Appended after the tapes: the tokenizer samples the first plain texts, so that this
+        # knowledge can change without changing the tokenizer the teacher shares.
+        texts += data.worked_solutions(generate_math_problems(args.student_solutions, seed=base + 700 + args.seed)
+                                       + generate_code_problems(args.student_code_solutions, seed=base + 700 + args.seed))
     return data.student_conversations(math, code, instructions), texts
 
 
@@ -238,39 +246,40 @@ def main(argv: list[str] | None = None) -> int:
     ship_to = args.out_dir if args.out_dir.resolve() == DEFAULT_OUT.resolve() else None
     if ship_to is not None:
         args.out_dir = STAGING
-
-    report: dict = {"seed": args.seed, "instructions": instructions,
-                    "command": " ".join(["python", "tools/build_tiny_models.py", *argv]),
-                    "machine": {"threads": args.threads, "jobs": args.jobs, "python": platform.python_version(),
-                                "torch": torch.__version__, "transformers": transformers.__version__}}
+    command = " ".join(["python", "tools/build_tiny_models.py", *argv])
+    machine = {"threads": args.threads, "jobs": args.jobs, "python": platform.python_version(),
+               "torch": torch.__version__, "transformers": transformers.__version__}
     log("training the tokenizer")
-    rng = random.Random(args.seed)
-    teacher_convs, _ = conversations_for("teacher", args, instructions)
-    student_convs, texts = conversations_for("student", args, instructions)
-    sample = (rng.sample(teacher_convs, min(4000, len(teacher_convs)))
-              + rng.sample(student_convs, min(4000, len(student_convs))))
-    tokenizer = train_tokenizer([f"{q}\n{i}\n{a}" for q, i, a in sample] + texts[:500], vocab_size=args.vocab_size)
-    report["tokenizer"] = {"vocab_size": len(tokenizer)}
-    for role in ("teacher", "student"):
-        folder = args.out_dir / f"tiny-{role}"
-        if folder.exists():
-            for old in folder.iterdir():
-                if old.is_file():
-                    old.unlink()
-        folder.mkdir(parents=True, exist_ok=True)
-        tokenizer.save_pretrained(folder)
-    if args.jobs == 2:
-        report.update(train_both_in_parallel(args, argv))
+    tokenizer = shared_tokenizer(args, instructions)
+    if args.retrain:
+        report = retrain(args, ship_to, tokenizer, instructions, command, machine, started)
     else:
+        report = {"seed": args.seed, "instructions": instructions, "command": command, "machine": machine,
+                  "tokenizer": {"vocab_size": len(tokenizer)}}
         for role in ("teacher", "student"):
-            report[role] = train_role(role, args, instructions)
-    for role in ("teacher", "student"):
-        (args.out_dir / f"tiny-{role}" / STAGE_REPORT).unlink(missing_ok=True)
-    report["train_seconds"] = round(time.time() - started)
+            folder = args.out_dir / f"tiny-{role}"
+            if folder.exists():
+                for old in folder.iterdir():
+                    if old.is_file():
+                        old.unlink()
+            folder.mkdir(parents=True, exist_ok=True)
+            tokenizer.save_pretrained(folder)
+        if args.jobs == 2:
+            report.update(train_both_in_parallel(args, argv))
+        else:
+            for role in ("teacher", "student"):
+                report[role] = train_role(role, args, instructions)
+        for role in ("teacher", "student"):
+            (args.out_dir / f"tiny-{role}" / STAGE_REPORT).unlink(missing_ok=True)
+        report["train_seconds"] = round(time.time() - started)
     models = {role: args.out_dir / f"tiny-{role}" for role in ("teacher", "student")}
     if not args.skip_eval:
         report["evaluation"] = evaluate(args, models, instructions, tokenizer)
-    report["total_seconds"] = round(time.time() - started)
+    elapsed = round(time.time() - started)
+    if args.retrain:
+        report["retrained"]["total_seconds"] = elapsed
+    else:
+        report["total_seconds"] = elapsed
     (args.out_dir / "tiny-models.json").write_text(json.dumps(report, indent=2) + "\n")
     if ship_to is not None:
         import shutil
@@ -281,8 +290,50 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copy2(args.out_dir / "tiny-models.json", ship_to / "tiny-models.json")
         write_docs_section(report)
         args.out_dir = ship_to
-    log(f"done in {report['total_seconds']}s; report in {args.out_dir / 'tiny-models.json'}")
+    log(f"done in {elapsed}s; report in {args.out_dir / 'tiny-models.json'}")
     return 0
+
+
+def shared_tokenizer(args: argparse.Namespace, instructions: dict[str, str]):
+    """One BPE tokenizer for both models, trained on a sample of both models' conversations."""
+    rng = random.Random(args.seed)
+    teacher_convs, _ = conversations_for("teacher", args, instructions)
+    student_convs, texts = conversations_for("student", args, instructions)
+    sample = (rng.sample(teacher_convs, min(4000, len(teacher_convs)))
+              + rng.sample(student_convs, min(4000, len(student_convs))))
+    return train_tokenizer([f"{q}\n{i}\n{a}" for q, i, a in sample] + texts[:500], vocab_size=args.vocab_size)
+
+
+def retrain(args: argparse.Namespace, ship_to: Path | None, tokenizer, instructions: dict[str, str], command: str,
+            machine: dict, started: float) -> dict:
+    """Train ``args.retrain`` again, keeping the other model of the build in ``ship_to`` (or
+    ``--out-dir``); its report is the previous one with that model's entry replaced."""
+    import shutil
+
+    from transformers import PreTrainedTokenizerFast
+
+    source = ship_to or args.out_dir
+    if not (source / "tiny-models.json").exists():
+        raise SystemExit(f"--retrain needs a previous build in {source} (tiny-models.json not found)")
+    if ship_to is not None:
+        for name in ("tiny-teacher", "tiny-student"):
+            shutil.rmtree(args.out_dir / name, ignore_errors=True)
+            shutil.copytree(ship_to / name, args.out_dir / name)
+    report = json.loads((source / "tiny-models.json").read_text())
+    keep = "student" if args.retrain == "teacher" else "teacher"
+    kept = PreTrainedTokenizerFast.from_pretrained(args.out_dir / f"tiny-{keep}")
+    if kept.get_vocab() != tokenizer.get_vocab():
+        raise SystemExit(f"these options train a tokenizer unlike the one tiny-{keep} was trained with: "
+                         "run a full build (without --retrain)")
+    folder = args.out_dir / f"tiny-{args.retrain}"
+    for old in folder.iterdir():
+        if old.is_file():
+            old.unlink()
+    tokenizer.save_pretrained(folder)
+    report[args.retrain] = train_role(args.retrain, args, instructions)
+    report["retrained"] = {"role": args.retrain, "command": command, "machine": machine,
+                           "train_seconds": round(time.time() - started)}
+    return report
 
 
 def evaluate(args: argparse.Namespace, models: dict[str, Path], instructions: dict[str, str], trained_with) -> dict:
@@ -313,8 +364,16 @@ def evaluate(args: argparse.Namespace, models: dict[str, Path], instructions: di
                  do_sample=False)
     result["student_greedy_on_heldout"] = {"by_level": by_level(greedy),
                                            "examples": [o.response for o in greedy[:: max(1, len(greedy) // 4)]][:4]}
+    # What the student knows outside a conversation: the held-out questions as plain text, in
+    # the layout of its pretraining worked solutions. The gap to its chat answers above is what
+    # Long-CoT SFT can unlock.
+    plain = ask(student, tokenizer, heldout, instructions, checker, slow=False, max_new_tokens=args.max_new_tokens,
+                do_sample=False, plain=True)
+    result["student_plain_text_on_heldout"] = {"by_level": by_level(plain),
+                                               "examples": [o.response for o in plain[:: max(1, len(plain) // 4)]][:4]}
     log(f"teacher greedy on held-out, accuracy by level: {accuracies(result['teacher_greedy_on_heldout'])}")
     log(f"student greedy on held-out, accuracy by level: {accuracies(result['student_greedy_on_heldout'])}")
+    log(f"student plain text on held-out, accuracy by level: {accuracies(result['student_plain_text_on_heldout'])}")
     return result
 
 
@@ -323,15 +382,16 @@ def accuracies(measurement: dict) -> dict[str, list[float]]:
             for domain, levels in measurement["by_level"].items()}
 
 
-def level_table(by_domain: dict, title: str) -> list[str]:
+def level_table(by_domain: dict, title: str, with_format: bool = True) -> list[str]:
     lines = [f"{title}", "", "| domain | " + " | ".join(f"L{level}" for level in range(1, 11)) + " |",
              "|---|" + "---|" * 10]
     for domain, levels in by_domain.items():
         cells = [f"{levels[level]['accuracy']:.2f}" if level in levels or str(level) in levels else "-"
                  for level in range(1, 11)]
         lines.append(f"| {domain} accuracy | " + " | ".join(cells) + " |")
-        cells = [f"{levels[level]['format']:.2f}" if level in levels else "-" for level in range(1, 11)]
-        lines.append(f"| {domain} format | " + " | ".join(cells) + " |")
+        if with_format:
+            cells = [f"{levels[level]['format']:.2f}" if level in levels else "-" for level in range(1, 11)]
+            lines.append(f"| {domain} format | " + " | ".join(cells) + " |")
     return lines + [""]
 
 
@@ -342,6 +402,11 @@ def write_docs_section(report: dict) -> None:
     lines = [DOCS_START, "", f"Generated by `{report['command']}`: {report['total_seconds'] / 60:.0f} min in all, "
              f"{report['train_seconds'] / 60:.0f} min of it tokenizer and training ({how}; torch {machine['torch']}, "
              f"transformers {machine['transformers']}, on a 2-core machine shared with other jobs).", ""]
+    again = report.get("retrained")
+    if again:
+        lines += [f"Then the {again['role']} was trained again, with the same tokenizer and the "
+                        f"{'teacher' if again['role'] == 'student' else 'student'} kept: `{again['command']}` "
+                        f"({again['total_seconds'] / 60:.0f} min in all, {again['machine']['threads']} threads).", ""]
     lines += ["| model | parameters | shape (hidden, layers, heads, kv heads) | sequences x epochs | tokens trained | time | final loss | folder size |",
               "|---|---|---|---|---|---|---|---|"]
     for role in ("teacher", "student"):
@@ -361,6 +426,11 @@ def write_docs_section(report: dict) -> None:
                              f"{ev['teacher_sampled_t1_on_source_prompts']['seconds']} s:")
         lines += level_table(ev["teacher_greedy_on_heldout"]["by_level"], "Teacher, greedy, on the held-out sets:")
         lines += level_table(ev["student_greedy_on_heldout"]["by_level"], "Student base, greedy, on the held-out sets:")
+        if "student_plain_text_on_heldout" in ev:
+            lines += level_table(ev["student_plain_text_on_heldout"]["by_level"],
+                                 "Student base, greedy, on the held-out questions as plain text (`{question}\\nSolution:\\n`, "
+                                 "the layout of its pretraining; read up to its first answer) - what it knows outside a chat:",
+                                 with_format=False)
     lines.append(DOCS_END)
     text = DOCS.read_text() if DOCS.exists() else f"# Tiny embedded models\n\n{DOCS_START}\n{DOCS_END}\n"
     head, _, rest = text.partition(DOCS_START)

@@ -112,11 +112,19 @@ def arithmetic_texts(problems: Sequence[SyntheticMathProblem], seed: int, per_te
     return ["\n".join(tapes[i:i + per_text]) for i in range(0, len(tapes), per_text)]
 
 
-def terse_solutions(problems: Sequence[SyntheticMathProblem]) -> list[str]:
-    """Plain text, not a conversation: a question followed by a terse solution
-    ("Solution: 68 + 26 = 94, 94 - 44 = 50. Answer: 50."). The student base's pretraining
-    knowledge that a question's numbers can be worked through in order - the kind of text a real
-    base model has seen. It never sees this in the chat format, nor the slow-thinking style (no
-    ``<think>``, no restated steps, no checking): in a conversation it answers at once, and
-    Long-CoT SFT has to teach it to think first."""
-    return [f"{p.question}\nSolution: {', '.join(equations(p))}. Answer: {p.answer}." for p in problems]
+def worked_solutions(problems: Sequence[SyntheticMathProblem | CodeProblem]) -> list[str]:
+    """Plain text, not a conversation: a question followed by its solution worked out step by step,
+    as a textbook prints it ("Solution:\nMax starts with 63 shells.\nFirst, he loses 42: 63 - 42 =
+    21. ..."). This is the student base's pretraining knowledge - the kind of text a real base model
+    has read - taken from the same generator as the teacher's Long-CoT, less the slow-thinking
+    parts: no ``<think>`` block, no self-check ("Wait, let me verify ..."), and never in the chat
+    format. In a conversation the base answers at once (its chat data is
+    :func:`student_conversations`); Long-CoT SFT has to teach it to think first, and to check."""
+    return [f"{p.question}\nSolution:\n{plain_steps(p.long_cot)}" for p in problems]
+
+
+def plain_steps(long_cot: str) -> str:
+    """A Long-CoT answer without its ``<think>`` tags and self-check lines."""
+    lines = [line for line in long_cot.splitlines()
+             if line not in ("<think>", "</think>") and not line.startswith("Wait, let me")]
+    return "\n".join(line for i, line in enumerate(lines) if line or (i and lines[i - 1]))

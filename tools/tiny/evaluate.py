@@ -46,12 +46,13 @@ class Outcome:
     follows_format: bool
 
 
-def generate(model, tokenizer, conversations: Sequence[list[dict]], *, max_new_tokens: int, do_sample: bool,
+def generate(model, tokenizer, conversations: Sequence[list[dict] | str], *, max_new_tokens: int, do_sample: bool,
              temperature: float = 1.0, batch_size: int = 32, seed: int = 0) -> list[tuple[str, bool]]:
-    """(text, finished) per conversation, with plain ``model.generate``; finished is False when
-    generation hit ``max_new_tokens``."""
+    """(text, finished) per conversation (or plain-text prompt, a ``str``), with plain
+    ``model.generate``; finished is False when generation hit ``max_new_tokens``."""
     tokenizer.padding_side = "left"
-    prompts = [tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in conversations]
+    prompts = [c if isinstance(c, str) else tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False)
+               for c in conversations]
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     results: list[tuple[str, bool] | None] = [None] * len(prompts)
     torch.manual_seed(seed)
@@ -166,16 +167,33 @@ def follows_format(response: str, domain: str, slow: bool) -> bool:
     return re.fullmatch(answer, response, re.S) is not None
 
 
+#: Where a worked solution in plain text ends: its first answer (plain text has no end-of-turn).
+FIRST_ANSWER = {"math": re.compile(r"\\boxed\{[^{}]*\}\.?"), "code": re.compile(r"```python\n.*?```", re.S)}
+
+
 def ask(model, tokenizer, items: Sequence[Item], instructions: dict[str, str], checker: Checker, *, slow: bool,
         max_new_tokens: int, do_sample: bool, temperature: float = 1.0, seed: int = 0,
-        batch_size: int = 32) -> list[Outcome]:
-    conversations = [user_message(item.question, instructions[item.domain]) for item in items]
-    texts = generate(model, tokenizer, conversations, max_new_tokens=max_new_tokens, do_sample=do_sample,
+        batch_size: int = 32, plain: bool = False) -> list[Outcome]:
+    """Ask each item as the pipeline does (a chat turn with the domain's instruction), or with
+    ``plain=True`` as plain text, ``"{question}\\nSolution:\\n"``, the layout of the student's
+    pretraining worked solutions - what it knows, outside a conversation."""
+    if plain:
+        prompts: list = [f"{item.question}\nSolution:\n" for item in items]
+    else:
+        prompts = [user_message(item.question, instructions[item.domain]) for item in items]
+    texts = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, do_sample=do_sample,
                      temperature=temperature, seed=seed, batch_size=batch_size)
+    if plain:
+        texts = [_through_first_answer(text, finished, item.domain) for (text, finished), item in zip(texts, items)]
     with ThreadPoolExecutor(max_workers=2) as pool:
         verdicts = list(pool.map(lambda pair: checker.check(pair[0][0], pair[1]), zip(texts, items)))
     return [Outcome(item, text, finished, correct, reward, follows_format(text, item.domain, slow))
             for item, (text, finished), (correct, reward) in zip(items, texts, verdicts)]
+
+
+def _through_first_answer(text: str, finished: bool, domain: str) -> tuple[str, bool]:
+    found = FIRST_ANSWER[domain].search(text)
+    return (text[: found.end()], True) if found else (text, finished)
 
 
 def by_level(outcomes: Sequence[Outcome]) -> dict[str, dict[int, dict[str, float]]]:
