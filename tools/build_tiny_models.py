@@ -90,6 +90,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="2: train teacher and student at once, one thread each; 1: one after the other")
     p.add_argument("--smoke", action="store_true", help="tiny sizes, into /tmp: checks the script in about a minute")
     p.add_argument("--skip-eval", action="store_true")
+    p.add_argument("--eval-only", action="store_true",
+                   help="train nothing: measure the models in --out-dir again and rewrite their report")
     p.add_argument("--only", choices=("teacher", "student"), help=argparse.SUPPRESS)  # internal: one --jobs 2 worker
     args = p.parse_args(argv)
     if args.smoke:
@@ -239,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
         (args.out_dir / f"tiny-{args.only}" / STAGE_REPORT).write_text(json.dumps(result))
         return 0
     started = time.time()
+    if args.eval_only:
+        return measure_again(args, instructions, started)
     import transformers
 
     # The shipped models stay in place (tests and runs use them) until the new ones are built and
@@ -291,6 +295,20 @@ def main(argv: list[str] | None = None) -> int:
         write_docs_section(report)
         args.out_dir = ship_to
     log(f"done in {elapsed}s; report in {args.out_dir / 'tiny-models.json'}")
+    return 0
+
+
+def measure_again(args: argparse.Namespace, instructions: dict[str, str], started: float) -> int:
+    """``--eval-only``: the evaluation part of the report, redone on the models as they are."""
+    from transformers import PreTrainedTokenizerFast
+
+    report = json.loads((args.out_dir / "tiny-models.json").read_text())
+    models = {role: args.out_dir / f"tiny-{role}" for role in ("teacher", "student")}
+    report["evaluation"] = evaluate(args, models, instructions, PreTrainedTokenizerFast.from_pretrained(models["teacher"]))
+    (args.out_dir / "tiny-models.json").write_text(json.dumps(report, indent=2) + "\n")
+    if args.out_dir.resolve() == DEFAULT_OUT.resolve():
+        write_docs_section(report)
+    log(f"measured in {time.time() - started:.0f}s; report in {args.out_dir / 'tiny-models.json'}")
     return 0
 
 

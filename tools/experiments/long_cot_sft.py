@@ -2,21 +2,21 @@
 parts: the ``transformers`` sampler, the math/code verifiers and the ``sft`` trainer (TRL).
 
     . .venv/bin/activate
-    python tools/experiments/long_cot_sft.py                       # claim 1, math, ~10 min on 2 cores
-    python tools/experiments/long_cot_sft.py --domains math,code   # both domains
-    python tools/experiments/long_cot_sft.py --hard-vs-easy        # claim 2 as well
+    python tools/experiments/long_cot_sft.py --domains math            # claim 1, math only
+    python tools/experiments/long_cot_sft.py --hard-vs-easy --docs     # both claims, both domains (~10 min)
 
 Claim 1 - Long-CoT SFT beats the base: the teacher samples ``--samples`` responses at temperature
-1.0 for ``--prompts`` source prompts of levels ``--levels`` (the default run's hard prompts), the
-verifier keeps the correct ones, the student base is fine-tuned on them with the default recipe's
-SFT options, and base and fine-tuned student answer the held-out sets greedily.
+1.0 for ``--prompts`` source prompts per domain of levels ``--levels``, the verifier keeps the
+correct ones, the student base is fine-tuned on all of them with the default recipe's SFT options,
+and base and fine-tuned student answer the held-out sets (every level) greedily.
 
-Claim 2 (``--hard-vs-easy``) - hard prompts beat easy ones at equal count: the same number of
-verified samples drawn from easy prompts (levels 1-3) and from hard prompts (7-9), each used to
-fine-tune a copy of the student, both evaluated the same way.
+Claim 2 (``--hard-vs-easy``) - hard prompts beat easy ones at equal count: from the same verified
+responses, equal numbers from easy prompts (``--easy-levels``), from hard ones (``--hard-levels``,
+the paper's 7-9) and from the whole band, each used to fine-tune a copy of the student, all
+evaluated the same way.
 
-Results (accuracy by level, per arm) print as a table and go to ``--out`` as JSON; docs/tiny-models.md
-records a run.
+Results (accuracy by level, per arm) print as tables and go to ``--out`` as JSON; ``--docs``
+writes them into docs/tiny-models.md.
 """
 
 from __future__ import annotations
@@ -51,9 +51,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--teacher", default="embedded:tiny-teacher")
     p.add_argument("--student", default="embedded:tiny-student")
-    p.add_argument("--domains", default="math", help="comma-separated: math,code")
-    p.add_argument("--prompts", type=int, default=150, help="source prompts per domain")
-    p.add_argument("--levels", default="7-9", help="levels of the source prompts, as MIN-MAX")
+    p.add_argument("--domains", default="math,code", help="comma-separated: math,code")
+    p.add_argument("--prompts", type=int, default=300, help="source prompts per domain")
+    p.add_argument("--levels", default="1-9", help="levels of the source prompts, as MIN-MAX")
+    p.add_argument("--easy-levels", default="1-3", help="claim 2's easy band, MIN-MAX")
+    p.add_argument("--hard-levels", default="7-9", help="claim 2's hard band, MIN-MAX (the paper's)")
     p.add_argument("--samples", type=int, default=4, help="teacher samples per prompt")
     p.add_argument("--max-new-tokens", type=int, default=384)
     p.add_argument("--eval-count", type=int, default=20, help="held-out problems per level and domain")
@@ -168,11 +170,16 @@ def write_docs(lines: list[str]) -> None:
     DOCS.write_text(head + DOCS_START + "\n" + "\n".join(lines) + "\n" + DOCS_END + tail)
 
 
+def level_band(text: str) -> tuple[int, int]:
+    low, _, high = text.partition("-")
+    return int(low), int(high or low)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     names = args.domains.split(",")
     domains = Domains(names)
-    low, high = (int(v) for v in args.levels.split("-"))
+    low, high = level_band(args.levels)
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="redstar-exp-"))
     report: dict = {"args": {k: str(v) for k, v in vars(args).items()}, "sft_options": SFT_OPTIONS}
 
@@ -190,10 +197,11 @@ def main(argv: list[str] | None = None) -> int:
 
     path, report["sft"] = fine_tune(args.student, rows, work / "long-cot-sft", args)
     log(f"  sft: {json.dumps(report['sft'])}")
-    arms[f"+ Long-CoT SFT (L{low}-{high})"] = evaluate(path, heldout, domains, args.max_new_tokens)
+    arms[f"+ Long-CoT SFT, {len(rows)} rows (L{low}-{high})"] = evaluate(path, heldout, domains, args.max_new_tokens)
     report["claim_1"] = arms
     sampling = report["teacher_sampling"]
-    summary = [f"Run: `python tools/experiments/long_cot_sft.py {' '.join(sys.argv[1:] if argv is None else argv)}`.", "",
+    command = " ".join(sys.argv[1:] if argv is None else argv)
+    summary = [f"Run: `python tools/experiments/long_cot_sft.py {command}`.", "",
                f"The teacher sampled {len(prompts)} source prompts (levels {low}-{high}) x {args.samples} at temperature 1.0 "
                f"in {sampling['seconds']} s; correct by domain and level: "
                + "; ".join(f"{d} " + ", ".join(f"L{lv} {c['correct']}/{c['samples']}" for lv, c in levels.items())
@@ -203,20 +211,24 @@ def main(argv: list[str] | None = None) -> int:
     log("\n".join(summary))
 
     if args.hard_vs_easy:
-        easy_prompts = [p for name in names
-                        for p in SOURCES[name](count=args.prompts, seed=args.seed, min_level=1, max_level=3).load()]
-        log(f"\nclaim 2: sampling the teacher on {len(easy_prompts)} easy prompts")
-        easy_rows, report["teacher_sampling_easy"] = verified_samples(args.teacher, easy_prompts, domains, args)
-        count = min(len(easy_rows), len(rows))
+        # The same verified responses, split by the level of their prompt; every arm gets the same
+        # number of rows, so only which prompts they came from differs.
+        bands = {name: level_band(band) for name, band in
+                 (("easy", args.easy_levels), ("hard", args.hard_levels), ("all", f"{low}-{high}"))}
+        pools = {name: [r for r in rows if lo <= r["level"] <= hi] for name, (lo, hi) in bands.items()}
+        count = min(len(pool) for pool in pools.values())
+        if count == 0:
+            raise SystemExit(f"no verified responses in some band: {({k: len(v) for k, v in pools.items()})}")
         rng = random.Random(args.seed)
-        subsets = {"easy (L1-3)": rng.sample(easy_rows, count), f"hard (L{low}-{high})": rng.sample(rows, count)}
         claim2 = {"student base": arms["student base"]}
         report["claim_2_rows"] = count
-        for name, subset in subsets.items():
-            path, report[f"sft {name}"] = fine_tune(args.student, subset, work / name.split()[0], args)
-            claim2[f"+ SFT on {count} {name}"] = evaluate(path, heldout, domains, args.max_new_tokens)
+        for name, pool in pools.items():
+            lo, hi = bands[name]
+            path, report[f"sft {name}"] = fine_tune(args.student, rng.sample(pool, count), work / name, args)
+            claim2[f"+ SFT on {count} from L{lo}-{hi} ({name})"] = evaluate(path, heldout, domains, args.max_new_tokens)
         report["claim_2"] = claim2
-        part = table(f"Claim 2 - hard prompts beat easy ones at equal count ({count} verified samples each):", claim2)
+        part = table(f"Claim 2 - hard prompts against easy ones at equal count ({count} verified responses each, "
+                     "drawn from the responses above):", claim2)
         log("\n".join(part))
         summary += part
 
