@@ -3,6 +3,7 @@
 (math equivalence, code in the sandbox), real SFT and DPO, real evaluation, the report."""
 
 import json
+import math
 
 import yaml
 
@@ -15,7 +16,7 @@ def shorter(recipe):
     for source in data["sources"]:
         source["options"]["count"] = 60 if source["name"] == "synthetic-math" else 40
     data["sampling"]["n"] = 3
-    data["sampling"]["n_by_level"] = {9: 4}
+    data["sampling"]["n_by_level"] = {7: 4}
     data["sft"]["options"]["epochs"] = 1
     for step in data["rl"]:
         step["options"]["epochs"] = 1
@@ -51,6 +52,11 @@ def test_default_run_end_to_end(tmp_path, invoke_cli, register_plugin, redstar_h
     assert set(summary["scores"]) == {"base", "sft", "dpo"}
     for per_model in summary["scores"].values():
         assert set(per_model) == {"synthetic-math-heldout", "synthetic-code-heldout"}
-    for tag in ("sft", "dpo"):
-        assert (out / "metrics" / f"{tag}.jsonl").read_text().strip()
+    # One optimizer step per batch of rows: the CPU default must not inherit the paper-scale
+    # gradient accumulation (16), which left a default run a dozen steps.
+    build = summary["stages"]["build"]
+    for tag, rows in (("sft", build["sft_rows"]), ("dpo", build["preference_pairs"])):
+        steps = [json.loads(line) for line in (out / "metrics" / f"{tag}.jsonl").read_text().splitlines()]
+        batch = recipe["sft"]["options"]["batch_size"] if tag == "sft" else recipe["rl"][0]["options"]["batch_size"]
+        assert steps[-1]["total"] == math.ceil(rows / batch), (tag, rows, steps[-1])
     assert (out / "report.html").exists() and (out / "plots" / "scores.png").exists()

@@ -437,6 +437,8 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point."""
     _quiet_deepspeed_on_cpu()
     # RedStar draws one progress board per run; the libraries' own per-file bars (weights
-    # loading, shard writing) would interleave with it. Set the variable to 0 to see them.
+    # loading, shard writing, dataset tokenizing) would interleave with it. Set the variables to
+    # 0 to see them.
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
     build_cli()(args=argv, prog_name="redstar")

@@ -111,8 +111,10 @@ SCHEMA: dict[str, Field] = {
 BASE_RECIPE: dict[str, Any] = {
     "name": "default",
     "models": {"teacher": "embedded:tiny-teacher", "student": "embedded:tiny-student"},
-    "sampling": {"n": 4, "n_by_level": {9: 6}, "max_new_tokens": 384, "options": {"batch_size": 32}},
-    "sft": {"trainer": "sft", "options": {"epochs": 3, "learning_rate": 1e-3, "batch_size": 16}},
+    "sampling": {"n": 4, "n_by_level": {7: 6}, "max_new_tokens": 384, "options": {"batch_size": 32}},
+    # grad_accum 1: the trainers default to the paper-scale 16 (8 for DPO), which leaves a CPU run
+    # of a thousand rows a dozen optimizer steps.
+    "sft": {"trainer": "sft", "options": {"epochs": 3, "learning_rate": 1e-3, "batch_size": 16, "grad_accum": 1}},
     "evaluation": {"n": 1, "temperature": 0.0, "max_new_tokens": 384, "options": {"batch_size": 64}},
 }
 
@@ -279,7 +281,8 @@ def merge_parts(base: dict[str, Any], parts: list[tuple[str, dict[str, Any]]]) -
 
 
 #: The RL step of the embedded default, used when a ``dpo`` trainer is installed (redstar-rl).
-DEFAULT_RL = [{"trainer": "dpo", "options": {"epochs": 1, "learning_rate": 5e-5, "beta": 0.3, "batch_size": 16}}]
+DEFAULT_RL = [{"trainer": "dpo", "options": {"epochs": 1, "learning_rate": 5e-5, "beta": 0.3, "batch_size": 16,
+                                            "grad_accum": 1}}]
 
 
 def default_recipe(host: Any, selected: list[str] | None = None) -> Recipe:
