@@ -317,3 +317,29 @@ def test_killing_redstar_itself_takes_its_sandboxes_down(tmp_path):
     while time.monotonic() < deadline and processes_with(prefix):
         time.sleep(0.05)
     assert processes_with(prefix) == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the mount bridge is how root starts sandboxes")
+def test_bridge_reaches_directories_under_its_own_root(tmp_path):
+    """The bridge mounts a tmpfs on /tmp; a directory under /tmp (a virtualenv there, say) must
+    still be bridged, not hidden by it."""
+    from redstar_code.sandbox.bridge import BRIDGE_ROOT, MountBridge
+
+    inside = Path(BRIDGE_ROOT) / f"redstar-bridge-test-{os.getpid()}"
+    inside.mkdir()
+    try:
+        (inside / "probe.txt").write_text("found\n")
+        inside.chmod(0o755)
+        (inside / "probe.txt").chmod(0o644)
+        bridge = MountBridge((str(inside),), "redstar-bridge-test")
+        try:
+            nsenter = shutil.which("nsenter")
+            assert nsenter
+            done = subprocess.run([*bridge.enter_command(nsenter, SANDBOX_UID, SANDBOX_UID), "cat",
+                                   f"{bridge.source_of[str(inside)]}/probe.txt"], capture_output=True, text=True,
+                                  timeout=TEST_TIMEOUT)
+            assert (done.returncode, done.stdout) == (0, "found\n"), done.stderr
+        finally:
+            bridge.close()
+    finally:
+        shutil.rmtree(inside)

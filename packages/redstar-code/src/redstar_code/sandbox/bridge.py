@@ -41,11 +41,14 @@ if libc.unshare(0x00020000) != 0:  # CLONE_NEWNS
     raise OSError(err, f"unshare(CLONE_NEWNS): {os.strerror(err)}")
 mount(None, "/", None, MS_REC | MS_PRIVATE)
 root = sys.argv[1]
+# Hold every source open first: the tmpfs below hides whatever lies under root (a virtualenv
+# in /tmp, say), and a bind from /proc/self/fd/N still reaches the directory underneath.
+handles = [os.open(source, os.O_PATH) for source in sys.argv[3:]]
 mount("redstar-bridge", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
-for index, source in enumerate(sys.argv[3:]):
+for index, handle in enumerate(handles):
     target = f"{root}/{index}"
     os.mkdir(target, 0o755)
-    mount(source, target, None, MS_BIND | MS_REC)
+    mount(f"/proc/self/fd/{handle}", target, None, MS_BIND | MS_REC)
     mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
 sys.stdout.write("ready\n")
 sys.stdout.flush()
