@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from code_test_helpers import MARKER, TEST_TIMEOUT, processes_with
+
 from redstar_code.sandbox import HarnessDied, Limits, Sandbox, SandboxUnavailable
 from redstar_code.sandbox.command import SANDBOX_UID
 from redstar_code.sandbox.session import GRACE
@@ -163,9 +163,8 @@ def test_stopping_the_parent_is_caught_by_the_deadline(sandbox):
 
 
 def test_killing_every_process_it_can_see(sandbox):
-    with sandbox.session(["import os\nos.kill(-1, 9)\nprint(1)"], LIMITS) as session:
-        with pytest.raises(HarnessDied):
-            session.run(0, "")
+    with sandbox.session(["import os\nos.kill(-1, 9)\nprint(1)"], LIMITS) as session, pytest.raises(HarnessDied):
+        session.run(0, "")
 
 
 def test_exit_before_output(sandbox):

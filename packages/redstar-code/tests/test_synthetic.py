@@ -130,7 +130,7 @@ def test_long_cot_plans_checks_the_example_then_gives_one_python_block(problems)
         assert re.fullmatch(r"<think>\n.+\n</think>\n\n```python\n.+\n```", cot, re.S)
         assert cot.count("```python") == 1
         outputs = json.loads(problem.input_output)["outputs"]
-        assert f"Wait, let me check the example: " in cot and f"It gives {str(outputs[0]).strip()}, as expected." in cot
+        assert "Wait, let me check the example: " in cot and f"It gives {str(outputs[0]).strip()}, as expected." in cot
         assert re.fullmatch(r"```python\n.+\n```", problem.short_answer, re.S) and "<think>" not in problem.short_answer
         # the fast style is the compressed one
         assert len(problem.short_answer.splitlines()) <= len(problem.solution.splitlines()) + 2

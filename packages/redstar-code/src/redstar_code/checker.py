@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from redstar.errors import MissingDependencyError
-
 from redstar_code import compare, taco_compat
 from redstar_code.sandbox import HarnessDied, Limits, Run, Sandbox, Session
 from redstar_code.testspec import TestSpec

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from redstar.interfaces import Evaluator
 from redstar.records import Prompt
-
 from redstar_code.source import SAMPLE_FILE, load_taco_prompts
 
 

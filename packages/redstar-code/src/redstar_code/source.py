@@ -10,7 +10,6 @@ from redstar.errors import InputError
 from redstar.interfaces import Source
 from redstar.records import Prompt
 from redstar.tables import iter_rows
-
 from redstar_code.taco_rows import TACO_LEVELS, RowError, prompt_from_row
 
 SAMPLE_FILE = Path(__file__).with_name("data") / "taco_sample.jsonl"

@@ -22,7 +22,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from redstar.records import Prompt
-
 from redstar_code.testspec import TestSpecError, parse_tests
 
 TACO_LEVELS: dict[str, float | None] = {

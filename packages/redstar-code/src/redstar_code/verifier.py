@@ -10,7 +10,6 @@ from typing import Any
 from redstar.errors import InputError
 from redstar.interfaces import Verifier
 from redstar.records import Prompt, Verdict
-
 from redstar_code.checker import CheckResult, CodeChecker
 from redstar_code.extraction import extract_code
 from redstar_code.sandbox import Limits

@@ -162,7 +162,7 @@ def _draw_operation(rng: random.Random, value: int, spec: MathLevel) -> Operatio
         choices.append(ADD)
     if value - low >= 1:
         choices.append(SUB)
-    if 2 <= value and value * 2 <= spec.max_value:
+    if value >= 2 and value * 2 <= spec.max_value:
         choices.append(DOUBLE)
     op = rng.choices(choices, weights=[OP_WEIGHTS[c] for c in choices])[0]
     if op == ADD:

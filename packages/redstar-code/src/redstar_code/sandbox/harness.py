@@ -21,7 +21,6 @@ End of input ends the harness. Expected outputs never reach this process: the ho
 """
 
 import builtins
-import io
 import marshal
 import os
 import resource
@@ -262,9 +261,9 @@ def _prepare_child(io_mode, limits, reads_stdin):
         resource.setrlimit(kind, (soft, hard))
     # Fresh standard streams configured as CPython configures them for a script whose output
     # is a file (UTF-8 locale, no newline translation on input, block-buffered stdout).
-    sys.stdin = sys.__stdin__ = io.open(0, "r", encoding="utf-8", errors="strict", newline="\n", closefd=False)
-    sys.stdout = sys.__stdout__ = io.open(1, "w", encoding="utf-8", errors="strict", newline="\n", closefd=False)
-    sys.stderr = sys.__stderr__ = io.open(2, "w", encoding="utf-8", errors="backslashreplace", newline="\n",
+    sys.stdin = sys.__stdin__ = open(0, encoding="utf-8", errors="strict", newline="\n", closefd=False)
+    sys.stdout = sys.__stdout__ = open(1, "w", encoding="utf-8", errors="strict", newline="\n", closefd=False)
+    sys.stderr = sys.__stderr__ = open(2, "w", encoding="utf-8", errors="backslashreplace", newline="\n",
                                            buffering=1, closefd=False)
     sys.argv = ["solution.py"]
 
