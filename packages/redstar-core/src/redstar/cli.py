@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -441,4 +442,7 @@ def main(argv: list[str] | None = None) -> None:
     # 0 to see them.
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    # TRL reads transformers' deprecated `is_gradient_checkpointing` on every SFT/DPO run: TRL's
+    # to change, nothing a RedStar user can act on.
+    warnings.filterwarnings("ignore", message=r".*is_gradient_checkpointing.*", category=FutureWarning)
     build_cli()(args=argv, prog_name="redstar")
