@@ -21,9 +21,9 @@ from typing import Any
 from redstar.errors import InputError
 from redstar.interfaces import TrainContext, Trainer, TrainResult
 from redstar.records import RecordError
-from redstar.trainers.reporting import ReportingCallback, StepReporter, leave_progress_to_reporter
+from redstar.trainers.reporting import ReportingCallback, StepReporter
 from redstar.trainers.rows import ROLES, read_rows, require_str
-from redstar.trainers.settings import hf_trainer_args, last_checkpoint, resolve_device
+from redstar.trainers.settings import hf_trainer_args, resolve_device
 from redstar_geo.vlm.inputs import IGNORE_INDEX, Encoded
 from redstar_geo.vlm.loading import NATIVE, SIDE_FILES, LoadedVLM, load_vlm
 
@@ -151,29 +151,24 @@ class VLMSFTTrainer(Trainer):
         )
         log.info("vlm-sft: %d rows, %s checkpoint, vision tower %s", len(rows), loaded.kind,
                  "frozen" if self.freeze_vision else "trained")
-        trainer = HFTrainer(model=loaded.model, args=args, train_dataset=rows,
+        trainer = HFTrainer(model=loaded.model, args=args, train_dataset=rows, processing_class=loaded.tokenizer,
                             data_collator=Collator(loaded, Path(ctx.data_file), self.max_length),
                             callbacks=[ReportingCallback(StepReporter(ctx.metrics_file, ctx.on_step))])
         self._loaded = loaded
         return trainer
 
     def train(self, ctx: TrainContext) -> TrainResult:
+        from redstar.trainers.hf_run import train_and_save
+
         trainer = self.build_trainer(ctx)
-        output_dir = Path(ctx.output_dir)
-        checkpoint = last_checkpoint(output_dir) if self.resume else None
-        if checkpoint:
-            log.info("vlm-sft: resuming from %s", checkpoint)
-        leave_progress_to_reporter(trainer)
-        trainer.train(resume_from_checkpoint=checkpoint)
-        final = output_dir / "final"
-        trainer.save_model(str(final))
-        if trainer.is_world_process_zero():
-            self._loaded.tokenizer.save_pretrained(final)
-            copy_side_files(Path(self._loaded.path), final)
-        trainer.accelerator.wait_for_everyone()
-        reporting = next(cb for cb in trainer.callback_handler.callbacks if isinstance(cb, ReportingCallback))
-        metrics = {**reporting.reporter.last, **reporting.summary, "steps": float(trainer.state.global_step)}
-        return TrainResult(model_path=final, metrics=metrics)
+        source = Path(self._loaded.path)
+
+        def save(trainer: Any, final: Path) -> None:
+            trainer.save_model(str(final))
+            if trainer.is_world_process_zero():
+                copy_side_files(source, final)
+
+        return train_and_save(trainer, Path(ctx.output_dir), resume=self.resume, save=save)
 
 
 def copy_side_files(source: Path, target: Path) -> None:
