@@ -66,8 +66,8 @@ def redstar_default_recipe():
         "sources": [{"name": "synthetic-math", "options": {"count": DEFAULT_PROMPTS, "seed": 0}}],
         # Levels 2-9, not the paper's 7-9: level 1 the tiny teacher nearly always solves and level
         # 10 almost never, and a student fine-tuned on levels 7-9 alone (chains of 6-8 steps)
-        # learns to always write 6-8 steps and gets worse at every level, where the same number
-        # of responses from levels 1-9 lifts it (measured: docs/tiny-models.md, claim 2).
+        # learns to write 6-8 steps whatever the question and ends below its base, where
+        # responses from the wider band lift it (measured: docs/tiny-models.md).
         "selection": {"min_level": 2, "max_level": 9, "mix": {"math": 0.6}},
         # The held-out generator is disjoint by construction; its questions share template words.
         "decontamination": {"exact_only": ["synthetic-math-heldout"]},
