@@ -111,9 +111,9 @@ def warmup_arg(ratio: float) -> dict[str, float]:
 
 
 def last_checkpoint(output_dir: Path) -> str | None:
-    """The newest ``checkpoint-N`` folder a previous attempt left in ``output_dir``."""
-    from transformers.trainer_utils import get_last_checkpoint
+    """The newest *complete* ``checkpoint-N`` folder a previous attempt left in ``output_dir``
+    (see :mod:`redstar.trainers.checkpoints`); incomplete ones are skipped, not resumed from."""
+    from redstar.trainers.checkpoints import complete_checkpoints
 
-    if not Path(output_dir).is_dir():
-        return None
-    return get_last_checkpoint(str(output_dir))
+    complete, _ = complete_checkpoints(Path(output_dir))
+    return str(complete[-1]) if complete else None
