@@ -60,3 +60,49 @@ def test_grpo_needs_two_generations_and_a_reward(tmp_path, tiny_lm, online_file)
     with pytest.raises(RedStarError, match="reward"):
         GRPOTrainer(device="cpu").build_trainer(
             TrainContext(model=str(tiny_lm), output_dir=tmp_path, data_file=online_file))
+
+
+def test_grpo_rewards_the_text_with_its_reasoning_tags(tmp_path, tiny_lm, online_file):
+    """TRL decodes completions with ``skip_special_tokens=True``, which erases ``<think>`` where it
+    is a special token (RedStar's tokenizer); the reward must judge the text RedStar's samplers
+    and evaluators judge, decoded from the completion's token ids."""
+    from transformers import AutoTokenizer
+
+    seen = []
+    trainer = GRPOTrainer(max_steps=1, batch_size=4, num_generations=4, max_new_tokens=4, device="cpu").build_trainer(
+        TrainContext(model=str(tiny_lm), output_dir=tmp_path, data_file=online_file,
+                     reward=lambda rows, texts: seen.extend(texts) or [0.0] * len(texts)))
+    tokenizer = AutoTokenizer.from_pretrained(tiny_lm)
+    ids = [tokenizer.convert_tokens_to_ids("<think>"), *tokenizer("12 + 7", add_special_tokens=False)["input_ids"],
+           tokenizer.convert_tokens_to_ids("</think>"), tokenizer.eos_token_id]
+    prompt = [{"role": "user", "content": "q"}]
+    trl_text = tokenizer.decode(ids, skip_special_tokens=True)
+    assert "<think>" not in trl_text  # what TRL hands the reward function as `completions`
+    trainer.reward_funcs[0](prompts=[prompt], completions=[[{"role": "assistant", "content": trl_text}]],
+                            completion_ids=[ids], prompt_id=["p"], reference=["7"], domain=["math"],
+                            metadata_json=["{}"], trainer_state=None)
+    assert seen[0].startswith("<think>") and "</think>" in seen[0] and "<|endoftext|>" not in seen[0]
+
+
+def test_grpo_passes_vllm_generation_to_trl(tmp_path, tiny_lm, online_file, monkeypatch):
+    import trl
+
+    import redstar_rl.grpo as grpo
+
+    ctx = TrainContext(model=str(tiny_lm), output_dir=tmp_path, data_file=online_file, reward=lambda r, t: [0.0])
+    with pytest.raises(RedStarError, match="use_vllm needs vLLM"):
+        GRPOTrainer(use_vllm=True, device="cpu").build_trainer(ctx)
+    with pytest.raises(RedStarError, match="vllm_mode"):
+        GRPOTrainer(use_vllm=True, vllm_mode="remote")
+
+    built = {}
+    monkeypatch.setattr(grpo, "_require_vllm", lambda: None)
+    monkeypatch.setattr(trl, "GRPOTrainer", lambda **kwargs: built.update(kwargs))
+    GRPOTrainer(use_vllm=True, vllm_mode="server", vllm_server_base_url="http://gen:8000", device="cpu",
+                num_generations=4, batch_size=4).build_trainer(ctx)
+    args = built["args"]
+    assert (args.use_vllm, args.vllm_mode, args.vllm_server_base_url) == (True, "server", "http://gen:8000")
+    GRPOTrainer(use_vllm=True, vllm_gpu_memory_utilization=0.5, vllm_tensor_parallel_size=2, device="cpu",
+                num_generations=4, batch_size=4).build_trainer(ctx)
+    args = built["args"]
+    assert (args.vllm_mode, args.vllm_gpu_memory_utilization, args.vllm_tensor_parallel_size) == ("colocate", 0.5, 2)

@@ -32,7 +32,9 @@ def test_generated_samples_end_at_eos_or_are_marked_truncated(model_and_tokenize
         assert 1 <= len(s.response_ids) <= 6
         assert eos not in s.response_ids[:-1]
         assert s.truncated == (s.response_ids[-1] != eos)
-        assert s.text == tokenizer.decode(s.response_ids, skip_special_tokens=True)
+        # Decoded as core's samplers decode: the end-of-sequence token is not text.
+        assert s.text == tokenizer.decode([i for i in s.response_ids if i != eos], skip_special_tokens=False,
+                                          clean_up_tokenization_spaces=False)
         assert s.prompt_ids == tokenizer(tokenizer.apply_chat_template(
             s.row["prompt"], add_generation_prompt=True, tokenize=False), add_special_tokens=False)["input_ids"]
 
@@ -62,3 +64,46 @@ def test_per_token_tensors_round_trip_through_collate():
     assert samples[1].tokens["advantages"].tolist() == [4.0]
     batch = collate(samples, pad_id=0, names=["advantages"])
     assert batch.tokens["advantages"].tolist() == [[1.0, 2.0, 3.0], [4.0, 0.0, 0.0]]
+
+
+def test_rollouts_ignore_the_logit_shaping_the_checkpoint_ships(tiny_lm):
+    """Sampling must draw from exactly what :func:`response_logprobs` scores (logits / T). A
+    checkpoint's generation config (Qwen2.5-Instruct ships ``repetition_penalty``) would otherwise
+    shape the sampling distribution: here it suppresses every token but one and the end of
+    sequence, which ``generate`` would obey if the rollout read the model's config."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model, tokenizer = AutoModelForCausalLM.from_pretrained(tiny_lm).eval(), AutoTokenizer.from_pretrained(tiny_lm)
+    eos = tokenizer.eos_token_id
+    allowed = {eos, 50}
+    model.generation_config.suppress_tokens = [i for i in range(model.config.vocab_size) if i not in allowed]
+    model.generation_config.repetition_penalty = 1.05
+    torch.manual_seed(0)
+    samples = generate_samples(model, tokenizer, rows("What is 12 + 7?", "Hi"), samples_per_prompt=4,
+                               temperature=1.0, top_p=1.0, max_new_tokens=6, batch_size=8)
+    drawn = {token for s in samples for token in s.response_ids}
+    assert drawn - allowed, "the rollout sampled under the checkpoint's suppress_tokens"
+    # The shipped config is put back for whoever uses the model next.
+    assert model.generation_config.repetition_penalty == 1.05
+
+
+def test_reasoning_tags_survive_decoding(model_and_tokenizer, monkeypatch):
+    """``<think>``/``</think>`` are special tokens in RedStar's tokenizer (as in many); a response
+    decoded with ``skip_special_tokens=True`` loses them and the verifier judges other text than
+    sampling and evaluation do (a truncated ``<think> ... \\boxed{7}`` is -1 there, not 0)."""
+    model, tokenizer = model_and_tokenizer
+    think, close = tokenizer.convert_tokens_to_ids("<think>"), tokenizer.convert_tokens_to_ids("</think>")
+    assert {think, close} <= set(tokenizer.all_special_ids) | {
+        i for i, t in tokenizer.added_tokens_decoder.items() if t.special}
+    body = tokenizer("12 + 7 = 19", add_special_tokens=False)["input_ids"]
+    answer = tokenizer("The answer is 19", add_special_tokens=False)["input_ids"]
+    response = [think, *body, close, *answer, tokenizer.eos_token_id]
+
+    def fake_generate(input_ids, **kwargs):
+        return torch.cat([input_ids, torch.tensor([response] * len(input_ids))], dim=1)
+
+    monkeypatch.setattr(model, "generate", fake_generate)
+    [sample] = generate_samples(model, tokenizer, rows("What is 12 + 7?"), samples_per_prompt=1,
+                                temperature=1.0, top_p=1.0, max_new_tokens=len(response), batch_size=1)
+    assert sample.text.startswith("<think>") and "</think>" in sample.text
+    assert "<|endoftext|>" not in sample.text and "19" in sample.text

@@ -15,19 +15,29 @@ from redstar.interfaces import TrainContext, Trainer, TrainResult
 ROW_COLUMNS = ("prompt_id", "reference", "domain")
 
 
-def rule_reward_function(reward: Callable[[Sequence[dict[str, Any]], Sequence[str]], list[float]]
-                         ) -> Callable[..., list[float]]:
+def rule_reward_function(reward: Callable[[Sequence[dict[str, Any]], Sequence[str]], list[float]],
+                         decoder: Any = None) -> Callable[..., list[float]]:
     """A TRL reward function around RedStar's ``reward(rows, responses)``. TRL passes the dataset
     columns of each completion's prompt as keyword lists; ``metadata`` travels as JSON text
-    because Arrow needs one schema for all rows, and free-form metadata has none."""
+    because Arrow needs one schema for all rows, and free-form metadata has none.
 
-    def rule_reward(prompts: list, completions: list, **columns: Any) -> list[float]:
+    TRL decodes ``completions`` with ``skip_special_tokens=True``, which erases ``<think>`` and
+    ``</think>`` where they are special tokens; with a ``decoder`` (core's
+    :class:`~redstar.samplers.text.TokenDecoder`) the text is decoded again from TRL's
+    ``completion_ids`` the way RedStar's samplers decode it, so the verifier judges the same text
+    in RL as in sampling and evaluation."""
+
+    def rule_reward(prompts: list, completions: list, completion_ids: list | None = None,
+                    **columns: Any) -> list[float]:
         rows = [
             {"prompt": prompt, **{key: columns[key][i] for key in ROW_COLUMNS},
              "metadata": json.loads(columns["metadata_json"][i])}
             for i, prompt in enumerate(prompts)
         ]
-        texts = [c[-1]["content"] if isinstance(c, list) else c for c in completions]
+        if decoder is not None and completion_ids is not None:
+            texts = [decoder.decode(ids)[0] for ids in completion_ids]
+        else:
+            texts = [c[-1]["content"] if isinstance(c, list) else c for c in completions]
         return [float(r) for r in reward(rows, texts)]
 
     return rule_reward
@@ -42,7 +52,14 @@ class GRPOTrainer(Trainer):
     coefficient to the reference (0 by default, as TRL: no reference model is loaded);
     ``epsilon`` the clipping range; ``loss_type`` TRL's (``dapo``, ``grpo``, ``dr_grpo``, ...).
     ``batch_size`` counts completions per device per step and, times ``grad_accum`` and the GPUs,
-    must be a multiple of ``num_generations``. Other options as for ``sft``.
+    must be a multiple of ``num_generations``.
+
+    ``use_vllm`` generates with vLLM through TRL (``pip install vllm`` on a CUDA machine):
+    ``vllm_mode="colocate"`` runs vLLM inside each training process
+    (``vllm_gpu_memory_utilization``, ``vllm_tensor_parallel_size``); ``vllm_mode="server"``
+    talks to ``trl vllm-serve --model ...`` started beforehand on other GPUs
+    (``vllm_server_base_url``, or ``vllm_server_host`` and ``vllm_server_port``). Other options as
+    for ``sft``.
     """
 
     name = "grpo"
@@ -56,9 +73,20 @@ class GRPOTrainer(Trainer):
                  weight_decay: float = 0.0, gradient_checkpointing: bool | None = None,
                  deepspeed: str | None = None, liger: bool = False, lora: dict[str, Any] | None = None,
                  device: str = "auto", save_steps: int | None = None, save_total_limit: int | None = 2,
-                 resume: bool = True, report_to: str | list[str] = "none", seed: int | None = None) -> None:
+                 resume: bool = True, report_to: str | list[str] = "none", seed: int | None = None,
+                 use_vllm: bool = False, vllm_mode: str = "colocate", vllm_server_base_url: str | None = None,
+                 vllm_server_host: str = "0.0.0.0", vllm_server_port: int = 8000,
+                 vllm_gpu_memory_utilization: float = 0.3, vllm_tensor_parallel_size: int = 1,
+                 vllm_enable_sleep_mode: bool = False) -> None:
         if num_generations < 2:
             raise RedStarError("grpo needs num_generations >= 2: advantages compare responses to the same prompt")
+        if vllm_mode not in ("colocate", "server"):
+            raise RedStarError(f"grpo: vllm_mode must be 'colocate' or 'server', got {vllm_mode!r}")
+        self.vllm = dict(use_vllm=use_vllm, vllm_mode=vllm_mode, vllm_server_base_url=vllm_server_base_url,
+                         vllm_server_host=vllm_server_host, vllm_server_port=vllm_server_port,
+                         vllm_gpu_memory_utilization=vllm_gpu_memory_utilization,
+                         vllm_tensor_parallel_size=vllm_tensor_parallel_size,
+                         vllm_enable_sleep_mode=vllm_enable_sleep_mode)
         self.epochs = epochs
         self.max_steps = max_steps
         self.learning_rate = learning_rate
@@ -103,6 +131,7 @@ class GRPOTrainer(Trainer):
         from transformers import AutoTokenizer
 
         from redstar.models import resolve_model
+        from redstar.samplers.text import TokenDecoder
         from redstar.trainers.lora import lora_config
         from redstar.trainers.reporting import ReportingCallback, StepReporter
         from redstar.trainers.settings import hf_trainer_args, resolve_device
@@ -110,6 +139,8 @@ class GRPOTrainer(Trainer):
 
         if ctx.reward is None:
             raise RedStarError("grpo samples its own responses and needs TrainContext.reward to score them")
+        if self.vllm["use_vllm"]:
+            _require_vllm()
         model_path = resolve_model(ctx.model)
         device = resolve_device(self.device)
         tokenizer = AutoTokenizer.from_pretrained(model_path)
@@ -138,9 +169,33 @@ class GRPOTrainer(Trainer):
             scale_rewards=self.scale_rewards,
             loss_type=self.loss_type,
             num_iterations=self.num_iterations,
+            **self.vllm,
         )
+        decoder = TokenDecoder(tokenizer, eos_token_ids_of(model_path, tokenizer))
         return trl.GRPOTrainer(
-            model=model_path, reward_funcs=[rule_reward_function(ctx.reward)], args=config, train_dataset=dataset,
+            model=model_path, reward_funcs=[rule_reward_function(ctx.reward, decoder)], args=config, train_dataset=dataset,
             processing_class=tokenizer, peft_config=lora_config(self.lora),
             callbacks=[ReportingCallback(StepReporter(ctx.metrics_file, ctx.on_step))],
         )
+
+
+def eos_token_ids_of(model_path: str, tokenizer: Any) -> set[int]:
+    """The ids that end a completion: the checkpoint's generation config's and the tokenizer's."""
+    from transformers import GenerationConfig
+
+    try:
+        ids = GenerationConfig.from_pretrained(model_path).eos_token_id
+    except OSError:  # no generation_config.json
+        ids = None
+    ids = set(ids if isinstance(ids, list) else [] if ids is None else [ids])
+    if tokenizer.eos_token_id is not None:
+        ids.add(tokenizer.eos_token_id)
+    return ids
+
+
+def _require_vllm() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("vllm") is None:
+        raise RedStarError("grpo: use_vllm needs vLLM in this environment (pip install vllm, on a CUDA machine); "
+                           "drop use_vllm to generate with transformers")

@@ -51,36 +51,64 @@ def eos_token_ids(model: Any, tokenizer: Any) -> set[int]:
     return ids
 
 
+def neutral_generation_config(model: Any, pad_id: int, eos: set[int]) -> Any:
+    """A generation config with nothing but the end-of-sequence and padding ids.
+
+    ``generate`` fills every option the caller leaves unset from ``model.generation_config``, and
+    checkpoints ship logit-shaping options there (Qwen2.5-Instruct: ``repetition_penalty`` 1.05,
+    ``top_k`` 20). Sampling through them would draw tokens from a distribution the loss never
+    scores (:func:`response_logprobs` applies only the temperature), biasing the importance
+    ratio; so rollouts swap this in while they sample."""
+    from transformers import GenerationConfig
+
+    return GenerationConfig(eos_token_id=sorted(eos), pad_token_id=pad_id,
+                            bos_token_id=getattr(model.generation_config, "bos_token_id", None))
+
+
 @torch.no_grad()
 def generate_samples(model: Any, tokenizer: Any, rows: Sequence[dict[str, Any]], *, samples_per_prompt: int,
                      temperature: float, top_p: float, max_new_tokens: int, batch_size: int) -> list[Sample]:
     """``samples_per_prompt`` sampled responses for each row, ``batch_size`` sequences per
     ``generate`` call. A response ends at (and includes) its first end-of-sequence token, or after
-    ``max_new_tokens`` (``truncated``)."""
+    ``max_new_tokens`` (``truncated``).
+
+    Tokens are drawn from softmax(logits / ``temperature``) cut to the nucleus ``top_p`` and
+    nothing else (the model's own generation config is set aside), and the text the reward judges
+    is decoded as core's samplers decode it (:class:`redstar.samplers.text.TokenDecoder`: special
+    tokens dropped except ``<think>``/``</think>``), so RL, sampling and evaluation score the
+    same text."""
+    from redstar.samplers.text import TokenDecoder
+
     device = next(model.parameters()).device
     eos = eos_token_ids(model, tokenizer)
+    decoder = TokenDecoder(tokenizer, eos)
     prompts = [(row, prompt_token_ids(tokenizer, row["prompt"])) for row in rows for _ in range(samples_per_prompt)]
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else next(iter(eos))
     samples = []
     was_training = model.training
+    shipped_config = model.generation_config
     model.eval()
-    for start in range(0, len(prompts), batch_size):
-        chunk = prompts[start:start + batch_size]
-        width = max(len(ids) for _, ids in chunk)
-        input_ids = torch.tensor([[pad_id] * (width - len(ids)) + ids for _, ids in chunk], device=device)
-        attention = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for _, ids in chunk], device=device)
-        output = model.generate(
-            input_ids=input_ids, attention_mask=attention, do_sample=True, temperature=temperature, top_p=top_p,
-            top_k=0, max_new_tokens=max_new_tokens, pad_token_id=pad_id, eos_token_id=sorted(eos),
-        )
-        for (row, prompt_ids), generated in zip(chunk, output[:, width:].tolist()):
-            end = next((i + 1 for i, token in enumerate(generated) if token in eos), None)
-            response = generated[:end] if end is not None else generated
-            samples.append(Sample(
-                row=row, prompt_ids=prompt_ids, response_ids=response,
-                text=tokenizer.decode(response, skip_special_tokens=True), truncated=end is None,
-            ))
-    model.train(was_training)
+    model.generation_config = neutral_generation_config(model, pad_id, eos)
+    try:
+        for start in range(0, len(prompts), batch_size):
+            chunk = prompts[start:start + batch_size]
+            width = max(len(ids) for _, ids in chunk)
+            input_ids = torch.tensor([[pad_id] * (width - len(ids)) + ids for _, ids in chunk], device=device)
+            attention = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for _, ids in chunk], device=device)
+            output = model.generate(
+                input_ids=input_ids, attention_mask=attention, do_sample=True, temperature=temperature,
+                top_p=top_p, top_k=0, max_new_tokens=max_new_tokens, pad_token_id=pad_id, eos_token_id=sorted(eos),
+            )
+            for (row, prompt_ids), generated in zip(chunk, output[:, width:].tolist()):
+                end = next((i + 1 for i, token in enumerate(generated) if token in eos), None)
+                response = generated[:end] if end is not None else generated
+                samples.append(Sample(
+                    row=row, prompt_ids=prompt_ids, response_ids=response,
+                    text=decoder.decode(response)[0], truncated=end is None,
+                ))
+    finally:
+        model.generation_config = shipped_config
+        model.train(was_training)
     return samples
 
 
