@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from statistics import mean
 
+import pytest
+
 from redstar.interfaces import TrainContext
 from redstar_rl.ppo import PPOTrainer
 
-CPU_OPTIONS = dict(episodes=10, learning_rate=1e-2, critic_learning_rate=1e-2, critic_warmup_steps=2, batch_size=32,
+CPU_OPTIONS = dict(episodes=10, learning_rate=1e-2, critic_learning_rate=1e-2, critic_warmup_steps=2, batch_size=8,
                    samples_per_prompt=4, mini_batch_size=16, micro_batch_size=16, max_new_tokens=8, kl_coef=0.01,
                    device="cpu", seed=0)
 
@@ -33,3 +35,6 @@ def test_ppo_warms_up_the_critic_then_raises_the_reward(tmp_path, tiny_lm, onlin
     assert mean(rewards[:6]) < -0.4
     assert mean(rewards[-6:]) > mean(rewards[:6]) + 0.8, rewards
     assert result.model_path.joinpath("config.json").is_file()
+    # Linear decay per optimizer: the critic over all 40 steps, the actor over its 36.
+    assert [m["critic_learning_rate"] for m in metrics] == pytest.approx([1e-2 * (41 - k) / 40 for k in range(1, 41)])
+    assert [m["learning_rate"] for m in metrics[4:]] == pytest.approx([1e-2 * (37 - k) / 36 for k in range(1, 37)])

@@ -12,9 +12,9 @@ from redstar.errors import RedStarError
 from redstar.interfaces import TrainContext
 from redstar_rl.reinforce_pp import ReinforcePPTrainer
 
-#: CPU-sized overrides of the paper's defaults: 32 responses (8 prompts x 4) per rollout, two
+#: CPU-sized overrides of the paper's defaults: 8 prompts x 4 = 32 responses per rollout, two
 #: optimizer steps per rollout, 8 new tokens, a learning rate a tiny random model can move with.
-CPU_OPTIONS = dict(episodes=10, learning_rate=1e-2, batch_size=32, samples_per_prompt=4, mini_batch_size=16,
+CPU_OPTIONS = dict(episodes=10, learning_rate=1e-2, batch_size=8, samples_per_prompt=4, mini_batch_size=16,
                    micro_batch_size=16, max_new_tokens=8, kl_coef=0.01, device="cpu", seed=0)
 
 
@@ -35,6 +35,8 @@ def test_reinforce_pp_raises_the_reward(tmp_path, tiny_lm, online_file, digit_re
     assert {"policy_loss", "clipfrac", "grad_norm", "response_length", "learning_rate"} <= set(steps[-1][2])
     lines = [json.loads(line) for line in ctx.metrics_file.read_text().splitlines()]
     assert [line["step"] for line in lines] == list(range(1, 41))
+    # Table 9's linear decay, seen in the run's own metrics: step k of 40 trains at 1e-2 * (41 - k) / 40.
+    assert [line["learning_rate"] for line in lines] == pytest.approx([1e-2 * (41 - k) / 40 for k in range(1, 41)])
     assert result.metrics["reward_last_rollout"] > result.metrics["reward_first_rollout"]
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -46,9 +48,13 @@ def test_reinforce_pp_raises_the_reward(tmp_path, tiny_lm, online_file, digit_re
 
 def test_online_options_are_checked(tmp_path, tiny_lm, online_file):
     with pytest.raises(RedStarError, match="samples_per_prompt"):
-        ReinforcePPTrainer(batch_size=10, samples_per_prompt=4)
-    with pytest.raises(RedStarError, match="mini_batch_size"):
-        ReinforcePPTrainer(batch_size=32, mini_batch_size=12)
+        ReinforcePPTrainer(samples_per_prompt=0)
+    with pytest.raises(RedStarError, match=r"mini_batch_size \(12 responses\) must divide the 32 responses"):
+        ReinforcePPTrainer(batch_size=8, samples_per_prompt=4, mini_batch_size=12)
+    with pytest.raises(RedStarError, match="lr_scheduler"):
+        ReinforcePPTrainer(lr_scheduler="cosine")
+    # batch_size counts prompts (OpenRLHF's --rollout.batch_size); one step per rollout by default.
+    assert ReinforcePPTrainer().options.mini_batch_size == 1024 * 2
     with pytest.raises(RedStarError, match="kl_estimator"):
         ReinforcePPTrainer(kl_estimator="k9")
     with pytest.raises(RedStarError, match="reward"):

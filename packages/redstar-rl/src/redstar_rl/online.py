@@ -1,16 +1,20 @@
 """The rollout-and-update loop shared by PPO and REINFORCE++.
 
-Each *rollout* takes ``batch_size / samples_per_prompt`` prompts, samples ``samples_per_prompt``
-responses to each with the current policy (``model.generate``), scores them with the rule reward
+Each *rollout* takes ``batch_size`` prompts (OpenRLHF's ``--rollout.batch_size``: the paper's
+Table 9 batch of 1024 is counted in prompts), samples ``samples_per_prompt`` responses to each with the current policy (``model.generate``), scores them with the rule reward
 (``TrainContext.reward``: 1 correct, 0 wrong, -1 no valid answer), computes the old and reference
 log-probabilities, folds a per-token KL penalty into the rewards, and asks the algorithm for
-advantages. Then ``update_epochs`` passes of ``batch_size / mini_batch_size`` optimizer steps
-(``micro_batch_size`` sequences per forward pass) minimise the clipped surrogate. An *episode* is
-one pass over the prompts.
+advantages. Then ``update_epochs`` passes of ``batch_size * samples_per_prompt / mini_batch_size``
+optimizer steps (``mini_batch_size`` responses each, OpenRLHF's ``--train.batch_size``;
+``micro_batch_size`` sequences per forward pass) minimise the clipped surrogate. An *episode* is
+one pass over the prompts. The learning rate decays linearly to 0 over the run's optimizer steps
+(Table 9), one schedule per optimizer.
 
 Losses are token means over a whole mini-batch, and advantage normalisation is over the whole
 rollout, across processes: with ``accelerate launch`` each process samples its share of every
-rollout and gradients are summed over processes before each step. Dropout is off throughout
+rollout and gradients are summed over processes before each step. The prompt order comes from a
+generator every process seeds alike and uses for nothing else, so that processes keep splitting
+the same rollouts; shuffling a process's own samples into mini-batches uses another one. Dropout is off throughout
 (the models stay in eval mode), so the old and new log-probabilities differ only by the updates.
 """
 
@@ -37,7 +41,9 @@ log = logging.getLogger(__name__)
 @dataclass
 class OnlineOptions:
     """Options every online trainer takes. Defaults are the paper's (its Table 9): 5 episodes,
-    actor learning rate 5e-7, batch 1024, temperature 1.0, 2 responses per prompt."""
+    actor learning rate 5e-7 decaying linearly, batch 1024 prompts per rollout (OpenRLHF's
+    unit), temperature 1.0, 2 responses per prompt. ``mini_batch_size`` counts responses per
+    optimizer step (default: the whole rollout, one step per rollout)."""
 
     episodes: int = 5
     learning_rate: float = 5e-7
@@ -57,21 +63,26 @@ class OnlineOptions:
     gamma: float = 1.0
     max_grad_norm: float = 1.0
     weight_decay: float = 0.0
+    lr_scheduler: str = "linear"
     device: str = "auto"
     seed: int | None = None
 
     def __post_init__(self) -> None:
+        for name in ("batch_size", "samples_per_prompt"):
+            if getattr(self, name) < 1:
+                raise RedStarError(f"{name} must be at least 1, got {getattr(self, name)}")
+        responses = self.batch_size * self.samples_per_prompt
         if self.mini_batch_size is None:
-            self.mini_batch_size = self.batch_size
-        if self.batch_size % self.samples_per_prompt:
-            raise RedStarError(f"batch_size ({self.batch_size}) must be a multiple of samples_per_prompt "
-                               f"({self.samples_per_prompt})")
-        if self.batch_size % self.mini_batch_size:
-            raise RedStarError(f"batch_size ({self.batch_size}) must be a multiple of mini_batch_size "
-                               f"({self.mini_batch_size})")
+            self.mini_batch_size = responses
+        if self.mini_batch_size < 1 or responses % self.mini_batch_size:
+            raise RedStarError(f"mini_batch_size ({self.mini_batch_size} responses) must divide the "
+                               f"{responses} responses of a rollout (batch_size {self.batch_size} prompts x "
+                               f"samples_per_prompt {self.samples_per_prompt})")
+        if self.lr_scheduler not in LR_SCHEDULES:
+            raise RedStarError(f"lr_scheduler must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_scheduler!r}")
         if self.kl_estimator not in KL_ESTIMATORS:
             raise RedStarError(f"kl_estimator must be one of {', '.join(KL_ESTIMATORS)}, got {self.kl_estimator!r}")
-        for name in ("episodes", "batch_size", "samples_per_prompt", "micro_batch_size", "generation_batch_size",
+        for name in ("episodes", "micro_batch_size", "generation_batch_size",
                      "update_epochs", "max_new_tokens", "max_prompt_length"):
             if getattr(self, name) < 1:
                 raise RedStarError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -80,6 +91,17 @@ class OnlineOptions:
     def pick(cls, options: dict[str, Any]) -> OnlineOptions:
         """The common options out of a trainer's ``locals()``."""
         return cls(**{f.name: options[f.name] for f in fields(cls)})
+
+
+#: Learning-rate schedules over a run's optimizer steps: the paper's linear decay to 0 (as
+#: transformers' ``linear`` without warm-up: step k of n uses ``lr * (n - k) / n``), or constant.
+LR_SCHEDULES = ("linear", "constant")
+
+
+def lr_schedule(optimizer: torch.optim.Optimizer, name: str, total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+    if name == "constant":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: 1.0)
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: max(0.0, (total_steps - k) / max(total_steps, 1)))
 
 
 class OnlineRLTrainer(Trainer):
@@ -112,6 +134,9 @@ class OnlineRLTrainer(Trainer):
         """One optimizer step of other models on the mini-batch; returns metrics."""
         return {}
 
+    def schedule_extra(self, total_steps: int) -> None:
+        """Set up learning-rate schedules of other models over their ``total_steps``."""
+
     # -- the loop ---------------------------------------------------------------------------
     def train(self, ctx: TrainContext) -> TrainResult:
         from accelerate import Accelerator
@@ -130,7 +155,7 @@ class OnlineRLTrainer(Trainer):
         bf16 = device == "cuda" and torch.cuda.is_bf16_supported()
         accelerator = Accelerator(cpu=device == "cpu", mixed_precision="bf16" if bf16 else "no")
         self.accelerator = accelerator
-        # Each process samples with its own random stream; the prompt order (``generator``
+        # Each process samples with its own random stream; the prompt order (``order_generator``
         # below) is shared, so that processes split the same rollouts.
         set_seed(seed + accelerator.process_index)
         model_path = resolve_model(ctx.model)
@@ -147,18 +172,25 @@ class OnlineRLTrainer(Trainer):
         self.optimizer = torch.optim.AdamW(self.policy.parameters(), lr=o.learning_rate, weight_decay=o.weight_decay)
         self.setup(model_path, accelerator)
 
-        prompts_per_rollout = o.batch_size // o.samples_per_prompt
-        chunks = [(start, min(start + prompts_per_rollout, len(rows))) for start in range(0, len(rows), prompts_per_rollout)]
-        minibatches = o.batch_size // o.mini_batch_size
+        chunks = [(start, min(start + o.batch_size, len(rows))) for start in range(0, len(rows), o.batch_size)]
+        minibatches = o.batch_size * o.samples_per_prompt // o.mini_batch_size
         # A short last rollout still takes one step per sample at most.
         steps_per_rollout = [min(minibatches, (end - start) * o.samples_per_prompt) for start, end in chunks]
-        total = o.episodes * o.update_epochs * sum(steps_per_rollout)
+        rollout_steps = [n * o.update_epochs for _ in range(o.episodes) for n in steps_per_rollout]
+        total = sum(rollout_steps)
+        actor_steps = sum(n for i, n in enumerate(rollout_steps) if not self.actor_frozen(i))
+        self.scheduler = lr_schedule(self.optimizer, o.lr_scheduler, actor_steps)
+        self.schedule_extra(total)
         reporter = StepReporter(ctx.metrics_file, ctx.on_step) if accelerator.is_main_process else StepReporter()
-        generator = torch.Generator().manual_seed(seed)
+        # The prompt order must be the same in every process: its generator draws nothing else.
+        # Mini-batch shuffles draw from a process's own generator, because processes hold
+        # different numbers of samples when a rollout does not split evenly.
+        order_generator = torch.Generator().manual_seed(seed)
+        shuffle_generator = torch.Generator().manual_seed(seed + 1 + accelerator.process_index)
         step = rollout_index = 0
         first_reward = last_reward = math.nan
         for episode in range(o.episodes):
-            order = torch.randperm(len(rows), generator=generator).tolist()
+            order = torch.randperm(len(rows), generator=order_generator).tolist()
             for (start, end), n_steps in zip(chunks, steps_per_rollout):
                 chosen = [rows[i] for i in order[start:end]]
                 if len(chosen) < accelerator.num_processes:
@@ -171,7 +203,7 @@ class OnlineRLTrainer(Trainer):
                 last_reward = stats["reward"]
                 stats["episode"] = float(episode)
                 for _ in range(o.update_epochs):
-                    permutation = torch.randperm(len(samples), generator=generator).tolist()
+                    permutation = torch.randperm(len(samples), generator=shuffle_generator).tolist()
                     for k in range(n_steps):
                         minibatch = [samples[i] for i in permutation[k::n_steps]]
                         metrics = self._update(minibatch, rollout_index)
@@ -261,12 +293,14 @@ class OnlineRLTrainer(Trainer):
             loss.backward()
             loss_sum += float(loss.detach())
             clipped_sum += float(clipfrac) * float(batch.response_mask.sum())
+        learning_rate = self.optimizer.param_groups[0]["lr"]  # the rate this step uses
         grad_norm = step_with_clipping(self.policy, self.optimizer, o.max_grad_norm, self.accelerator)
+        self.scheduler.step()
         return {
             "policy_loss": self._sum(loss_sum),
             "clipfrac": self._sum(clipped_sum) / total_tokens,
             "grad_norm": grad_norm,
-            "learning_rate": self.optimizer.param_groups[0]["lr"],
+            "learning_rate": learning_rate,
         }
 
 

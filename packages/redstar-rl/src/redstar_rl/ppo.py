@@ -22,8 +22,9 @@ class PPOTrainer(OnlineRLTrainer):
     """PPO on online rows, rewarded by ``TrainContext.reward``.
 
     Defaults are the paper's (RedStar, Table 9): ``episodes=5``, actor ``learning_rate=5e-7``,
-    ``critic_learning_rate=5e-6``, ``batch_size=1024`` responses per rollout,
-    ``samples_per_prompt=2``, ``temperature=1.0``, ``critic_warmup_steps=2`` rollouts.
+    ``critic_learning_rate=5e-6``, ``batch_size=1024`` prompts per rollout (OpenRLHF's unit), linear learning-rate decay,
+    ``samples_per_prompt=2``, ``temperature=1.0``, ``critic_warmup_steps=2`` (rollouts: OpenRLHF's
+    steps, ``--critic.freezing_steps``).
     ``critic_model`` is the checkpoint the critic's backbone starts from (default: the policy's).
     ``docs/training.md`` lists every option; on a CPU use a tiny model and override the sizes.
     """
@@ -35,7 +36,8 @@ class PPOTrainer(OnlineRLTrainer):
                  generation_batch_size: int = 64, update_epochs: int = 1, temperature: float = 1.0,
                  top_p: float = 1.0, max_new_tokens: int = 1024, max_prompt_length: int = 1024,
                  kl_coef: float = 0.01, kl_estimator: str = "k1", clip_range: float = 0.2, gamma: float = 1.0,
-                 max_grad_norm: float = 1.0, weight_decay: float = 0.0, device: str = "auto",
+                 max_grad_norm: float = 1.0, weight_decay: float = 0.0, lr_scheduler: str = "linear",
+                 device: str = "auto",
                  seed: int | None = None, critic_learning_rate: float = 5e-6, critic_warmup_steps: int = 2,
                  lam: float = 0.95, value_clip_range: float = 0.2, critic_model: str | None = None) -> None:
         super().__init__(OnlineOptions.pick(locals()))
@@ -53,6 +55,11 @@ class PPOTrainer(OnlineRLTrainer):
         self.critic.eval()  # dropout off, as for the policy
         self.critic_optimizer = torch.optim.AdamW(self.critic.parameters(), lr=self.critic_learning_rate,
                                                   weight_decay=self.options.weight_decay)
+
+    def schedule_extra(self, total_steps: int) -> None:
+        from redstar_rl.online import lr_schedule
+
+        self.critic_scheduler = lr_schedule(self.critic_optimizer, self.options.lr_scheduler, total_steps)
 
     def score_tokens(self, batch: Batch, samples: Sequence[Sample]) -> None:
         split_padded(self.critic.response_values(batch), samples, "values")
@@ -81,6 +88,8 @@ class PPOTrainer(OnlineRLTrainer):
             loss.backward()
             loss_sum += float(loss.detach())
             clipped_sum += float(clipfrac) * float(batch.response_mask.sum())
+        learning_rate = self.critic_optimizer.param_groups[0]["lr"]
         grad_norm = step_with_clipping(self.critic, self.critic_optimizer, o.max_grad_norm, self.accelerator)
+        self.critic_scheduler.step()
         return {"value_loss": self._sum(loss_sum), "value_clipfrac": self._sum(clipped_sum) / total_tokens,
-                "critic_grad_norm": grad_norm}
+                "critic_grad_norm": grad_norm, "critic_learning_rate": learning_rate}

@@ -20,7 +20,7 @@ class ReinforcePPTrainer(OnlineRLTrainer):
     """REINFORCE++ on online rows, rewarded by ``TrainContext.reward``.
 
     Defaults are the paper's (RedStar, Table 9): ``episodes=5``, ``learning_rate=5e-7``,
-    ``batch_size=1024`` responses per rollout, ``samples_per_prompt=2``, ``temperature=1.0``.
+    ``batch_size=1024`` prompts per rollout (OpenRLHF's unit), linear learning-rate decay, ``samples_per_prompt=2``, ``temperature=1.0``.
     ``docs/training.md`` lists every option; on a CPU use a tiny model and override the sizes.
     """
 
@@ -31,7 +31,8 @@ class ReinforcePPTrainer(OnlineRLTrainer):
                  generation_batch_size: int = 64, update_epochs: int = 1, temperature: float = 1.0,
                  top_p: float = 1.0, max_new_tokens: int = 1024, max_prompt_length: int = 1024,
                  kl_coef: float = 0.01, kl_estimator: str = "k1", clip_range: float = 0.2, gamma: float = 1.0,
-                 max_grad_norm: float = 1.0, weight_decay: float = 0.0, device: str = "auto",
+                 max_grad_norm: float = 1.0, weight_decay: float = 0.0, lr_scheduler: str = "linear",
+                 device: str = "auto",
                  seed: int | None = None) -> None:
         super().__init__(OnlineOptions.pick(locals()))
 
