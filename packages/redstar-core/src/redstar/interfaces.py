@@ -47,7 +47,15 @@ class Scorer(ABC):
 
 @dataclass
 class SamplingParams:
-    """How to sample. ``n`` responses per conversation."""
+    """How to sample. ``n`` responses per conversation.
+
+    ``seed`` seeds the call as a whole. ``seeds``, when given, holds one tuple of ``n`` seeds per
+    conversation of the call, in order: completion ``k`` of conversation ``c`` is drawn from
+    ``seeds[c][k]`` alone (see :class:`Sampler` for the contract), so the same seed gives the same
+    completion whatever else is in the call. The pipeline derives these from the run's seed and
+    each sample's ``(prompt_id, index)``, which makes a resumed run draw what an uninterrupted one
+    would. Seeds are non-negative integers below ``2**63`` (what torch, vLLM and OpenAI take).
+    """
 
     n: int = 1
     temperature: float = 1.0
@@ -55,6 +63,7 @@ class SamplingParams:
     max_new_tokens: int = 512
     seed: int | None = None
     stop: list[str] = field(default_factory=list)
+    seeds: tuple[tuple[int, ...], ...] | None = None
 
 
 @dataclass
@@ -67,7 +76,15 @@ class Completion:
 
 
 class Sampler(ABC):
-    """A generation backend. ``model`` is a local path or a hub id (or a served model name)."""
+    """A generation backend. ``model`` is a local path or a hub id (or a served model name).
+
+    Seeds: when ``params.seeds`` is given, a sampler that honours it draws completion ``k`` of
+    conversation ``c`` from ``params.seeds[c][k]`` only, independently of the other
+    conversations in the call, of their order, of the batch size and of how many completions
+    are asked (up to the numerical noise of batching on the hardware). A sampler that cannot
+    honour it (a server that ignores seeds, say) uses ``params.seed`` instead and says so in its
+    docstring. Temperature 0 is greedy and needs no seed.
+    """
 
     name: ClassVar[str]
 

@@ -4,10 +4,16 @@ Samples are appended to ``samples.jsonl`` a chunk of prompts at a time, each ide
 ``(prompt_id, index)``. On resume (after a crash or with more prompts selected) only the missing
 indices are sampled, so no sample is lost or drawn twice. Harder prompts get more samples
 (``sampling.n_by_level``), as in the paper.
+
+Each sample is drawn with its own seed, derived from the run's seed and its ``(prompt_id,
+index)`` (:func:`sample_seed`), and passed to the sampler as ``SamplingParams.seeds``: with a
+sampler that honours it, a resumed run draws exactly what an uninterrupted one would have,
+whatever chunks and batches the remaining work falls into.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from typing import Any
 
@@ -25,6 +31,13 @@ def sampling_fingerprint(recipe: dict[str, Any]) -> str:
     # Samples depend on the teacher, how it is sampled, and how prompts are rendered (verifier
     # instructions live in plugins, hence their versions via the caller).
     return fingerprint("sample", recipe["models"]["teacher"], cfg, recipe["seed"])
+
+
+def sample_seed(run_seed: int, prompt_id: str, index: int) -> int:
+    """The seed of sample ``index`` of prompt ``prompt_id``: a stable hash (not Python's salted
+    ``hash``), the same on every machine and in every process, below ``2**63``."""
+    key = f"redstar-sample\0{run_seed}\0{prompt_id}\0{index}".encode()
+    return int.from_bytes(hashlib.sha256(key).digest()[:8], "big") >> 1
 
 
 def sample_stage(ctx: RunContext, prompts: list[Prompt]) -> tuple[str, list[Sample]]:
@@ -55,7 +68,7 @@ def sample_stage(ctx: RunContext, prompts: list[Prompt]) -> tuple[str, list[Samp
                         sampler.on_progress = lambda finished, _total: update(done + finished)
                     for start in range(0, len(todo), cfg["chunk_size"]):
                         chunk = todo[start:start + cfg["chunk_size"]]
-                        rows = _sample_chunk(ctx, sampler, chunk, have, wanted, seed=recipe["seed"] + start)
+                        rows = _sample_chunk(ctx, sampler, chunk, have, wanted, run_seed=recipe["seed"])
                         table.append(rows)
                         done += len(rows)
                         update(done)
@@ -70,20 +83,23 @@ def sample_stage(ctx: RunContext, prompts: list[Prompt]) -> tuple[str, list[Samp
 
 
 def _sample_chunk(ctx: RunContext, sampler: Any, chunk: list[Prompt], have: dict[str, set[int]],
-                  wanted: dict[str, int], seed: int) -> list[dict[str, Any]]:
+                  wanted: dict[str, int], run_seed: int) -> list[dict[str, Any]]:
     cfg = ctx.recipe["sampling"]
     by_need: dict[int, list[Prompt]] = defaultdict(list)
     for p in chunk:
         by_need[wanted[p.id] - len(have[p.id])].append(p)
     rows = []
     for need, group in sorted(by_need.items()):
+        free = {p.id: [i for i in range(wanted[p.id]) if i not in have[p.id]] for p in group}
+        seeds = tuple(tuple(sample_seed(run_seed, p.id, i) for i in free[p.id]) for p in group)
+        # ``seed`` is for samplers that cannot honour ``seeds``: tied to the group's first sample
+        # rather than to its position in this attempt's to-do list.
         params = SamplingParams(n=need, temperature=cfg["temperature"], top_p=cfg["top_p"],
-                                max_new_tokens=cfg["max_new_tokens"], seed=seed)
+                                max_new_tokens=cfg["max_new_tokens"], seed=seeds[0][0], seeds=seeds)
         conversations = [ctx.verifier(p.domain).messages(p) for p in group]
         completions = sampler.generate(conversations, params)
         for prompt, outs in zip(group, completions):
-            free = (i for i in range(wanted[prompt.id]) if i not in have[prompt.id])
-            for completion, index in zip(outs, free):
+            for completion, index in zip(outs, free[prompt.id]):
                 have[prompt.id].add(index)
                 rows.append(Sample(prompt_id=prompt.id, index=index, response=completion.text,
                                    model=ctx.recipe["models"]["teacher"],

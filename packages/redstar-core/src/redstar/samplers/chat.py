@@ -41,9 +41,21 @@ def check_conversations(conversations: Sequence[Messages], backend: str, images:
                 )
 
 
-def check_params(params: SamplingParams, backend: str) -> None:
-    """Reject sampling parameters no backend can honour, before any work starts."""
+#: Seeds are what torch generators, vLLM and the OpenAI API all take: non-negative int64.
+MAX_SEED = 2**63 - 1
+
+
+def check_params(params: SamplingParams, backend: str, conversations: int | None = None) -> None:
+    """Reject sampling parameters no backend can honour, before any work starts.
+    ``conversations`` (how many the call has) lets per-completion ``seeds`` be checked too."""
     problems = []
+    if params.seeds is not None and conversations is not None:
+        shape_ok = len(params.seeds) == conversations and all(len(row) == params.n for row in params.seeds)
+        if not shape_ok:
+            problems.append(f"seeds must hold one tuple of n={params.n} seeds per conversation "
+                            f"({conversations}), got {[len(row) for row in params.seeds]}")
+        elif not all(isinstance(s, int) and 0 <= s <= MAX_SEED for row in params.seeds for s in row):
+            problems.append(f"seeds must be integers in [0, 2**63), got {params.seeds!r}")
     if params.n < 1:
         problems.append(f"n must be at least 1, got {params.n}")
     if params.max_new_tokens < 1:

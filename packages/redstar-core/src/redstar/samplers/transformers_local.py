@@ -11,7 +11,8 @@ from typing import Any
 from redstar.errors import RedStarError
 from redstar.interfaces import Completion, Messages, Sampler, SamplingParams
 from redstar.models import resolve_model
-from redstar.samplers.chat import check_conversations, check_params, render_prompts
+from redstar.samplers.chat import MAX_SEED, check_conversations, check_params, render_prompts
+from redstar.samplers.seeded import row_sampler
 from redstar.samplers.text import REASONING_TAGS, TokenDecoder
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -42,6 +43,12 @@ class TransformersSampler(Sampler):
     (one generation, repeated ``n`` times), top-k is off, a stop string ends a response and is
     not part of it. Other settings in the model's ``generation_config.json`` (a repetition
     penalty, say) still apply.
+
+    Seeds: every sampled row draws from its own random stream
+    (:mod:`redstar.samplers.seeded`), seeded with ``params.seeds[c][k]`` when given (honoured:
+    the row's tokens do not depend on its batch neighbours, up to float rounding from padding),
+    else with seeds drawn from ``params.seed`` (reproducible for the same call) or, without a
+    seed, from torch's global random state.
 
     The model is loaded on the first :meth:`generate` and kept until :meth:`close`. Set
     :attr:`on_progress` to be told ``(completions done, completions asked)`` after every batch.
@@ -129,7 +136,7 @@ class TransformersSampler(Sampler):
     # -- generation ------------------------------------------------------------------------
     def generate(self, conversations: Sequence[Messages], params: SamplingParams) -> list[list[Completion]]:
         check_conversations(conversations, self.name)
-        check_params(params, self.name)
+        check_params(params, self.name, len(conversations))
         if not conversations:
             return []
         self.load()
@@ -143,12 +150,16 @@ class TransformersSampler(Sampler):
         # Longest first: similar lengths share a batch (little padding), and a prompt too long
         # for memory fails on the first batch instead of hours into a run.
         order = sorted(range(len(rows)), key=lambda r: -len(prompts[rows[r][0]]))
+        seeds = None if greedy else self._row_seeds(rows, params)
         generated: list[list[Completion | None]] = [[None] * copies for _ in prompts]
         total, done = len(prompts) * params.n, 0
-        with self._seeded(params.seed), torch.inference_mode():
+        with torch.inference_mode():
             for start in range(0, len(order), self.batch_size):
-                batch = [rows[r] for r in order[start:start + self.batch_size]]
-                for (c, k), completion in zip(batch, self._generate_batch([prompts[c] for c, _ in batch], params)):
+                picked = order[start:start + self.batch_size]
+                batch = [rows[r] for r in picked]
+                batch_seeds = None if seeds is None else [seeds[r] for r in picked]
+                for (c, k), completion in zip(batch, self._generate_batch([prompts[c] for c, _ in batch], params,
+                                                                          batch_seeds)):
                     generated[c][k] = completion
                 done += len(batch) * (params.n if greedy else 1)
                 if self.on_progress is not None:
@@ -157,7 +168,19 @@ class TransformersSampler(Sampler):
             return [[Completion(row[0].text, row[0].finish_reason) for _ in range(params.n)] for row in generated]
         return [list(row) for row in generated]  # type: ignore[arg-type]
 
-    def _generate_batch(self, prompt_ids: list[list[int]], params: SamplingParams) -> list[Completion]:
+    def _row_seeds(self, rows: list[tuple[int, int]], params: SamplingParams) -> list[int]:
+        """One seed per (conversation, copy) row: the caller's, else drawn from ``params.seed``."""
+        if params.seeds is not None:
+            return [params.seeds[c][k] for c, k in rows]
+        import torch
+
+        with self._seeded(params.seed):
+            return torch.randint(0, MAX_SEED, (len(rows),)).tolist()
+
+    def _generate_batch(self, prompt_ids: list[list[int]], params: SamplingParams,
+                        seeds: list[int] | None) -> list[Completion]:
+        from transformers import LogitsProcessorList
+
         tokenizer, model = self._tokenizer, self._model
         inputs = tokenizer.pad({"input_ids": prompt_ids}, return_tensors="pt").to(model.device)
         options: dict[str, Any] = {
@@ -165,11 +188,14 @@ class TransformersSampler(Sampler):
             "pad_token_id": tokenizer.pad_token_id,
             "eos_token_id": sorted(self._decoder.eos_ids) or None,
         }
-        if params.temperature == 0:
-            options.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-        else:
-            # top_k=0 switches off transformers' default top-k of 50, which vLLM and OpenAI lack.
-            options.update(do_sample=True, temperature=params.temperature, top_p=params.top_p, top_k=0)
+        # Greedy either way: when sampling, the row-seeded processor has already turned the
+        # logits into one draw per row (Gumbel-max), so its argmax is the sample. Unset
+        # temperature/top-p/top-k keep the checkpoint's generation_config from warping the
+        # logits again (and transformers' default top-k of 50, which vLLM and OpenAI lack).
+        options.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        if seeds is not None:
+            options["logits_processor"] = LogitsProcessorList(
+                [row_sampler(seeds, params.temperature, params.top_p, model.device)])
         if params.stop:
             options.update(stop_strings=list(params.stop), tokenizer=tokenizer)
         output = model.generate(**inputs, **options)
@@ -178,7 +204,7 @@ class TransformersSampler(Sampler):
 
     @contextlib.contextmanager
     def _seeded(self, seed: int | None) -> Iterator[None]:
-        """Seed torch for this call only, so a seeded run is reproducible without changing the
+        """Seed torch for this call only, so a seeded call is reproducible without changing the
         random state of the code around it."""
         if seed is None:
             yield
