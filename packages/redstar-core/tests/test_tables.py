@@ -1,10 +1,11 @@
 import json
+import os
 
 import pytest
 
 from redstar.errors import InputError
 from redstar.records import Prompt
-from redstar.tables import JsonlAppender, parse_records, write_table
+from redstar.tables import JsonlAppender, parse_records, write_json, write_table
 
 
 def good(i):
@@ -60,3 +61,42 @@ def test_appender_drops_torn_last_line_and_keeps_the_rest(tmp_path):
         assert [r["i"] for r in t.rows] == [0, 1]
         t.append([{"i": 2}])
     assert [json.loads(line)["i"] for line in path.read_text().splitlines()] == [0, 1, 2]
+
+
+def test_appender_names_a_damaged_middle_line_and_keeps_the_file(tmp_path):
+    path = tmp_path / "s.jsonl"
+    path.write_text('{"i": 0}\n{"i": 1, \n{"i": 2}\n')
+    with pytest.raises(InputError, match=r"s\.jsonl:2: invalid JSON"):
+        JsonlAppender(path)
+    assert path.read_text() == '{"i": 0}\n{"i": 1, \n{"i": 2}\n'  # nothing cut
+    path.write_bytes(b'{"i": 0}\n{"i": "\xff"}\n{"i": 2}\n')
+    with pytest.raises(InputError, match=r"s\.jsonl:2: bytes that are not UTF-8"):
+        JsonlAppender(path)
+    path.write_text('{"i": 0}\n[1, 2]\n')
+    with pytest.raises(InputError, match=r"s\.jsonl:2: expected a JSON object"):
+        JsonlAppender(path)
+
+
+def test_a_lone_surrogate_never_loses_a_batch(tmp_path):
+    rows = [{"response": "fine"}, {"response": "half a pair: \ud800"}, {"response": "fine too"}]
+    write_table(tmp_path / "t.jsonl", rows)
+    assert parse_records(tmp_path / "t.jsonl", lambda r: r) == rows
+    with JsonlAppender(tmp_path / "a.jsonl") as t:
+        t.append(rows)
+    with JsonlAppender(tmp_path / "a.jsonl") as t:
+        assert t.rows == rows
+    write_json(tmp_path / "j.json", {"rows": rows})
+    assert json.loads((tmp_path / "j.json").read_text())["rows"] == rows
+
+
+def test_whole_and_appended_tables_get_the_same_umask_mode(tmp_path):
+    old = os.umask(0o027)
+    try:
+        write_table(tmp_path / "whole.jsonl", [{"a": 1}])
+        write_json(tmp_path / "doc.json", {"a": 1})
+        with JsonlAppender(tmp_path / "appended.jsonl") as t:
+            t.append([{"a": 1}])
+    finally:
+        os.umask(old)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()}
+    assert modes == {"whole.jsonl": 0o640, "doc.json": 0o640, "appended.jsonl": 0o640}
