@@ -228,9 +228,12 @@ def reset_host(host: Host | None = None) -> None:
     _host = host
 
 
-def instantiate(cls: type, options: dict[str, Any], where: Callable[[str], Exception] | None = None) -> Any:
-    """Construct a plugin class from recipe options, turning unknown or missing options into a
-    readable error (``where(key)`` builds it; by default a PluginError)."""
+def instantiate(cls: type, options: dict[str, Any],
+                where: Callable[[str | None, str], Exception] | None = None) -> Any:
+    """Construct a plugin class from recipe options, turning unknown or missing options, and a
+    ``ValueError``/``TypeError`` raised by the constructor, into a readable error (``where(option,
+    message)`` builds it, with ``option`` None when no single option is to blame; by default a
+    PluginError)."""
     from redstar.interfaces import options_of
 
     accepted = options_of(cls)
@@ -245,4 +248,11 @@ def instantiate(cls: type, options: dict[str, Any], where: Callable[[str], Excep
         if default is inspect.Parameter.empty and key not in options:
             msg = f"{cls.__name__} needs option {key!r}"
             raise (where(key, msg) if where else PluginError(msg))
-    return cls(**options)
+    try:
+        return cls(**options)
+    except (ValueError, TypeError) as exc:
+        # A constructor that rejects a value (a negative timeout, an unknown mode) is the user's
+        # option to fix, not a crash: say which plugin and why (``where(None, ...)`` names the
+        # recipe section, since the exception does not say which option it was).
+        msg = f"{cls.__name__} rejected its options {options!r}: {exc}"
+        raise (where(None, msg) if where else PluginError(msg)) from exc

@@ -229,9 +229,29 @@ def validate(data: Any, path: str | Path | None = None, text: str | None = None)
         fail("selection.min_level", "is greater than selection.max_level")
     if recipe["preference"]["negatives"] not in ("wrong_first", "wrong_only", "any"):
         fail("preference.negatives", "must be one of wrong_first, wrong_only, any")
-    for key in ("n", "chunk_size", "max_new_tokens"):
-        if recipe["sampling"][key] < 1:
-            fail(f"sampling.{key}", "must be at least 1")
+    for key in ("sampling.n", "sampling.chunk_size", "sampling.max_new_tokens", "evaluation.n",
+                "evaluation.max_new_tokens", "decontamination.ngram"):
+        section, name = key.split(".")
+        if recipe[section][name] < 1:
+            fail(key, f"must be at least 1, got {recipe[section][name]!r}")
+    for level, n in recipe["sampling"]["n_by_level"].items():
+        if n < 1:
+            fail(f"sampling.n_by_level.{level}", f"must be at least 1, got {n!r}")
+    for section in ("sampling", "evaluation"):
+        if recipe[section]["temperature"] < 0:
+            fail(f"{section}.temperature", f"must be 0 (greedy) or more, got {recipe[section]['temperature']!r}")
+        if not 0 < recipe[section]["top_p"] <= 1:
+            fail(f"{section}.top_p", f"must be in (0, 1], got {recipe[section]['top_p']!r}")
+    if recipe["selection"]["total"] is not None and recipe["selection"]["total"] < 1:
+        fail("selection.total", f"must be at least 1 (or null for no total), got {recipe['selection']['total']!r}")
+    for domain, share in recipe["selection"]["mix"].items():
+        if share < 0:
+            fail(f"selection.mix.{domain}", f"a share cannot be negative, got {share!r}")
+    for source, cap in recipe["selection"]["per_source"].items():
+        if cap < 0:
+            fail(f"selection.per_source.{source}", f"cannot be negative, got {cap!r}")
+    if recipe["preference"]["pairs_per_prompt"] < 0:
+        fail("preference.pairs_per_prompt", "cannot be negative")
     recipe.path = None if path is None else Path(path)
     return recipe
 
@@ -340,9 +360,11 @@ def check_plugins(recipe: Recipe, host: Any) -> None:
             raise RecipeError(recipe.path, key, str(exc)) from None
         accepted = options_of(cls)
         takes_any = any(p.kind is p.VAR_KEYWORD for p in inspect.signature(cls.__init__).parameters.values())
+        # A verifier's options sit right under its domain (``verifiers.code.timeout``).
+        options_key = key if kind == "verifiers" else f"{key}.options"
         for option in options:
             if option not in accepted and not takes_any:
-                raise RecipeError(recipe.path, f"{key}.options.{option}",
+                raise RecipeError(recipe.path, f"{options_key}.{option}",
                                   f"unknown option for {name!r}; it takes: {', '.join(accepted) or 'no options'}")
 
 

@@ -1,4 +1,7 @@
-"""What every stage of a run shares: the recipe, the plugin host, the run directory, progress."""
+"""What every stage of a run shares: the recipe, the plugin host, the run directory, progress.
+
+:class:`PluginContext` alone (recipe and host) is enough to build the recipe's plugins, which is
+what ``redstar recipe check`` and a run's preflight do before any stage runs."""
 
 from __future__ import annotations
 
@@ -13,36 +16,39 @@ from redstar.progress import ProgressBoard
 from redstar.recipe import Recipe
 
 
-@dataclass
-class RunContext:
+@dataclass(kw_only=True)
+class PluginContext:
     recipe: Recipe
     host: Host
-    run: RunDir
-    board: ProgressBoard
     _verifiers: dict[str, Verifier] = field(default_factory=dict)
 
-    def build(self, kind: str, name: str, options: dict[str, Any], key: str, **extra: Any) -> Any:
+    def build(self, kind: str, name: str, options: dict[str, Any], key: str, options_key: str | None = None,
+              **extra: Any) -> Any:
         """Instantiate the registered ``kind`` plugin ``name`` with recipe ``options``; errors
-        name the recipe key. ``extra`` are arguments RedStar itself supplies (e.g. ``model``)."""
+        name the recipe key (options live under ``options_key``, by default ``<key>.options``).
+        ``extra`` are arguments RedStar itself supplies (e.g. ``model``)."""
+        options_key = options_key or f"{key}.options"
         try:
             cls = self.host.get(kind, name)
         except PluginError as exc:
             raise RecipeError(self.recipe.path, key, str(exc)) from None
 
-        def where(option: str, message: str) -> Exception:
-            return RecipeError(self.recipe.path, f"{key}.options.{option}", message)
+        def where(option: str | None, message: str) -> Exception:
+            return RecipeError(self.recipe.path, key if option is None else f"{options_key}.{option}", message)
 
         merged = dict(options)
         for k, v in extra.items():
             if k in merged:
-                raise RecipeError(self.recipe.path, f"{key}.options.{k}", "is set by RedStar; remove it")
+                raise RecipeError(self.recipe.path, f"{options_key}.{k}", "is set by RedStar; remove it")
             merged[k] = v
         return instantiate(cls, merged, where)
 
     def verifier(self, domain: str) -> Verifier:
         if domain not in self._verifiers:
             options = self.recipe["verifiers"].get(domain, {})
-            self._verifiers[domain] = self.build("verifiers", domain, options, f"verifiers.{domain}")
+            # A verifier's options sit right under its domain: ``verifiers.code.timeout``.
+            key = f"verifiers.{domain}"
+            self._verifiers[domain] = self.build("verifiers", domain, options, key, options_key=key)
         return self._verifiers[domain]
 
     def close(self) -> None:
@@ -52,6 +58,12 @@ class RunContext:
 
     def plugin_versions(self) -> dict[str, str | None]:
         return {name: info.version for name, info in self.host.infos.items()}
+
+
+@dataclass(kw_only=True)
+class RunContext(PluginContext):
+    run: RunDir
+    board: ProgressBoard
 
     def log(self, message: str) -> None:
         self.board.log(message)

@@ -8,13 +8,23 @@ and so is everything downstream, because downstream fingerprints include upstrea
 
 from __future__ import annotations
 
+import contextlib
+import datetime
+import errno
+import fcntl
 import hashlib
 import json
+import os
 import shutil
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from redstar.errors import InputError, RedStarError
 from redstar.tables import write_json
+
+LOCK_FILE = ".lock"
 
 
 def fingerprint(*parts: Any) -> str:
@@ -30,14 +40,71 @@ def file_digest(path: Path) -> str:
     return h.hexdigest()[:16]
 
 
+def writable_dir(root: Path) -> None:
+    """Create ``root`` if needed, or say in one line why a run cannot write there."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RedStarError(f"cannot create the run directory {root}: {exc.strerror}") from None
+    if not os.access(root, os.W_OK | os.X_OK):
+        raise RedStarError(f"cannot write to the run directory {root}: permission denied")
+
+
+@contextlib.contextmanager
+def run_lock(root: Path) -> Iterator[None]:
+    """Hold ``<root>/.lock`` for as long as a run writes to ``root``, so that a second run on the
+    same directory fails at once, naming the holder, instead of writing every sample twice.
+
+    ``flock`` is released by the kernel when the holder exits in any way (``kill -9`` included),
+    so a stale lock file never blocks a resume; the descriptor is not inherited by child
+    processes, so a leftover child cannot keep it either."""
+    writable_dir(root)
+    path = root / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise RedStarError(f"cannot write to the run directory {root}: {exc.strerror}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            raise RedStarError(f"the run directory {root} is in use by {_holder(fd)}; wait for that run to end "
+                               "(or stop it), or pass another --out") from None
+        holder = {"pid": os.getpid(), "host": socket.gethostname(),
+                  "since": datetime.datetime.now().isoformat(timespec="seconds")}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (json.dumps(holder) + "\n").encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _holder(fd: int) -> str:
+    try:
+        info = json.loads(os.pread(fd, 4096, 0) or b"{}")
+        return f"pid {info['pid']} on {info['host']} (since {info['since']})"
+    except (ValueError, KeyError, TypeError, OSError):
+        return "another process"
+
+
 class RunDir:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        writable_dir(self.root)
         self.state_file = self.root / "state.json"
         self.state: dict[str, Any] = {"stages": {}}
         if self.state_file.exists():
-            self.state = json.loads(self.state_file.read_text(encoding="utf-8"))
+            # Written atomically, so only a hand edit or a bad disk can damage it.
+            try:
+                self.state = json.loads(self.state_file.read_text(encoding="utf-8"))
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise InputError(self.state_file, f"unreadable run state ({exc}); restore it or delete it "
+                                 "to redo every stage") from None
+            if not isinstance(self.state, dict) or not isinstance(self.state.get("stages"), dict):
+                raise InputError(self.state_file, "not a RedStar run state (no 'stages' mapping); restore it or "
+                                 "delete it to redo every stage")
 
     def path(self, *parts: str) -> Path:
         p = self.root.joinpath(*parts)

@@ -17,7 +17,8 @@ from redstar.pipeline.context import RunContext
 from redstar.pipeline.curate import load_stage, score_stage, select_stage
 from redstar.pipeline.datasets import build_stage
 from redstar.pipeline.evaluating import evaluate_stages
-from redstar.pipeline.rundir import RunDir, fingerprint
+from redstar.pipeline.preflight import preflight
+from redstar.pipeline.rundir import RunDir, fingerprint, run_lock
 from redstar.pipeline.sampling import sample_stage
 from redstar.pipeline.training import ModelStage, train_stages
 from redstar.pipeline.verifying import verify_stage
@@ -32,10 +33,23 @@ UNTIL = ("curate", "train", "eval", "report")
 
 def run_pipeline(recipe: Recipe, out_dir: str | Path, host: Host, board: ProgressBoard | None = None,
                  until: str = "report") -> dict[str, Any]:
-    board = board or ProgressBoard()
+    """Run ``recipe`` into ``out_dir``, holding the directory's lock throughout: a second run on
+    the same directory fails at once instead of writing every sample twice. The recipe's plugins,
+    options and model paths are checked (:func:`~redstar.pipeline.preflight.preflight`) before
+    the first stage runs."""
+    with run_lock(Path(out_dir)):
+        return _run_locked(recipe, Path(out_dir), host, board or ProgressBoard(), until)
+
+
+def _run_locked(recipe: Recipe, out_dir: Path, host: Host, board: ProgressBoard, until: str) -> dict[str, Any]:
     run = RunDir(out_dir)
-    (run.root / "recipe.yaml").write_text(dump(recipe), encoding="utf-8")
     ctx = RunContext(recipe=recipe, host=host, run=run, board=board)
+    try:
+        preflight(ctx)
+    except BaseException:
+        ctx.close()
+        raise
+    (run.root / "recipe.yaml").write_text(dump(recipe), encoding="utf-8")
     seconds: dict[str, float] = dict(run.state.get("seconds", {}))
 
     def timed(name: str, fn: Any, *args: Any) -> Any:

@@ -1,13 +1,15 @@
 """The verification stage: each sample is judged by its domain's verifier.
 
-Verdicts are appended to ``verdicts.jsonl`` keyed by sample id, so a resumed run verifies only
-samples it has not judged yet. Cleaning is applied later, when the datasets are built, so that
+Verdicts are appended to ``verdicts.jsonl`` keyed by sample id, with a digest of the response
+text they judged, so a resumed run verifies only samples it has not judged yet, and a verdict
+is reused only for the very text it judged (a sample redrawn under the same id is judged again). Cleaning is applied later, when the datasets are built, so that
 changing a cleaning threshold does not re-run verification (which for code means re-running
 programs).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 
 from redstar.pipeline.context import RunContext
@@ -18,6 +20,12 @@ from redstar.tables import JsonlAppender
 VERIFY_BATCH = 64
 
 
+def response_digest(text: str) -> str:
+    """What a verdict row records of the text it judged (``surrogatepass``: a response may hold a
+    lone surrogate, and it still needs a digest)."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
 def verify_stage(ctx: RunContext, upstream: str, prompts: list[Prompt], samples: list[Sample]) -> tuple[str, dict[str, Verdict]]:
     run = ctx.run
     out = run.path("verdicts.jsonl")
@@ -25,8 +33,12 @@ def verify_stage(ctx: RunContext, upstream: str, prompts: list[Prompt], samples:
     run.begin("verify", fp, [out])
     by_id = {p.id: p for p in prompts}
     with JsonlAppender(out) as table:
-        verdicts = {row["sample_id"]: Verdict.from_dict({k: row[k] for k in ("correct", "reward", "reason", "extracted")})
-                    for row in table.rows}
+        judged = {s.id: response_digest(s.response) for s in samples}
+        verdicts: dict[str, Verdict] = {}
+        # Later rows win: a sample judged again (its text changed) appends a newer verdict.
+        for row in table.rows:
+            if row.get("response_sha256") == judged.get(row["sample_id"]):
+                verdicts[row["sample_id"]] = Verdict.from_dict({k: row[k] for k in ("correct", "reward", "reason", "extracted")})
         todo = [s for s in samples if s.id not in verdicts]
         with ctx.board.task("verifying", len(samples)) as update:
             update(len(samples) - len(todo))
@@ -40,7 +52,8 @@ def verify_stage(ctx: RunContext, upstream: str, prompts: list[Prompt], samples:
                     results = ctx.verifier(domain).verify_many([(s.response, by_id[s.prompt_id]) for s in group])
                     for s, v in zip(group, results):
                         verdicts[s.id] = v
-                        rows.append({"sample_id": s.id, "prompt_id": s.prompt_id, "index": s.index, **v.to_dict()})
+                        rows.append({"sample_id": s.id, "prompt_id": s.prompt_id, "index": s.index,
+                                     "response_sha256": judged[s.id], **v.to_dict()})
                 table.append(rows)
                 update(len(samples) - len(todo) + start + len(batch))
     wanted = {s.id for s in samples}

@@ -1,0 +1,42 @@
+"""Everything about a recipe that can be checked before the first stage runs.
+
+A mistake found here costs a second; found after sampling it costs hours. So before any stage,
+a run (and ``redstar recipe check``) checks that every plugin the recipe names is installed and
+takes the options given, that every model path exists, and that the plugins whose constructors
+are cheap by contract (verifiers, cleaning filters, trainers, evaluators) accept their option
+*values*: each is built once, and a constructor's ``ValueError`` becomes a
+:class:`~redstar.errors.RecipeError` naming the recipe key. Samplers and sources are not built
+here: building them may load a model or read a data set.
+"""
+
+from __future__ import annotations
+
+from redstar.errors import RecipeError, RedStarError
+from redstar.models import resolve_model
+from redstar.pipeline.context import PluginContext
+from redstar.recipe import check_plugins
+
+
+def preflight(ctx: PluginContext) -> None:
+    """Raise a :class:`~redstar.errors.RecipeError` for the first problem found. Verifiers built
+    here stay in ``ctx`` for the run to use; the other plugins are thrown away."""
+    recipe = ctx.recipe
+    check_plugins(recipe, ctx.host)
+    for role in ("teacher", "student"):
+        try:
+            resolve_model(recipe["models"][role])
+        except RedStarError as exc:
+            raise RecipeError(recipe.path, f"models.{role}", str(exc)) from None
+    for domain in recipe["verifiers"]:
+        ctx.verifier(domain)
+    for i, spec in enumerate(recipe["cleaning"]["filters"]):
+        ctx.build("filters", spec["name"], spec["options"], f"cleaning.filters[{i}]")
+    if recipe["sft"]:
+        ctx.build("trainers", recipe["sft"]["trainer"], recipe["sft"]["options"], "sft")
+    for i, step in enumerate(recipe["rl"]):
+        ctx.build("trainers", step["trainer"], step["options"], f"rl[{i}]")
+    for i, spec in enumerate(recipe["evaluation"]["evaluators"]):
+        evaluator = ctx.build("evaluators", spec["name"], spec["options"], f"evaluation.evaluators[{i}]")
+        # The verifier that will judge this benchmark must accept the recipe's options too.
+        if evaluator.domain in ctx.host.names("verifiers"):
+            ctx.verifier(evaluator.domain)
