@@ -137,3 +137,53 @@ def test_train_one_trainer_on_a_data_file(invoke_cli, arith_host, tiny_lm, tmp_p
     from pathlib import Path
 
     assert (Path(reported["model_path"]) / "config.json").exists()
+
+
+def test_verify_takes_every_verifier_option_from_the_command_line_or_a_recipe(invoke_cli, redstar_host,
+                                                                              register_plugin, tmp_path):
+    from redstar import hookimpl
+    from redstar.interfaces import Verifier
+    from redstar.records import Verdict
+
+    class Tolerant(Verifier):
+        """Judges a number right when within ``tolerance`` of the reference."""
+
+        domain = "num"
+        instruction = "Answer with a number."
+
+        def __init__(self, tolerance: float = 0.0) -> None:
+            if tolerance < 0:
+                raise ValueError(f"tolerance cannot be negative, got {tolerance}")
+            self.tolerance = tolerance
+
+        def extract(self, response):
+            return response.strip()
+
+        def verify(self, response, reference, metadata=None):
+            ok = abs(float(response) - float(reference)) <= self.tolerance
+            return Verdict.right(response) if ok else Verdict.wrong(response)
+
+    class P:
+        @hookimpl
+        def redstar_register_verifiers(self, register):
+            register(Tolerant)
+
+    register_plugin(P(), name="num")
+    rows = tmp_path / "in.jsonl"
+    rows.write_text('{"response": "1.05", "reference": "1"}\n')
+    out = tmp_path / "out.jsonl"
+    invoke_cli(["verify", "--domain", "num", str(rows), "-o", str(out)])
+    assert json.loads(out.read_text())["correct"] is False
+    invoke_cli(["verify", "--domain", "num", str(rows), "-o", str(out), "--option", "tolerance=1e-1"])
+    assert json.loads(out.read_text())["correct"] is True
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("models: {teacher: t, student: s}\nverifiers: {num: {tolerance: 0.2}}\n")
+    invoke_cli(["verify", "--domain", "num", str(rows), "-o", str(out), "--recipe", str(recipe)])
+    assert json.loads(out.read_text())["correct"] is True
+    invoke_cli(["verify", "--domain", "num", str(rows), "-o", str(out), "--recipe", str(recipe),
+                "--option", "tolerance=0"])  # the command line wins over the recipe
+    assert json.loads(out.read_text())["correct"] is False
+    bad = invoke_cli(["verify", "--domain", "num", str(rows), "--option", "tolerance=-1"], expect_exit=2)
+    assert "tolerance cannot be negative" in bad.output
+    unknown = invoke_cli(["verify", "--domain", "num", str(rows), "--option", "tolerence=1"], expect_exit=2)
+    assert "unknown option 'tolerence'" in unknown.output and "tolerance" in unknown.output

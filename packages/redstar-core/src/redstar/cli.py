@@ -3,6 +3,7 @@ and embedding programs can build it against their own plugin host."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -29,8 +30,23 @@ Re-running the same command resumes an interrupted run; changing the recipe redo
 stages the change affects. Results: <out>/summary.json, <out>/report.html, <out>/report.md."""
 
 
+#: Errors of the machine rather than of RedStar: a full disk, a folder the user may not write.
+#: They become one line naming the file; any other OSError is a bug and keeps its traceback.
+ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENAMETOOLONG,
+                      errno.EISDIR, errno.ENOTDIR, errno.EMFILE}
+
+
+def environment_message(exc: OSError) -> str:
+    # A write to an open file (a full disk) carries no file name; opening or creating one does.
+    message = f"cannot write {exc.filename}: {exc.strerror or exc}" if exc.filename else f"a write failed: {exc.strerror or exc}"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        message += " (free some space and run the same command again: a run resumes where it stopped)"
+    return message
+
+
 class DebugAwareGroup(click.Group):
-    """Turns RedStar's user errors into clean messages (exit 1); ``--debug`` shows tracebacks."""
+    """Turns RedStar's user errors, and a full disk or a folder that cannot be written, into clean
+    messages (exit 1); ``--debug`` shows tracebacks."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -39,6 +55,10 @@ class DebugAwareGroup(click.Group):
             if ctx.obj and ctx.obj.get("debug"):
                 raise
             raise click.ClickException(str(exc)) from None
+        except OSError as exc:
+            if exc.errno not in ENVIRONMENT_ERRNOS or (ctx.obj and ctx.obj.get("debug")):
+                raise
+            raise click.ClickException(environment_message(exc)) from None
 
 
 def _selected(plugins: str | None) -> list[str] | None:
@@ -310,8 +330,14 @@ def build_cli(host: Host | None = None) -> click.Group:
     @click.option("--domain", required=True, help="Verifier domain: math, code, geo, ...")
     @click.argument("input_file", type=click.Path(dir_okay=False))
     @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write input rows plus verdict fields here (JSONL).")
+    @click.option("--recipe", "recipe_file", type=click.Path(dir_okay=False),
+                  help="Take the verifier's options from this recipe's verifiers.<domain> section.")
+    @click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
+                  help="A verifier option, as in a recipe's verifiers.<domain> (repeatable; values parsed as "
+                       "YAML; overrides --recipe), e.g. timeout=10, mode=lenient, float_tolerance=1e-6.")
     @click.pass_context
-    def verify(ctx: click.Context, domain: str, input_file: str, output: str | None) -> None:
+    def verify(ctx: click.Context, domain: str, input_file: str, output: str | None, recipe_file: str | None,
+               options: tuple[str, ...]) -> None:
         """Verify responses against references.
 
         Each input line is a JSON object with `response` and `reference` (for code, TACO's
@@ -320,15 +346,17 @@ def build_cli(host: Host | None = None) -> click.Group:
         `extracted`. A summary table follows.
 
         \b
-        Example:
+        Examples:
           echo '{"response": "... so \\\\boxed{1/2}", "reference": "0.5"}' > in.jsonl
           redstar verify --domain math in.jsonl -o out.jsonl
+          redstar verify --domain code programs.jsonl --option timeout=10 --option mode=lenient
+          redstar verify --domain code programs.jsonl --recipe my.yaml   # its verifiers.code options
         """
         from redstar.records import Prompt
-        from redstar.tables import iter_jsonl, write_table
+        from redstar.tables import dumps_line, iter_jsonl, write_table
 
         host_ = _host(ctx)
-        verifier = host_.get("verifiers", domain)()
+        verifier = _build_verifier(host_, domain, recipe_file, _parse_options(options))
         rows = []
         for line, row in iter_jsonl(input_file):  # validate everything before writing anything
             for key in ("response", "reference"):
@@ -349,7 +377,7 @@ def build_cli(host: Host | None = None) -> click.Group:
             write_table(output, out_rows)
         else:
             for r in out_rows:
-                click.echo(json.dumps(r, ensure_ascii=False))
+                click.echo(dumps_line(r), nl=False)
         rewards = Counter(v.reward for v in verdicts)
         reasons = Counter(v.reason for v in verdicts)
         table = Table(title=f"{len(verdicts)} responses verified ({domain})")
@@ -381,12 +409,19 @@ def build_cli(host: Host | None = None) -> click.Group:
     @click.argument("recipe_file", type=click.Path(dir_okay=False))
     @click.pass_context
     def recipe_check(ctx: click.Context, recipe_file: str) -> None:
-        """Validate a recipe file: its keys and types, then that every plugin it names is
-        installed and takes the options given. Prints it with every default filled in."""
-        from redstar.recipe import check_plugins, dump, load_recipe
+        """Validate a recipe file: its keys, types and values; that every plugin it names is
+        installed and accepts the options given; and that its model paths exist: all that a run
+        checks before its first stage. Prints the recipe with every default filled in."""
+        from redstar.pipeline.context import PluginContext
+        from redstar.pipeline.preflight import preflight
+        from redstar.recipe import dump, load_recipe
 
         loaded = load_recipe(recipe_file)
-        check_plugins(loaded, _host(ctx.find_root()))
+        checking = PluginContext(recipe=loaded, host=_host(ctx.find_root()))
+        try:
+            preflight(checking)
+        finally:
+            checking.close()
         click.echo(dump(loaded))
 
     active_host = host or get_host()
@@ -400,6 +435,27 @@ def _split_kv(item: str) -> tuple[str, str]:
         raise click.BadParameter(f"expected KEY=VALUE, got {item!r}")
     key, value = item.split("=", 1)
     return key.strip(), value
+
+
+def _build_verifier(host: Host, domain: str, recipe_file: str | None, options: dict[str, Any]) -> Any:
+    """The ``domain`` verifier with the options a run would give it: the recipe's
+    ``verifiers.<domain>`` (when a recipe is given), overridden by ``options``."""
+    from redstar.errors import RecipeError
+    from redstar.plugins import instantiate
+    from redstar.recipe import load_recipe
+
+    merged: dict[str, Any] = {}
+    key = f"verifiers.{domain}"
+    if recipe_file:
+        merged.update(load_recipe(recipe_file)["verifiers"].get(domain, {}))
+    merged.update(options)
+
+    def where(option: str | None, message: str) -> Exception:
+        if (option is not None and option in options) or (option is None and not recipe_file):
+            return click.BadParameter(message, param_hint="--option" if option is None else f"--option {option}")
+        return RecipeError(recipe_file, key if option is None else f"{key}.{option}", message)
+
+    return instantiate(host.get("verifiers", domain), merged, where)
 
 
 def _parse_options(items: tuple[str, ...]) -> dict[str, Any]:
