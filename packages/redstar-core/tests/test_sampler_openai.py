@@ -218,6 +218,17 @@ def test_max_n_per_request_splits_n(server: ChatServer) -> None:
     assert sorted(r["body"]["seed"] for r in server.requests) == [100, 102, 104]
 
 
+def test_per_completion_seeds_go_one_per_request(server: ChatServer) -> None:
+    sampler, _ = make_sampler(server.url, concurrency=3)
+    params = SamplingParams(n=2, seed=1, seeds=((50, 9), (7, 2**63 - 1)))
+    rows = sampler.generate([ask("a"), ask("b")], params)
+    # Each completion is drawn under its own seed, whatever else the call holds.
+    assert [[c.text for c in row] for row in rows] == [["a|seed=50|0", "a|seed=9|0"],
+                                                         ["b|seed=7|0", f"b|seed={2**63 - 1}|0"]]
+    assert sorted((r["body"]["seed"], r["body"]["n"]) for r in server.requests) == [
+        (7, 1), (9, 1), (50, 1), (2**63 - 1, 1)]
+
+
 def test_extra_body_is_merged_into_every_request(server: ChatServer) -> None:
     sampler, _ = make_sampler(server.url, extra_body={"top_k": 20, "skip_special_tokens": False})
     sampler.generate([ask("q")], SamplingParams(n=1))

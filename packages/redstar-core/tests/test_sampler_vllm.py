@@ -19,6 +19,8 @@ from redstar.samplers.vllm_engine import (
     VLLMSampler,
     completions_from_outputs,
     engine_kwargs,
+    gather_completions,
+    plan_requests,
     sampling_kwargs,
 )
 
@@ -65,6 +67,20 @@ def test_outputs_map_to_completions_in_order() -> None:
     ]
 
 
+def test_per_completion_seeds_become_one_seeded_request_each() -> None:
+    params = SamplingParams(n=2, temperature=0.7, seed=1, seeds=((5, 6), (7, 8)))
+    prompts, kwargs = plan_requests([[1, 2], [3]], params)
+    assert prompts == [{"prompt_token_ids": ids} for ids in ([1, 2], [1, 2], [3], [3])]
+    assert [(k["n"], k["seed"]) for k in kwargs] == [(1, 5), (1, 6), (1, 7), (1, 8)]
+    outputs = [request_output(str(i), completion_output(0, f"t{i}")) for i in range(4)]
+    rows = gather_completions(outputs, params, 2)
+    assert [[c.text for c in row] for row in rows] == [["t0", "t1"], ["t2", "t3"]]
+    # Without seeds (or greedy) one request per conversation asks for n, as before.
+    prompts, kwargs = plan_requests([[1, 2], [3]], SamplingParams(n=2, seed=1))
+    assert len(prompts) == 2 and [(k["n"], k["seed"]) for k in kwargs] == [(2, 1), (2, 1)]
+    assert len(plan_requests([[1]], SamplingParams(n=3, temperature=0, seeds=((1, 2, 3),)))[0]) == 1
+
+
 def test_wrong_number_of_outputs_is_an_error() -> None:
     with pytest.raises(RedStarError, match=r"request 0 \(req-7\) returned 1 completions, expected 2"):
         completions_from_outputs([request_output("req-7", completion_output(0, "a"))], SamplingParams(n=2))
@@ -108,7 +124,8 @@ def test_generate_wires_prompts_params_and_outputs(tiny_lm: Path, monkeypatch: p
 
         def generate(self, prompts: list[dict], sampling_params: Any, use_tqdm: bool) -> list[SimpleNamespace]:
             calls["prompts"], calls["params"] = prompts, sampling_params
-            return [request_output(str(i), *(completion_output(k, f"{i}.{k}") for k in range(sampling_params.n)))
+            each = sampling_params if isinstance(sampling_params, list) else [sampling_params] * len(prompts)
+            return [request_output(str(i), *(completion_output(k, f"{i}.{k}") for k in range(each[i].n)))
                     for i in range(len(prompts))]
 
     fake = ModuleType("vllm")
@@ -128,6 +145,12 @@ def test_generate_wires_prompts_params_and_outputs(tiny_lm: Path, monkeypatch: p
     assert calls["prompts"][1] == {"prompt_token_ids": tokenizer(expected, add_special_tokens=False)["input_ids"]}
     assert calls["params"].n == 2 and calls["params"].max_tokens == 32 and calls["params"].seed == 1
     assert progress == [(4, 4)]
+
+    # Per-completion seeds: four n=1 requests, each with its seed, regrouped per conversation.
+    seeded = sampler.generate(conversations, SamplingParams(n=2, temperature=0.8, seeds=((3, 4), (5, 6))))
+    assert [[c.text for c in row] for row in seeded] == [["0.0", "1.0"], ["2.0", "3.0"]]
+    assert [(p.n, p.seed) for p in calls["params"]] == [(1, 3), (1, 4), (1, 5), (1, 6)]
+    assert calls["prompts"][0] == calls["prompts"][1] != calls["prompts"][2]
     sampler.close()
 
 

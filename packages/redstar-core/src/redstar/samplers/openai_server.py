@@ -16,7 +16,7 @@ import httpx
 from redstar import __version__
 from redstar.errors import RedStarError
 from redstar.interfaces import Completion, Messages, Sampler, SamplingParams
-from redstar.samplers.chat import check_conversations, check_params, openai_messages
+from redstar.samplers.chat import MAX_SEED, check_conversations, check_params, openai_messages
 from redstar.samplers.retry import backoff_delay, parse_retry_after, should_retry_status
 from redstar.samplers.text import REASONING_TAGS, normalize_finish_reason
 
@@ -124,8 +124,14 @@ class OpenAISampler(Sampler):
       ``{"skip_special_tokens": false}``.
 
     A seeded request that is split or repeated gets seed ``seed + first completion's number``,
-    so the pieces do not repeat one another. Set :attr:`on_progress` to be told
-    ``(completions done, completions asked)`` as responses arrive.
+    so the pieces do not repeat one another. Per-completion ``params.seeds`` (what a run sends)
+    are honoured as far as the server allows: each completion is its own ``n=1`` request
+    carrying its seed. vLLM and SGLang servers then draw it as they would anywhere else in a
+    batch; servers that ignore ``seed`` (hosted APIs treat it as best effort) draw what they
+    like, and a resumed run may then differ from an uninterrupted one. Asking ``n=1`` at a time
+    sends the prompt once per completion: local servers reuse its cache, paid APIs may bill it
+    again. Set :attr:`on_progress` to be told ``(completions done, completions asked)`` as
+    responses arrive.
     """
 
     name = "openai"
@@ -184,11 +190,13 @@ class OpenAISampler(Sampler):
     # -- generation ------------------------------------------------------------------------
     def generate(self, conversations: Sequence[Messages], params: SamplingParams) -> list[list[Completion]]:
         check_conversations(conversations, self.name, images=True)
-        check_params(params, self.name)
+        check_params(params, self.name, len(conversations))
         if not conversations:
             return []
         messages = [openai_messages(conversation) for conversation in conversations]
         per_request = min(params.n, self.max_n_per_request or params.n)
+        if params.seeds is not None and params.temperature > 0:
+            per_request = 1  # one seed per completion, so one completion per request
         slots: list[list[Completion | None]] = [[None] * params.n for _ in conversations]
         total, done = len(conversations) * params.n, 0
         executor = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="redstar-openai")
@@ -230,8 +238,10 @@ class OpenAISampler(Sampler):
             "top_p": params.top_p,
             "max_tokens": params.max_new_tokens,
         }
-        if params.seed is not None:
-            body["seed"] = params.seed + ask.first
+        if params.seeds is not None and params.temperature > 0:
+            body["seed"] = params.seeds[ask.conversation][ask.first]
+        elif params.seed is not None:
+            body["seed"] = (params.seed + ask.first) % (MAX_SEED + 1)  # stays an int64
         if params.stop:
             body["stop"] = list(params.stop)
         body.update(self.extra_body)

@@ -2,13 +2,15 @@
 CUDA GPUs. Install it with ``pip install "redstar-core[vllm]"``.
 
 The mapping between RedStar's records and vLLM's lives in pure functions
-(:func:`sampling_kwargs`, :func:`engine_kwargs`, :func:`completions_from_outputs`), tested
-without the engine; the engine itself runs only where vLLM and a GPU are.
+(:func:`sampling_kwargs`, :func:`engine_kwargs`, :func:`plan_requests`,
+:func:`completions_from_outputs`), tested without the engine; the engine itself runs only where
+vLLM and a GPU are.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from redstar.errors import MissingDependencyError, RedStarError
@@ -41,6 +43,32 @@ def sampling_kwargs(params: SamplingParams) -> dict[str, Any]:
         "skip_special_tokens": False,
         "spaces_between_special_tokens": False,
     }
+
+
+def plan_requests(prompt_ids: Sequence[list[int]], params: SamplingParams) -> tuple[list[dict], list[dict]]:
+    """The engine's prompts and one ``SamplingParams`` keyword set per prompt. With per-completion
+    ``params.seeds`` (and sampling), each completion is its own ``n=1`` request seeded with its
+    seed: vLLM seeds a request's generator, so this is what makes a completion independent of the
+    rest of the batch. Prefix caching keeps the repeated prompt cheap. Otherwise one request per
+    conversation asks for ``n``."""
+    if params.seeds is None or params.temperature == 0:
+        return [{"prompt_token_ids": ids} for ids in prompt_ids], [sampling_kwargs(params)] * len(prompt_ids)
+    single = replace(params, n=1, seeds=None)
+    prompts, kwargs = [], []
+    for ids, seeds in zip(prompt_ids, params.seeds):
+        for seed in seeds:
+            prompts.append({"prompt_token_ids": ids})
+            kwargs.append(sampling_kwargs(replace(single, seed=seed)))
+    return prompts, kwargs
+
+
+def gather_completions(outputs: Sequence[Any], params: SamplingParams, conversations: int) -> list[list[Completion]]:
+    """The outputs of :func:`plan_requests`' requests as ``params.n`` completions per
+    conversation."""
+    if params.seeds is None or params.temperature == 0:
+        return completions_from_outputs(outputs, params, prompts=conversations)
+    single = completions_from_outputs(outputs, replace(params, n=1, seeds=None), prompts=conversations * params.n)
+    return [[row[0] for row in single[c * params.n:(c + 1) * params.n]] for c in range(conversations)]
 
 
 def engine_kwargs(model_path: str, tensor_parallel_size: int, gpu_memory_utilization: float,
@@ -94,6 +122,10 @@ class VLLMSampler(Sampler):
     the prompt's KV cache across its ``n`` samples and shared system prompts), ``seed`` (the
     engine's; a request's ``SamplingParams.seed`` seeds that request), ``trust_remote_code``.
 
+    Seeds: per-completion ``params.seeds`` are honoured by sending each completion as its own
+    ``n=1`` request with that seed (vLLM gives a seeded request its own generator); without
+    them, one request per conversation asks for ``n`` with ``params.seed``.
+
     Conversations are rendered with the model's chat template and sent as token ids, so nothing
     adds a second BOS. The engine starts on the first :meth:`generate`. ``on_progress`` is
     called once, with ``(total, total)``, when a call's batch is done (vLLM schedules the whole
@@ -131,18 +163,19 @@ class VLLMSampler(Sampler):
 
     def generate(self, conversations: Sequence[Messages], params: SamplingParams) -> list[list[Completion]]:
         check_conversations(conversations, self.name)
-        check_params(params, self.name)
+        check_params(params, self.name, len(conversations))
         if not conversations:
             return []
         self.load()
         vllm = _import_vllm()
         prompt_ids = render_prompts(self._llm.get_tokenizer(), conversations, self.model)
-        outputs = self._llm.generate(
-            [{"prompt_token_ids": ids} for ids in prompt_ids],
-            vllm.SamplingParams(**sampling_kwargs(params)),
-            use_tqdm=False,
-        )
-        results = completions_from_outputs(outputs, params, prompts=len(prompt_ids))
+        prompts, kwargs = plan_requests(prompt_ids, params)
+        if all(k == kwargs[0] for k in kwargs):  # one SamplingParams for all, as vLLM likes best
+            sampling: Any = vllm.SamplingParams(**kwargs[0])
+        else:
+            sampling = [vllm.SamplingParams(**k) for k in kwargs]
+        outputs = self._llm.generate(prompts, sampling, use_tqdm=False)
+        results = gather_completions(outputs, params, len(prompt_ids))
         if self.on_progress is not None:
             total = len(conversations) * params.n
             self.on_progress(total, total)
