@@ -6,7 +6,9 @@ Messages follow :data:`redstar.interfaces.Messages`: a user turn's content may b
 :meth:`redstar_geo.verifier.GeoVerifier.messages` builds); text-only conversations work too.
 Sampling follows core's ``transformers`` sampler: temperature 0 is greedy (generated once,
 repeated ``n`` times), top-k is off, stop strings end a response and are not part of it, special
-tokens are dropped except the reasoning tags.
+tokens are dropped except the reasoning tags. Seeds too: every sampled row draws from its own
+seed (``params.seeds[c][k]`` when given, else seeds drawn from ``params.seed``), so a row's
+tokens do not depend on its batch neighbours (:mod:`redstar.samplers.seeded`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from redstar.interfaces import Completion, Messages, Sampler, SamplingParams
-from redstar.samplers.chat import check_conversations, check_params
+from redstar.samplers.chat import MAX_SEED, check_conversations, check_params
+from redstar.samplers.seeded import row_sampler
 from redstar.samplers.text import TokenDecoder
 from redstar_geo.vlm.inputs import Encoded
 from redstar_geo.vlm.loading import NATIVE, LoadedVLM, load_vlm, stop_token_ids
@@ -66,7 +69,7 @@ class InternVLSampler(Sampler):
 
     def generate(self, conversations: Sequence[Messages], params: SamplingParams) -> list[list[Completion]]:
         check_conversations(conversations, self.name, images=True)
-        check_params(params, self.name)
+        check_params(params, self.name, len(conversations))
         if not conversations:
             return []
         loaded = self.load()
@@ -76,14 +79,23 @@ class InternVLSampler(Sampler):
         greedy = params.temperature == 0
         copies = 1 if greedy else params.n
         rows = [(c, k) for c in range(len(encoded)) for k in range(copies)]
+        if greedy:
+            seeds = None
+        elif params.seeds is not None:
+            seeds = {row: params.seeds[row[0]][row[1]] for row in rows}
+        else:
+            with self._seeded(params.seed):
+                seeds = dict(zip(rows, torch.randint(0, MAX_SEED, (len(rows),)).tolist()))
         # Longest first: similar lengths share a batch, and a prompt too long for memory fails at once.
         rows.sort(key=lambda row: -len(encoded[row[0]].input_ids))
         generated: list[list[Completion | None]] = [[None] * copies for _ in encoded]
         total, done = len(encoded) * params.n, 0
-        with self._seeded(params.seed), torch.inference_mode():
+        with torch.inference_mode():
             for start in range(0, len(rows), self.batch_size):
                 batch = rows[start : start + self.batch_size]
-                for (c, k), completion in zip(batch, self._generate_batch([encoded[c] for c, _ in batch], params)):
+                batch_seeds = None if seeds is None else [seeds[row] for row in batch]
+                for (c, k), completion in zip(batch, self._generate_batch([encoded[c] for c, _ in batch], params,
+                                                                          batch_seeds)):
                     generated[c][k] = completion
                 done += len(batch) * (params.n if greedy else 1)
                 if self.on_progress is not None:
@@ -92,9 +104,11 @@ class InternVLSampler(Sampler):
             return [[Completion(row[0].text, row[0].finish_reason) for _ in range(params.n)] for row in generated]
         return [list(row) for row in generated]  # type: ignore[arg-type]
 
-    def _generate_batch(self, batch: Sequence[Encoded], params: SamplingParams) -> list[Completion]:
+    def _generate_batch(self, batch: Sequence[Encoded], params: SamplingParams,
+                        seeds: list[int] | None) -> list[Completion]:
         import numpy as np
         import torch
+        from transformers import LogitsProcessorList
 
         loaded = self._loaded
         device = next(loaded.model.parameters()).device
@@ -111,10 +125,12 @@ class InternVLSampler(Sampler):
         pixel_rows = [e.pixel_values for e in batch if e.pixel_values is not None]
         if pixel_rows:
             options["pixel_values"] = torch.from_numpy(np.concatenate(pixel_rows)).to(device, loaded.model.dtype)
-        if params.temperature == 0:
-            options.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-        else:
-            options.update(do_sample=True, temperature=params.temperature, top_p=params.top_p, top_k=0)
+        # Greedy either way: when sampling, the row-seeded processor has already made each row's
+        # draw (Gumbel-max, as in core's transformers sampler).
+        options.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        if seeds is not None:
+            options["logits_processor"] = LogitsProcessorList(
+                [row_sampler(seeds, params.temperature, params.top_p, device)])
         if params.stop:
             options.update(stop_strings=list(params.stop), tokenizer=loaded.tokenizer)
         output = loaded.model.generate(**options)
@@ -126,7 +142,8 @@ class InternVLSampler(Sampler):
 
     @contextlib.contextmanager
     def _seeded(self, seed: int | None) -> Iterator[None]:
-        """Seed torch for this call only (as core's transformers sampler does)."""
+        """Seed torch for this call only (as core's transformers sampler does): it draws the
+        rows' seeds when the caller gave none."""
         if seed is None:
             yield
             return
