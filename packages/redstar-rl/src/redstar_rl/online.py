@@ -66,6 +66,9 @@ class OnlineOptions:
     lr_scheduler: str = "linear"
     device: str = "auto"
     seed: int | None = None
+    engine: str = "local"
+    openrlhf: dict[str, Any] | None = None
+    verifiers: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "samples_per_prompt"):
@@ -80,6 +83,16 @@ class OnlineOptions:
                                f"samples_per_prompt {self.samples_per_prompt})")
         if self.lr_scheduler not in LR_SCHEDULES:
             raise RedStarError(f"lr_scheduler must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_scheduler!r}")
+        from redstar_rl.openrlhf import ENGINES, check_installed, cluster_settings
+
+        if self.engine not in ENGINES:
+            raise RedStarError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
+        if self.engine == "openrlhf":
+            # Checked when the recipe is, not hours later on the cluster.
+            self.openrlhf = cluster_settings(self.openrlhf)
+            check_installed(self.openrlhf["python"])
+        elif self.openrlhf is not None:
+            raise RedStarError("the openrlhf settings apply to engine: openrlhf only")
         if self.kl_estimator not in KL_ESTIMATORS:
             raise RedStarError(f"kl_estimator must be one of {', '.join(KL_ESTIMATORS)}, got {self.kl_estimator!r}")
         for name in ("episodes", "micro_batch_size", "generation_batch_size",
@@ -137,6 +150,10 @@ class OnlineRLTrainer(Trainer):
     def schedule_extra(self, total_steps: int) -> None:
         """Set up learning-rate schedules of other models over their ``total_steps``."""
 
+    def engine_options(self) -> dict[str, Any]:
+        """The algorithm's own options, for engines other than the built-in loop."""
+        return {}
+
     # -- the loop ---------------------------------------------------------------------------
     def train(self, ctx: TrainContext) -> TrainResult:
         from accelerate import Accelerator
@@ -150,6 +167,8 @@ class OnlineRLTrainer(Trainer):
         o = self.options
         if ctx.reward is None:
             raise RedStarError(f"{self.name} samples its own responses and needs TrainContext.reward to score them")
+        if o.engine == "openrlhf":
+            return self._train_openrlhf(ctx)
         seed = ctx.seed if o.seed is None else o.seed
         device = resolve_device(o.device)
         bf16 = device == "cuda" and torch.cuda.is_bf16_supported()
@@ -220,6 +239,42 @@ class OnlineRLTrainer(Trainer):
             **reporter.last, "steps": float(step), "reward_first_rollout": first_reward,
             "reward_last_rollout": last_reward,
         })
+
+    def _train_openrlhf(self, ctx: TrainContext) -> TrainResult:
+        """The run on OpenRLHF (:mod:`redstar_rl.openrlhf`); ``ctx.reward`` is not called: the
+        reward module rebuilds the same rule reward from the verifiers in OpenRLHF's processes."""
+        from transformers import AutoTokenizer
+
+        from redstar.models import resolve_model
+        from redstar.trainers.reporting import StepReporter
+        from redstar_rl.data import read_online_rows
+        from redstar_rl.openrlhf import (
+            launch_command,
+            openrlhf_args,
+            run_openrlhf,
+            write_prompt_dataset,
+            write_reward_module,
+        )
+
+        o = self.options
+        model_path = str(resolve_model(ctx.model))
+        rows = read_online_rows(ctx.data_file, AutoTokenizer.from_pretrained(model_path), o.max_prompt_length)
+        out = Path(ctx.output_dir)
+        work = out / "openrlhf"
+        args = openrlhf_args(
+            algorithm=self.name, options=o, extra=self.engine_options(), cluster=o.openrlhf, model_path=model_path,
+            dataset=write_prompt_dataset(rows, work / "prompts.jsonl"),
+            reward_module=write_reward_module(work / "reward_func.py", model_path, o.verifiers),
+            output_dir=out, seed=ctx.seed if o.seed is None else o.seed,
+        )
+        # OpenRLHF's global step is a rollout; its prompt loader drops a short last batch.
+        total = max(1, len(rows) // o.batch_size) * o.episodes
+        reporter = StepReporter(ctx.metrics_file, ctx.on_step)
+        metrics = run_openrlhf(launch_command(o.openrlhf, args), work / "openrlhf.log", total, reporter)
+        final = out / "final"
+        if not (final / "config.json").is_file():
+            raise RedStarError(f"OpenRLHF finished without saving a model in {final}; see {work / 'openrlhf.log'}")
+        return TrainResult(model_path=final, metrics=metrics)
 
     def _sum(self, value: float | torch.Tensor) -> float:
         """Sum over processes."""

@@ -37,7 +37,8 @@ class PPOTrainer(OnlineRLTrainer):
                  top_p: float = 1.0, max_new_tokens: int = 1024, max_prompt_length: int = 1024,
                  kl_coef: float = 0.01, kl_estimator: str = "k1", clip_range: float = 0.2, gamma: float = 1.0,
                  max_grad_norm: float = 1.0, weight_decay: float = 0.0, lr_scheduler: str = "linear",
-                 device: str = "auto",
+                 device: str = "auto", engine: str = "local", openrlhf: dict[str, Any] | None = None,
+                 verifiers: dict[str, Any] | None = None,
                  seed: int | None = None, critic_learning_rate: float = 5e-6, critic_warmup_steps: int = 2,
                  lam: float = 0.95, value_clip_range: float = 0.2, critic_model: str | None = None) -> None:
         super().__init__(OnlineOptions.pick(locals()))
@@ -55,6 +56,10 @@ class PPOTrainer(OnlineRLTrainer):
         self.critic.eval()  # dropout off, as for the policy
         self.critic_optimizer = torch.optim.AdamW(self.critic.parameters(), lr=self.critic_learning_rate,
                                                   weight_decay=self.options.weight_decay)
+
+    def engine_options(self) -> dict[str, Any]:
+        return {"critic_learning_rate": self.critic_learning_rate, "critic_warmup_steps": self.critic_warmup_steps,
+                "lam": self.lam, "value_clip_range": self.value_clip_range, "critic_model": self.critic_model}
 
     def schedule_extra(self, total_steps: int) -> None:
         from redstar_rl.online import lr_schedule

@@ -8,6 +8,7 @@ whole rollout batch (all processes). See :mod:`redstar_rl.online` for the loop.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -32,7 +33,8 @@ class ReinforcePPTrainer(OnlineRLTrainer):
                  top_p: float = 1.0, max_new_tokens: int = 1024, max_prompt_length: int = 1024,
                  kl_coef: float = 0.01, kl_estimator: str = "k1", clip_range: float = 0.2, gamma: float = 1.0,
                  max_grad_norm: float = 1.0, weight_decay: float = 0.0, lr_scheduler: str = "linear",
-                 device: str = "auto",
+                 device: str = "auto", engine: str = "local", openrlhf: dict[str, Any] | None = None,
+                 verifiers: dict[str, Any] | None = None,
                  seed: int | None = None) -> None:
         super().__init__(OnlineOptions.pick(locals()))
 

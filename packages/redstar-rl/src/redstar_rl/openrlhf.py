@@ -1,0 +1,217 @@
+"""``engine: openrlhf``: PPO and REINFORCE++ at the paper's scale on OpenRLHF, the framework the
+paper's Table 9 names for them (Ray + vLLM + DeepSpeed).
+
+RedStar does the parts that are RedStar's and hands the rest to OpenRLHF 0.11.2's
+``openrlhf.cli.train_ppo_ray``: it writes the run's ``online`` rows as OpenRLHF's prompt dataset
+(``input`` = the chat messages, ``label`` = the whole row as JSON), writes ``reward_func.py``
+(OpenRLHF's custom reward-function interface, ``--reward.remote_url``) that scores with
+RedStar's verifiers (:mod:`redstar_rl.openrlhf_reward`), maps the trainer's options onto
+OpenRLHF's flags (:func:`openrlhf_args`), launches it (directly, or through ``ray job submit``
+with ``ray_address``), turns its ``Global step N: {...}`` log lines into the run's metrics and
+progress, and returns the Hugging Face checkpoint it saves into ``<output_dir>/final``.
+
+OpenRLHF pins its own stack (deepspeed 0.19.6, transformers 5.15, ray 2.55, flash-attn 2.8.3), so
+it lives in its own environment, named by ``openrlhf.python``; the reward module runs there, so
+redstar-core, redstar-rl and the domain packages must be installed into it too.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from redstar.errors import RedStarError
+
+#: The OpenRLHF release whose flags :func:`openrlhf_args` writes.
+OPENRLHF_VERSION = "0.11.2"
+ENGINES = ("local", "openrlhf")
+
+#: Cluster settings of ``engine: openrlhf`` (the trainer's ``openrlhf`` option), with defaults.
+CLUSTER_DEFAULTS: dict[str, Any] = {
+    "python": "python3",          # the interpreter of the environment OpenRLHF is installed in
+    "ray_address": None,          # e.g. http://head:8265: submit with `ray job submit`; None: run here
+    "nodes": 1,                   # nodes for each of actor, critic and reference
+    "gpus_per_node": 8,
+    "vllm_engines": 8,
+    "vllm_tensor_parallel_size": 1,
+    "vllm_gpu_memory_utilization": 0.5,
+    "zero_stage": 3,
+    "colocate_all": True,         # actor, critic, reference and vLLM share the GPUs (sleep mode)
+    "gradient_checkpointing": True,
+    "args": [],                   # more OpenRLHF flags, appended as given
+}
+
+STEP_LINE = re.compile(r"Global step (\d+): (\{.*\})\s*$")
+
+
+def cluster_settings(given: Mapping[str, Any] | None) -> dict[str, Any]:
+    given = dict(given or {})
+    unknown = sorted(set(given) - set(CLUSTER_DEFAULTS))
+    if unknown:
+        raise RedStarError(f"openrlhf: unknown setting(s) {', '.join(unknown)}; "
+                           f"it takes: {', '.join(CLUSTER_DEFAULTS)}")
+    settings = {**CLUSTER_DEFAULTS, **given}
+    if not isinstance(settings["args"], list) or not all(isinstance(a, str) for a in settings["args"]):
+        raise RedStarError("openrlhf.args must be a list of strings (extra OpenRLHF flags)")
+    return settings
+
+
+def check_installed(python: str) -> None:
+    """Raise a clear error unless ``python`` has OpenRLHF 0.11.2 (without importing it: it needs
+    Ray and CUDA libraries that a checking machine may lack)."""
+    probe = ("import importlib.metadata as m, sys\n"
+             "try:\n    print(m.version('openrlhf'))\nexcept m.PackageNotFoundError:\n    sys.exit(3)\n")
+    hint = (f"engine: openrlhf runs OpenRLHF {OPENRLHF_VERSION} from its own environment: create one on the "
+            f"cluster (pip install 'redstar-rl[openrlhf]' plus redstar-core and the domain packages) and name its "
+            "interpreter in the trainer's option openrlhf.python")
+    try:
+        done = subprocess.run([python, "-c", probe], capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise RedStarError(f"openrlhf.python {python!r} cannot be run ({exc}); {hint}") from None
+    if done.returncode != 0:
+        raise RedStarError(f"OpenRLHF is not installed for {python!r}; {hint}")
+    version = done.stdout.strip()
+    if version != OPENRLHF_VERSION:
+        raise RedStarError(f"{python!r} has OpenRLHF {version}, but RedStar writes the flags of {OPENRLHF_VERSION}; {hint}")
+
+
+def write_prompt_dataset(rows: Sequence[Mapping[str, Any]], path: Path) -> Path:
+    """OpenRLHF's prompt dataset: ``input`` is the chat (``--data.apply_chat_template``), ``label``
+    the whole row as JSON, which the reward module turns back into the row the verifier needs."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as handle:
+        for row in rows:
+            label = {key: row.get(key) for key in ("prompt_id", "reference", "domain", "metadata")}
+            label["prompt"] = row["prompt"]
+            handle.write(json.dumps({"input": row["prompt"], "label": json.dumps(label)}) + "\n")
+    return path
+
+
+def write_reward_module(path: Path, model_path: str, verifiers: Mapping[str, Any] | None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        '"""Written by RedStar: OpenRLHF\'s reward function, RedStar\'s rule reward (1 / 0 / -1)."""\n'
+        "from redstar_rl.openrlhf_reward import make_reward_func\n\n"
+        f"reward_func = make_reward_func({model_path!r}, {json.loads(json.dumps(verifiers or {}))!r})\n",
+        encoding="utf-8")
+    return path
+
+
+def openrlhf_args(*, algorithm: str, options: Any, extra: Mapping[str, Any], cluster: Mapping[str, Any],
+                  model_path: str, dataset: Path, reward_module: Path, output_dir: Path, seed: int) -> list[str]:
+    """``train_ppo_ray`` flags for the trainer's options: Table 9's settings in OpenRLHF's units.
+
+    ``batch_size`` is ``--rollout.batch_size`` (prompts per rollout), ``mini_batch_size``
+    ``--train.batch_size`` (responses per optimizer step), ``critic_warmup_steps``
+    ``--critic.freezing_steps`` (rollouts, OpenRLHF's global steps); the learning rates decay
+    linearly without warm-up (``--{actor,critic}.lr_scheduler linear``)."""
+    o = options
+    c = cluster
+    nodes, gpus = str(c["nodes"]), str(c["gpus_per_node"])
+    args = [
+        "--actor.model_name_or_path", model_path,
+        "--data.prompt_dataset", str(dataset), "--data.input_key", "input", "--data.label_key", "label",
+        "--data.apply_chat_template",
+        "--reward.remote_url", str(reward_module),
+        "--algo.advantage.estimator", "gae" if algorithm == "ppo" else "reinforce",
+        "--train.num_episodes", str(o.episodes),
+        "--rollout.batch_size", str(o.batch_size),
+        "--rollout.n_samples_per_prompt", str(o.samples_per_prompt),
+        "--train.batch_size", str(o.mini_batch_size),
+        "--train.micro_batch_size", str(o.micro_batch_size),
+        "--rollout.micro_batch_size", str(o.micro_batch_size),
+        "--train.max_epochs", str(o.update_epochs),
+        "--rollout.max_new_tokens", str(o.max_new_tokens),
+        "--data.max_len", str(o.max_prompt_length + o.max_new_tokens),
+        "--rollout.temperature", str(o.temperature),
+        "--rollout.top_p", str(o.top_p),
+        "--algo.kl.init_coef", str(o.kl_coef),
+        "--algo.kl.estimator", o.kl_estimator,
+        "--actor.eps_clip", str(o.clip_range),
+        "--algo.advantage.gamma", str(o.gamma),
+        "--actor.adam.lr", str(o.learning_rate),
+        "--actor.adam.weight_decay", str(o.weight_decay),
+        "--actor.max_norm", str(o.max_grad_norm),
+        "--actor.lr_scheduler", o.lr_scheduler, "--actor.lr_warmup_ratio", "0",
+        "--train.seed", str(seed),
+        "--ckpt.output_dir", str(output_dir / "final"),
+        "--ckpt.path", str(output_dir / "checkpoints"),
+        "--ds.zero_stage", str(c["zero_stage"]),
+        "--actor.num_nodes", nodes, "--actor.num_gpus_per_node", gpus,
+        "--ref.num_nodes", nodes, "--ref.num_gpus_per_node", gpus,
+        "--vllm.num_engines", str(c["vllm_engines"]),
+        "--vllm.tensor_parallel_size", str(c["vllm_tensor_parallel_size"]),
+        "--vllm.gpu_memory_utilization", str(c["vllm_gpu_memory_utilization"]),
+    ]
+    if algorithm == "ppo":
+        args += [
+            "--critic.num_nodes", nodes, "--critic.num_gpus_per_node", gpus,
+            "--critic.adam.lr", str(extra["critic_learning_rate"]),
+            "--critic.adam.weight_decay", str(o.weight_decay),
+            "--critic.max_norm", str(o.max_grad_norm),
+            "--critic.lr_scheduler", o.lr_scheduler, "--critic.lr_warmup_ratio", "0",
+            "--critic.freezing_steps", str(extra["critic_warmup_steps"]),
+            "--critic.value_clip", str(extra["value_clip_range"]),
+            "--algo.advantage.lambd", str(extra["lam"]),
+        ]
+        if extra.get("critic_model"):
+            args += ["--critic.model_name_or_path", extra["critic_model"]]
+    if c["colocate_all"]:
+        args += ["--train.colocate_all", "--vllm.enable_sleep", "--ds.enable_sleep"]
+    if c["gradient_checkpointing"]:
+        args += ["--actor.gradient_checkpointing_enable"]
+    return args + list(c["args"])
+
+
+def launch_command(cluster: Mapping[str, Any], args: Sequence[str]) -> list[str]:
+    """Run the entry point with the OpenRLHF environment's interpreter, or submit it to a Ray
+    cluster (``ray job submit`` streams the job's output until it ends)."""
+    entry = ["-m", "openrlhf.cli.train_ppo_ray", *args]
+    if not cluster["ray_address"]:
+        return [cluster["python"], *entry]
+    ray = str(Path(cluster["python"]).with_name("ray"))
+    return [ray, "job", "submit", "--address", str(cluster["ray_address"]), "--", "python3", *entry]
+
+
+def parse_step_line(line: str) -> tuple[int, dict[str, float]] | None:
+    """``(global_step, numeric metrics)`` from OpenRLHF's ``✨ Global step N: {...}`` log line."""
+    match = STEP_LINE.search(line)
+    if match is None:
+        return None
+    try:
+        status = ast.literal_eval(match.group(2))
+    except (ValueError, SyntaxError):
+        return int(match.group(1)), {}
+    metrics = {str(k): float(v) for k, v in status.items()
+               if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return int(match.group(1)), metrics
+
+
+def run_openrlhf(command: Sequence[str], log_file: Path, total_steps: int, reporter: Any) -> dict[str, float]:
+    """Run ``command``, copying its output to ``log_file`` and each step's metrics to
+    ``reporter``; returns the last step's metrics. A failure names the log and quotes its end."""
+    last: dict[str, float] = {}
+    tail: list[str] = []
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("w", encoding="utf-8") as log:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                   errors="replace")
+        assert process.stdout is not None
+        for line in process.stdout:
+            log.write(line)
+            tail = (tail + [line.rstrip()])[-20:]
+            parsed = parse_step_line(line)
+            if parsed is not None:
+                step, metrics = parsed
+                last = metrics
+                reporter.report(step, max(total_steps, step), metrics)
+        code = process.wait()
+    if code != 0:
+        raise RedStarError(f"OpenRLHF exited with status {code}; its output is in {log_file}. Last lines:\n"
+                           + "\n".join(tail))
+    return last

@@ -1,0 +1,251 @@
+"""``engine: openrlhf``: the reward module OpenRLHF loads, the flags RedStar writes (checked by
+OpenRLHF 0.11.2's own parser), the recipe check, and following a run's log.
+
+OpenRLHF pins a CUDA stack, so these tests install it with ``--no-deps`` into a venv of its own
+under the git-ignored ``build/venvs/openrlhf`` (built once from PyPI when missing; the tests that
+need it skip, saying why, when it cannot be built). Nothing here runs OpenRLHF's training.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from redstar.errors import RedStarError
+from redstar.interfaces import TrainContext
+from redstar_rl.openrlhf import (
+    OPENRLHF_VERSION,
+    launch_command,
+    openrlhf_args,
+    parse_step_line,
+    run_openrlhf,
+    write_prompt_dataset,
+    write_reward_module,
+)
+from redstar_rl.ppo import PPOTrainer
+from redstar_rl.reinforce_pp import ReinforcePPTrainer
+
+ROOT = Path(__file__).resolve().parents[3]
+VENV = ROOT / "build" / "venvs" / "openrlhf"
+PARSER = Path(__file__).with_name("openrlhf_parse_args.py")
+
+
+@pytest.fixture(scope="session")
+def openrlhf_python() -> str:
+    python = VENV / "bin" / "python"
+    probe = [str(python), "-c", "import importlib.metadata as m; print(m.version('openrlhf'))"]
+    if python.exists() and subprocess.run(probe, capture_output=True, text=True).stdout.strip() == OPENRLHF_VERSION:
+        return str(python)
+    try:
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True, capture_output=True,
+                       timeout=300)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", f"openrlhf=={OPENRLHF_VERSION}"],
+                       check=True, capture_output=True, timeout=600)
+    except (OSError, subprocess.SubprocessError) as exc:
+        pytest.skip(f"cannot build a venv with openrlhf=={OPENRLHF_VERSION} in {VENV} (PyPI unreachable?): {exc}")
+    return str(python)
+
+
+# -- the reward module ------------------------------------------------------------------------
+CODE_REFERENCE = json.dumps({"inputs": ["2 3\n"], "outputs": ["5\n"]})
+GEO_META = {"choices": {"A": "40°", "B": "60°", "C": "120°", "D": "140°"}}
+CASES = [  # (domain, reference, metadata, response as the policy wrote it, without the end token)
+    ("math", "7", {}, "<think>3 + 4 = 7</think> The answer is \\boxed{7}."),
+    ("math", "7", {}, "<think>3 + 4 = 8</think> The answer is \\boxed{8}."),
+    ("math", "7", {}, "<think>3 + 4 = 7"),  # cut off in its reasoning: no answer
+    ("code", CODE_REFERENCE, {}, "<think>add</think>\n```python\na, b = map(int, input().split())\nprint(a + b)\n```"),
+    ("code", CODE_REFERENCE, {}, "<think>add</think>\n```python\nprint(6)\n```"),
+    ("geo", "D", GEO_META, "<think>180 - 40 = 140</think>\nAnswer: D"),
+    ("geo", "D", GEO_META, "Answer: A"),
+]
+
+
+def pipeline_reward(domain, reference, metadata, text):
+    """What the pipeline gives a response: the registered verifier's reward."""
+    from redstar.plugins import Host
+
+    verifier = Host().get("verifiers", domain)()
+    try:
+        return float(verifier.verify(text, reference, metadata).reward)
+    finally:
+        verifier.close()
+
+
+def query_of(tokenizer, row, response, end=True):
+    prompt = tokenizer.apply_chat_template(row["prompt"], tokenize=False, add_generation_prompt=True)
+    return prompt, prompt + response + (tokenizer.eos_token if end else "")
+
+
+def test_the_reward_module_gives_the_pipelines_rewards(tmp_path, tiny_lm):
+    """The written ``reward_func.py``, loaded as OpenRLHF loads it and called as OpenRLHF calls it
+    (full query text with special tokens, the chat-templated prompt, the label column)."""
+    import importlib.util
+
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_lm)
+    rows = [{"prompt": [{"role": "user", "content": f"question {i}"}], "prompt_id": f"p{i}", "reference": reference,
+             "domain": domain, "metadata": metadata} for i, (domain, reference, metadata, _) in enumerate(CASES)]
+    dataset = write_prompt_dataset(rows, tmp_path / "prompts.jsonl")
+    labels = [json.loads(line)["label"] for line in dataset.read_text().splitlines()]
+    module = write_reward_module(tmp_path / "reward_func.py", str(tiny_lm), {"code": {"timeout": 5}})
+    spec = importlib.util.spec_from_file_location("reward_func", module)
+    loaded = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loaded)
+
+    pairs = [query_of(tokenizer, row, response) for row, (*_, response) in zip(rows, CASES)]
+    got = loaded.reward_func([q for _, q in pairs], [p for p, _ in pairs], labels)
+    expected = [pipeline_reward(d, r, m, text) for d, r, m, text in CASES]
+    assert got["rewards"].tolist() == expected
+    assert set(expected) == {1.0, 0.0, -1.0}
+
+    # A response cut off inside its reasoning: the tags are special tokens in this tokenizer, and
+    # the verifier must see them (-1: no answer outside the reasoning), as sampling and
+    # evaluation do; skip_special_tokens-style text would score the \boxed{7} as correct.
+    cut = "<think>3 + 4 = 7, so \\boxed{7}"
+    prompt, query = query_of(tokenizer, rows[0], cut, end=False)
+    [reward] = loaded.reward_func([query], [prompt], labels[:1])["rewards"].tolist()
+    assert reward == pipeline_reward("math", "7", {}, cut) == -1.0
+    assert pipeline_reward("math", "7", {}, cut.replace("<think>", "")) != -1.0
+
+
+# -- the flags, against OpenRLHF's own parser -------------------------------------------------
+def parsed(python: str, args: list[str]) -> dict:
+    done = subprocess.run([python, str(PARSER), *args], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def table9_args(trainer, tmp_path):
+    o = trainer.options
+    return openrlhf_args(algorithm=trainer.name, options=o, extra=trainer.engine_options(), cluster=o.openrlhf,
+                         model_path="Qwen/Qwen2.5-14B-Instruct", dataset=tmp_path / "prompts.jsonl",
+                         reward_module=tmp_path / "reward_func.py", output_dir=tmp_path / "out", seed=42)
+
+
+@pytest.mark.parametrize("trainer_class", [PPOTrainer, ReinforcePPTrainer])
+def test_openrlhfs_parser_accepts_table_9(tmp_path, openrlhf_python, trainer_class):
+    trainer = trainer_class(engine="openrlhf", openrlhf={"python": openrlhf_python}, max_new_tokens=8192)
+    args = parsed(openrlhf_python, table9_args(trainer, tmp_path))
+    # Table 9 in OpenRLHF's units.
+    assert args["train.num_episodes"] == 5
+    assert args["rollout.batch_size"] == 1024 and args["rollout.n_samples_per_prompt"] == 2
+    assert args["train.batch_size"] == 2048  # responses per optimizer step: the whole rollout
+    assert args["actor.adam.lr"] == 5e-7 and args["rollout.temperature"] == 1.0
+    assert (args["actor.lr_scheduler"], args["actor.lr_warmup_ratio"]) == ("linear", 0.0)
+    assert args["reward.remote_url"] == [str(tmp_path / "reward_func.py")]
+    assert args["data.label_key"] == "label" and args["data.apply_chat_template"] is True
+    assert args["ckpt.output_dir"] == str(tmp_path / "out" / "final")
+    if trainer_class is PPOTrainer:
+        assert args["algo.advantage.estimator"] == "gae"
+        assert args["critic.adam.lr"] == 5e-6 and args["critic.freezing_steps"] == 2
+        assert (args["critic.lr_scheduler"], args["critic.lr_warmup_ratio"]) == ("linear", 0.0)
+        assert args["critic.model_name_or_path"] == "Qwen/Qwen2.5-14B-Instruct"  # defaults to the actor
+    else:
+        assert args["algo.advantage.estimator"] == "reinforce"
+        assert args["critic.model_name_or_path"] is None
+
+
+def test_openrlhfs_parser_rejects_what_0_11_2_does_not_know(tmp_path, openrlhf_python):
+    """The harness is a real check: an unknown flag fails there as it would on the cluster."""
+    trainer = ReinforcePPTrainer(engine="openrlhf", openrlhf={"python": openrlhf_python, "args": ["--actor_lr", "1"]})
+    done = subprocess.run([openrlhf_python, str(PARSER), *table9_args(trainer, tmp_path)], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2 and "unrecognized arguments: --actor_lr" in done.stderr
+
+
+# -- options and the recipe check ------------------------------------------------------------
+def test_engine_options_are_checked(openrlhf_python):
+    with pytest.raises(RedStarError, match="engine must be one of local, openrlhf"):
+        PPOTrainer(engine="verl")
+    with pytest.raises(RedStarError, match="unknown setting"):
+        PPOTrainer(engine="openrlhf", openrlhf={"python": openrlhf_python, "gpus": 8})
+    with pytest.raises(RedStarError, match="engine: openrlhf only"):
+        PPOTrainer(openrlhf={"nodes": 2})
+    # The environment RedStar itself runs in has no OpenRLHF (its pins conflict with RedStar's).
+    with pytest.raises(RedStarError, match="OpenRLHF is not installed for .*openrlhf.python"):
+        PPOTrainer(engine="openrlhf", openrlhf={"python": sys.executable})
+    with pytest.raises(RedStarError, match="cannot be run"):
+        PPOTrainer(engine="openrlhf", openrlhf={"python": "/nonexistent/python"})
+
+
+def recipe(tmp_path, python):
+    path = tmp_path / "recipe.yaml"
+    path.write_text(textwrap.dedent(f"""\
+        name: openrlhf-check
+        models: {{teacher: embedded:tiny-teacher, student: embedded:tiny-student}}
+        rl:
+          - trainer: reinforce_pp
+            options: {{engine: openrlhf, openrlhf: {{python: {python}, nodes: 2}}, max_new_tokens: 8192}}
+        """))
+    return path
+
+
+def test_recipe_check_passes_with_openrlhf_and_names_the_missing_extra(tmp_path, openrlhf_python):
+    """``redstar recipe check`` as a user runs it (installed plugins, a separate process)."""
+    redstar = str(Path(sys.executable).with_name("redstar"))
+    ok = subprocess.run([redstar, "recipe", "check", str(recipe(tmp_path, openrlhf_python))], capture_output=True,
+                        text=True, timeout=300)
+    assert ok.returncode == 0, ok.stderr
+    missing = subprocess.run([redstar, "recipe", "check", str(recipe(tmp_path, sys.executable))], capture_output=True,
+                             text=True, timeout=300)
+    assert missing.returncode != 0
+    assert "OpenRLHF is not installed" in missing.stderr and "openrlhf.python" in missing.stderr
+    assert "Traceback" not in missing.stderr + missing.stdout
+
+
+# -- launching and following ------------------------------------------------------------------
+def test_launch_command_runs_here_or_submits_to_ray():
+    assert launch_command({"python": "/env/bin/python", "ray_address": None}, ["--a", "1"]) == [
+        "/env/bin/python", "-m", "openrlhf.cli.train_ppo_ray", "--a", "1"]
+    assert launch_command({"python": "/env/bin/python", "ray_address": "http://head:8265"}, ["--a"]) == [
+        "/env/bin/ray", "job", "submit", "--address", "http://head:8265", "--", "python3", "-m",
+        "openrlhf.cli.train_ppo_ray", "--a"]
+
+
+def test_progress_and_metrics_follow_openrlhfs_log(tmp_path):
+    from redstar.trainers.reporting import StepReporter
+
+    line = "[I] ✨ Global step 2: {'policy_loss': -0.25, 'reward': 0.5, 'actor_lr': 2.5e-07, 'note': 'x'}"
+    assert parse_step_line(line) == (2, {"policy_loss": -0.25, "reward": 0.5, "actor_lr": 2.5e-07})
+    assert parse_step_line("Episode [1/5]: 3%") is None
+
+    script = tmp_path / "fake_openrlhf.py"
+    script.write_text("print('loading')\n"
+                      "for step in (1, 2):\n"
+                      "    print(f\"✨ Global step {step}: {{'reward': {step / 4}, 'actor_lr': {5e-7 / step}}}\")\n")
+    seen = []
+    metrics_file = tmp_path / "metrics.jsonl"
+    last = run_openrlhf([sys.executable, str(script)], tmp_path / "log.txt", 2,
+                        StepReporter(metrics_file, lambda step, total, m: seen.append((step, total))))
+    assert seen == [(1, 2), (2, 2)] and last == {"reward": 0.5, "actor_lr": 2.5e-07}
+    assert [json.loads(x)["reward"] for x in metrics_file.read_text().splitlines()] == [0.25, 0.5]
+    assert "loading" in (tmp_path / "log.txt").read_text()
+
+    failing = tmp_path / "failing.py"
+    failing.write_text("import sys\nprint('CUDA error: out of memory')\nsys.exit(1)\n")
+    with pytest.raises(RedStarError, match="OpenRLHF exited with status 1.*\n.*out of memory"):
+        run_openrlhf([sys.executable, str(failing)], tmp_path / "log2.txt", 1, StepReporter())
+
+
+def test_a_run_that_saves_no_model_is_an_error(tmp_path, tiny_lm, online_file, digit_reward, openrlhf_python,
+                                               monkeypatch):
+    """The stage's model is OpenRLHF's final Hugging Face checkpoint; without one the stage fails."""
+    import redstar_rl.openrlhf as engine
+
+    commands = []
+    monkeypatch.setattr(engine, "run_openrlhf", lambda command, log, total, reporter: commands.append(command) or {})
+    trainer = ReinforcePPTrainer(engine="openrlhf", openrlhf={"python": openrlhf_python}, batch_size=4)
+    with pytest.raises(RedStarError, match="without saving a model"):
+        trainer.train(TrainContext(model=str(tiny_lm), output_dir=tmp_path / "out", data_file=online_file,
+                                   reward=digit_reward))
+    command = commands[0]
+    assert command[:3] == [openrlhf_python, "-m", "openrlhf.cli.train_ppo_ray"]
+    prompts = tmp_path / "out" / "openrlhf" / "prompts.jsonl"
+    assert command[command.index("--data.prompt_dataset") + 1] == str(prompts)
+    assert len(prompts.read_text().splitlines()) == 16
