@@ -4,7 +4,7 @@ import pytest
 
 from redstar.decontamination import BenchmarkIndex, decontaminate
 from redstar.records import Prompt
-from redstar.selection import domain_quotas, samples_for_level, select
+from redstar.selection import DomainRule, domain_quotas, samples_for, samples_for_level, select
 
 
 def P(domain, source, i, level):
@@ -74,3 +74,44 @@ def test_exact_only_benchmarks_ignore_shared_template_words():
     kept, dropped = decontaminate(train, index)
     assert [p.question for p in kept] == [template.format("even")]
     assert dropped == {"overlaps generated-heldout": 1}
+
+
+def test_each_domain_keeps_its_own_band_and_others_keep_the_global_one():
+    prompts = [P("math", "m", i, lvl) for i, lvl in enumerate(range(1, 11))]
+    prompts += [P("logic", "l", i, lvl) for i, lvl in enumerate(range(1, 11))]
+    prompts += [P("code", "c", i, lvl) for i, lvl in enumerate(range(1, 11))]
+    report = select(prompts, min_level=7, max_level=9, per_source={}, mix={}, total=None,
+                    domains={"math": DomainRule(2, 9), "logic": DomainRule(min_level=1, max_level=10, max_prompts=4)})
+    levels = {d: sorted(p.difficulty for p in report.kept if p.domain == d) for d in ("math", "logic", "code")}
+    assert levels["math"] == [2, 3, 4, 5, 6, 7, 8, 9]
+    assert len(levels["logic"]) == 4  # its cap, from its whole band 1-10
+    assert levels["code"] == [7, 8, 9]  # no rule of its own: the global band
+    assert report.dropped_by_domain["math"] == Counter({"too easy": 1, "too hard": 1})
+    assert report.dropped_by_domain["logic"] == Counter({"per-domain cap": 6})
+    assert report.dropped_by_domain["code"] == Counter({"too easy": 6, "too hard": 1})
+
+
+def test_a_share_as_a_cap_never_drops_another_domains_prompts():
+    prompts = [P("math", "m", i, 8) for i in range(178)] + [P("logic", "l", i, 8) for i in range(95)]
+    ratio = select(prompts, min_level=7, max_level=9, per_source={}, mix={"math": 0.6, "logic": 0.4}, total=None)
+    assert Counter(p.domain for p in ratio.kept) == {"math": 142, "logic": 95}  # logic sets the size
+    assert ratio.dropped_by_domain["math"]["over domain quota"] == 36
+    cap = select(prompts, min_level=7, max_level=9, per_source={}, mix={"math": 0.6, "logic": 0.4}, total=None,
+                 mix_mode="cap")
+    assert Counter(p.domain for p in cap.kept) == {"math": 178, "logic": 95}
+    capped_total = select(prompts, min_level=7, max_level=9, per_source={}, mix={"math": 0.6, "logic": 0.4},
+                          total=300, mix_mode="cap")
+    # math may take 180 of 300 and has 178; logic may take 120 and has 95: nobody is cut for a ratio.
+    assert Counter(p.domain for p in capped_total.kept) == {"math": 178, "logic": 95}
+    assert capped_total.shortfall == {}
+    small_total = select(prompts, min_level=7, max_level=9, per_source={}, mix={"math": 0.6, "logic": 0.4},
+                         total=100, mix_mode="cap")
+    assert Counter(p.domain for p in small_total.kept) == {"math": 60, "logic": 40}
+
+
+def test_a_domain_may_draw_its_own_number_of_samples():
+    math, logic = P("math", "m", 0, 8), P("logic", "l", 0, 8)
+    domains = {"logic": {"n": 2, "n_by_level": {8: 3}}, "math": {"n": None, "n_by_level": None}}
+    assert samples_for(math, 4, {7: 6}, domains) == 6
+    assert samples_for(logic, 4, {7: 6}, domains) == 3
+    assert samples_for(P("logic", "l", 1, 5), 4, {7: 6}, domains) == 2

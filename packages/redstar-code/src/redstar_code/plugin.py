@@ -47,7 +47,8 @@ def redstar_default_recipe():
         # 10 almost never, and a student fine-tuned on levels 7-9 alone (chains of 6-8 steps)
         # learns to write 6-8 steps whatever the question and ends below its base, where
         # responses from the wider band lift it (measured: docs/tiny-models.md).
-        "selection": {"min_level": 2, "max_level": 9, "mix": {"code": 0.4}},
+        # The band is code's own (selection.domains.code), so blends with other domains compose.
+        "selection": {"domains": {"code": {"min_level": 2, "max_level": 9}}, "mix": {"code": 0.4}},
         # The held-out generator is disjoint by construction; its questions share template words.
         "decontamination": {"exact_only": ["synthetic-code-heldout"]},
         "evaluation": {"evaluators": [{"name": "synthetic-code-heldout", "options": {"count": 8, "seed": 0}}]},

@@ -60,7 +60,17 @@ SCHEMA: dict[str, Field] = {
         "max_level": _f(NUM, 9, doc="and <= this (the paper: 9)"),
         "per_source": _f(dict, {}, values=_f(int), doc="at most this many prompts per source"),
         "mix": _f(dict, {}, values=_f(NUM), doc="domain -> share of the selected prompts"),
+        "mix_mode": _f(str, "ratio", doc="ratio: the selection has exactly the mix's proportions (a short domain "
+                                        "shrinks the others); cap: a share is an upper bound only"),
         "total": _f((int, type(None)), None, doc="number of prompts to select (with mix)"),
+        "domains": _f(dict, {}, values=_f(dict, fields={
+            "min_level": _f((int, float, type(None)), None, doc="this domain's band (default: the global one)"),
+            "max_level": _f((int, float, type(None)), None),
+            "max_prompts": _f((int, type(None)), None, doc="at most this many prompts of this domain"),
+            "n": _f((int, type(None)), None, doc="responses per prompt (default: sampling.n)"),
+            "n_by_level": _f((dict, type(None)), None, values=_f(int),
+                             doc="level -> responses (default: sampling.n_by_level)"),
+        }), doc="domain -> its own band, cap and samples per prompt; unset keys use the global settings"),
     }),
     "decontamination": _f(dict, fields={
         "enabled": _f(bool, True),
@@ -225,8 +235,22 @@ def validate(data: Any, path: str | Path | None = None, text: str | None = None)
     recipe = Recipe(_check_mapping(data, SCHEMA, "", fail))
     if recipe["models"].get("teacher") is None or recipe["models"].get("student") is None:
         fail("models", "needs both 'teacher' and 'student'")
-    if recipe["selection"]["min_level"] > recipe["selection"]["max_level"]:
+    selection = recipe["selection"]
+    if selection["min_level"] > selection["max_level"]:
         fail("selection.min_level", "is greater than selection.max_level")
+    if selection["mix_mode"] not in ("ratio", "cap"):
+        fail("selection.mix_mode", f"must be ratio or cap, got {selection['mix_mode']!r}")
+    for domain, rule in selection["domains"].items():
+        low = selection["min_level"] if rule["min_level"] is None else rule["min_level"]
+        high = selection["max_level"] if rule["max_level"] is None else rule["max_level"]
+        if low > high:
+            fail(f"selection.domains.{domain}.min_level", f"the band {low}-{high} is empty")
+        for key in ("max_prompts", "n"):
+            if rule[key] is not None and rule[key] < 1:
+                fail(f"selection.domains.{domain}.{key}", f"must be at least 1, got {rule[key]!r}")
+        for level, n in (rule["n_by_level"] or {}).items():
+            if n < 1:
+                fail(f"selection.domains.{domain}.n_by_level.{level}", f"must be at least 1, got {n!r}")
     if recipe["preference"]["negatives"] not in ("wrong_first", "wrong_only", "any"):
         fail("preference.negatives", "must be one of wrong_first, wrong_only, any")
     for key in ("sampling.n", "sampling.chunk_size", "sampling.max_new_tokens", "evaluation.n",

@@ -1,8 +1,20 @@
-"""Choosing which prompts to sample: the difficulty band, per-source caps and domain mixing.
+"""Choosing which prompts to sample: the difficulty band, per-source and per-domain caps, and
+domain mixing.
 
-The paper keeps prompts of difficulty 7-9 and blends domains (the code-math mix). Selection is
-deterministic for a seed: prompts are ordered by a hash of (seed, prompt id), so adding prompts to
-a source does not reshuffle the ones already chosen.
+The paper keeps prompts of difficulty 7-9 and blends domains (the code-math mix). Each domain may
+set its own band (``selection.domains.<domain>``); a domain that sets none uses the global one, so
+plugins' defaults compose instead of colliding. Selection is deterministic for a seed: prompts are
+ordered by a hash of (seed, prompt id), so adding prompts to a source does not reshuffle the ones
+already chosen.
+
+How shares combine (``selection.mix``), in the two ``mix_mode`` s:
+
+- ``ratio`` (default): the selected set has exactly the mix's proportions. With ``total``, each
+  domain's quota is its share of ``total``; without, the scarcest domain (relative to its share)
+  sets the size, and the others are cut to match, which throws data away.
+- ``cap``: a share is an upper bound, never a reason to drop another domain's prompts: with
+  ``total``, each domain takes at most its share of ``total`` (a short domain leaves its room
+  empty); without ``total``, every domain in the mix keeps all its prompts.
 """
 
 from __future__ import annotations
@@ -20,11 +32,28 @@ def _order_key(seed: int, prompt: Prompt) -> str:
     return hashlib.sha256(f"{seed}:{prompt.id}".encode()).hexdigest()
 
 
+MIX_MODES = ("ratio", "cap")
+
+
+@dataclass(frozen=True)
+class DomainRule:
+    """What ``selection.domains.<domain>`` may set; None means "as the global setting"."""
+
+    min_level: float | None = None
+    max_level: float | None = None
+    max_prompts: int | None = None
+
+
 @dataclass
 class SelectionReport:
     kept: list[Prompt]
     dropped: Counter = field(default_factory=Counter)  # reason -> count
     shortfall: dict[str, int] = field(default_factory=dict)  # domain -> prompts missing from its quota
+    dropped_by_domain: dict[str, Counter] = field(default_factory=dict)  # domain -> reason -> count
+
+    def drop(self, prompt: Prompt, reason: str, count: int = 1) -> None:
+        self.dropped[reason] += count
+        self.dropped_by_domain.setdefault(prompt.domain, Counter())[reason] += count
 
 
 def domain_quotas(mix: Mapping[str, float], total: int) -> dict[str, int]:
@@ -40,28 +69,41 @@ def domain_quotas(mix: Mapping[str, float], total: int) -> dict[str, int]:
 
 
 def select(prompts: Sequence[Prompt], *, min_level: float, max_level: float, per_source: Mapping[str, int],
-           mix: Mapping[str, float], total: int | None, seed: int = 0) -> SelectionReport:
+           mix: Mapping[str, float], total: int | None, seed: int = 0,
+           domains: Mapping[str, DomainRule] | None = None, mix_mode: str = "ratio") -> SelectionReport:
+    if mix_mode not in MIX_MODES:
+        raise RedStarError(f"selection.mix_mode must be one of {', '.join(MIX_MODES)}, got {mix_mode!r}")
+    domains = domains or {}
     report = SelectionReport(kept=[])
     in_band = []
     for p in prompts:
+        rule = domains.get(p.domain, DomainRule())
+        low = min_level if rule.min_level is None else rule.min_level
+        high = max_level if rule.max_level is None else rule.max_level
         if p.difficulty is None:
-            report.dropped["no difficulty"] += 1
-        elif p.difficulty < min_level:
-            report.dropped["too easy"] += 1
-        elif p.difficulty > max_level:
-            report.dropped["too hard"] += 1
+            report.drop(p, "no difficulty")
+        elif p.difficulty < low:
+            report.drop(p, "too easy")
+        elif p.difficulty > high:
+            report.drop(p, "too hard")
         else:
             in_band.append(p)
     in_band.sort(key=lambda p: _order_key(seed, p))
 
     taken_per_source: Counter = Counter()
+    taken_per_domain: Counter = Counter()
     capped = []
     for p in in_band:
         cap = per_source.get(p.source)
         if cap is not None and taken_per_source[p.source] >= cap:
-            report.dropped["per-source cap"] += 1
+            report.drop(p, "per-source cap")
+            continue
+        domain_cap = domains.get(p.domain, DomainRule()).max_prompts
+        if domain_cap is not None and taken_per_domain[p.domain] >= domain_cap:
+            report.drop(p, "per-domain cap")
             continue
         taken_per_source[p.source] += 1
+        taken_per_domain[p.domain] += 1
         capped.append(p)
 
     if mix:
@@ -70,25 +112,39 @@ def select(prompts: Sequence[Prompt], *, min_level: float, max_level: float, per
             if p.domain in mix:
                 by_domain[p.domain].append(p)
             else:
-                report.dropped["domain not in mix"] += 1
-        if total is None:
-            # Without a total, the scarcest domain (relative to its share) sets the size.
-            total = int(min(len(by_domain[d]) / w for d, w in mix.items() if w > 0) * sum(mix.values())) \
-                if all(by_domain[d] for d, w in mix.items() if w > 0) else sum(len(v) for v in by_domain.values())
-        quotas = domain_quotas(mix, total)
+                report.drop(p, "domain not in mix")
+        quotas = _mix_quotas(mix, total, by_domain, mix_mode)
         for domain, quota in quotas.items():
             chosen = by_domain[domain][:quota]
             report.kept.extend(chosen)
-            if len(chosen) < quota:
+            if len(chosen) < quota and mix_mode == "ratio":
                 report.shortfall[domain] = quota - len(chosen)
-            report.dropped["over domain quota"] += len(by_domain[domain]) - len(chosen)
+            for p in by_domain[domain][quota:]:
+                report.drop(p, "over domain quota")
     else:
         limit = len(capped) if total is None else total
         report.kept = capped[:limit]
-        report.dropped["over total"] += len(capped) - len(report.kept)
+        for p in capped[limit:]:
+            report.drop(p, "over total")
     report.dropped = Counter({k: v for k, v in report.dropped.items() if v})
     report.kept.sort(key=lambda p: _order_key(seed, p))
     return report
+
+
+def _mix_quotas(mix: Mapping[str, float], total: int | None, by_domain: Mapping[str, list[Prompt]],
+                mode: str) -> dict[str, int]:
+    if mode == "cap":
+        if total is None:
+            return {d: len(by_domain.get(d, [])) for d, w in mix.items() if w > 0}
+        return {d: q for d, q in domain_quotas(mix, total).items()}
+    if total is None:
+        # The scarcest domain (relative to its share) sets the size.
+        shares = [(d, w) for d, w in mix.items() if w > 0]
+        if all(by_domain.get(d) for d, _ in shares):
+            total = int(min(len(by_domain[d]) / w for d, w in shares) * sum(mix.values()))
+        else:
+            total = sum(len(v) for v in by_domain.values())
+    return domain_quotas(mix, total)
 
 
 def samples_for_level(level: float | None, n: int, n_by_level: Mapping[int | str, int]) -> int:
@@ -101,3 +157,14 @@ def samples_for_level(level: float | None, n: int, n_by_level: Mapping[int | str
         if level is not None and k <= level and (best_level is None or k > best_level):
             best, best_level = count, k
     return best
+
+
+def samples_for(prompt: Prompt, n: int, n_by_level: Mapping[int | str, int],
+                domains: Mapping[str, Mapping[str, object]] | None = None) -> int:
+    """Responses to draw for ``prompt``: its domain's ``n``/``n_by_level`` under
+    ``selection.domains`` when set, else the sampling section's."""
+    rule = (domains or {}).get(prompt.domain) or {}
+    own_n = rule.get("n")
+    own_by_level = rule.get("n_by_level")
+    return samples_for_level(prompt.difficulty, n if own_n is None else int(own_n),  # type: ignore[call-overload]
+                             n_by_level if own_by_level is None else own_by_level)  # type: ignore[arg-type]

@@ -68,7 +68,8 @@ def redstar_default_recipe():
         # 10 almost never, and a student fine-tuned on levels 7-9 alone (chains of 6-8 steps)
         # learns to write 6-8 steps whatever the question and ends below its base, where
         # responses from the wider band lift it (measured: docs/tiny-models.md).
-        "selection": {"min_level": 2, "max_level": 9, "mix": {"math": 0.6}},
+        # The band is math's own (selection.domains.math), so blends with other domains compose.
+        "selection": {"domains": {"math": {"min_level": 2, "max_level": 9}}, "mix": {"math": 0.6}},
         # The held-out generator is disjoint by construction; its questions share template words.
         "decontamination": {"exact_only": ["synthetic-math-heldout"]},
         "evaluation": {"evaluators": [{"name": "synthetic-math-heldout", "options": {"count": 10, "seed": 0}}]},

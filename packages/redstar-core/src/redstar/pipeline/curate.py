@@ -11,7 +11,7 @@ from redstar.errors import InputError, RedStarError
 from redstar.pipeline.context import RunContext
 from redstar.pipeline.rundir import fingerprint
 from redstar.records import Prompt
-from redstar.selection import select
+from redstar.selection import DomainRule, select
 from redstar.tables import parse_records, write_table
 
 
@@ -109,14 +109,26 @@ def select_stage(ctx: RunContext, upstream: str, prompts: list[Prompt]) -> tuple
             candidates, contaminated = decontaminate(prompts, index)
             dropped.update(contaminated)
             update(len(prompts))
+    rules = {d: DomainRule(r["min_level"], r["max_level"], r["max_prompts"]) for d, r in cfg["domains"].items()}
     report = select(candidates, min_level=cfg["min_level"], max_level=cfg["max_level"],
-                    per_source=cfg["per_source"], mix=cfg["mix"], total=cfg["total"], seed=recipe["seed"])
+                    per_source=cfg["per_source"], mix=cfg["mix"], total=cfg["total"], seed=recipe["seed"],
+                    domains=rules, mix_mode=cfg["mix_mode"])
     dropped.update(report.dropped)
+    dropped_by_domain = {d: dict(c) for d, c in report.dropped_by_domain.items()}
     if not report.kept:
         raise RedStarError(
             f"selection kept no prompts out of {len(prompts)} (dropped: {dict(dropped)}); "
-            f"widen selection.min_level/max_level or add sources"
+            f"widen the difficulty band (selection.min_level/max_level, or selection.domains.<domain>) "
+            f"or add sources"
         )
+    loaded = Counter(p.domain for p in prompts)
+    for domain in sorted(loaded):
+        rule = cfg["domains"].get(domain, {})
+        low = cfg["min_level"] if rule.get("min_level") is None else rule["min_level"]
+        high = cfg["max_level"] if rule.get("max_level") is None else rule["max_level"]
+        origin = "its own" if domain in cfg["domains"] else "the global band"
+        ctx.log(f"selection: {domain}: levels {low:g}-{high:g} ({origin}), "
+                f"{sum(p.domain == domain for p in report.kept)} of {loaded[domain]} prompts kept")
     for domain, missing in report.shortfall.items():
         ctx.log(f"[yellow]selection: domain {domain!r} is {missing} prompts short of its mix quota")
     write_table(out, report.kept)
@@ -124,7 +136,20 @@ def select_stage(ctx: RunContext, upstream: str, prompts: list[Prompt]) -> tuple
         "selected": len(report.kept),
         "by_domain": dict(Counter(p.domain for p in report.kept)),
         "dropped": dict(dropped),
+        "dropped_by_domain": _contaminated_by_domain(prompts, candidates, dropped_by_domain),
         "shortfall": report.shortfall,
         "decontaminated_against": checked,
     })
     return fp, report.kept
+
+
+def _contaminated_by_domain(prompts: list[Prompt], candidates: list[Prompt],
+                            dropped: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """Selection's drops per domain, with the prompts decontamination removed added."""
+    kept = Counter(p.domain for p in candidates)
+    out = {d: dict(c) for d, c in dropped.items()}
+    for domain, total in Counter(p.domain for p in prompts).items():
+        removed = total - kept[domain]
+        if removed:
+            out.setdefault(domain, {})["contaminated"] = removed
+    return out

@@ -22,7 +22,7 @@ from redstar.models import resolve_model
 from redstar.pipeline.context import RunContext
 from redstar.pipeline.rundir import fingerprint
 from redstar.records import Prompt, Sample
-from redstar.selection import samples_for_level
+from redstar.selection import samples_for
 from redstar.tables import JsonlAppender
 
 
@@ -53,7 +53,8 @@ def sample_stage(ctx: RunContext, prompts: list[Prompt]) -> tuple[str, list[Samp
         have: dict[str, set[int]] = defaultdict(set)
         for row in table.rows:
             have[row["prompt_id"]].add(row["index"])
-        wanted = {p.id: samples_for_level(p.difficulty, cfg["n"], cfg["n_by_level"]) for p in prompts}
+        domains = recipe["selection"]["domains"]
+        wanted = {p.id: samples_for(p, cfg["n"], cfg["n_by_level"], domains) for p in prompts}
         todo = [p for p in prompts if len(have[p.id]) < wanted[p.id]]
         total = sum(wanted.values())
         done = total - sum(wanted[p.id] - len(have[p.id]) for p in todo)
