@@ -38,11 +38,12 @@ def row_sampler(seeds: Sequence[int], temperature: float, top_p: float, device: 
                 raise RuntimeError(f"seeded sampling: {scores.shape[0]} rows for {len(self.generators)} seeds")
             for warper in warpers:
                 scores = warper(input_ids, scores)
-            # One uniform draw per vocabulary entry, per row, per step, from the row's own stream.
-            uniform = torch.stack([torch.rand(scores.shape[1], generator=g, device=scores.device,
-                                              dtype=torch.float32) for g in self.generators])
-            # clamp: a draw of exactly 0 would give log(0).
-            gumbel = -torch.log(-torch.log(uniform.clamp_min(torch.finfo(torch.float32).tiny)))
-            return scores.float() + gumbel
+            # One draw per vocabulary entry, per row, per step, from the row's own stream:
+            # E ~ Exp(1), and -log(E) is Gumbel noise.
+            noise = torch.empty(scores.shape, device=scores.device, dtype=torch.float32)
+            for row, generator in zip(noise, self.generators):
+                row.exponential_(generator=generator)
+            # clamp: a draw of exactly 0 (float rounding) would add +inf, and NaN to masked tokens.
+            return scores.float() - noise.clamp_min_(torch.finfo(torch.float32).tiny).log_()
 
     return RowSeededSampling()
