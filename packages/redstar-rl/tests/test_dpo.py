@@ -60,3 +60,13 @@ def test_dpo_raises_the_chosen_margin(tmp_path, tiny_lm):
     assert mean(accuracies[-3:]) == 1.0, accuracies
     # The saved model, on a prompt it never saw, prefers the chosen answer far more than before.
     assert chosen_margin(result.model_path, result.model_path) > chosen_margin(tiny_lm, tiny_lm) + 2.0
+
+
+def test_dpo_defaults_reach_trl_as_table_9(tmp_path, tiny_lm):
+    """The paper's DPO (beta 0.3, 2 epochs, lr 5e-7, 64 pairs per step on one GPU) is what a
+    recipe without options trains, as TRL sees it."""
+    trainer = DPOTrainer(device="cpu").build_trainer(TrainContext(
+        model=str(tiny_lm), output_dir=tmp_path / "out", data_file=write_pairs(tmp_path / "pairs.jsonl")))
+    args = trainer.args
+    assert (args.beta, args.num_train_epochs, args.learning_rate) == (0.3, 2.0, 5e-7)
+    assert args.per_device_train_batch_size * args.gradient_accumulation_steps == 64
