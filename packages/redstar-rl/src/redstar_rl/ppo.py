@@ -26,6 +26,9 @@ class PPOTrainer(OnlineRLTrainer):
     ``samples_per_prompt=2``, ``temperature=1.0``, ``critic_warmup_steps=2`` (rollouts: OpenRLHF's
     steps, ``--critic.freezing_steps``).
     ``critic_model`` is the checkpoint the critic's backbone starts from (default: the policy's).
+    ``engine="openrlhf"`` runs the same algorithm on OpenRLHF 0.11.2 at the paper's scale
+    (``openrlhf`` holds the cluster settings, ``verifiers`` the verifier options for its reward
+    module: :mod:`redstar_rl.openrlhf`); the default ``engine="local"`` is RedStar's own loop.
     ``docs/training.md`` lists every option; on a CPU use a tiny model and override the sizes.
     """
 

@@ -22,6 +22,9 @@ class ReinforcePPTrainer(OnlineRLTrainer):
 
     Defaults are the paper's (RedStar, Table 9): ``episodes=5``, ``learning_rate=5e-7``,
     ``batch_size=1024`` prompts per rollout (OpenRLHF's unit), linear learning-rate decay, ``samples_per_prompt=2``, ``temperature=1.0``.
+    ``engine="openrlhf"`` runs the same algorithm on OpenRLHF 0.11.2 at the paper's scale
+    (``openrlhf`` holds the cluster settings, ``verifiers`` the verifier options for its reward
+    module: :mod:`redstar_rl.openrlhf`); the default ``engine="local"`` is RedStar's own loop.
     ``docs/training.md`` lists every option; on a CPU use a tiny model and override the sizes.
     """
 
