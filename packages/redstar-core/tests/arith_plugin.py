@@ -126,5 +126,5 @@ def redstar_register_samplers(register):
 @hookimpl
 def redstar_default_recipe():
     return {"sources": [{"name": "arith-gen", "options": {"count": 30}}],
-            "selection": {"min_level": 1, "max_level": 10},
+            "selection": {"domains": {"arith": {"min_level": 1, "max_level": 10}}},
             "evaluation": {"evaluators": [{"name": "arith-heldout", "options": {}}]}}

@@ -15,7 +15,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-PLOTS = ("difficulty", "funnel", "pass_vs_length", "training", "scores", "scores_by_group")
+PLOTS = ("difficulty", "funnel", "funnel_by_domain", "pass_vs_length", "training", "scores", "scores_by_group")
 
 
 def group_order(group: str) -> tuple:
@@ -57,9 +57,29 @@ def funnel_table(summary: dict[str, Any]) -> Table:
     return table
 
 
+def domain_funnel_table(summary: dict[str, Any]) -> Table | None:
+    """The funnel with a column per domain (None for a single-domain run: the funnel says it)."""
+    by_domain = summary.get("funnel_by_domain", {})
+    if len(by_domain) < 2:
+        return None
+    domains = sorted(by_domain)
+    table = Table(title="Funnel by domain")
+    table.add_column("step")
+    for domain in domains:
+        table.add_column(domain, justify="right")
+    for i, (label, _) in enumerate(by_domain[domains[0]]):
+        table.add_row(label, *(str(by_domain[d][i][1]) for d in domains))
+    return table
+
+
 def print_summary(summary: dict[str, Any], console: Console | None = None) -> None:
     console = console or Console()
     console.print(funnel_table(summary))
+    per_domain = domain_funnel_table(summary)
+    if per_domain is not None:
+        console.print(per_domain)
+    for warning in summary.get("warnings", []):
+        console.print(f"[yellow]warning:[/yellow] {warning}")
     if summary.get("scores"):
         console.print(score_table(summary))
     console.print(f"run directory: {summary['run_dir']}")
@@ -105,6 +125,22 @@ def make_plots(run_dir: Path, summary: dict[str, Any]) -> dict[str, Path]:
             ax.set_xlim(0, max(counts or [1]) * 1.25)
             ax.set_title(f"Funnel: {unit}")
         save(fig, "funnel")
+
+    by_domain = summary.get("funnel_by_domain", {})
+    if len(by_domain) > 1:
+        domains = sorted(by_domain)
+        labels = [label for label, _ in by_domain[domains[0]]]
+        fig, ax = plt.subplots(figsize=(9, 0.5 + 0.45 * len(labels) * len(domains) / 2))
+        height = 0.8 / len(domains)
+        for k, domain in enumerate(domains):
+            ys = [i + k * height for i in range(len(labels))]
+            bars = ax.barh(ys, [count for _, count in by_domain[domain]], height=height, label=domain)
+            ax.bar_label(bars, padding=3, fontsize=8)
+        ax.set_yticks([i + 0.4 - height / 2 for i in range(len(labels))], labels)
+        ax.invert_yaxis()
+        ax.legend(loc="lower right")
+        ax.set_title("Funnel by domain")
+        save(fig, "funnel_by_domain")
 
     samples = {(r["prompt_id"], r["index"]): r for r in _read_jsonl(run_dir / "samples.jsonl")}
     verdicts = _read_jsonl(run_dir / "verdicts.jsonl")
@@ -204,14 +240,34 @@ def _group_rows(summary: dict[str, Any]) -> list[str]:
     return rows
 
 
+def _domain_funnel_rows(summary: dict[str, Any]) -> list[str]:
+    by_domain = summary.get("funnel_by_domain", {})
+    if len(by_domain) < 2:
+        return []
+    domains = sorted(by_domain)
+    rows = ["", "### By domain", "", "| step | " + " | ".join(domains) + " |", "|---|" + "---|" * len(domains)]
+    for i, (label, _) in enumerate(by_domain[domains[0]]):
+        rows.append(f"| {label} | " + " | ".join(str(by_domain[d][i][1]) for d in domains) + " |")
+    drops = summary.get("drops_by_domain", {})
+    reasons = sorted({(where, r) for d in domains for where, c in drops.get(d, {}).items() for r in c})
+    for where, reason in reasons:
+        cells = [str(drops.get(d, {}).get(where, {}).get(reason, 0)) for d in domains]
+        rows.append(f"| dropped in {where}: {reason} | " + " | ".join(cells) + " |")
+    return rows
+
+
 def write_report(run_dir: str | Path, summary: dict[str, Any]) -> tuple[Path, Path]:
     run_dir = Path(run_dir)
     plots = make_plots(run_dir, summary)
-    lines = [f"# RedStar run: {summary['recipe']}", "", "## Funnel", "", "| step | count |", "|---|---|"]
+    lines = [f"# RedStar run: {summary['recipe']}", ""]
+    if summary.get("warnings"):
+        lines += ["## Warnings", ""] + [f"- {w}" for w in summary["warnings"]] + [""]
+    lines += ["## Funnel", "", "| step | count |", "|---|---|"]
     lines += [f"| {label} | {count} |" for label, count in summary.get("funnel", []) + summary.get("sample_funnel", [])]
     for where, drops in summary.get("drops", {}).items():
         for reason, count in sorted(drops.items(), key=lambda kv: -kv[1]):
             lines.append(f"| dropped in {where}: {reason} | {count} |")
+    lines += _domain_funnel_rows(summary)
     if summary.get("scores"):
         tags = list(summary["scores"])
         lines += ["", "## Scores", "", "pass@1 (majority vote; truncated responses)", "",

@@ -42,7 +42,8 @@ def load_stage(ctx: RunContext) -> tuple[str, list[Prompt]]:
     if not prompts:
         raise RedStarError("the recipe's sources produced no prompts (an empty prompt set): check their options")
     write_table(out, prompts)
-    run.finish("load", {"prompts": len(prompts), "per_source": dict(per_source), "duplicates": duplicates})
+    run.finish("load", {"prompts": len(prompts), "per_source": dict(per_source), "duplicates": duplicates,
+                        "by_domain": dict(Counter(p.domain for p in prompts))})
     return fp, prompts
 
 

@@ -64,6 +64,10 @@ def build_stage(ctx: RunContext, upstream: str, prompts: list[Prompt], samples: 
     run.begin("build", fp, [sft_file, pref_file, online_file])
     by_id = {p.id: p for p in prompts}
     reasons, dropped = clean(ctx, by_id, samples, verdicts)
+    dropped_by_domain: dict[str, Counter] = defaultdict(Counter)
+    for s in samples:
+        if reasons[s.id]:
+            dropped_by_domain[by_id[s.prompt_id].domain][reasons[s.id]] += 1
 
     per_prompt: dict[str, list[Sample]] = defaultdict(list)
     for s in samples:
@@ -78,6 +82,7 @@ def build_stage(ctx: RunContext, upstream: str, prompts: list[Prompt], samples: 
             if verdicts[s.id].correct and reasons[s.id] is None:
                 if s.response in seen:
                     dropped["duplicate response"] += 1
+                    dropped_by_domain[prompt.domain]["duplicate response"] += 1
                     continue
                 seen.add(s.response)
                 positives.append(s)
@@ -102,6 +107,16 @@ def build_stage(ctx: RunContext, upstream: str, prompts: list[Prompt], samples: 
         "online_prompts": len(online_rows),
         "prompts_with_positive": len({r["prompt_id"] for r in sft_rows}),
         "dropped": dict(dropped),
+        "by_domain": {
+            domain: {
+                "sft_rows": sum(r["domain"] == domain for r in sft_rows),
+                "preference_pairs": sum(r["domain"] == domain for r in pref_rows),
+                "online_prompts": sum(r["domain"] == domain for r in online_rows),
+                "prompts_with_positive": len({r["prompt_id"] for r in sft_rows if r["domain"] == domain}),
+                "dropped": dict(dropped_by_domain.get(domain, {})),
+            }
+            for domain in sorted({p.domain for p in prompts})
+        },
     }
     run.finish("build", counts)
     return fp, counts

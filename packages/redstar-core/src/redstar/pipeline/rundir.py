@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,7 @@ class RunDir:
         writable_dir(self.root)
         self.state_file = self.root / "state.json"
         self.state: dict[str, Any] = {"stages": {}}
+        self._rechecked: set[str] = set()
         if self.state_file.exists():
             # Written atomically, so only a hand edit or a bad disk can damage it.
             try:
@@ -124,18 +126,41 @@ class RunDir:
         returned; when it matches, partial outputs are kept for resuming and False is returned."""
         st = self.stage(name)
         changed = st.get("fingerprint") != fp
+        if st.get("done") and not changed:
+            # A finished stage called again (sampling and verification always look for missing
+            # rows): leave its record, time included, as it is; finish() updates only its counts.
+            self._rechecked.add(name)
+            return False
         if changed:
             for out in outputs:
                 if out.is_dir():
                     shutil.rmtree(out)
                 elif out.exists():
                     out.unlink()
-        self.state["stages"][name] = {"fingerprint": fp, "done": False, "counts": st.get("counts", {}) if not changed else {}}
+        self.state["stages"][name] = {
+            "fingerprint": fp, "done": False, "counts": st.get("counts", {}) if not changed else {},
+            # Time spent on this stage's output across every call that worked on it (a resumed
+            # stage adds to it; a redone one starts again from zero).
+            "seconds": st.get("seconds", 0.0) if not changed else 0.0,
+            "started": time.time(),
+        }
         self.save()
         return changed
 
     def finish(self, name: str, counts: dict[str, Any] | None = None, **extra: Any) -> None:
         st = self.state["stages"].setdefault(name, {})
+        if name in self._rechecked:
+            self._rechecked.discard(name)
+            before = json.dumps(st, sort_keys=True, default=str)
+            if counts is not None:
+                st["counts"] = counts
+            st.update(extra)
+            if json.dumps(st, sort_keys=True, default=str) != before:
+                self.save()
+            return
+        started = st.pop("started", None)
+        if started is not None:
+            st["seconds"] = round(st.get("seconds", 0.0) + max(0.0, time.time() - started), 2)
         st["done"] = True
         if counts is not None:
             st["counts"] = counts

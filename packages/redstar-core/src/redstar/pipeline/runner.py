@@ -20,7 +20,7 @@ from redstar.pipeline.evaluating import evaluate_stages
 from redstar.pipeline.preflight import preflight
 from redstar.pipeline.rundir import RunDir, fingerprint, run_lock
 from redstar.pipeline.sampling import sample_stage
-from redstar.pipeline.training import ModelStage, train_stages
+from redstar.pipeline.training import NO_DATA_ADVICE, ModelStage, train_stages
 from redstar.pipeline.verifying import verify_stage
 from redstar.plugins import Host
 from redstar.progress import ProgressBoard
@@ -90,22 +90,53 @@ def _run_stages(ctx: RunContext, recipe: Recipe, until: str, timed: Any) -> tupl
     return models, scores
 
 
+#: The summary's funnels: (label, stage, count key). The per-domain funnels use the same rows,
+#: read from each stage's ``by_domain`` counts.
+PROMPT_FUNNEL = (("prompts loaded", "load", "prompts"), ("prompts selected", "select", "selected"),
+                 ("prompts with a positive", "build", "prompts_with_positive"))
+SAMPLE_FUNNEL = (("samples drawn", "sample", "samples"), ("samples correct", "verify", "correct"),
+                 ("SFT rows (correct and clean)", "build", "sft_rows"))
+
+
+def _domain_count(stage: dict[str, Any], key: str, domain: str) -> int:
+    by_domain = stage.get("by_domain", {}).get(domain, 0)
+    if isinstance(by_domain, dict):
+        return int(by_domain.get(key, 0))
+    return int(by_domain)  # load and select count prompts per domain directly
+
+
+def stage_seconds(run: RunDir) -> dict[str, float]:
+    """Each stage's total time across every call that worked on it (not just the last call,
+    which is near zero for a stage that was already done); training and evaluation summed over
+    their steps."""
+    out: dict[str, float] = {}
+    for name, st in run.state["stages"].items():
+        top = "train" if name.startswith("train:") else "evaluate" if name.startswith("eval:") else name
+        out[top] = round(out.get(top, 0.0) + float(st.get("seconds", 0.0)), 2)
+    return out
+
+
 def build_summary(run: RunDir, recipe: Recipe, models: list[ModelStage], scores: dict[str, Any],
                   seconds: dict[str, float]) -> dict[str, Any]:
     stages = {name: st.get("counts", {}) for name, st in run.state["stages"].items() if not name.startswith("eval:")}
-    load, select, sample = stages.get("load", {}), stages.get("select", {}), stages.get("sample", {})
-    verify, build = stages.get("verify", {}), stages.get("build", {})
-    funnel = [
-        ["prompts loaded", load.get("prompts", 0)],
-        ["prompts selected", select.get("selected", 0)],
-        ["prompts with a positive", build.get("prompts_with_positive", 0)],
-    ]
-    sample_funnel = [
-        ["samples drawn", sample.get("samples", 0)],
-        ["samples correct", verify.get("correct", 0)],
-        ["SFT rows (correct and clean)", build.get("sft_rows", 0)],
-    ]
+    funnel = [[label, stages.get(stage, {}).get(key, 0)] for label, stage, key in PROMPT_FUNNEL]
+    sample_funnel = [[label, stages.get(stage, {}).get(key, 0)] for label, stage, key in SAMPLE_FUNNEL]
+    domains = sorted(stages.get("load", {}).get("by_domain", {}))
+    funnel_by_domain = {
+        domain: [[label, _domain_count(stages.get(stage, {}), key, domain)]
+                 for label, stage, key in PROMPT_FUNNEL + SAMPLE_FUNNEL]
+        for domain in domains
+    }
+    select, build = stages.get("select", {}), stages.get("build", {})
     drops = {"selection": select.get("dropped", {}), "cleaning": build.get("dropped", {})}
+    drops_by_domain = {
+        domain: {"selection": select.get("dropped_by_domain", {}).get(domain, {}),
+                 "cleaning": build.get("by_domain", {}).get(domain, {}).get("dropped", {})}
+        for domain in domains
+    }
+    warnings = [counts["skipped"] for counts in stages.values() if counts.get("skipped")]
+    warnings += [f"domain {domain!r} yielded no SFT rows: {NO_DATA_ADVICE}" for domain in domains
+                 if len(domains) > 1 and build and funnel_by_domain[domain][-1][1] == 0]
     return {
         "recipe": recipe["name"],
         "run_dir": str(run.root),
@@ -113,7 +144,11 @@ def build_summary(run: RunDir, recipe: Recipe, models: list[ModelStage], scores:
         "stages": stages,
         "funnel": funnel,
         "sample_funnel": sample_funnel,
+        "funnel_by_domain": funnel_by_domain,
         "drops": drops,
+        "drops_by_domain": drops_by_domain,
+        "warnings": warnings,
         "scores": scores,
-        "seconds": seconds,
+        "seconds": stage_seconds(run),
+        "seconds_this_call": seconds,
     }

@@ -79,7 +79,14 @@ def sample_stage(ctx: RunContext, prompts: list[Prompt]) -> tuple[str, list[Samp
         samples = [Sample.from_dict(r) for r in table.rows if r["prompt_id"] in selected
                    and r["index"] < wanted[r["prompt_id"]]]
     truncated = sum(s.truncated for s in samples)
-    run.finish("sample", {"samples": len(samples), "prompts": len(prompts), "truncated": truncated})
+    domain_of = {p.id: p.domain for p in prompts}
+    by_domain: dict[str, dict[str, int]] = {}
+    for s in samples:
+        counts = by_domain.setdefault(domain_of[s.prompt_id], {"samples": 0, "truncated": 0})
+        counts["samples"] += 1
+        counts["truncated"] += int(s.truncated)
+    run.finish("sample", {"samples": len(samples), "prompts": len(prompts), "truncated": truncated,
+                          "by_domain": by_domain})
     return fp, samples
 
 

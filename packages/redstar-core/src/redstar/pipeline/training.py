@@ -14,13 +14,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from redstar.errors import RedStarError
 from redstar.interfaces import TrainContext
 from redstar.models import resolve_model
 from redstar.pipeline.context import RunContext
 from redstar.pipeline.rundir import file_digest, fingerprint
 
 DATA_FILES = {"sft": "sft.jsonl", "preference": "preference.jsonl", "online": "online.jsonl"}
+
+#: What to do when a domain yields no training rows (most often: a teacher that cannot solve it).
+NO_DATA_ADVICE = (
+    "No sample was judged correct and clean (see the funnel per domain in the report). Use a stronger teacher "
+    "(models.teacher, or an OpenAI-compatible server: sampling.backend: openai), draw more samples "
+    "(sampling.n), widen the difficulty band (selection.domains.<domain>) or relax cleaning; "
+    "`redstar run --until curate` shows the funnel without training. The embedded tiny models know only math, "
+    "code and geometry."
+)
 
 
 @dataclass
@@ -44,15 +52,19 @@ def rule_reward(ctx: RunContext) -> Any:
 
 
 def _train_one(ctx: RunContext, stage: str, key: str, trainer_name: str, options: dict[str, Any],
-               start: ModelStage, tag: str) -> ModelStage:
+               start: ModelStage, tag: str) -> ModelStage | None:
     run = ctx.run
     trainer = ctx.build("trainers", trainer_name, options, key)
     data_file = run.root / DATA_FILES[trainer.kind]
-    if not data_file.exists() or not data_file.read_text(encoding="utf-8").strip():
-        raise RedStarError(
-            f"{stage}: {data_file.name} is empty, so there is nothing to train {trainer_name!r} on; "
-            "sample more responses (sampling.n), widen selection, or relax cleaning"
-        )
+    if not data_file.exists() or data_file.stat().st_size == 0 or not data_file.read_text(encoding="utf-8").strip():
+        # Finish what can be finished (the base model's scores, the funnel that shows where the
+        # samples died) instead of ending the run with nothing; the summary carries the warning.
+        message = (f"{stage}: skipped: {data_file.name} is empty, so there is nothing to train {trainer_name!r} on. "
+                   f"{NO_DATA_ADVICE}")
+        run.begin(stage, fingerprint(stage, "skipped", start.fingerprint))
+        run.finish(stage, {"skipped": message})
+        ctx.log(f"[yellow]{message}")
+        return None
     fp = fingerprint(stage, start.fingerprint, trainer_name, options, file_digest(data_file), ctx.recipe["seed"])
     if run.is_done(stage, fp):
         path = run.stage(stage)["model_path"]
@@ -80,12 +92,17 @@ def train_stages(ctx: RunContext) -> list[ModelStage]:
     current = ModelStage("base", resolve_model(student), fingerprint("model", student))
     models = [current]
     if recipe["sft"]:
-        current = _train_one(ctx, "train:sft", "sft", recipe["sft"]["trainer"], recipe["sft"]["options"], current, "sft")
-        models.append(current)
+        trained = _train_one(ctx, "train:sft", "sft", recipe["sft"]["trainer"], recipe["sft"]["options"], current, "sft")
+        if trained is not None:
+            current = trained
+            models.append(current)
     tags = {m.tag for m in models}
     for i, step in enumerate(recipe["rl"]):
         tag = step["trainer"] if step["trainer"] not in tags else f"{step['trainer']}-{i}"
         tags.add(tag)
-        current = _train_one(ctx, f"train:rl:{i}", f"rl[{i}]", step["trainer"], step["options"], current, tag)
-        models.append(current)
+        # A skipped step leaves the model as it was: the next one starts from the last trained.
+        trained = _train_one(ctx, f"train:rl:{i}", f"rl[{i}]", step["trainer"], step["options"], current, tag)
+        if trained is not None:
+            current = trained
+            models.append(current)
     return models

@@ -64,11 +64,17 @@ def verify_stage(ctx: RunContext, upstream: str, prompts: list[Prompt], samples:
         level = by_id[s.prompt_id].difficulty
         key = "?" if level is None else str(int(round(level)))
         by_level.setdefault(key, []).append(int(verdicts[s.id].correct))
+    by_domain: dict[str, dict[str, int]] = {}
+    for s in samples:
+        counts = by_domain.setdefault(by_id[s.prompt_id].domain, {"verified": 0, "correct": 0, "wrong": 0, "no_answer": 0})
+        counts["verified"] += 1
+        counts[{1: "correct", 0: "wrong", -1: "no_answer"}[verdicts[s.id].reward]] += 1
     run.finish("verify", {
         "verified": len(verdicts),
         "correct": rewards[1],
         "wrong": rewards[0],
         "no_answer": rewards[-1],
+        "by_domain": by_domain,
         "pass_rate_by_level": {k: sum(v) / len(v) for k, v in sorted(by_level.items())},
     })
     return fp, verdicts
