@@ -115,3 +115,46 @@ def test_a_domain_may_draw_its_own_number_of_samples():
     assert samples_for(math, 4, {7: 6}, domains) == 6
     assert samples_for(logic, 4, {7: 6}, domains) == 3
     assert samples_for(P("logic", "l", 1, 5), 4, {7: 6}, domains) == 2
+
+
+def test_exact_match_ignores_case_and_spacing_but_never_structure():
+    index = BenchmarkIndex(n=13)
+    index.add("logic-bench", ["(true and true) or true", "What  is\tNOT false?"], exact_only=True)
+    prompts = [Prompt(domain="logic", source="s", question=q, reference="x") for q in (
+        "true and (true or true)",  # the same words, another meaning: kept
+        "(TRUE and true)   or true",  # the same question: dropped
+        "what is not false?",  # dropped
+        "what is not false",  # punctuation is part of the text: kept
+    )]
+    kept, dropped = decontaminate(prompts, index)
+    assert [p.question for p in kept] == ["true and (true or true)", "what is not false"]
+    assert dropped == {"overlaps logic-bench": 2}
+
+
+def test_decontamination_uses_the_evaluator_the_recipe_builds(tmp_path, arith_host):
+    """The recipe's evaluator reads its own data (``count: 50`` here): a prompt equal to one of
+    the questions only that set has must be caught, and the evaluator is not also built with its
+    default options."""
+    import arith_plugin
+
+    from redstar.pipeline.context import PluginContext
+    from redstar.pipeline.curate import benchmark_index
+    from redstar.recipe import validate
+
+    recipe = validate({"models": {"teacher": "t", "student": "s"},
+                       "evaluation": {"evaluators": [{"name": "arith-heldout", "options": {"count": 50}}]}})
+    built = []
+    original = arith_plugin.ArithHeldout.__init__
+
+    def spy(self, count=6):
+        built.append(count)
+        original(self, count)
+
+    arith_plugin.ArithHeldout.__init__ = spy
+    try:
+        index, used = benchmark_index(PluginContext(recipe=recipe, host=arith_host))
+    finally:
+        arith_plugin.ArithHeldout.__init__ = original
+    assert built == [50]
+    late = arith_plugin.ArithHeldout(count=50).load()[-1]  # beyond the default 6
+    assert index.match(late.question) == "arith-heldout"

@@ -1,13 +1,16 @@
 """Removing training prompts that overlap benchmark questions.
 
-A prompt is contaminated when its normalised text equals a benchmark question, or when it shares
-a word ``n``-gram with one (13 by default, as in GPT-3's decontamination). Every installed
-evaluator's questions are checked unless the recipe narrows the list.
+A prompt is contaminated when its text equals a benchmark question up to case and whitespace
+(never up to structure: ``(a and b) or c`` is not ``a and (b or c)``), or when it shares a word
+``n``-gram with one (13 by default, as in GPT-3's decontamination; an n-gram that long is a
+copy whatever its punctuation). Every installed evaluator's questions are checked unless the
+recipe narrows the list.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 
 from redstar.records import Prompt
@@ -16,7 +19,14 @@ _TOKEN = re.compile(r"[a-z0-9]+")
 
 
 def normalise(text: str) -> list[str]:
+    """Words, for n-gram overlap."""
     return _TOKEN.findall(text.lower())
+
+
+def exact_key(text: str) -> str:
+    """What "the same question" means: equal after Unicode compatibility folding, case folding
+    and collapsing whitespace. Brackets, operators and punctuation are kept: they carry meaning."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
 def ngrams(words: Sequence[str], n: int) -> set[tuple[str, ...]]:
@@ -38,10 +48,11 @@ class BenchmarkIndex:
         from the sources by construction but share their templates' wording: n-grams of shared
         template text would flag every prompt."""
         for q in questions:
-            words = normalise(q)
-            if not words:
+            key = exact_key(q)
+            if not key:
                 continue
-            self._exact.setdefault(" ".join(words), benchmark)
+            self._exact.setdefault(key, benchmark)
+            words = normalise(q)
             if exact_only:
                 continue
             for g in ngrams(words, self.n):
@@ -49,10 +60,10 @@ class BenchmarkIndex:
 
     def match(self, question: str) -> str | None:
         """The benchmark ``question`` overlaps, or None."""
-        words = normalise(question)
-        exact = self._exact.get(" ".join(words))
+        exact = self._exact.get(exact_key(question))
         if exact:
             return exact
+        words = normalise(question)
         # A question shorter than n words can only match exactly (above): short texts share
         # n-grams by chance far too easily.
         if len(words) < self.n:

@@ -8,7 +8,7 @@ from typing import Any
 
 from redstar.decontamination import BenchmarkIndex, decontaminate
 from redstar.errors import InputError, RedStarError
-from redstar.pipeline.context import RunContext
+from redstar.pipeline.context import PluginContext, RunContext
 from redstar.pipeline.rundir import fingerprint
 from redstar.records import Prompt
 from redstar.selection import DomainRule, select
@@ -71,18 +71,22 @@ def score_stage(ctx: RunContext, upstream: str, prompts: list[Prompt]) -> tuple[
     return fp, prompts
 
 
-def benchmark_index(ctx: RunContext) -> tuple[BenchmarkIndex, list[str]]:
+def benchmark_index(ctx: PluginContext) -> tuple[BenchmarkIndex, list[str]]:
     """Index the questions of the evaluators named in ``decontamination.evaluators`` (default:
     every installed evaluator with its default data, plus the recipe's own evaluation sets)."""
     cfg = ctx.recipe["decontamination"]
     index = BenchmarkIndex(cfg["ngram"])
-    specs: list[tuple[str, dict[str, Any]]] = []
+    # The recipe's own evaluation sets are built exactly as evaluation will build them (their
+    # path, count, seed...); another installed evaluator with its default data.
+    recipe_specs = [(e["name"], e["options"], f"evaluation.evaluators[{i}]")
+                    for i, e in enumerate(ctx.recipe["evaluation"]["evaluators"])]
+    in_recipe = {name for name, _, _ in recipe_specs}
     names = cfg["evaluators"] if cfg["evaluators"] is not None else ctx.host.names("evaluators")
-    specs += [(name, {}) for name in names]
-    specs += [(e["name"], e["options"]) for e in ctx.recipe["evaluation"]["evaluators"]]
+    specs = [(name, {}, f"decontamination.evaluators[{name}]") for name in names if name not in in_recipe]
+    specs += recipe_specs
     used = []
-    for name, options in specs:
-        evaluator = ctx.build("evaluators", name, options, f"decontamination.evaluators[{name}]")
+    for name, options, key in specs:
+        evaluator = ctx.build("evaluators", name, options, key)
         try:
             problems = evaluator.load()
         except InputError:
