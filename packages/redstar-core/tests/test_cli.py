@@ -187,3 +187,38 @@ def test_verify_takes_every_verifier_option_from_the_command_line_or_a_recipe(in
     assert "tolerance cannot be negative" in bad.output
     unknown = invoke_cli(["verify", "--domain", "num", str(rows), "--option", "tolerence=1"], expect_exit=2)
     assert "unknown option 'tolerence'" in unknown.output and "tolerance" in unknown.output
+
+
+def test_plugins_shows_each_classes_options_with_type_default_and_doc(invoke_cli, redstar_host, register_plugin):
+    from redstar import hookimpl
+    from redstar.interfaces import Verifier
+
+    class Documented(Verifier):
+        """Judges answers to the nearest ``tolerance``.
+
+        - ``tolerance``: how far from the reference an answer may be
+          and still count as right.
+        - ``mode``: strict or lenient.
+        """
+
+        domain = "doc"
+        instruction = "Answer."
+
+        def __init__(self, tolerance: float = 0.5, mode: str = "strict", undocumented: int | None = None) -> None:
+            pass
+
+    class P:
+        @hookimpl
+        def redstar_register_verifiers(self, register):
+            register(Documented)
+
+    register_plugin(P(), name="doc")
+    rows = json.loads(invoke_cli(["plugins", "--json"]).output)
+    options = {o["name"]: o for o in rows[0]["classes"]["verifiers"]["doc"]["options"]}
+    assert options["tolerance"] == {"name": "tolerance", "type": "float", "default": 0.5, "required": False,
+                                    "doc": "how far from the reference an answer may be and still count as right."}
+    assert options["mode"]["doc"] == "strict or lenient." and options["undocumented"]["doc"] is None
+    assert options["undocumented"]["type"] == "int | None"
+    text = invoke_cli(["plugins", "--options", "doc"]).output
+    assert "tolerance" in text and "0.5" in text and "still count as right" in text
+    assert "no installed plugin named nope" in invoke_cli(["plugins", "nope"], expect_exit=1).output

@@ -311,3 +311,16 @@ def test_a_full_disk_is_one_line_and_the_run_resumes_once_there_is_room(tmp_path
     selected, keys = json.loads(proc.stdout.strip().splitlines()[-1])
     keys = [tuple(k) for k in keys]
     assert selected > 40 and len(keys) == len(set(keys)) == 2 * selected  # every (prompt, index) once
+
+
+def test_a_misspelt_plugin_option_names_its_line_and_its_real_key(tmp_path, strict_host, invoke_cli):
+    path = recipe_file(tmp_path, extra="verifiers:\n  strict:\n    timout: 2\n")
+    lines = path.read_text().splitlines()
+    line = lines.index("    timout: 2") + 1
+    result = invoke_cli(["recipe", "check", str(path)], expect_exit=1)
+    assert f"{path}:{line}: verifiers.strict.timout: unknown option" in result.output
+    source = recipe_file(tmp_path).read_text().replace("options: {count: 12}", "options: {count: 12, colour: red}")
+    path.write_text(source)
+    line = next(i for i, text in enumerate(source.splitlines(), start=1) if "colour" in text)
+    result = invoke_cli(["recipe", "check", str(path)], expect_exit=1)
+    assert f"{path}:{line}: sources[0].options.colour" in result.output

@@ -172,9 +172,23 @@ def _lines(text: str) -> dict[str, int]:
 
 
 class Recipe(dict):
-    """A validated recipe with every default filled in; ``path`` is where it came from."""
+    """A validated recipe with every default filled in; ``path`` is where it came from and
+    ``lines`` maps each dotted key written in the file to its line."""
 
     path: Path | None = None
+    lines: dict[str, int] = {}
+
+    def where(self, key: str) -> str | None:
+        """``file:line`` of ``key`` (or of the nearest enclosing key written in the file), for
+        errors found after validation, such as a plugin option the plugin does not take."""
+        if self.path is None:
+            return None
+        probe = key
+        while probe:
+            if probe in self.lines:
+                return f"{self.path}:{self.lines[probe]}"
+            probe = re.sub(r"(\.[^.\[\]]*|\[\d+\])$", "", probe) if re.search(r"[.\[]", probe) else ""
+        return str(self.path)
 
     def section(self, key: str) -> Any:
         return self[key]
@@ -277,6 +291,7 @@ def validate(data: Any, path: str | Path | None = None, text: str | None = None)
     if recipe["preference"]["pairs_per_prompt"] < 0:
         fail("preference.pairs_per_prompt", "cannot be negative")
     recipe.path = None if path is None else Path(path)
+    recipe.lines = lines
     return recipe
 
 
@@ -381,14 +396,14 @@ def check_plugins(recipe: Recipe, host: Any) -> None:
         try:
             cls = host.get(kind, name)
         except PluginError as exc:
-            raise RecipeError(recipe.path, key, str(exc)) from None
+            raise RecipeError(recipe.where(key), key, str(exc)) from None
         accepted = options_of(cls)
         takes_any = any(p.kind is p.VAR_KEYWORD for p in inspect.signature(cls.__init__).parameters.values())
         # A verifier's options sit right under its domain (``verifiers.code.timeout``).
         options_key = key if kind == "verifiers" else f"{key}.options"
         for option in options:
             if option not in accepted and not takes_any:
-                raise RecipeError(recipe.path, f"{options_key}.{option}",
+                raise RecipeError(recipe.where(f"{options_key}.{option}"), f"{options_key}.{option}",
                                   f"unknown option for {name!r}; it takes: {', '.join(accepted) or 'no options'}")
 
 

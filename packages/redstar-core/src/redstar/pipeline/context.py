@@ -31,15 +31,16 @@ class PluginContext:
         try:
             cls = self.host.get(kind, name)
         except PluginError as exc:
-            raise RecipeError(self.recipe.path, key, str(exc)) from None
+            raise RecipeError(self.recipe.where(key), key, str(exc)) from None
 
         def where(option: str | None, message: str) -> Exception:
-            return RecipeError(self.recipe.path, key if option is None else f"{options_key}.{option}", message)
+            dotted = key if option is None else f"{options_key}.{option}"
+            return RecipeError(self.recipe.where(dotted), dotted, message)
 
         merged = dict(options)
         for k, v in extra.items():
             if k in merged:
-                raise RecipeError(self.recipe.path, f"{options_key}.{k}", "is set by RedStar; remove it")
+                raise RecipeError(self.recipe.where(f"{options_key}.{k}"), f"{options_key}.{k}", "is set by RedStar; remove it")
             merged[k] = v
         return instantiate(cls, merged, where)
 

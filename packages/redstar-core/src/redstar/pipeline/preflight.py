@@ -26,7 +26,7 @@ def preflight(ctx: PluginContext) -> None:
         try:
             resolve_model(recipe["models"][role])
         except RedStarError as exc:
-            raise RecipeError(recipe.path, f"models.{role}", str(exc)) from None
+            raise RecipeError(recipe.where(f"models.{role}"), f"models.{role}", str(exc)) from None
     for domain in recipe["verifiers"]:
         ctx.verifier(domain)
     for i, spec in enumerate(recipe["cleaning"]["filters"]):
