@@ -222,3 +222,15 @@ def test_plugins_shows_each_classes_options_with_type_default_and_doc(invoke_cli
     text = invoke_cli(["plugins", "--options", "doc"]).output
     assert "tolerance" in text and "0.5" in text and "still count as right" in text
     assert "no installed plugin named nope" in invoke_cli(["plugins", "nope"], expect_exit=1).output
+
+
+def test_every_recipe_the_help_cites_exists(invoke_cli):
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    cited = set()
+    for command in ([], ["run"], ["curate"], ["train"], ["eval"], ["verify"], ["recipe", "check"]):
+        cited |= set(re.findall(r"recipes/[\w.-]+\.yaml", invoke_cli([*command, "--help"]).output))
+    assert "recipes/paper-code-math.yaml" in cited
+    assert [c for c in sorted(cited) if not (root / c).exists()] == []

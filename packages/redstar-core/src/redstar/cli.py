@@ -23,7 +23,7 @@ from redstar.plugins import ALLOWLIST_ENV, Host, get_host
 EPILOG_RUN = """\b
 Examples:
   redstar run --plugins math,code              # the embedded default on CPU: tiny models, bundled data
-  redstar run --recipe recipes/paper-math.yaml --out runs/paper
+  redstar run --recipe recipes/paper-code-math.yaml --out runs/paper   # the paper's blend, on GPUs
   redstar run --plugins math --until curate    # stop once the SFT and preference sets are built
 
 Re-running the same command resumes an interrupted run; changing the recipe redoes only the
