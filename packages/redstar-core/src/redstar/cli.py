@@ -451,8 +451,11 @@ def build_cli(host: Host | None = None) -> click.Group:
 
     @recipe.command("check")
     @click.argument("recipe_file", type=click.Path(dir_okay=False))
+    @click.option("--skip-paths", is_flag=True,
+                  help="Do not check that local model paths exist (a recipe for another machine, or whose student "
+                       "an earlier run produces).")
     @click.pass_context
-    def recipe_check(ctx: click.Context, recipe_file: str) -> None:
+    def recipe_check(ctx: click.Context, recipe_file: str, skip_paths: bool) -> None:
         """Validate a recipe file: its keys, types and values; that every plugin it names is
         installed and accepts the options given; and that its model paths exist: all that a run
         checks before its first stage. Prints the recipe with every default filled in."""
@@ -463,7 +466,7 @@ def build_cli(host: Host | None = None) -> click.Group:
         loaded = load_recipe(recipe_file)
         checking = PluginContext(recipe=loaded, host=_host(ctx.find_root()))
         try:
-            preflight(checking)
+            preflight(checking, check_paths=not skip_paths)
         finally:
             checking.close()
         click.echo(dump(loaded))

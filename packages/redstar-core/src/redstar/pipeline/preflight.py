@@ -17,12 +17,14 @@ from redstar.pipeline.context import PluginContext
 from redstar.recipe import check_plugins
 
 
-def preflight(ctx: PluginContext) -> None:
+def preflight(ctx: PluginContext, check_paths: bool = True) -> None:
     """Raise a :class:`~redstar.errors.RecipeError` for the first problem found. Verifiers built
-    here stay in ``ctx`` for the run to use; the other plugins are thrown away."""
+    here stay in ``ctx`` for the run to use; the other plugins are thrown away. ``check_paths``
+    False skips the model paths, for a recipe written for another machine (a cluster's paths, or
+    a student that an earlier run will produce)."""
     recipe = ctx.recipe
     check_plugins(recipe, ctx.host)
-    for role in ("teacher", "student"):
+    for role in ("teacher", "student") if check_paths else ():
         try:
             resolve_model(recipe["models"][role])
         except RedStarError as exc:
