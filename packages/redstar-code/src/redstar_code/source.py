@@ -1,30 +1,34 @@
-"""The ``taco`` source: TACO problems from the hub or from local JSONL/Parquet files."""
+"""The ``taco`` source: TACO problems from the hub or from local tables (JSONL, Parquet, Arrow,
+``save_to_disk`` and hub-style folders)."""
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from redstar.errors import InputError
 from redstar.interfaces import Source
 from redstar.records import Prompt
-from redstar.tables import iter_rows
+from redstar.tables import iter_rows, read_options
 from redstar_code.taco_rows import TACO_LEVELS, RowError, prompt_from_row
 
 SAMPLE_FILE = Path(__file__).with_name("data") / "taco_sample.jsonl"
 
 
 def load_taco_prompts(path: str | Path, split: str, limit: int | None, source: str,
-                      levels: Mapping[str, float | None] | None = None, skip_malformed: bool = False) -> Iterator[Prompt]:
-    """Prompts of a TACO table (a hub id or a local file). A malformed row raises
-    :class:`~redstar.errors.InputError` (file, line, field) unless ``skip_malformed``, which skips
-    it and warns with the count and the first error once the table is read."""
+                      levels: Mapping[str, float | None] | None = None, skip_malformed: bool = False,
+                      **read: Any) -> Iterator[Prompt]:
+    """Prompts of a TACO table (a hub id or a local table; ``read`` goes to
+    :func:`~redstar.tables.iter_rows`). A malformed row raises :class:`~redstar.errors.InputError`
+    (file, line, field) unless ``skip_malformed``, which skips it and warns with the count and the
+    first error once the table is read."""
     if limit is not None and limit < 0:
         raise ValueError(f"limit must be >= 0, got {limit}")
     table_levels = {**TACO_LEVELS, **{k.upper(): v for k, v in (levels or {}).items()}}
     produced, skipped, first_error = 0, 0, None
-    for number, row in iter_rows(path, split=split):
+    for number, row in iter_rows(path, split=split, **read):
         if limit is not None and produced >= limit:
             break
         try:
@@ -48,8 +52,11 @@ class TacoSource(Source):
     ``skill_types``, ``tags``) as code prompts whose reference is the ``input_output`` JSON.
 
     - ``path``: a hub dataset id (default ``BAAI/TACO``, downloaded by ``datasets`` when you run
-      it) or a local ``.jsonl``/``.parquet`` file in TACO's schema;
-    - ``split``: the hub split (``train``/``test``);
+      it) or a local table in TACO's schema (``.jsonl``, ``.json``, ``.parquet``, ``.arrow``, a
+      ``save_to_disk`` folder or a hub-style folder);
+    - ``split``: the split (``train``/``test``);
+    - ``name``, ``data_files``, ``revision``, ``streaming``: passed to ``datasets`` (``streaming``
+      with ``limit`` downloads only the rows needed);
     - ``limit``: at most this many prompts;
     - ``levels``: overrides of the label -> level map (``{"HARD": 8}``), see
       :data:`~redstar_code.taco_rows.TACO_LEVELS`;
@@ -61,9 +68,14 @@ class TacoSource(Source):
     domain = "code"
 
     def __init__(self, path: str = "BAAI/TACO", split: str = "train", limit: int | None = None,
-                 levels: dict[str, float | None] | None = None, skip_malformed: bool = False) -> None:
+                 levels: dict[str, float | None] | None = None, skip_malformed: bool = False, *,
+                 name: str | None = None, data_files: Any = None, revision: str | None = None,
+                 streaming: bool = False) -> None:
         self.path, self.split, self.limit = path, split, limit
         self.levels, self.skip_malformed = levels, skip_malformed
+        # ``name`` is the hub config; ``self.name`` stays the source's registered name.
+        self.read = read_options(self.name, name, data_files, revision, streaming)
 
     def load(self) -> Iterator[Prompt]:
-        yield from load_taco_prompts(self.path, self.split, self.limit, self.name, self.levels, self.skip_malformed)
+        yield from load_taco_prompts(self.path, self.split, self.limit, self.name, self.levels, self.skip_malformed,
+                                     **self.read)

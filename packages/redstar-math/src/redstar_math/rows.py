@@ -10,9 +10,11 @@ from redstar.errors import InputError, RedStarError
 from redstar.tables import iter_rows
 
 
-def rows_of(spec: str | Path, split: str) -> Iterator[tuple[int | None, dict[str, Any]]]:
-    """Rows of a local ``.jsonl``/``.json``/``.parquet`` file or of a hub dataset id."""
-    return iter_rows(spec, split=split)
+def rows_of(spec: str | Path, split: str, **read: Any) -> Iterator[tuple[int | None, dict[str, Any]]]:
+    """Rows of a local table (``.jsonl``, ``.json``, ``.parquet``, ``.arrow``, a ``save_to_disk``
+    or hub-style folder) or of a hub dataset id; ``read`` (``name``, ``data_files``, ``revision``,
+    ``streaming``) goes to :func:`redstar.tables.iter_rows`."""
+    return iter_rows(spec, split=split, **read)
 
 
 def text_field(spec: str | Path, line: int | None, row: dict[str, Any], name: str) -> str:

@@ -1,7 +1,10 @@
 r"""Sources of math prompts: MetaMath-style, NuminaMath-CoT, MATH, GSM8K and plain tables.
 
-Every source takes ``path``: a local ``.jsonl``/``.json``/``.parquet`` file, or a hub dataset id
-loaded through ``datasets`` (with ``split``), and ``limit`` (the first N prompts). Gold answers are
+Every source takes ``path``: a local table (``.jsonl``, ``.json``, ``.parquet``, ``.arrow``, a
+``save_to_disk`` folder or a hub-style folder of data files) or a hub dataset id loaded through
+``datasets``; ``split``; ``limit`` (the first N prompts); and, passed to ``datasets``, ``name``
+(the hub config, e.g. ``algebra`` of ``EleutherAI/hendrycks_math``), ``data_files``, ``revision``
+and ``streaming`` (read rows as they download: with ``limit``, only what is needed). Gold answers are
 taken the way each dataset defines them; a row without one raises
 :class:`~redstar.errors.InputError` naming the file, the line and the field, and no row is ever
 dropped silently. Prompts have domain ``"math"`` and ``reference`` = the gold answer string.
@@ -23,6 +26,7 @@ from typing import Any
 from redstar.errors import InputError, RedStarError
 from redstar.interfaces import Source
 from redstar.records import Prompt
+from redstar.tables import read_options
 from redstar_math.extract import gsm8k_gold, last_boxed, metamath_gold
 from redstar_math.rows import answer_field, check_limit, rows_of, text_field
 
@@ -38,16 +42,19 @@ class _TableSource(Source):
 
     domain = "math"
 
-    def __init__(self, path: str, split: str = "train", limit: int | None = None) -> None:
+    def __init__(self, path: str, split: str = "train", limit: int | None = None, *, name: str | None = None,
+                 data_files: Any = None, revision: str | None = None, streaming: bool = False) -> None:
         if not isinstance(path, (str, Path)) or not str(path):
             raise RedStarError(f"{self.name}: option 'path' must be a file path or a hub dataset id")
         self.path = str(path)
         self.split = split
         self.limit = check_limit(limit)
+        # ``name`` is the hub config; ``self.name`` stays the source's registered name.
+        self.read = read_options(self.name, name, data_files, revision, streaming)
 
     def load(self) -> Iterator[Prompt]:
         produced = 0
-        for line, row in rows_of(self.path, self.split):
+        for line, row in rows_of(self.path, self.split, **self.read):
             if self.limit is not None and produced >= self.limit:
                 return
             prompt = self.to_prompt(row, line)
@@ -70,8 +77,11 @@ class MetaMathSource(_TableSource):
 
     name = "metamath"
 
-    def __init__(self, path: str, split: str = "train", limit: int | None = None, keep_solution: bool = False) -> None:
-        super().__init__(path, split, limit)
+    def __init__(self, path: str, split: str = "train", limit: int | None = None, keep_solution: bool = False,
+                 *, name: str | None = None, data_files: Any = None, revision: str | None = None,
+                 streaming: bool = False) -> None:
+        super().__init__(path, split, limit, name=name, data_files=data_files, revision=revision,
+                         streaming=streaming)
         self.keep_solution = keep_solution
 
     def to_prompt(self, row: dict[str, Any], line: int | None) -> Prompt:
@@ -103,8 +113,10 @@ class NuminaMathSource(_TableSource):
 
     def __init__(self, path: str, split: str = "train", limit: int | None = None,
                  sources: Sequence[str] | None = None, skip_unanswered: bool = False,
-                 keep_solution: bool = False) -> None:
-        super().__init__(path, split, limit)
+                 keep_solution: bool = False, *, name: str | None = None,
+                 data_files: Any = None, revision: str | None = None, streaming: bool = False) -> None:
+        super().__init__(path, split, limit, name=name, data_files=data_files, revision=revision,
+                         streaming=streaming)
         self.sources = None if sources is None else set(sources)
         self.skip_unanswered = skip_unanswered
         self.keep_solution = keep_solution
@@ -172,8 +184,10 @@ class MATHSource(_TableSource):
     name = "math"
 
     def __init__(self, path: str, split: str = "train", limit: int | None = None,
-                 levels: Sequence[int] | None = None) -> None:
-        super().__init__(path, split, limit)
+                 levels: Sequence[int] | None = None, *, name: str | None = None,
+                 data_files: Any = None, revision: str | None = None, streaming: bool = False) -> None:
+        super().__init__(path, split, limit, name=name, data_files=data_files, revision=revision,
+                         streaming=streaming)
         if levels is not None and not all(isinstance(v, int) and 1 <= v <= 5 for v in levels):
             raise RedStarError(f"math: option 'levels' must list MATH levels 1-5, got {levels!r}")
         self.levels = None if levels is None else set(levels)
@@ -233,8 +247,10 @@ class MathTableSource(_TableSource):
     def __init__(self, path: str, split: str = "train", limit: int | None = None,
                  question_field: str = "question", answer_field: str = "answer", answer_format: str = "plain",
                  difficulty_field: str | None = None, metadata_fields: Sequence[str] = (),
-                 group_field: str | None = None) -> None:
-        super().__init__(path, split, limit)
+                 group_field: str | None = None, *, name: str | None = None,
+                 data_files: Any = None, revision: str | None = None, streaming: bool = False) -> None:
+        super().__init__(path, split, limit, name=name, data_files=data_files, revision=revision,
+                         streaming=streaming)
         if answer_format not in ANSWER_FORMATS:
             raise RedStarError(f"math-jsonl: answer_format must be one of {', '.join(ANSWER_FORMATS)}, "
                                f"got {answer_format!r}")
