@@ -1,34 +1,50 @@
-"""Geo prompt sources: GeoQA (original pickles or G-LLaVA jsonl), Geometry3K folders, and the
-synthetic generator. MathVista has no source: its terms allow it as a test set only."""
+"""Geo prompt sources: GeoQA (original pickles, G-LLaVA's test jsonl or its ``qa_tuning.json``
+training file), Geometry3K folders, and the synthetic generator. MathVista has no source: its terms allow it as a test set only."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from redstar.interfaces import Source
 from redstar.records import Prompt
+from redstar.tables import read_options
 from redstar_geo.benchmarks import finish, load_geometry3k, load_geoqa
 from redstar_geo.cache import cache_dir
+from redstar_geo.formats.gllava_tuning import is_conversations_table, read_gllava_tuning
 from redstar_geo.synthetic.generate import FORMATS, digest, generate, select_variants, write_and_load
 
 
 class GeoQASource(Source):
     """GeoQA problems. ``path``: GeoQA's ``train.pk`` (the paper's 3,499 training questions),
-    or G-LLaVA-format jsonl (a folder, or a questions file plus ``answers``). ``image_root``: where
-    jsonl ``image`` paths start; ``image_dir``: where a pickle's diagrams are written.
-    ``missing_image``: ``error`` | ``skip`` | ``text-only``. ``limit``: first N problems."""
+    G-LLaVA's test jsonl (a folder, or a questions file plus ``answers``), or G-LLaVA's training
+    file ``qa_tuning.json`` (LLaVA conversations; also as a folder holding it, a Parquet or
+    ``save_to_disk`` copy, or a hub dataset: ``split``, ``name``, ``data_files``, ``revision`` and
+    ``streaming`` go to ``datasets``). ``image_root``: where the rows' ``image`` paths start (a
+    hub table needs it); ``image_dir``: where a pickle's diagrams are written. ``missing_image``:
+    ``error`` | ``skip`` | ``text-only``. ``skip_malformed``: skip ``qa_tuning`` rows that are not
+    multiple-choice with a final ``Answer: X`` (counted in the log). ``limit``: first N problems."""
 
     name = "geoqa"
     domain = "geo"
 
     def __init__(self, path: str, answers: str | None = None, image_root: str | None = None,
-                 image_dir: str | None = None, missing_image: str = "error", limit: int | None = None) -> None:
+                 image_dir: str | None = None, missing_image: str = "error", limit: int | None = None,
+                 split: str = "train", skip_malformed: bool = False, *, name: str | None = None,
+                 data_files: Any = None, revision: str | None = None, streaming: bool = False) -> None:
         self.path, self.answers, self.image_root, self.image_dir = path, answers, image_root, image_dir
-        self.missing_image, self.limit = missing_image, limit
+        self.missing_image, self.limit, self.split, self.skip_malformed = missing_image, limit, split, skip_malformed
+        # ``name`` is the hub config; ``self.name`` stays the source's registered name.
+        self.read = read_options(self.name, name, data_files, revision, streaming)
 
     def load(self) -> Iterable[Prompt]:
-        loaded = load_geoqa(self.path, self.answers, self.image_root, self.image_dir, self.missing_image, self.name)
+        if is_conversations_table(self.path, self.answers):
+            loaded = read_gllava_tuning(self.path, self.image_root, self.split, self.missing_image, self.name,
+                                        self.limit, self.skip_malformed, **self.read)
+        else:
+            loaded = load_geoqa(self.path, self.answers, self.image_root, self.image_dir, self.missing_image,
+                                self.name)
         return finish(loaded, self.name, self.limit)
 
 

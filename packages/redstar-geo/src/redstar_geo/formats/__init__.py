@@ -2,6 +2,9 @@
 
 - :mod:`.gllava`: GeoQA as VLM papers evaluate it - G-LLaVA's ``test_questions.jsonl`` +
   ``test_answers.jsonl``.
+- :mod:`.gllava_tuning`: GeoQA as G-LLaVA trains on it - Geo170K's ``qa_tuning.json`` (LLaVA
+  conversations), read through :func:`redstar.tables.iter_rows` (also Parquet, ``save_to_disk``
+  copies and hub datasets).
 - :mod:`.geoqa_pickle`: GeoQA's original ``train/dev/test.pk`` pickles.
 - :mod:`.geometry3k`: InterGPS's Geometry3K folders (``<split>/<id>/data.json`` + diagram).
 - :mod:`.mathvista`: MathVista's ``testmini.json`` (the geometry-problem-solving rows).
