@@ -46,7 +46,7 @@ def test_default_run_end_to_end(tmp_path, invoke_cli, register_plugin, redstar_h
     selected = [json.loads(line) for line in (out / "selected.jsonl").read_text().splitlines()]
     assert {p["domain"] for p in selected} == {"math", "code"}
     recipe = yaml.safe_load((out / "recipe.yaml").read_text())
-    low, high = recipe["selection"]["min_level"], recipe["selection"]["max_level"]
+    low, high = recipe.selection.min_level, recipe.selection.max_level
     assert all(low <= p["difficulty"] <= high for p in selected)
     assert summary["stages"]["build"]["sft_rows"] > 0 and summary["stages"]["build"]["preference_pairs"] > 0
     assert set(summary["scores"]) == {"base", "sft", "dpo"}
@@ -57,6 +57,6 @@ def test_default_run_end_to_end(tmp_path, invoke_cli, register_plugin, redstar_h
     build = summary["stages"]["build"]
     for tag, rows in (("sft", build["sft_rows"]), ("dpo", build["preference_pairs"])):
         steps = [json.loads(line) for line in (out / "metrics" / f"{tag}.jsonl").read_text().splitlines()]
-        batch = recipe["sft"]["options"]["batch_size"] if tag == "sft" else recipe["rl"][0]["options"]["batch_size"]
+        batch = recipe.sft.options["batch_size"] if tag == "sft" else recipe.rl[0].options["batch_size"]
         assert steps[-1]["total"] == math.ceil(rows / batch), (tag, rows, steps[-1])
     assert (out / "report.html").exists() and (out / "plots" / "scores.png").exists()

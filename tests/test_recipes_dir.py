@@ -37,4 +37,4 @@ def test_embedded_defaults_are_valid(plugins, host):
         preflight(ctx)  # the embedded models are installed: their paths are checked too
     finally:
         ctx.close()
-    assert recipe["sources"] and recipe["evaluation"]["evaluators"]
+    assert recipe.sources and recipe.evaluation.evaluators

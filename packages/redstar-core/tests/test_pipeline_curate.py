@@ -15,7 +15,7 @@ import pytest
 from redstar.errors import InputError, RedStarError
 from redstar.pipeline.runner import run_pipeline
 from redstar.progress import ProgressBoard
-from redstar.recipe import load_recipe
+from redstar.recipe import load_recipe, validate
 
 HERE = Path(__file__).parent
 
@@ -95,7 +95,8 @@ def test_changed_cleaning_redoes_only_the_build(tmp_path, arith_host):
     state = json.loads((out / "state.json").read_text())["stages"]
     samples_before = (out / "samples.jsonl").read_bytes()
     relaxed = write_recipe(tmp_path)
-    relaxed["cleaning"]["filters"] = [{"name": "language", "options": {}}]
+    relaxed = validate({**relaxed.to_dict(), "cleaning": {"filters": [{"name": "language", "options": {}}]}},
+                       relaxed.path)
     summary = curate(relaxed, out, arith_host)
     after = json.loads((out / "state.json").read_text())["stages"]
     for stage in ("load", "score", "select", "sample", "verify"):
@@ -145,7 +146,7 @@ def test_kill_9_during_sampling_then_resume_loses_and_duplicates_nothing(tmp_pat
     proc.wait()
     partial = len(rows(samples_file))
     assert partial > 0
-    recipe["sampling"]["options"]["delay"] = 0.3  # same fingerprint as the killed run
+    recipe.sampling.options["delay"] = 0.3  # same fingerprint as the killed run
     summary = curate(recipe, out, arith_host)
     samples = rows(samples_file)
     keys = [(s["prompt_id"], s["index"]) for s in samples]
@@ -181,7 +182,8 @@ def test_malformed_source_file_names_file_line_and_field(tmp_path, arith_host, r
     data.write_text('{"domain": "arith", "source": "f", "question": "1+1", "reference": "2"}\n'
                     '{"domain": "arith", "source": "f", "question": "2+2", "reference": 4}\n')
     recipe = write_recipe(tmp_path)
-    recipe["sources"] = [{"name": "prompt-file", "options": {"path": str(data)}}]
+    recipe = validate({**recipe.to_dict(), "sources": [{"name": "prompt-file", "options": {"path": str(data)}}]},
+                      recipe.path)
     with pytest.raises(InputError) as err:
         curate(recipe, tmp_path / "run", arith_host)
     assert f"{data}:2" in str(err.value) and err.value.field == "reference"
@@ -198,6 +200,6 @@ def test_unknown_plugin_option_names_the_recipe_key(tmp_path, arith_host):
     from redstar.errors import RecipeError
 
     recipe = write_recipe(tmp_path)
-    recipe["sources"][0]["options"]["colour"] = "red"
+    recipe.sources[0].options["colour"] = "red"
     with pytest.raises(RecipeError, match=r"sources\[0\]\.options\.colour"):
         curate(recipe, tmp_path / "run", arith_host)

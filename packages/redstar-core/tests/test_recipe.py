@@ -10,9 +10,9 @@ def test_defaults_are_filled(tmp_path):
     path = tmp_path / "r.yaml"
     path.write_text(MINIMAL)
     recipe = load_recipe(path)
-    assert recipe["selection"]["min_level"] == 7 and recipe["selection"]["max_level"] == 9
-    assert recipe["sampling"]["backend"] == "transformers"
-    assert [f["name"] for f in recipe["cleaning"]["filters"]] == ["repetition", "language"]
+    assert recipe.selection.min_level == 7 and recipe.selection.max_level == 9
+    assert recipe.sampling.backend == "transformers"
+    assert [f.name for f in recipe.cleaning.filters] == ["repetition", "language"]
 
 
 def test_unknown_key_names_file_line_and_key(tmp_path):
@@ -61,16 +61,16 @@ def test_merge_concatenates_lists_and_rejects_conflicts():
 
 def test_default_recipe_comes_from_plugins(arith_host):
     recipe = default_recipe(arith_host)
-    assert recipe["sources"][0]["name"] == "arith-gen"
-    assert recipe["name"] == "default-arith"
+    assert recipe.sources[0].name == "arith-gen"
+    assert recipe.name == "default-arith"
 
 
 def test_exponent_floats_without_a_dot_are_numbers(tmp_path):
     path = tmp_path / "r.yaml"
     path.write_text(MINIMAL + "sft: {trainer: sft, options: {learning_rate: 5e-7}}\nsampling: {temperature: 1e0}\n")
     recipe = load_recipe(path)
-    assert recipe["sft"]["options"]["learning_rate"] == 5e-7
-    assert recipe["sampling"]["temperature"] == 1.0
+    assert recipe.sft.options["learning_rate"] == 5e-7
+    assert recipe.sampling.temperature == 1.0
 
 
 def test_a_part_that_sets_rl_replaces_the_default_dpo(arith_host, register_plugin):
@@ -90,7 +90,7 @@ def test_a_part_that_sets_rl_replaces_the_default_dpo(arith_host, register_plugi
             register(NameOnlyDPO)
 
     register_plugin(RL(), name="rl")
-    assert [r["trainer"] for r in default_recipe(arith_host)["rl"]] == ["dpo"]
+    assert [r.trainer for r in default_recipe(arith_host).rl] == ["dpo"]
 
     class NoRL:
         @hookimpl
@@ -98,4 +98,4 @@ def test_a_part_that_sets_rl_replaces_the_default_dpo(arith_host, register_plugi
             return {"rl": []}
 
     register_plugin(NoRL(), name="images")
-    assert default_recipe(arith_host)["rl"] == []
+    assert default_recipe(arith_host).rl == []

@@ -89,24 +89,24 @@ def test_the_default_recipe_blends_with_math_without_shrinking_maths_selection(t
         register_plugin(importlib.import_module("redstar_blendcheck.plugin"), name="blendcheck")
         register_plugin(math_plugin, name="math")
         recipe = default_recipe(redstar_host, ["math", "blendcheck"])
-        prompts = [p for spec in recipe["sources"]
-                   for p in redstar_host.get("sources", spec["name"])(**spec["options"]).load()]
+        prompts = [p for spec in recipe.sources
+                   for p in redstar_host.get("sources", spec.name)(**spec.options).load()]
     finally:
         for module in [m for m in sys.modules if m.startswith("redstar_blendcheck")]:
             del sys.modules[module]
-    cfg = recipe["selection"]
-    rules = {d: DomainRule(r["min_level"], r["max_level"], r["max_prompts"]) for d, r in cfg["domains"].items()}
-    report = select(prompts, min_level=cfg["min_level"], max_level=cfg["max_level"], per_source=cfg["per_source"],
-                    mix=cfg["mix"], total=cfg["total"], domains=rules, mix_mode=cfg["mix_mode"])
+    cfg = recipe.selection
+    rules = {d: DomainRule(r.min_level, r.max_level, r.max_prompts) for d, r in cfg.domains.items()}
+    report = select(prompts, min_level=cfg.min_level, max_level=cfg.max_level, per_source=cfg.per_source,
+                    mix=cfg.mix, total=cfg.total, domains=rules, mix_mode=cfg.mix_mode)
 
     def in_band(domain):
-        band = cfg["domains"][domain]
-        return [p for p in prompts if p.domain == domain and band["min_level"] <= p.difficulty <= band["max_level"]]
+        band = cfg.domains[domain]
+        return [p for p in prompts if p.domain == domain and band.min_level <= p.difficulty <= band.max_level]
 
     # In ratio mode the domain with the fewest prompts for its share sets the size: that must be
     # math, not the new domain, so math keeps its prompts (all but at most one, as the ratio
     # mode rounds the total down) and the new domain gets its share on top.
-    assert len(in_band("blendcheck")) / cfg["mix"]["blendcheck"] > len(in_band("math")) / cfg["mix"]["math"]
+    assert len(in_band("blendcheck")) / cfg.mix["blendcheck"] > len(in_band("math")) / cfg.mix["math"]
     kept = [p.domain for p in report.kept]
     assert kept.count("math") >= len(in_band("math")) - 1
     assert 0 < kept.count("blendcheck") < len(in_band("blendcheck"))

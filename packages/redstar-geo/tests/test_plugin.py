@@ -30,22 +30,22 @@ def test_registers_every_part(host):
 
 def test_default_recipe_part_is_valid_for_core(host):
     recipe = default_recipe(host, ["geo"])
-    assert recipe["models"] == {"teacher": "embedded:tiny-internvl-teacher", "student": "embedded:tiny-internvl-student"}
-    assert recipe["sampling"]["backend"] == recipe["evaluation"]["backend"] == "internvl"
-    assert recipe["sampling"]["n"] == 8  # the paper's 8 samples per GeoQA question
-    assert recipe["sft"]["trainer"] == "vlm-sft"
-    assert recipe["selection"]["mix"] == {"geo": 1.0}
-    assert [s["name"] for s in recipe["sources"]] == ["synthetic-geo"]
-    assert [e["name"] for e in recipe["evaluation"]["evaluators"]] == ["synthetic-geo-heldout"]
+    assert recipe.models.to_dict() == {"teacher": "embedded:tiny-internvl-teacher", "student": "embedded:tiny-internvl-student"}
+    assert recipe.sampling.backend == recipe.evaluation.backend == "internvl"
+    assert recipe.sampling.n == 8  # the paper's 8 samples per GeoQA question
+    assert recipe.sft.trainer == "vlm-sft"
+    assert recipe.selection.mix == {"geo": 1.0}
+    assert [s.name for s in recipe.sources] == ["synthetic-geo"]
+    assert [e.name for e in recipe.evaluation.evaluators] == ["synthetic-geo-heldout"]
     # Every option the part sets is one the plugin classes accept.
-    for spec in recipe["sources"]:
-        instantiate(host.get("sources", spec["name"]), spec["options"])
-    for spec in recipe["evaluation"]["evaluators"]:
-        instantiate(host.get("evaluators", spec["name"]), spec["options"])
-    instantiate(host.get("trainers", "vlm-sft"), recipe["sft"]["options"])
-    instantiate(host.get("samplers", "internvl"), {**recipe["sampling"]["options"], "model": "unused"})
+    for spec in recipe.sources:
+        instantiate(host.get("sources", spec.name), spec.options)
+    for spec in recipe.evaluation.evaluators:
+        instantiate(host.get("evaluators", spec.name), spec.options)
+    instantiate(host.get("trainers", "vlm-sft"), recipe.sft.options)
+    instantiate(host.get("samplers", "internvl"), {**recipe.sampling.options, "model": "unused"})
     # The selection keeps levels 7-9; the source must yield such prompts.
-    source = instantiate(host.get("sources", "synthetic-geo"), recipe["sources"][0]["options"])
+    source = instantiate(host.get("sources", "synthetic-geo"), recipe.sources[0].options)
     assert sum(7 <= p.difficulty <= 9 for p in source.load()) >= 16
 
 

@@ -142,9 +142,9 @@ def build_cli(host: Host | None = None) -> click.Group:
         selected = _selected(plugins)
         _check_plugins(host_, selected)
         recipe = _resolve_recipe(host_, recipe_file, selected)
-        out_dir = Path(out or Path("runs") / recipe["name"])
+        out_dir = Path(out or Path("runs") / recipe.name)
         console = Console(stderr=True)
-        console.print(f"[bold]redstar run[/bold] {recipe['name']} -> {out_dir}")
+        console.print(f"[bold]redstar run[/bold] {recipe.name} -> {out_dir}")
         summary = run_pipeline(recipe, out_dir, host_, ProgressBoard(console, enabled=not no_progress), until=until)
         print_summary(summary, Console())
 
@@ -498,7 +498,7 @@ def _build_verifier(host: Host, domain: str, recipe_file: str | None, options: d
     merged: dict[str, Any] = {}
     key = f"verifiers.{domain}"
     if recipe_file:
-        merged.update(load_recipe(recipe_file)["verifiers"].get(domain, {}))
+        merged.update(load_recipe(recipe_file).verifiers.get(domain, {}))
     merged.update(options)
 
     def where(option: str | None, message: str) -> Exception:

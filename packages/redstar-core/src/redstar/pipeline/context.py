@@ -46,7 +46,7 @@ class PluginContext:
 
     def verifier(self, domain: str) -> Verifier:
         if domain not in self._verifiers:
-            options = self.recipe["verifiers"].get(domain, {})
+            options = self.recipe.verifiers.get(domain, {})
             # A verifier's options sit right under its domain: ``verifiers.code.timeout``.
             key = f"verifiers.{domain}"
             self._verifiers[domain] = self.build("verifiers", domain, options, key, options_key=key)

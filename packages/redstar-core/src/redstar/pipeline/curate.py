@@ -17,26 +17,26 @@ from redstar.tables import parse_records, write_table
 def load_stage(ctx: RunContext) -> tuple[str, list[Prompt]]:
     recipe, run = ctx.recipe, ctx.run
     out = run.path("prompts.jsonl")
-    fp = fingerprint("load", recipe["sources"], ctx.plugin_versions())
+    fp = fingerprint("load", recipe.sources, ctx.plugin_versions())
     if run.is_done("load", fp) and out.exists():
         return fp, parse_records(out, Prompt.from_dict)
     run.begin("load", fp, [out])
-    if not recipe["sources"]:
+    if not recipe.sources:
         raise RedStarError("the recipe has no sources: add at least one under `sources:`")
     prompts: list[Prompt] = []
     per_source: Counter = Counter()
     seen: set[str] = set()
     duplicates = 0
-    with ctx.board.task("loading prompts", len(recipe["sources"])) as update:
-        for i, spec in enumerate(recipe["sources"]):
-            source = ctx.build("sources", spec["name"], spec["options"], f"sources[{i}]")
+    with ctx.board.task("loading prompts", len(recipe.sources)) as update:
+        for i, spec in enumerate(recipe.sources):
+            source = ctx.build("sources", spec.name, spec.options, f"sources[{i}]")
             for prompt in source.load():
                 if prompt.id in seen:  # the same problem from two sources is sampled once
                     duplicates += 1
                     continue
                 seen.add(prompt.id)
                 prompts.append(prompt)
-                per_source[spec["name"]] += 1
+                per_source[spec.name] += 1
             update(i + 1)
     if not prompts:
         raise RedStarError("the recipe's sources produced no prompts (an empty prompt set): check their options")
@@ -49,11 +49,11 @@ def load_stage(ctx: RunContext) -> tuple[str, list[Prompt]]:
 def score_stage(ctx: RunContext, upstream: str, prompts: list[Prompt]) -> tuple[str, list[Prompt]]:
     recipe, run = ctx.recipe, ctx.run
     out = run.path("scored.jsonl")
-    fp = fingerprint("score", upstream, recipe["scoring"])
+    fp = fingerprint("score", upstream, recipe.scoring)
     if run.is_done("score", fp) and out.exists():
         return fp, parse_records(out, Prompt.from_dict)
     run.begin("score", fp, [out])
-    scorer = ctx.build("scorers", recipe["scoring"]["scorer"], recipe["scoring"]["options"], "scoring")
+    scorer = ctx.build("scorers", recipe.scoring.scorer, recipe.scoring.options, "scoring")
     with ctx.board.task("scoring difficulty", len(prompts)) as update:
         levels = []
         batch = 256
@@ -61,7 +61,7 @@ def score_stage(ctx: RunContext, upstream: str, prompts: list[Prompt]) -> tuple[
             levels.extend(scorer.score(prompts[start:start + batch]))
             update(min(start + batch, len(prompts)))
     if len(levels) != len(prompts):
-        raise RedStarError(f"scorer {recipe['scoring']['scorer']!r} returned {len(levels)} levels for {len(prompts)} prompts")
+        raise RedStarError(f"scorer {recipe.scoring.scorer!r} returned {len(levels)} levels for {len(prompts)} prompts")
     for prompt, level in zip(prompts, levels):
         prompt.difficulty = float(level)
     write_table(out, prompts)
@@ -73,14 +73,14 @@ def score_stage(ctx: RunContext, upstream: str, prompts: list[Prompt]) -> tuple[
 def benchmark_index(ctx: PluginContext) -> tuple[BenchmarkIndex, list[str]]:
     """Index the questions of the evaluators named in ``decontamination.evaluators`` (default:
     every installed evaluator with its default data, plus the recipe's own evaluation sets)."""
-    cfg = ctx.recipe["decontamination"]
-    index = BenchmarkIndex(cfg["ngram"])
+    cfg = ctx.recipe.decontamination
+    index = BenchmarkIndex(cfg.ngram)
     # The recipe's own evaluation sets are built exactly as evaluation will build them (their
     # path, count, seed...); another installed evaluator with its default data.
-    recipe_specs = [(e["name"], e["options"], f"evaluation.evaluators[{i}]")
-                    for i, e in enumerate(ctx.recipe["evaluation"]["evaluators"])]
+    recipe_specs = [(e.name, e.options, f"evaluation.evaluators[{i}]")
+                    for i, e in enumerate(ctx.recipe.evaluation.evaluators)]
     in_recipe = {name for name, _, _ in recipe_specs}
-    names = cfg["evaluators"] if cfg["evaluators"] is not None else ctx.host.names("evaluators")
+    names = cfg.evaluators if cfg.evaluators is not None else ctx.host.names("evaluators")
     specs = [(name, {}, f"decontamination.evaluators[{name}]") for name in names if name not in in_recipe]
     specs += recipe_specs
     used = []
@@ -90,7 +90,7 @@ def benchmark_index(ctx: PluginContext) -> tuple[BenchmarkIndex, list[str]]:
             problems = evaluator.load()
         except InputError:
             raise
-        index.add(name, (p.question for p in problems), exact_only=name in cfg["exact_only"])
+        index.add(name, (p.question for p in problems), exact_only=name in cfg.exact_only)
         used.append(name)
     return index, sorted(set(used))
 
@@ -98,25 +98,25 @@ def benchmark_index(ctx: PluginContext) -> tuple[BenchmarkIndex, list[str]]:
 def select_stage(ctx: RunContext, upstream: str, prompts: list[Prompt]) -> tuple[str, list[Prompt]]:
     recipe, run = ctx.recipe, ctx.run
     out = run.path("selected.jsonl")
-    fp = fingerprint("select", upstream, recipe["selection"], recipe["decontamination"],
-                     recipe["evaluation"]["evaluators"], recipe["seed"], ctx.plugin_versions())
+    fp = fingerprint("select", upstream, recipe.selection, recipe.decontamination,
+                     recipe.evaluation.evaluators, recipe.seed, ctx.plugin_versions())
     if run.is_done("select", fp) and out.exists():
         return fp, parse_records(out, Prompt.from_dict)
     run.begin("select", fp, [out])
-    cfg = recipe["selection"]
+    cfg = recipe.selection
     dropped: Counter = Counter()
     candidates = prompts
     checked: list[str] = []
-    if recipe["decontamination"]["enabled"]:
+    if recipe.decontamination.enabled:
         with ctx.board.task("decontaminating", len(prompts)) as update:
             index, checked = benchmark_index(ctx)
             candidates, contaminated = decontaminate(prompts, index)
             dropped.update(contaminated)
             update(len(prompts))
-    rules = {d: DomainRule(r["min_level"], r["max_level"], r["max_prompts"]) for d, r in cfg["domains"].items()}
-    report = select(candidates, min_level=cfg["min_level"], max_level=cfg["max_level"],
-                    per_source=cfg["per_source"], mix=cfg["mix"], total=cfg["total"], seed=recipe["seed"],
-                    domains=rules, mix_mode=cfg["mix_mode"])
+    rules = {d: DomainRule(r.min_level, r.max_level, r.max_prompts) for d, r in cfg.domains.items()}
+    report = select(candidates, min_level=cfg.min_level, max_level=cfg.max_level,
+                    per_source=cfg.per_source, mix=cfg.mix, total=cfg.total, seed=recipe.seed,
+                    domains=rules, mix_mode=cfg.mix_mode)
     dropped.update(report.dropped)
     dropped_by_domain = {d: dict(c) for d, c in report.dropped_by_domain.items()}
     if not report.kept:
@@ -127,10 +127,8 @@ def select_stage(ctx: RunContext, upstream: str, prompts: list[Prompt]) -> tuple
         )
     loaded = Counter(p.domain for p in prompts)
     for domain in sorted(loaded):
-        rule = cfg["domains"].get(domain, {})
-        low = cfg["min_level"] if rule.get("min_level") is None else rule["min_level"]
-        high = cfg["max_level"] if rule.get("max_level") is None else rule["max_level"]
-        origin = "its own" if domain in cfg["domains"] else "the global band"
+        low, high = cfg.band(domain)
+        origin = "its own" if domain in cfg.domains else "the global band"
         ctx.log(f"selection: {domain}: levels {low:g}-{high:g} ({origin}), "
                 f"{sum(p.domain == domain for p in report.kept)} of {loaded[domain]} prompts kept")
     for domain, missing in report.shortfall.items():

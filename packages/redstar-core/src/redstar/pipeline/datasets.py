@@ -19,15 +19,15 @@ from redstar.tables import write_table
 def clean(ctx: RunContext, prompts: dict[str, Prompt], samples: list[Sample],
           verdicts: dict[str, Verdict]) -> tuple[dict[str, str | None], Counter]:
     """Drop reason (or None) per sample id, and the counts by reason."""
-    cfg = ctx.recipe["cleaning"]
-    filters = [ctx.build("filters", f["name"], f["options"], f"cleaning.filters[{i}]")
-               for i, f in enumerate(cfg["filters"])]
+    cfg = ctx.recipe.cleaning
+    filters = [ctx.build("filters", f.name, f.options, f"cleaning.filters[{i}]")
+               for i, f in enumerate(cfg.filters)]
     reasons: dict[str, str | None] = {}
     counts: Counter = Counter()
     with ctx.board.task("cleaning", len(samples)) as update:
         for i, s in enumerate(samples):
             reason = None
-            if cfg["drop_truncated"] and s.truncated:
+            if cfg.drop_truncated and s.truncated:
                 reason = "truncated"
             if reason is None and verdicts[s.id].reward == -1:
                 reason = "no valid answer"
@@ -58,7 +58,7 @@ def build_stage(ctx: RunContext, upstream: str, prompts: list[Prompt], samples: 
                 verdicts: dict[str, Verdict]) -> tuple[str, dict[str, Any]]:
     recipe, run = ctx.recipe, ctx.run
     sft_file, pref_file, online_file = run.path("sft.jsonl"), run.path("preference.jsonl"), run.path("online.jsonl")
-    fp = fingerprint("build", upstream, recipe["cleaning"], recipe["preference"], ctx.plugin_versions())
+    fp = fingerprint("build", upstream, recipe.cleaning, recipe.preference, ctx.plugin_versions())
     if run.is_done("build", fp) and sft_file.exists() and pref_file.exists():
         return fp, run.stage("build")["counts"]
     run.begin("build", fp, [sft_file, pref_file, online_file])
@@ -90,8 +90,8 @@ def build_stage(ctx: RunContext, upstream: str, prompts: list[Prompt], samples: 
             sft_rows.append({"prompt_id": prompt.id, "domain": prompt.domain, "difficulty": prompt.difficulty,
                              "messages": messages + [{"role": "assistant", "content": s.response}]})
         negatives = _negatives([(s, verdicts[s.id]) for s in group if not verdicts[s.id].correct],
-                               recipe["preference"]["negatives"])
-        for k in range(min(recipe["preference"]["pairs_per_prompt"], len(negatives)) if positives else 0):
+                               recipe.preference.negatives)
+        for k in range(min(recipe.preference.pairs_per_prompt, len(negatives)) if positives else 0):
             chosen, rejected = positives[k % len(positives)], negatives[k]
             pref_rows.append({"prompt_id": prompt.id, "domain": prompt.domain, "prompt": messages,
                               "chosen": [{"role": "assistant", "content": chosen.response}],

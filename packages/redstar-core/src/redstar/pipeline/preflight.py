@@ -26,19 +26,19 @@ def preflight(ctx: PluginContext, check_paths: bool = True) -> None:
     check_plugins(recipe, ctx.host)
     for role in ("teacher", "student") if check_paths else ():
         try:
-            resolve_model(recipe["models"][role])
+            resolve_model(getattr(recipe.models, role))
         except RedStarError as exc:
             raise RecipeError(recipe.where(f"models.{role}"), f"models.{role}", str(exc)) from None
-    for domain in recipe["verifiers"]:
+    for domain in recipe.verifiers:
         ctx.verifier(domain)
-    for i, spec in enumerate(recipe["cleaning"]["filters"]):
-        ctx.build("filters", spec["name"], spec["options"], f"cleaning.filters[{i}]")
-    if recipe["sft"]:
-        ctx.build("trainers", recipe["sft"]["trainer"], recipe["sft"]["options"], "sft")
-    for i, step in enumerate(recipe["rl"]):
-        ctx.build("trainers", step["trainer"], step["options"], f"rl[{i}]")
-    for i, spec in enumerate(recipe["evaluation"]["evaluators"]):
-        evaluator = ctx.build("evaluators", spec["name"], spec["options"], f"evaluation.evaluators[{i}]")
+    for i, spec in enumerate(recipe.cleaning.filters):
+        ctx.build("filters", spec.name, spec.options, f"cleaning.filters[{i}]")
+    if recipe.sft:
+        ctx.build("trainers", recipe.sft.trainer, recipe.sft.options, "sft")
+    for i, step in enumerate(recipe.rl):
+        ctx.build("trainers", step.trainer, step.options, f"rl[{i}]")
+    for i, spec in enumerate(recipe.evaluation.evaluators):
+        evaluator = ctx.build("evaluators", spec.name, spec.options, f"evaluation.evaluators[{i}]")
         # The verifier that will judge this benchmark must accept the recipe's options too.
         if evaluator.domain in ctx.host.names("verifiers"):
             ctx.verifier(evaluator.domain)

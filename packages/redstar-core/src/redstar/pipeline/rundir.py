@@ -28,8 +28,13 @@ from redstar.tables import write_json
 LOCK_FILE = ".lock"
 
 
+def _plain(value: Any) -> Any:
+    # Recipe sections are pydantic models: fingerprint what they hold, as the mapping it is.
+    return value.model_dump(mode="python") if hasattr(value, "model_dump") else str(value)
+
+
 def fingerprint(*parts: Any) -> str:
-    blob = json.dumps(parts, sort_keys=True, default=str, ensure_ascii=False)
+    blob = json.dumps(parts, sort_keys=True, default=_plain, ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
 

@@ -85,7 +85,7 @@ def _run_stages(ctx: RunContext, recipe: Recipe, until: str, timed: Any) -> tupl
     scores: dict[str, Any] = {}
     if UNTIL.index(until) >= UNTIL.index("train"):
         models = timed("train", train_stages, ctx)
-    if UNTIL.index(until) >= UNTIL.index("eval") and recipe["evaluation"]["evaluators"]:
+    if UNTIL.index(until) >= UNTIL.index("eval") and recipe.evaluation.evaluators:
         scores = timed("evaluate", evaluate_stages, ctx, models)
     return models, scores
 
@@ -138,7 +138,7 @@ def build_summary(run: RunDir, recipe: Recipe, models: list[ModelStage], scores:
     warnings += [f"domain {domain!r} yielded no SFT rows: {NO_DATA_ADVICE}" for domain in domains
                  if len(domains) > 1 and build and funnel_by_domain[domain][-1][1] == 0]
     return {
-        "recipe": recipe["name"],
+        "recipe": recipe.name,
         "run_dir": str(run.root),
         "models": {m.tag: m.path for m in models},
         "stages": stages,

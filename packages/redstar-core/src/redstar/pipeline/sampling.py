@@ -17,20 +17,20 @@ import hashlib
 from collections import defaultdict
 from typing import Any
 
-from redstar.interfaces import SamplingParams
 from redstar.models import resolve_model
 from redstar.pipeline.context import RunContext
 from redstar.pipeline.rundir import fingerprint
+from redstar.recipe import Recipe
 from redstar.records import Prompt, Sample
 from redstar.selection import samples_for
 from redstar.tables import JsonlAppender
 
 
-def sampling_fingerprint(recipe: dict[str, Any]) -> str:
-    cfg = {k: v for k, v in recipe["sampling"].items() if k != "chunk_size"}
+def sampling_fingerprint(recipe: Recipe) -> str:
+    cfg = {k: v for k, v in recipe.sampling.to_dict().items() if k != "chunk_size"}
     # Samples depend on the teacher, how it is sampled, and how prompts are rendered (verifier
     # instructions live in plugins, hence their versions via the caller).
-    return fingerprint("sample", recipe["models"]["teacher"], cfg, recipe["seed"])
+    return fingerprint("sample", recipe.models.teacher, cfg, recipe.seed)
 
 
 def sample_seed(run_seed: int, prompt_id: str, index: int) -> int:
@@ -42,7 +42,7 @@ def sample_seed(run_seed: int, prompt_id: str, index: int) -> int:
 
 def sample_stage(ctx: RunContext, prompts: list[Prompt]) -> tuple[str, list[Sample]]:
     recipe, run = ctx.recipe, ctx.run
-    cfg = recipe["sampling"]
+    cfg = recipe.sampling
     out = run.path("samples.jsonl")
     fp = fingerprint(sampling_fingerprint(recipe), ctx.plugin_versions())
     # Same fingerprint: keep what is there and sample only what is missing (resume, or more
@@ -53,23 +53,23 @@ def sample_stage(ctx: RunContext, prompts: list[Prompt]) -> tuple[str, list[Samp
         have: dict[str, set[int]] = defaultdict(set)
         for row in table.rows:
             have[row["prompt_id"]].add(row["index"])
-        domains = recipe["selection"]["domains"]
-        wanted = {p.id: samples_for(p, cfg["n"], cfg["n_by_level"], domains) for p in prompts}
+        domains = recipe.selection.domains
+        wanted = {p.id: samples_for(p, cfg.n, cfg.n_by_level, domains) for p in prompts}
         todo = [p for p in prompts if len(have[p.id]) < wanted[p.id]]
         total = sum(wanted.values())
         done = total - sum(wanted[p.id] - len(have[p.id]) for p in todo)
         if todo:
-            sampler = ctx.build("samplers", cfg["backend"], cfg["options"], "sampling",
-                                model=resolve_model(recipe["models"]["teacher"]))
+            sampler = ctx.build("samplers", cfg.backend, cfg.options, "sampling",
+                                model=resolve_model(recipe.models.teacher))
             try:
                 with ctx.board.task("sampling teacher", total) as update:
                     update(done)
                     if hasattr(sampler, "on_progress"):
                         # finer-grained than a chunk: backends report completions as they finish
                         sampler.on_progress = lambda finished, _total: update(done + finished)
-                    for start in range(0, len(todo), cfg["chunk_size"]):
-                        chunk = todo[start:start + cfg["chunk_size"]]
-                        rows = _sample_chunk(ctx, sampler, chunk, have, wanted, run_seed=recipe["seed"])
+                    for start in range(0, len(todo), cfg.chunk_size):
+                        chunk = todo[start:start + cfg.chunk_size]
+                        rows = _sample_chunk(ctx, sampler, chunk, have, wanted, run_seed=recipe.seed)
                         table.append(rows)
                         done += len(rows)
                         update(done)
@@ -92,7 +92,7 @@ def sample_stage(ctx: RunContext, prompts: list[Prompt]) -> tuple[str, list[Samp
 
 def _sample_chunk(ctx: RunContext, sampler: Any, chunk: list[Prompt], have: dict[str, set[int]],
                   wanted: dict[str, int], run_seed: int) -> list[dict[str, Any]]:
-    cfg = ctx.recipe["sampling"]
+    cfg = ctx.recipe.sampling
     by_need: dict[int, list[Prompt]] = defaultdict(list)
     for p in chunk:
         by_need[wanted[p.id] - len(have[p.id])].append(p)
@@ -102,15 +102,14 @@ def _sample_chunk(ctx: RunContext, sampler: Any, chunk: list[Prompt], have: dict
         seeds = tuple(tuple(sample_seed(run_seed, p.id, i) for i in free[p.id]) for p in group)
         # ``seed`` is for samplers that cannot honour ``seeds``: tied to the group's first sample
         # rather than to its position in this attempt's to-do list.
-        params = SamplingParams(n=need, temperature=cfg["temperature"], top_p=cfg["top_p"],
-                                max_new_tokens=cfg["max_new_tokens"], seed=seeds[0][0], seeds=seeds)
+        params = cfg.params(n=need, seed=seeds[0][0], seeds=seeds)
         conversations = [ctx.verifier(p.domain).messages(p) for p in group]
         completions = sampler.generate(conversations, params)
         for prompt, outs in zip(group, completions):
             for completion, index in zip(outs, free[prompt.id]):
                 have[prompt.id].add(index)
                 rows.append(Sample(prompt_id=prompt.id, index=index, response=completion.text,
-                                   model=ctx.recipe["models"]["teacher"],
+                                   model=ctx.recipe.models.teacher,
                                    params={"temperature": params.temperature, "top_p": params.top_p,
                                            "max_new_tokens": params.max_new_tokens},
                                    finish_reason=completion.finish_reason).to_dict())

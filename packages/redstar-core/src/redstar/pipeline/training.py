@@ -65,7 +65,7 @@ def _train_one(ctx: RunContext, stage: str, key: str, trainer_name: str, options
         run.finish(stage, {"skipped": message})
         ctx.log(f"[yellow]{message}")
         return None
-    fp = fingerprint(stage, start.fingerprint, trainer_name, options, file_digest(data_file), ctx.recipe["seed"])
+    fp = fingerprint(stage, start.fingerprint, trainer_name, options, file_digest(data_file), ctx.recipe.seed)
     if run.is_done(stage, fp):
         path = run.stage(stage)["model_path"]
         if Path(path).exists():
@@ -80,7 +80,7 @@ def _train_one(ctx: RunContext, stage: str, key: str, trainer_name: str, options
             reward=rule_reward(ctx) if trainer.kind == "online" else None,
             metrics_file=run.path("metrics", f"{tag}.jsonl"),
             on_step=lambda step, total, metrics: update(step, total),
-            seed=ctx.recipe["seed"],
+            seed=ctx.recipe.seed,
         ))
     run.finish(stage, {"metrics": result.metrics}, model_path=str(result.model_path))
     return ModelStage(tag, str(result.model_path), fp)
@@ -88,20 +88,20 @@ def _train_one(ctx: RunContext, stage: str, key: str, trainer_name: str, options
 
 def train_stages(ctx: RunContext) -> list[ModelStage]:
     recipe = ctx.recipe
-    student = recipe["models"]["student"]
+    student = recipe.models.student
     current = ModelStage("base", resolve_model(student), fingerprint("model", student))
     models = [current]
-    if recipe["sft"]:
-        trained = _train_one(ctx, "train:sft", "sft", recipe["sft"]["trainer"], recipe["sft"]["options"], current, "sft")
+    if recipe.sft:
+        trained = _train_one(ctx, "train:sft", "sft", recipe.sft.trainer, recipe.sft.options, current, "sft")
         if trained is not None:
             current = trained
             models.append(current)
     tags = {m.tag for m in models}
-    for i, step in enumerate(recipe["rl"]):
-        tag = step["trainer"] if step["trainer"] not in tags else f"{step['trainer']}-{i}"
+    for i, step in enumerate(recipe.rl):
+        tag = step.trainer if step.trainer not in tags else f"{step.trainer}-{i}"
         tags.add(tag)
         # A skipped step leaves the model as it was: the next one starts from the last trained.
-        trained = _train_one(ctx, f"train:rl:{i}", f"rl[{i}]", step["trainer"], step["options"], current, tag)
+        trained = _train_one(ctx, f"train:rl:{i}", f"rl[{i}]", step.trainer, step.options, current, tag)
         if trained is not None:
             current = trained
             models.append(current)

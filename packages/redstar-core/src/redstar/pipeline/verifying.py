@@ -29,7 +29,7 @@ def response_digest(text: str) -> str:
 def verify_stage(ctx: RunContext, upstream: str, prompts: list[Prompt], samples: list[Sample]) -> tuple[str, dict[str, Verdict]]:
     run = ctx.run
     out = run.path("verdicts.jsonl")
-    fp = fingerprint("verify", upstream, ctx.recipe["verifiers"], ctx.plugin_versions())
+    fp = fingerprint("verify", upstream, ctx.recipe.verifiers, ctx.plugin_versions())
     run.begin("verify", fp, [out])
     by_id = {p.id: p for p in prompts}
     with JsonlAppender(out) as table:

@@ -1,0 +1,76 @@
+"""The embedded default recipe (``redstar run`` with no ``--recipe``): core's base under the
+``redstar_default_recipe`` parts of the selected plugins."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from redstar.errors import RecipeError, RedStarError
+from redstar.recipe.loading import validate
+from redstar.recipe.sections import Recipe
+
+#: Core's defaults under every embedded recipe; plugins add sources, evaluators, mix and models.
+BASE_RECIPE: dict[str, Any] = {
+    "name": "default",
+    "models": {"teacher": "embedded:tiny-teacher", "student": "embedded:tiny-student"},
+    "sampling": {"n": 4, "n_by_level": {7: 6}, "max_new_tokens": 384, "options": {"batch_size": 32}},
+    # grad_accum 1: the trainers default to the paper-scale 16 (8 for DPO), which leaves a CPU run
+    # of a thousand rows a dozen optimizer steps.
+    "sft": {"trainer": "sft", "options": {"epochs": 3, "learning_rate": 1e-3, "batch_size": 16, "grad_accum": 1}},
+    "evaluation": {"n": 1, "temperature": 0.0, "max_new_tokens": 384, "options": {"batch_size": 64}},
+}
+
+#: The RL step of the embedded default, used when a ``dpo`` trainer is installed (redstar-rl).
+DEFAULT_RL = [{"trainer": "dpo", "options": {"epochs": 1, "learning_rate": 5e-5, "beta": 0.3, "batch_size": 16,
+                                            "grad_accum": 1}}]
+
+
+def merge_parts(base: dict[str, Any], parts: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """Merge plugin parts over ``base``: lists concatenate, mappings merge, and two plugins that
+    set the same scalar differently is an error naming both."""
+    merged = copy.deepcopy(base)
+    owners: dict[str, str] = {}
+
+    def merge(dst: dict[str, Any], src: dict[str, Any], prefix: str, plugin: str) -> None:
+        for key, value in src.items():
+            dotted = f"{prefix}.{key}" if prefix else key
+            if isinstance(value, list):
+                dst[key] = list(dst.get(key) or []) + copy.deepcopy(value)
+            elif isinstance(value, dict):
+                target = dst.get(key)
+                if not isinstance(target, dict):
+                    target = dst[key] = {}
+                merge(target, value, dotted, plugin)
+            else:
+                if dotted in owners and dst.get(key) != value:
+                    raise RecipeError(None, dotted, f"plugins {owners[dotted]!r} and {plugin!r} set different values "
+                                      f"({dst.get(key)!r} vs {value!r}); run them separately or pass --recipe")
+                dst[key] = value
+                owners[dotted] = plugin
+
+    for plugin, part in parts:
+        if part:
+            merge(merged, part, "", plugin)
+    return merged
+
+
+def default_recipe(host: Any, selected: list[str] | None = None) -> Recipe:
+    """The embedded default (``redstar run`` with no ``--recipe``): core's base, DPO when a
+    ``dpo`` trainer is installed and no selected part sets ``rl`` itself, and the parts of the
+    ``selected`` plugins (default: all)."""
+    parts = [(name, part) for name, part in host.call_each("redstar_default_recipe")
+             if part and (selected is None or name in selected)]
+    if not parts:
+        raise RedStarError(
+            "no selected plugin provides a default recipe; select some with --plugins (e.g. "
+            "--plugins math,code) or pass --recipe FILE"
+        )
+    base = copy.deepcopy(BASE_RECIPE)
+    # A part that says what RL it wants (``"rl": []`` for none, e.g. a domain whose prompts carry
+    # images that the text DPO trainer cannot take) replaces the default DPO step.
+    if "dpo" in host.names("trainers") and not any("rl" in part for _, part in parts):
+        base["rl"] = copy.deepcopy(DEFAULT_RL)
+    merged = merge_parts(base, parts)
+    merged["name"] = "default-" + "-".join(sorted(n for n, _ in parts))
+    return validate(merged)

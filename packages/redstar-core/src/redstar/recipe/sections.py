@@ -1,0 +1,174 @@
+"""The recipe's sections as typed, immutable models: one class per section, each stage receives
+its own. Field descriptions are the recipe reference (docs/recipes.md mirrors them, and a test
+checks that every field is documented there).
+
+Validation is strict about types (``n: four`` is an error, ``true`` is not a number) and fills
+in every default; :mod:`redstar.recipe.loading` turns pydantic's errors into
+:class:`~redstar.errors.RecipeError` s that name the file, line and dotted key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+from redstar.interfaces import SamplingParams
+
+#: A number as written: ``7`` stays an integer (so ``recipe show`` and fingerprints keep it as
+#: written), ``7.5`` a float.
+Number = Annotated[int | float, Field(union_mode="left_to_right")]
+
+
+class Section(BaseModel):
+    """Base of every section: unknown keys are errors, types are checked strictly, and a
+    validated section is not changed afterwards (its free-form ``options`` mappings are the
+    plugin's to read)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="python")
+
+
+class Models(Section):
+    teacher: str = Field(description="the model that writes Long-CoT samples: a path, a hub id or `embedded:NAME`")
+    student: str = Field(description="the model that is trained and evaluated")
+
+
+class PluginRef(Section):
+    name: str = Field(description="a registered plugin name")
+    options: dict[str, Any] = Field(default_factory=dict, description="the plugin's constructor options")
+
+
+class Scoring(Section):
+    scorer: str = Field("given", description="difficulty scorer: `given` (the source's own level), `llm-judge`, `trained`")
+    options: dict[str, Any] = Field(default_factory=dict, description="the scorer's options")
+
+
+class DomainSelection(Section):
+    min_level: Number | None = Field(None, description="this domain's own difficulty band (null: the global band)")
+    max_level: Number | None = None
+    max_prompts: int | None = Field(None, description="at most this many prompts of this domain")
+    n: int | None = Field(None, description="responses per prompt (null: `sampling.n`)")
+    n_by_level: dict[int | str, int] | None = Field(None, description="level -> responses (null: `sampling.n_by_level`)")
+
+
+class Selection(Section):
+    min_level: Number = Field(7, description="keep prompts with difficulty at least this (the paper: 7)")
+    max_level: Number = Field(9, description="and at most this (the paper: 9)")
+    per_source: dict[str, int] = Field(default_factory=dict, description="source name -> at most this many prompts")
+    mix: dict[str, Number] = Field(default_factory=dict, description="domain -> share of the selected prompts")
+    mix_mode: Literal["ratio", "cap"] = Field("ratio", description="how shares combine: `ratio` or `cap`")
+    total: int | None = Field(None, description="how many prompts to select")
+    domains: dict[str, DomainSelection] = Field(default_factory=dict,
+                                                description="domain -> its own band, cap and samples per prompt")
+
+    def band(self, domain: str) -> tuple[float, float]:
+        """The difficulty band ``domain`` is selected in: its own, else the global one."""
+        rule = self.domains.get(domain)
+        low = self.min_level if rule is None or rule.min_level is None else rule.min_level
+        high = self.max_level if rule is None or rule.max_level is None else rule.max_level
+        return low, high
+
+
+class Decontamination(Section):
+    enabled: bool = Field(True, description="drop prompts that overlap benchmark questions")
+    ngram: int = Field(13, description="word n-gram length that counts as overlap")
+    evaluators: list[str] | None = Field(None, description="benchmarks to check against (default: every installed one)")
+    exact_only: list[str] = Field(default_factory=list, description="benchmarks checked by exact match only")
+
+
+class Sampling(Section):
+    backend: str = Field("transformers", description="`transformers`, `vllm`, `openai`, or a plugin's sampler")
+    options: dict[str, Any] = Field(default_factory=dict, description="the backend's options")
+    n: int = Field(4, description="responses per prompt")
+    n_by_level: dict[int | str, int] = Field(default_factory=dict, description="level -> responses (harder prompts get more)")
+    temperature: Number = 1.0
+    top_p: Number = 1.0
+    max_new_tokens: int = 1024
+    chunk_size: int = Field(32, description="prompts per batch written to disk (the resume granularity)")
+
+    def params(self, n: int | None = None, **extra: Any) -> SamplingParams:
+        """The :class:`SamplingParams` this section asks for (``n`` and ``extra`` per call)."""
+        return SamplingParams(n=self.n if n is None else n, temperature=self.temperature, top_p=self.top_p,
+                              max_new_tokens=self.max_new_tokens, **extra)
+
+
+class Cleaning(Section):
+    filters: list[PluginRef] = Field(
+        default_factory=lambda: [PluginRef(name="repetition"), PluginRef(name="language")],
+        description="`repetition`, `language`, or a plugin's filter")
+    drop_truncated: bool = Field(True, description="drop responses that hit max_new_tokens")
+
+
+class Preference(Section):
+    pairs_per_prompt: int = 1
+    negatives: Literal["wrong_first", "wrong_only", "any"] = "wrong_first"
+
+
+class TrainStep(Section):
+    trainer: str = Field(description="a registered trainer (`sft`, `dpo`, `ppo`, `reinforce_pp`, `grpo`...)")
+    options: dict[str, Any] = Field(default_factory=dict, description="the trainer's options")
+
+
+class Evaluation(Section):
+    evaluators: list[PluginRef] = Field(default_factory=list, description="benchmarks to evaluate every model on")
+    backend: str = "transformers"
+    options: dict[str, Any] = Field(default_factory=dict)
+    n: int = Field(1, description="samples per problem (pass@1 is averaged over them)")
+    temperature: Number = 0.0
+    top_p: Number = 1.0
+    max_new_tokens: int = 1024
+    teacher: bool = Field(False, description="also evaluate the teacher")
+
+    def params(self, **extra: Any) -> SamplingParams:
+        return SamplingParams(n=self.n, temperature=self.temperature, top_p=self.top_p,
+                              max_new_tokens=self.max_new_tokens, **extra)
+
+
+class Recipe(Section):
+    """A validated recipe with every default filled in. ``path`` is the file it came from and
+    ``lines`` maps each dotted key written there to its line, for errors found later (a plugin
+    option the plugin does not take)."""
+
+    name: str = Field("redstar-run", description="run name (the default output folder is runs/<name>)")
+    seed: int = Field(0, description="seeds selection order, sampling and training")
+    models: Models
+    sources: list[PluginRef] = Field(default_factory=list)
+    scoring: Scoring = Field(default_factory=Scoring)
+    selection: Selection = Field(default_factory=Selection)
+    decontamination: Decontamination = Field(default_factory=Decontamination)
+    verifiers: dict[str, dict[str, Any]] = Field(default_factory=dict,
+                                                 description="domain -> options of that domain's verifier")
+    sampling: Sampling = Field(default_factory=Sampling)
+    cleaning: Cleaning = Field(default_factory=Cleaning)
+    preference: Preference = Field(default_factory=Preference)
+    sft: TrainStep | None = Field(default_factory=lambda: TrainStep(trainer="sft"))
+    rl: list[TrainStep] = Field(default_factory=list)
+    evaluation: Evaluation = Field(default_factory=Evaluation)
+
+    _path: Path | None = PrivateAttr(None)
+    _lines: dict[str, int] = PrivateAttr(default_factory=dict)
+
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
+    @property
+    def lines(self) -> dict[str, int]:
+        return self._lines
+
+    def where(self, key: str) -> str | None:
+        """``file:line`` of ``key`` (or of the nearest enclosing key written in the file)."""
+        import re
+
+        if self._path is None:
+            return None
+        probe = key
+        while probe:
+            if probe in self._lines:
+                return f"{self._path}:{self._lines[probe]}"
+            probe = re.sub(r"(\.[^.\[\]]*|\[\d+\])$", "", probe) if re.search(r"[.\[]", probe) else ""
+        return str(self._path)
