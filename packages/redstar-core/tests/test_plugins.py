@@ -7,7 +7,7 @@ import pytest
 from redstar import hookimpl
 from redstar.errors import PluginError
 from redstar.interfaces import Scorer
-from redstar.plugins import Host
+from redstar.plugins import DuplicateRegistration, Host
 
 
 def make_dist(site, dist_name, entry_name, module_name, module_source):
@@ -92,8 +92,23 @@ def test_same_name_from_two_plugins_is_an_error_naming_both(redstar_host, regist
 
     register_plugin(P1(), name="one")
     register_plugin(P2(), name="two")
-    with pytest.raises(PluginError, match="'one' and 'two'"):
+    with pytest.raises(DuplicateRegistration, match="scorer 'dup' is registered by both 'one' and 'two'") as info:
         _ = redstar_host.registry
+    assert isinstance(info.value, PluginError)
+    assert (info.value.key, info.value.plugins) == ("dup", ("one", "two"))
+
+
+def test_a_plugins_own_error_is_its_failure_whatever_its_text(redstar_host, register_plugin):
+    # Duplicates are recognised by type: a plugin's own error that happens to read like one is
+    # that plugin's failure, and the host keeps going.
+    class Wordy:
+        @hookimpl
+        def redstar_register_scorers(self, register):
+            raise PluginError("thing 'x' is registered by both 'a' and 'b'")
+
+    register_plugin(Wordy(), name="wordy")
+    assert "given" in redstar_host.names("scorers")
+    assert "registered by both" in redstar_host.failures["wordy"]
 
 
 def test_unknown_name_lists_what_is_registered(redstar_host):

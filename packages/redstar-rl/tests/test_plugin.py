@@ -44,3 +44,16 @@ def test_dpo_defaults_are_the_papers():
     options = options_of(DPOTrainer)
     assert (options["beta"], options["learning_rate"], options["epochs"]) == (0.3, 5e-7, 2.0)
     assert options["batch_size"] * options["grad_accum"] == 64
+
+
+def test_the_plugin_proposes_the_embedded_defaults_dpo_step(redstar_host, register_plugin):
+    from redstar.plugins import instantiate
+
+    assert redstar_host.default_rl() == []  # core alone proposes no RL
+    register_plugin(redstar_rl.plugin, name="rl")
+    steps = redstar_host.default_rl()
+    assert steps == [{"trainer": "dpo", "options": {"epochs": 1, "learning_rate": 5e-5, "beta": 0.3,
+                                                    "batch_size": 16, "grad_accum": 1}}]
+    instantiate(redstar_host.get("trainers", "dpo"), steps[0]["options"])  # options DPO takes
+    steps[0]["options"]["beta"] = 9.0  # callers get a copy: the next default is unchanged
+    assert redstar_host.default_rl()[0]["options"]["beta"] == 0.3

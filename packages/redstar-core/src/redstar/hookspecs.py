@@ -6,26 +6,37 @@ A plugin is a module (or object) with functions named like these specs and marke
     [project.entry-points.redstar]
     mydomain = "redstar_mydomain"
 
-Each ``redstar_register_*`` hook gets a ``register`` callable; call it once per class you
-provide. Classes subclass the bases in :mod:`redstar.interfaces`. The built-in pieces of RedStar
-(samplers, cleaning filters, the SFT trainer) and the math, code, geo and rl packages register
-through exactly these hooks. ``docs/plugins.md`` has a runnable example of each.
+Each ``redstar_register_*`` hook gets a ``register`` callable (a :data:`Register` of the kind's
+base class); call it once per class you provide. Classes subclass the bases in
+:mod:`redstar.interfaces`. Registering a name that another plugin already registered raises
+:class:`redstar.plugins.DuplicateRegistration`, naming both plugins. The built-in pieces of
+RedStar (samplers, cleaning filters, the SFT trainer, the tiny embedded models) and the math,
+code, geo and rl packages use exactly these hooks. ``docs/plugins.md`` has a runnable example of
+each.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pluggy
 
+if TYPE_CHECKING:  # annotations only: interfaces must not be imported to load the specs
+    from redstar.interfaces import Evaluator, Filter, Sampler, Scorer, Source, Trainer, Verifier
+
 hookspec = pluggy.HookspecMarker("redstar")
 
-Register = Callable[[type], None]
+T = TypeVar("T")
+
+#: The ``register`` argument of a ``redstar_register_*`` hook: ``Register[Source]`` takes a
+#: :class:`~redstar.interfaces.Source` subclass (the class, not an instance) and returns nothing.
+Register = Callable[[type[T]], None]
 
 
 @hookspec
-def redstar_register_sources(register: Register) -> None:
+def redstar_register_sources(register: Register[Source]) -> None:
     """Register :class:`~redstar.interfaces.Source` subclasses: where prompts come from.
 
     A source's ``name`` is what a recipe's ``sources[].name`` refers to; its constructor's
@@ -34,37 +45,37 @@ def redstar_register_sources(register: Register) -> None:
 
 
 @hookspec
-def redstar_register_scorers(register: Register) -> None:
+def redstar_register_scorers(register: Register[Scorer]) -> None:
     """Register :class:`~redstar.interfaces.Scorer` subclasses: difficulty levels 1-10."""
 
 
 @hookspec
-def redstar_register_samplers(register: Register) -> None:
+def redstar_register_samplers(register: Register[Sampler]) -> None:
     """Register :class:`~redstar.interfaces.Sampler` subclasses: generation backends
     (``transformers``, ``vllm``, ``openai`` are built in)."""
 
 
 @hookspec
-def redstar_register_verifiers(register: Register) -> None:
+def redstar_register_verifiers(register: Register[Verifier]) -> None:
     """Register :class:`~redstar.interfaces.Verifier` subclasses, one per domain; the domain
     name is the verifier's ``domain``. Registering a second verifier for a domain is an error
     that names both plugins."""
 
 
 @hookspec
-def redstar_register_filters(register: Register) -> None:
+def redstar_register_filters(register: Register[Filter]) -> None:
     """Register :class:`~redstar.interfaces.Filter` subclasses: cleaning rules that drop
     samples (``repetition`` and ``language`` are built in)."""
 
 
 @hookspec
-def redstar_register_trainers(register: Register) -> None:
+def redstar_register_trainers(register: Register[Trainer]) -> None:
     """Register :class:`~redstar.interfaces.Trainer` subclasses (``sft`` is built in; the rl
     plugin adds ``dpo``, ``ppo``, ``reinforce_pp`` and ``grpo``)."""
 
 
 @hookspec
-def redstar_register_evaluators(register: Register) -> None:
+def redstar_register_evaluators(register: Register[Evaluator]) -> None:
     """Register :class:`~redstar.interfaces.Evaluator` subclasses: benchmarks. Their questions
     are also what curation decontaminates against."""
 
@@ -77,8 +88,8 @@ def redstar_default_recipe() -> dict[str, Any] | None:
     ``models``, ``sampling.backend`` and ``evaluation.backend``. The parts of every selected plugin
     are merged over core's defaults (:data:`redstar.recipe.BASE_RECIPE`): lists are concatenated,
     mappings merged, and two plugins setting one value differently is an error naming both.
-    Core adds a DPO step when redstar-rl is installed, unless a part sets ``rl`` itself
-    (``"rl": []`` for none).
+    When no selected part sets ``rl``, the steps of :func:`redstar_default_rl` are used (with
+    redstar-rl installed, one DPO step); a part sets ``"rl": []`` for none.
 
     Example::
 
@@ -89,6 +100,44 @@ def redstar_default_recipe() -> dict[str, Any] | None:
                 "selection": {"mix": {"math": 0.5}},
                 "evaluation": {"evaluators": [{"name": "synthetic-math-heldout", "options": {}}]},
             }
+    """
+
+
+@hookspec
+def redstar_default_rl() -> list[dict[str, Any]] | None:
+    """Return the RL steps of the embedded default recipe, in the format of a recipe's ``rl``
+    list (``[{"trainer": NAME, "options": {...}}]``), or None to propose none. Unlike
+    :func:`redstar_default_recipe`, this hook is asked of every loaded plugin, selected with
+    ``--plugins`` or not: RL trainers serve every domain. Core uses the steps only when no
+    selected part sets ``rl`` itself, and drops a step whose trainer is not registered (a plugin
+    whose trainers failed to load proposes nothing). Two plugins proposing different steps is an
+    error naming both; the user then writes ``rl`` in a recipe.
+
+    Example (what redstar-rl returns)::
+
+        @hookimpl
+        def redstar_default_rl():
+            return [{"trainer": "dpo", "options": {"epochs": 1, "beta": 0.3}}]
+    """
+
+
+@hookspec
+def redstar_embedded_models() -> dict[str, Path] | list[Path] | None:
+    """Declare the models this plugin ships, which recipes and ``--model`` name as
+    ``embedded:NAME`` (no download: the folders are inside the installed package). Return either
+    a mapping ``{NAME: folder}``, each folder a model (``config.json`` plus weights and
+    tokenizer), or a list of folders whose subfolders ``<NAME>/config.json`` are the models.
+    Core's own ``tiny-teacher`` and ``tiny-student`` are declared the same way. Two plugins
+    declaring one name is an error naming both (:class:`redstar.plugins.DuplicateRegistration`).
+
+    Example::
+
+        from importlib import resources
+        from pathlib import Path
+
+        @hookimpl
+        def redstar_embedded_models():
+            return [Path(str(resources.files("redstar_mydomain"))) / "assets" / "models"]
     """
 
 

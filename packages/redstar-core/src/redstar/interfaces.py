@@ -88,6 +88,13 @@ class Sampler(ABC):
 
     name: ClassVar[str]
 
+    #: Progress callback, set by the caller (the pipeline, ``redstar eval``) before
+    #: :meth:`generate`: a sampler calls ``on_progress(finished, total)`` with the number of
+    #: completions finished so far and the number asked for in the current ``generate`` call, as
+    #: they finish (after each batch, say, or once at the end). None (the default) means nobody
+    #: listens; declared here so callers set it on any sampler without probing for it.
+    on_progress: Callable[[int, int], None] | None = None
+
     def __init__(self, model: str, **options: Any) -> None:
         self.model = model
 

@@ -3,16 +3,20 @@
 Plugins come from the ``redstar`` entry-point group. The environment variable ``REDSTAR_PLUGINS``
 (a comma-separated allowlist, also set by ``redstar --plugins``) limits which installed plugins
 load; core's built-in plugins always load. A plugin that fails to import, or whose hook raises,
-is reported by name in :attr:`Host.failures` while every other plugin keeps working.
+is reported by name in :attr:`Host.failures` while every other plugin keeps working. Two plugins
+registering one name is not such a failure but an error for the whole host
+(:class:`DuplicateRegistration`): which of the two a recipe would get is not for RedStar to guess.
 """
 
 from __future__ import annotations
 
+import copy
 import importlib
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import pluggy
@@ -29,7 +33,10 @@ BUILTIN_MODULES = (
     "redstar.builtin.filters",
     "redstar.builtin.trainers",
     "redstar.builtin.scorers",
+    "redstar.builtin.models",
 )
+
+EMBEDDED_MODELS_HOOK = "redstar_embedded_models"
 
 #: hook name -> the kind of thing it registers, as shown by ``redstar plugins``.
 REGISTER_HOOKS = {
@@ -41,6 +48,23 @@ REGISTER_HOOKS = {
     "redstar_register_trainers": "trainers",
     "redstar_register_evaluators": "evaluators",
 }
+
+
+class DuplicateRegistration(PluginError):
+    """Two plugins registered the same name (a class key, or an embedded model name)."""
+
+    def __init__(self, what: str, key: str, first: str, second: str) -> None:
+        super().__init__(f"{what} {key!r} is registered by both {first!r} and {second!r}")
+        self.what, self.key, self.plugins = what, key, (first, second)
+
+
+@dataclass(frozen=True)
+class EmbeddedModel:
+    """A model a plugin ships (``embedded:NAME``): its ``folder`` holds ``config.json``."""
+
+    name: str
+    folder: Path
+    plugin: str
 
 
 def _key(kind: str, cls: type) -> str:
@@ -88,6 +112,9 @@ class Host:
         self.failures: dict[str, str] = {}
         self._infos: dict[str, PluginInfo] = {}
         self._registry: Registry | None = None
+        self._models: dict[str, EmbeddedModel] | None = None
+        #: The folders the plugins' list answers to ``redstar_embedded_models`` named (error messages).
+        self.model_folders: list[tuple[str, Path]] = []
         if builtins:
             for module_name in BUILTIN_MODULES:
                 self.register(importlib.import_module(module_name), name=f"core:{module_name.rsplit('.', 1)[1]}",
@@ -134,6 +161,7 @@ class Host:
         module = getattr(plugin, "__name__", type(plugin).__module__)
         self._infos[name] = PluginInfo(name=name, version=version, module=module, builtin=builtin)
         self._registry = None
+        self._models = None
         return name
 
     @property
@@ -165,7 +193,7 @@ class Host:
                     key = _key(_kind, cls)
                     owner = registry.owners.get((_kind, key))
                     if owner is not None and owner != _plugin:
-                        raise PluginError(f"{_kind[:-1]} {key!r} is registered by both {owner!r} and {_plugin!r}")
+                        raise DuplicateRegistration(_kind[:-1], key, owner, _plugin)
                     registry.items[_kind][key] = cls
                     registry.owners[(_kind, key)] = _plugin
                     info = self._infos.get(_plugin)
@@ -174,13 +202,12 @@ class Host:
 
                 try:
                     impl.function(register=register)
-                except PluginError as exc:
-                    if "registered by both" in str(exc):
-                        raise
-                    self._fail(plugin_name, hook_name, exc)
+                except DuplicateRegistration:
+                    raise
                 except Exception as exc:
                     self._fail(plugin_name, hook_name, exc)
-        for hook_name in ("redstar_default_recipe", "redstar_register_commands", *REGISTER_HOOKS):
+        for hook_name in ("redstar_default_recipe", "redstar_default_rl", EMBEDDED_MODELS_HOOK,
+                          "redstar_register_commands", *REGISTER_HOOKS):
             for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
                 info = self._infos.get(impl.plugin_name)
                 if info is not None and hook_name not in info.hooks:
@@ -192,6 +219,61 @@ class Host:
 
     def get(self, kind: str, key: str) -> type:
         return self.registry.get(kind, key)
+
+    # -- defaults ------------------------------------------------------------------------
+    def default_rl(self) -> list[dict[str, Any]]:
+        """The RL steps the embedded default recipe runs when no selected part sets ``rl``: what
+        the loaded plugins propose through ``redstar_default_rl`` (redstar-rl: one DPO step),
+        keeping only steps whose trainer is registered, so a plugin whose trainers failed to load
+        proposes nothing. Two plugins proposing different steps is a PluginError naming both."""
+        trainers = set(self.names("trainers"))  # builds the registry: failed plugins are known after
+        proposals = []
+        for plugin_name, steps in self.call_each("redstar_default_rl"):
+            if plugin_name in self.failures or not steps:
+                continue
+            usable = [step for step in steps if isinstance(step, dict) and step.get("trainer") in trainers]
+            if usable:
+                proposals.append((plugin_name, usable))
+        for (first, a), (second, b) in zip(proposals, proposals[1:]):
+            if a != b:
+                raise PluginError(f"plugins {first!r} and {second!r} propose different default RL steps "
+                                  f"({a!r} vs {b!r}); write the rl you want in a recipe (--recipe)")
+        return copy.deepcopy(proposals[0][1]) if proposals else []
+
+    # -- embedded models -----------------------------------------------------------------
+    def embedded_models(self) -> dict[str, EmbeddedModel]:
+        """Every model the plugins declare through ``redstar_embedded_models``, by name. A
+        plugin whose hook raises or answers something else than a mapping or a list is recorded
+        in ``failures``; two plugins declaring one name raise :class:`DuplicateRegistration`."""
+        if self._models is None:
+            self._models = self._collect_models()
+        return self._models
+
+    def _collect_models(self) -> dict[str, EmbeddedModel]:
+        models: dict[str, EmbeddedModel] = {}
+        self.model_folders = []
+        # call_each answers the last registered first; registration order reads better in errors
+        for plugin_name, declared in reversed(self.call_each(EMBEDDED_MODELS_HOOK)):
+            if declared is None:
+                continue
+            if isinstance(declared, dict):
+                found = [(str(name), Path(folder)) for name, folder in declared.items()]
+            elif isinstance(declared, (list, tuple)):
+                found = []
+                for folder in map(Path, declared):
+                    self.model_folders.append((plugin_name, folder))
+                    children = sorted(folder.iterdir()) if folder.is_dir() else []
+                    found += [(child.name, child) for child in children if (child / "config.json").is_file()]
+            else:
+                self._fail(plugin_name, EMBEDDED_MODELS_HOOK, PluginError(
+                    f"returned a {type(declared).__name__}; expected a dict of name -> folder or a list of folders"))
+                continue
+            for name, folder in found:
+                owner = models.get(name)
+                if owner is not None and owner.plugin != plugin_name:
+                    raise DuplicateRegistration("embedded model", name, owner.plugin, plugin_name)
+                models[name] = EmbeddedModel(name, folder, plugin_name)
+        return models
 
     def names(self, kind: str) -> list[str]:
         return sorted(self.registry.items[kind])

@@ -5,11 +5,20 @@ Imports of the implementing modules happen inside the hooks, so listing plugins 
 
 from __future__ import annotations
 
+from importlib import resources
+from pathlib import Path
+
 from redstar import hookimpl
 
 #: Embedded models shipped in ``redstar_geo/assets/models`` (built by tools/build_tiny_vlm.py).
 TEACHER = "embedded:tiny-internvl-teacher"
 STUDENT = "embedded:tiny-internvl-student"
+
+
+@hookimpl
+def redstar_embedded_models():
+    """The tiny InternVL teacher and student: each ``assets/models/<name>`` folder is one."""
+    return [Path(str(resources.files("redstar_geo"))) / "assets" / "models"]
 
 
 @hookimpl

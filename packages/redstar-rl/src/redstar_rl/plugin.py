@@ -1,6 +1,19 @@
-"""redstar-rl's hook implementations: the RL trainers, registered like any third-party plugin."""
+"""redstar-rl's hook implementations: the RL trainers, registered like any third-party plugin,
+and the RL step of the embedded default recipe."""
+
+import copy
 
 from redstar import hookimpl
+
+#: The RL step of the embedded default (``redstar run --plugins math,code``): one epoch of DPO on
+#: the curated preference pairs, after SFT.
+DEFAULT_RL = [{"trainer": "dpo", "options": {"epochs": 1, "learning_rate": 5e-5, "beta": 0.3, "batch_size": 16,
+                                            "grad_accum": 1}}]
+
+
+@hookimpl
+def redstar_default_rl():
+    return copy.deepcopy(DEFAULT_RL)
 
 
 @hookimpl
