@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from redstar.errors import RedStarError
+from redstar.export import write_prompt_dataset  # noqa: F401  (one writer, shared with `redstar export`)
 
 #: The OpenRLHF release whose flags :func:`openrlhf_args` writes.
 OPENRLHF_VERSION = "0.11.2"
@@ -78,18 +79,6 @@ def check_installed(python: str) -> None:
     version = done.stdout.strip()
     if version != OPENRLHF_VERSION:
         raise RedStarError(f"{python!r} has OpenRLHF {version}, but RedStar writes the flags of {OPENRLHF_VERSION}; {hint}")
-
-
-def write_prompt_dataset(rows: Sequence[Mapping[str, Any]], path: Path) -> Path:
-    """OpenRLHF's prompt dataset: ``input`` is the chat (``--data.apply_chat_template``), ``label``
-    the whole row as JSON, which the reward module turns back into the row the verifier needs."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as handle:
-        for row in rows:
-            label = {key: row.get(key) for key in ("prompt_id", "reference", "domain", "metadata")}
-            label["prompt"] = row["prompt"]
-            handle.write(json.dumps({"input": row["prompt"], "label": json.dumps(label)}) + "\n")
-    return path
 
 
 def write_reward_module(path: Path, model_path: str, verifiers: Mapping[str, Any] | None) -> Path:
