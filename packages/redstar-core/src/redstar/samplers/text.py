@@ -90,3 +90,22 @@ class TokenDecoder:
         text = self.tokenizer.decode(kept, skip_special_tokens=False, clean_up_tokenization_spaces=False)
         text, stopped = cut_at_stop(text, stop)
         return text, FINISH_STOP if (ended or stopped) else FINISH_LENGTH
+
+
+def join_reasoning(reasoning: str, answer: str, finish_reason: str | None) -> str:
+    """A server's separate reasoning and answer put back together the way reasoning models
+    write them and the local backends return them: ``<think>\\nREASONING\\n</think>\\n\\nANSWER``.
+
+    Servers trim differently around the split (vLLM keeps the newlines, ``transformers serve``
+    strips them), so the newlines next to the tags are normalised and every server gives the
+    same text. A reply cut at the token limit (``finish_reason`` ``"length"``) before any
+    answer was still reasoning: it gets no ``</think>``, since the model never wrote one, and
+    cleaning and verification must see it as unfinished.
+    """
+    opening, closing = REASONING_TAGS
+    reasoning = reasoning.lstrip("\n")
+    answer = answer.lstrip("\n")
+    if normalize_finish_reason(finish_reason) == FINISH_LENGTH and not answer.strip():
+        return f"{opening}\n{reasoning}"
+    reasoning = reasoning.rstrip("\n")
+    return f"{opening}\n{reasoning}\n{closing}\n\n{answer}"
