@@ -90,3 +90,35 @@ def test_torch_range_admits_the_cpu_build(pkg):
             from packaging.specifiers import SpecifierSet
 
             assert SpecifierSet(spec).contains("2.13.0"), f"{pkg.name}: torch{spec} excludes 2.13.0"
+
+
+def apache_license_text(path):
+    text = path.read_text(encoding="utf-8")
+    assert "Apache License\n                           Version 2.0, January 2004" in text
+    assert "END OF TERMS AND CONDITIONS" in text and "APPENDIX: How to apply the Apache License" in text
+    return text
+
+
+@pytest.mark.parametrize("pkg", PACKAGES, ids=lambda p: p.name)
+def test_every_package_ships_the_licence_it_declares(pkg):
+    """Each package declares Apache-2.0 and carries the full text beside its pyproject.toml, where
+    hatchling's default ``license-files`` (``LICEN[CS]E*``) puts it into the wheel."""
+    assert project(pkg)["license"] == "Apache-2.0"
+    assert apache_license_text(pkg / "LICENSE") == apache_license_text(ROOT / "LICENSE")
+
+
+@pytest.mark.parametrize("pkg", PACKAGES, ids=lambda p: p.name)
+def test_every_wheel_contains_the_licence_text(pkg, tmp_path):
+    """Build the wheel (hatchling, as pip would) and find the licence in its ``.dist-info``."""
+    import zipfile
+
+    pytest.importorskip("hatchling")
+    from hatchling.builders.wheel import WheelBuilder
+
+    wheel = Path(next(iter(WheelBuilder(str(pkg)).build(directory=str(tmp_path), versions=["standard"]))))
+    with zipfile.ZipFile(wheel) as archive:
+        licences = [n for n in archive.namelist() if ".dist-info/" in n and n.endswith("/LICENSE")]
+        assert licences, f"{wheel.name} has no LICENSE in its .dist-info"
+        assert archive.read(licences[0]).decode("utf-8") == (ROOT / "LICENSE").read_text(encoding="utf-8")
+        metadata_text = archive.read(next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA")))
+    assert b"License-Expression: Apache-2.0" in metadata_text or b"License: Apache-2.0" in metadata_text
