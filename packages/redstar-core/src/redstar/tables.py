@@ -162,22 +162,6 @@ def _read_saved(path: Path, split: str) -> Any:
     return _pick_split(path, saved, split) if isinstance(saved, datasets.DatasetDict) else saved
 
 
-def _read_arrow(path: Path) -> Any:
-    """One ``.arrow`` file: the streaming IPC format ``save_to_disk`` shards use (memory-mapped,
-    nothing loaded), or the random-access IPC file format (Feather v2) other tools write."""
-    import datasets
-    import pyarrow as pa
-
-    try:
-        return datasets.Dataset.from_file(str(path))
-    except Exception as stream_error:
-        try:
-            with pa.memory_map(str(path)) as source:
-                return datasets.Dataset(pa.ipc.open_file(source).read_all())
-        except Exception:
-            raise _dataset_error(path, "not an Arrow file", stream_error) from None
-
-
 def _load(where: str | Path, what: str, spec: str, **kwargs: Any) -> Any:
     """``datasets.load_dataset(spec, **kwargs)``, its failures an InputError naming ``where``."""
     import datasets
@@ -221,11 +205,12 @@ def iter_rows(spec: str | Path, split: str = "train", *, name: str | None = None
     if local:
         if not path.exists():
             raise InputError(path, "file not found")
-        if path.suffix == ".parquet":
-            table = _load(path, "this Parquet file", "parquet", data_files=str(path), split="train", streaming=True)
+        if path.suffix in (".parquet", ".arrow"):
+            # Streamed from the file itself. The Arrow reader takes both IPC layouts: the streaming
+            # one of save_to_disk shards and the random-access one (Feather v2) other tools write.
+            kind = path.suffix[1:]
+            table = _load(path, f"this {kind.title()} file", kind, data_files=str(path), split="train", streaming=True)
             yield from _numbered(path, table)
-        elif path.suffix == ".arrow":
-            yield from _numbered(path, _read_arrow(path))
         elif path.suffix == ".json" and not _is_json_lines(path):
             yield from _iter_json_document(path)
         else:
