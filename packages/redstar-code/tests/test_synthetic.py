@@ -4,6 +4,7 @@ source/evaluator records and the shipped tiny models' output format."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
@@ -160,11 +161,40 @@ def test_source_and_evaluator_prompts():
     assert not {p.question for p in held} & {p.question for p in SyntheticCodeSource(count=1000).load()}
 
 
-@pytest.mark.parametrize("options", [{"count": -1}, {"min_level": 0}, {"max_level": 11}, {"min_level": 3, "max_level": 2}])
+@pytest.mark.parametrize("options", [{"count": -1}, {"min_level": 0}, {"max_level": 11}, {"min_level": 3, "max_level": 2},
+                                     {"min_level": True}])
 def test_source_rejects_bad_options(options):
     with pytest.raises(RedStarError):
         SyntheticCodeSource(**options)
 
+
+
+def digest(prompts):
+    rows = [[p.question, p.reference, p.difficulty, p.metadata] for p in prompts]
+    return hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def test_the_embedded_defaults_prompts_are_unchanged():
+    # The embedded default samples these and evaluates on these, and the tiny models were trained
+    # and measured on this generator: a change here must be deliberate (and the models rebuilt).
+    # The digests were taken before the options moved to redstar.synthetic.
+    assert digest(SyntheticCodeSource(count=260, seed=0).load()) == "a51db614849ab3b0"
+    assert digest(SyntheticCodeEvaluator(count=8, seed=0).load()) == "3d66b2005d880141"
+
+
+def test_the_evaluator_takes_the_limit_and_path_redstar_eval_passes(tmp_path):
+    from redstar.plugins import instantiate
+
+    full = SyntheticCodeEvaluator(count=2, levels=[3, 9]).load()
+    assert instantiate(SyntheticCodeEvaluator, {"count": 2, "levels": [3, 9], "limit": 3}).load() == full[:3]
+    saved = tmp_path / "saved.jsonl"
+    saved.write_text("".join(json.dumps(p.to_dict()) + "\n" for p in full))
+    assert instantiate(SyntheticCodeEvaluator, {"path": str(saved), "limit": 2}).load() == full[:2]
+
+
+def test_evaluator_rejects_a_bool_level():
+    with pytest.raises(RedStarError, match="unknown level True"):
+        SyntheticCodeEvaluator(levels=[True])
 
 def _embedded(name: str):
     from redstar.models import embedded_model_dir

@@ -4,6 +4,7 @@ the shipped tiny models' output format."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 
@@ -138,7 +139,8 @@ def test_evaluator_is_held_out_from_the_source():
     assert not source & {p.question for p in prompts}
 
 
-@pytest.mark.parametrize("options", [{"count": 0}, {"min_level": 0}, {"max_level": 11}, {"min_level": 5, "max_level": 4}])
+@pytest.mark.parametrize("options", [{"count": 0}, {"min_level": 0}, {"max_level": 11}, {"min_level": 5, "max_level": 4},
+                                     {"min_level": True}])
 def test_source_rejects_bad_options(options):
     with pytest.raises(RedStarError):
         SyntheticMathSource(**options)
@@ -148,6 +150,34 @@ def test_evaluator_rejects_unknown_levels():
     with pytest.raises(RedStarError, match="unknown level 12"):
         SyntheticMathEvaluator(levels=[1, 12])
 
+
+
+def digest(prompts):
+    rows = [[p.question, p.reference, p.difficulty, p.metadata] for p in prompts]
+    return hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def test_the_embedded_defaults_prompts_are_unchanged():
+    # The embedded default samples these and evaluates on these, and the tiny models were trained
+    # and measured on this generator: a change here must be deliberate (and the models rebuilt).
+    # The digests were taken before the options moved to redstar.synthetic.
+    assert digest(SyntheticMathSource(count=400, seed=0).load()) == "966d902a142e6692"
+    assert digest(SyntheticMathEvaluator(count=10, seed=0).load()) == "78bd5ac351799506"
+
+
+def test_the_evaluator_takes_the_limit_and_path_redstar_eval_passes(tmp_path):
+    from redstar.plugins import instantiate
+
+    full = SyntheticMathEvaluator(count=2, levels=[3, 9]).load()
+    assert instantiate(SyntheticMathEvaluator, {"count": 2, "levels": [3, 9], "limit": 3}).load() == full[:3]
+    saved = tmp_path / "saved.jsonl"
+    saved.write_text("".join(json.dumps(p.to_dict()) + "\n" for p in full))
+    assert instantiate(SyntheticMathEvaluator, {"path": str(saved), "limit": 2}).load() == full[:2]
+
+
+def test_evaluator_rejects_a_bool_level():
+    with pytest.raises(RedStarError, match="unknown level True"):
+        SyntheticMathEvaluator(levels=[True])
 
 def _embedded(name: str):
     from redstar.models import embedded_model_dir

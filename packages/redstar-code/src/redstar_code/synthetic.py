@@ -40,12 +40,21 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from redstar.errors import RedStarError
-from redstar.interfaces import Evaluator, Source
 from redstar.records import Prompt
+from redstar.synthetic import (
+    SyntheticHeldout,
+    SyntheticSource,
+    check_levels,
+    draw_distinct,
+    heldout_draws,
+    spread_draws,
+)
+
+#: Starts every error message about these problems or their options.
+LABEL = "synthetic code"
 
 SCALAR, LIST = "scalar", "list"
 STDIN, CALL = "stdin", "call"
@@ -82,7 +91,6 @@ TESTS_PER_PROBLEM = 5
 #: A problem whose tests have fewer distinct expected outputs than this is redrawn: a filter that
 #: drops every number makes all outputs 0, and then a program printing 0 would pass.
 MIN_DISTINCT_OUTPUTS = 3
-MAX_DRAWS = 200
 
 SCALAR_FUNCTIONS = ("calc", "transform", "compute")
 #: Steps are numbered by ordinal words in the statement, the plan and the program's comments:
@@ -437,61 +445,28 @@ def is_heldout(computation: str) -> bool:
     return int.from_bytes(digest[:8], "big") % HELDOUT_BUCKETS == 0
 
 
-def _check_levels(levels: Iterable[int]) -> tuple[int, ...]:
-    levels = tuple(levels)
-    if not levels:
-        raise RedStarError("synthetic code: 'levels' is empty")
-    for level in levels:
-        if level not in CODE_LEVELS:
-            raise RedStarError(f"synthetic code: unknown level {level!r} (levels are 1 to 10)")
-    return levels
-
-
-def _generate(rngs: Iterator[tuple[random.Random, int]], count: int, heldout: bool) -> list[CodeProblem]:
-    problems: list[CodeProblem] = []
-    seen: set[str] = set()
-    for rng, level in rngs:
-        if len(problems) == count:
-            break
-        for _ in range(MAX_DRAWS):
-            problem = make_problem(rng, level)
-            if (problem.question not in seen and is_heldout(problem.computation) == heldout
-                    and problem.distinct_outputs >= MIN_DISTINCT_OUTPUTS):
-                break
-        else:
-            raise RedStarError(
-                f"synthetic code: could not draw a new distinct level-{level} problem with telling tests in "
-                f"{MAX_DRAWS} tries "
-                f"after {len(problems)} problems; ask for fewer"
-            )
-        seen.add(problem.question)
-        problems.append(problem)
-    return problems
+def _telling(problem: CodeProblem) -> bool:
+    return problem.distinct_outputs >= MIN_DISTINCT_OUTPUTS
 
 
 def generate_code_problems(count: int, seed: int = 0, levels: Iterable[int] = ALL_LEVELS) -> list[CodeProblem]:
     """``count`` distinct training-side problems cycling through ``levels``; deterministic for a
     seed, problem ``i`` depends only on the seed and ``i``; never a held-out computation."""
-    levels = _check_levels(levels)
-
-    def rngs() -> Iterator[tuple[random.Random, int]]:
-        i = 0
-        while True:
-            yield random.Random(f"synthetic-code:{seed}:{i}"), levels[i % len(levels)]
-            i += 1
-
-    return _generate(rngs(), count, heldout=False)
+    levels = check_levels(LABEL, levels, CODE_LEVELS)
+    return draw_distinct(LABEL, spread_draws("synthetic-code", seed, levels), count, make_problem,
+                         lambda problem: not is_heldout(problem.computation) and _telling(problem),
+                         what="problem with telling tests")
 
 
 def generate_heldout_code_problems(count_per_level: int, seed: int = 0,
                                    levels: Iterable[int] = ALL_LEVELS) -> list[CodeProblem]:
     """``count_per_level`` distinct held-out problems per level, from a separate seed space and
     only from the held-out bucket."""
-    levels = _check_levels(levels)
     problems: list[CodeProblem] = []
-    for level in levels:
-        rngs = ((random.Random(f"synthetic-code-heldout:{seed}:{level}:{i}"), level) for i in range(10**9))
-        problems.extend(_generate(rngs, count_per_level, heldout=True))
+    for level in check_levels(LABEL, levels, CODE_LEVELS):
+        problems += draw_distinct(LABEL, heldout_draws("synthetic-code", seed, level), count_per_level, make_problem,
+                                  lambda problem: is_heldout(problem.computation) and _telling(problem),
+                                  what="problem with telling tests")
     return problems
 
 
@@ -503,13 +478,7 @@ def to_prompt(problem: CodeProblem, source: str) -> Prompt:
                   difficulty=float(problem.level), metadata=metadata)
 
 
-def _positive(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise RedStarError(f"synthetic code: option {name!r} must be a positive integer, got {value!r}")
-    return value
-
-
-class SyntheticCodeSource(Source):
+class SyntheticCodeSource(SyntheticSource):
     """Generated programming problems with TACO-format tests (no download).
 
     Options: ``count`` problems in all, spread evenly over levels ``min_level`` to ``max_level``
@@ -520,34 +489,31 @@ class SyntheticCodeSource(Source):
 
     name = "synthetic-code"
     domain = "code"
+    label = LABEL
+    levels_known = CODE_LEVELS
 
-    def __init__(self, count: int = 200, seed: int = 0, min_level: int = 1, max_level: int = 10) -> None:
-        self.count = _positive("count", count)
-        self.seed = seed
-        if min_level not in CODE_LEVELS or max_level not in CODE_LEVELS or min_level > max_level:
-            raise RedStarError(
-                f"synthetic code: levels must satisfy 1 <= min_level <= max_level <= 10, "
-                f"got min_level={min_level!r}, max_level={max_level!r}"
-            )
-        self.levels = tuple(range(min_level, max_level + 1))
+    def problems(self) -> list[CodeProblem]:
+        return generate_code_problems(self.count, self.seed, self.levels)
 
-    def load(self) -> Iterator[Prompt]:
-        for problem in generate_code_problems(self.count, self.seed, self.levels):
-            yield to_prompt(problem, self.name)
+    def to_prompt(self, problem: CodeProblem) -> Prompt:
+        return to_prompt(problem, self.name)
 
 
-class SyntheticCodeEvaluator(Evaluator):
+class SyntheticCodeEvaluator(SyntheticHeldout):
     """A held-out benchmark of synthetic programming problems: ``count`` problems per level for
     each of ``levels`` (default 1-10), grouped by level. Disjoint from :class:`SyntheticCodeSource`
-    and the embedded models' training data whatever the seeds (see the module docstring)."""
+    and the embedded models' training data whatever the seeds (see the module docstring).
+
+    ``path``: a JSON Lines file of prompt rows to evaluate instead of generating (a set saved earlier).
+    ``limit``: only the first N problems (``redstar eval`` passes both to every evaluator)."""
 
     name = "synthetic-code-heldout"
     domain = "code"
+    label = LABEL
+    levels_known = CODE_LEVELS
 
-    def __init__(self, count: int = 10, seed: int = 0, levels: list[int] | None = None) -> None:
-        self.count = _positive("count", count)
-        self.seed = seed
-        self.levels = _check_levels(ALL_LEVELS if levels is None else levels)
+    def problems(self) -> list[CodeProblem]:
+        return generate_heldout_code_problems(self.count, self.seed, self.levels)
 
-    def load(self) -> list[Prompt]:
-        return [to_prompt(p, self.name) for p in generate_heldout_code_problems(self.count, self.seed, self.levels)]
+    def to_prompt(self, problem: CodeProblem) -> Prompt:
+        return to_prompt(problem, self.name)

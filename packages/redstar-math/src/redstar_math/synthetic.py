@@ -36,12 +36,21 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from redstar.errors import RedStarError
-from redstar.interfaces import Evaluator, Source
 from redstar.records import Prompt
+from redstar.synthetic import (
+    SyntheticHeldout,
+    SyntheticSource,
+    check_levels,
+    draw_distinct,
+    heldout_draws,
+    spread_draws,
+)
+
+#: Starts every error message about these problems or their options.
+LABEL = "synthetic math"
 
 
 @dataclass(frozen=True)
@@ -90,10 +99,6 @@ ORDINALS = ("First", "Second", "Third", "Fourth", "Fifth", "Sixth", "Seventh", "
 
 #: How often each operation is drawn when it keeps the total in range.
 OP_WEIGHTS = {ADD: 4, SUB: 4, DOUBLE: 2}
-
-#: Give up on a problem after this many rejected draws (duplicates, held-out bucket); only a
-#: request for more distinct problems than a level has can get there.
-MAX_DRAWS = 200
 
 
 @dataclass(frozen=True)
@@ -219,60 +224,23 @@ def make_problem(rng: random.Random, level: int) -> SyntheticMathProblem:
     )
 
 
-def _check_levels(levels: Iterable[int]) -> tuple[int, ...]:
-    levels = tuple(levels)
-    if not levels:
-        raise RedStarError("synthetic math: 'levels' is empty")
-    for level in levels:
-        if isinstance(level, bool) or level not in MATH_LEVELS:
-            raise RedStarError(f"synthetic math: unknown level {level!r} (levels are the integers 1 to 10)")
-    return levels
-
-
-def _generate(rngs: Iterator[tuple[random.Random, int]], count: int, heldout: bool) -> list[SyntheticMathProblem]:
-    problems: list[SyntheticMathProblem] = []
-    seen: set[str] = set()
-    for rng, level in rngs:
-        if len(problems) == count:
-            break
-        for _ in range(MAX_DRAWS):
-            problem = make_problem(rng, level)
-            if problem.question not in seen and is_heldout(problem.arithmetic) == heldout:
-                break
-        else:
-            raise RedStarError(
-                f"synthetic math: could not draw a new distinct level-{level} problem in {MAX_DRAWS} tries "
-                f"after {len(problems)} problems; ask for fewer"
-            )
-        seen.add(problem.question)
-        problems.append(problem)
-    return problems
-
-
 def generate_math_problems(count: int, seed: int = 0, levels: Iterable[int] = ALL_LEVELS) -> list[SyntheticMathProblem]:
     """``count`` distinct training-side problems, cycling through ``levels`` in order (so each
     level gets an equal share). Deterministic for a seed; problem ``i`` depends only on the seed
     and ``i``, so a longer list starts with the shorter one. Never emits a held-out problem."""
-    levels = _check_levels(levels)
-
-    def rngs() -> Iterator[tuple[random.Random, int]]:
-        i = 0
-        while True:
-            yield random.Random(f"synthetic-math:{seed}:{i}"), levels[i % len(levels)]
-            i += 1
-
-    return _generate(rngs(), count, heldout=False)
+    levels = check_levels(LABEL, levels, MATH_LEVELS)
+    return draw_distinct(LABEL, spread_draws("synthetic-math", seed, levels), count, make_problem,
+                         lambda problem: not is_heldout(problem.arithmetic))
 
 
 def generate_heldout_math_problems(count_per_level: int, seed: int = 0,
                                    levels: Iterable[int] = ALL_LEVELS) -> list[SyntheticMathProblem]:
     """``count_per_level`` distinct held-out problems for each of ``levels``, drawn from a seed
     space separate from :func:`generate_math_problems` and restricted to the held-out bucket."""
-    levels = _check_levels(levels)
     problems: list[SyntheticMathProblem] = []
-    for level in levels:
-        rngs = ((random.Random(f"synthetic-math-heldout:{seed}:{level}:{i}"), level) for i in range(10**9))
-        problems.extend(_generate(rngs, count_per_level, heldout=True))
+    for level in check_levels(LABEL, levels, MATH_LEVELS):
+        problems += draw_distinct(LABEL, heldout_draws("synthetic-math", seed, level), count_per_level, make_problem,
+                                  lambda problem: is_heldout(problem.arithmetic))
     return problems
 
 
@@ -287,13 +255,7 @@ def to_prompt(problem: SyntheticMathProblem, source: str) -> Prompt:
     )
 
 
-def _positive(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise RedStarError(f"synthetic math: option {name!r} must be a positive integer, got {value!r}")
-    return value
-
-
-class SyntheticMathSource(Source):
+class SyntheticMathSource(SyntheticSource):
     """Generated chained-arithmetic word problems (no download), for the embedded default and
     for trying a pipeline on a laptop.
 
@@ -305,35 +267,32 @@ class SyntheticMathSource(Source):
 
     name = "synthetic-math"
     domain = "math"
+    label = LABEL
+    levels_known = MATH_LEVELS
 
-    def __init__(self, count: int = 200, seed: int = 0, min_level: int = 1, max_level: int = 10) -> None:
-        self.count = _positive("count", count)
-        self.seed = seed
-        if min_level not in MATH_LEVELS or max_level not in MATH_LEVELS or min_level > max_level:
-            raise RedStarError(
-                f"synthetic math: levels must satisfy 1 <= min_level <= max_level <= 10, "
-                f"got min_level={min_level!r}, max_level={max_level!r}"
-            )
-        self.levels = tuple(range(min_level, max_level + 1))
+    def problems(self) -> list[SyntheticMathProblem]:
+        return generate_math_problems(self.count, self.seed, self.levels)
 
-    def load(self) -> Iterator[Prompt]:
-        for problem in generate_math_problems(self.count, self.seed, self.levels):
-            yield to_prompt(problem, self.name)
+    def to_prompt(self, problem: SyntheticMathProblem) -> Prompt:
+        return to_prompt(problem, self.name)
 
 
-class SyntheticMathEvaluator(Evaluator):
+class SyntheticMathEvaluator(SyntheticHeldout):
     """A held-out benchmark of synthetic math problems: ``count`` problems per level for each of
     ``levels`` (default 1-10), grouped by level in reports. No problem's arithmetic can appear
     in :class:`SyntheticMathSource` or in the embedded models' training data, whatever the seeds
-    (see the module docstring)."""
+    (see the module docstring).
+
+    ``path``: a JSON Lines file of prompt rows to evaluate instead of generating (a set saved earlier).
+    ``limit``: only the first N problems (``redstar eval`` passes both to every evaluator)."""
 
     name = "synthetic-math-heldout"
     domain = "math"
+    label = LABEL
+    levels_known = MATH_LEVELS
 
-    def __init__(self, count: int = 10, seed: int = 0, levels: list[int] | None = None) -> None:
-        self.count = _positive("count", count)
-        self.seed = seed
-        self.levels = _check_levels(ALL_LEVELS if levels is None else levels)
+    def problems(self) -> list[SyntheticMathProblem]:
+        return generate_heldout_math_problems(self.count, self.seed, self.levels)
 
-    def load(self) -> list[Prompt]:
-        return [to_prompt(p, self.name) for p in generate_heldout_math_problems(self.count, self.seed, self.levels)]
+    def to_prompt(self, problem: SyntheticMathProblem) -> Prompt:
+        return to_prompt(problem, self.name)
