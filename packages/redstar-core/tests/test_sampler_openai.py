@@ -449,8 +449,8 @@ def test_reasoning_content_is_put_back_in_the_models_format() -> None:
         ("\n12+7 is\n", None, "length", "<think>\n12+7 is\n"),
         # Cut while answering: the model did close its reasoning.
         ("12+7=19", "So", "length", "<think>\n12+7=19\n</think>\n\nSo"),
-        # Ended on its own with no answer: the server saw the reasoning end.
-        ("12+7=19", "", "stop", "<think>\n12+7=19\n</think>\n\n"),
+        # Ended inside its reasoning (servers then put the whole reply in the reasoning).
+        ("12+7=19<|im_end|>", "", "stop", "<think>\n12+7=19<|im_end|>"),
     ],
 )
 def test_one_reasoning_format_for_every_server(reasoning: str, answer: str | None, finish: str,
@@ -459,7 +459,7 @@ def test_one_reasoning_format_for_every_server(reasoning: str, answer: str | Non
                          "finish_reason": finish}]}
     [completion] = completions_from_response(data)
     assert completion.text == expected and completion.finish_reason == finish
-    assert join_reasoning(reasoning, answer or "", finish) == expected
+    assert join_reasoning(reasoning, answer or "") == expected
 
 
 def test_chat_completions_url() -> None:

@@ -103,7 +103,7 @@ def completions_from_response(data: Any, merge_reasoning: bool = True) -> list[C
         finish_reason = normalize_finish_reason(choice.get("finish_reason"))
         reasoning = message.get("reasoning_content") or message.get("reasoning")
         if merge_reasoning and isinstance(reasoning, str) and reasoning:
-            content = join_reasoning(reasoning, content, finish_reason)
+            content = join_reasoning(reasoning, content)
         index = choice.get("index")
         order = index if isinstance(index, int) and not isinstance(index, bool) else position
         indexed.append((order, Completion(content, finish_reason)))

@@ -92,20 +92,20 @@ class TokenDecoder:
         return text, FINISH_STOP if (ended or stopped) else FINISH_LENGTH
 
 
-def join_reasoning(reasoning: str, answer: str, finish_reason: str | None) -> str:
+def join_reasoning(reasoning: str, answer: str) -> str:
     """A server's separate reasoning and answer put back together the way reasoning models
-    write them and the local backends return them: ``<think>\\nREASONING\\n</think>\\n\\nANSWER``.
+    write them and the local backends return them: ``<think>\nREASONING\n</think>\n\nANSWER``.
 
     Servers trim differently around the split (vLLM keeps the newlines, ``transformers serve``
     strips them), so the newlines next to the tags are normalised and every server gives the
-    same text. A reply cut at the token limit (``finish_reason`` ``"length"``) before any
-    answer was still reasoning: it gets no ``</think>``, since the model never wrote one, and
-    cleaning and verification must see it as unfinished.
+    same text. Without an answer there is no ``</think>``: a reply cut at the token limit while
+    still reasoning, or one that ended inside its reasoning, never wrote it (servers put all of
+    an unclosed reply in the reasoning), and cleaning and verification must see it unfinished.
     """
     opening, closing = REASONING_TAGS
     reasoning = reasoning.lstrip("\n")
     answer = answer.lstrip("\n")
-    if normalize_finish_reason(finish_reason) == FINISH_LENGTH and not answer.strip():
+    if not answer.strip():
         return f"{opening}\n{reasoning}"
     reasoning = reasoning.rstrip("\n")
     return f"{opening}\n{reasoning}\n{closing}\n\n{answer}"
