@@ -121,3 +121,60 @@ def test_builtins_register_through_the_public_hooks(redstar_host):
     assert redstar_host.infos["core:scorers"].builtin
     assert "given" in redstar_host.infos["core:scorers"].provides["scorers"]
     assert {"repetition", "language"} <= set(redstar_host.names("filters"))
+
+
+def _trainer(trainer_name):
+    from redstar.interfaces import Trainer
+
+    class Named(Trainer):  # only its registered name matters to the default RL steps
+        name = trainer_name
+        kind = "preference"
+
+        def train(self, ctx):
+            raise NotImplementedError
+
+    return Named
+
+
+class ProposesRL:
+    def __init__(self, steps, registers=()):
+        self.steps, self.registers = steps, registers
+
+    @hookimpl
+    def redstar_default_rl(self):
+        return self.steps
+
+    @hookimpl
+    def redstar_register_trainers(self, register):
+        for name in self.registers:
+            register(_trainer(name))
+
+
+def test_default_rl_keeps_only_steps_whose_trainer_is_registered(redstar_host, register_plugin):
+    assert redstar_host.default_rl() == []
+    register_plugin(ProposesRL([{"trainer": "mine", "options": {"beta": 1}}]), name="unregistered")
+    assert redstar_host.default_rl() == []  # "mine" is registered by nobody
+    register_plugin(ProposesRL(None, registers=["mine"]), name="trainers")
+    assert redstar_host.default_rl() == [{"trainer": "mine", "options": {"beta": 1}}]
+
+
+def test_default_rl_from_two_plugins_must_agree(redstar_host, register_plugin):
+    step = {"trainer": "mine", "options": {}}
+    register_plugin(ProposesRL([step], registers=["mine"]), name="one")
+    register_plugin(ProposesRL([dict(step)]), name="same")
+    assert redstar_host.default_rl() == [step]
+    register_plugin(ProposesRL([{"trainer": "mine", "options": {"beta": 2}}]), name="other")
+    with pytest.raises(PluginError, match="plugins '.+' and '.+' propose different default RL steps"):
+        redstar_host.default_rl()
+
+
+def test_a_failed_plugin_proposes_no_rl(redstar_host, register_plugin):
+    class Broken(ProposesRL):
+        @hookimpl
+        def redstar_register_trainers(self, register):
+            raise ImportError("needs libfoo")
+
+    register_plugin(ProposesRL(None, registers=["mine"]), name="trainers")
+    register_plugin(Broken([{"trainer": "mine", "options": {}}]), name="broken")
+    assert redstar_host.default_rl() == []
+    assert "needs libfoo" in redstar_host.failures["broken"]
