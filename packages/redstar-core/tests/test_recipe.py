@@ -89,6 +89,10 @@ def test_a_part_that_sets_rl_replaces_the_default_dpo(arith_host, register_plugi
         def redstar_register_trainers(self, register):
             register(NameOnlyDPO)
 
+        @hookimpl
+        def redstar_default_rl(self):
+            return [{"trainer": "dpo", "options": {}}]
+
     register_plugin(RL(), name="rl")
     assert [r.trainer for r in default_recipe(arith_host).rl] == ["dpo"]
 

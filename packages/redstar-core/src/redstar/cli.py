@@ -471,9 +471,11 @@ def build_cli(host: Host | None = None) -> click.Group:
             checking.close()
         click.echo(dump(loaded))
 
+    from redstar.export import export
     from redstar.scaffold import new_plugin
 
     cli.add_command(new_plugin)
+    cli.add_command(export)
 
     active_host = host or get_host()
     for _, _result in active_host.call_each("redstar_register_commands", cli=cli):

@@ -144,3 +144,27 @@ def redstar_embedded_models() -> dict[str, Path] | list[Path] | None:
 @hookspec
 def redstar_register_commands(cli: Any) -> None:
     """Add Click commands to the ``redstar`` group: ``cli`` is the :class:`click.Group`."""
+
+
+@hookspec
+def redstar_pipeline_stages() -> list[Any] | None:
+    """Add stages to every run: return :class:`redstar.pipeline.stage.Stage` objects, each with
+    ``after`` naming the stage it runs after (``load``, ``score``, ``select``, ``sample``,
+    ``verify``, ``build``, ``train``, ``evaluate``) and ``reads`` naming the stages whose values
+    it needs. The runner skips, resumes, redoes and times it like core's own stages; its
+    ``part`` decides which ``--until`` includes it, its ``funnel`` rows join the summary.
+
+    Example (a stage that writes a per-domain count of the verified samples)::
+
+        from redstar.pipeline.stage import Outcome, Stage
+
+        def count(ctx, inputs):
+            n = len(inputs["verify"])
+            ctx.run.path("count.txt").write_text(str(n))
+            return Outcome(n, {"verified": n})
+
+        @hookimpl
+        def redstar_pipeline_stages():
+            return [Stage("count", "curate", count, reads=("verify",), after="verify",
+                          outputs=("count.txt",), load=lambda ctx: int(ctx.run.path("count.txt").read_text()))]
+    """

@@ -206,7 +206,7 @@ class Host:
                     raise
                 except Exception as exc:
                     self._fail(plugin_name, hook_name, exc)
-        for hook_name in ("redstar_default_recipe", "redstar_default_rl", EMBEDDED_MODELS_HOOK,
+        for hook_name in ("redstar_default_recipe", "redstar_default_rl", "redstar_pipeline_stages", EMBEDDED_MODELS_HOOK,
                           "redstar_register_commands", *REGISTER_HOOKS):
             for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
                 info = self._infos.get(impl.plugin_name)

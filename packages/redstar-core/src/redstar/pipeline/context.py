@@ -14,13 +14,20 @@ from redstar.pipeline.rundir import RunDir
 from redstar.plugins import Host, instantiate
 from redstar.progress import ProgressBoard
 from redstar.recipe import Recipe
+from redstar.services import VerifierPool
 
 
 @dataclass(kw_only=True)
 class PluginContext:
     recipe: Recipe
     host: Host
-    _verifiers: dict[str, Verifier] = field(default_factory=dict)
+    verifiers: VerifierPool = field(init=False)
+
+    def __post_init__(self) -> None:
+        # A verifier's options sit right under its domain: ``verifiers.code.timeout``.
+        self.verifiers = VerifierPool(lambda domain: self.build(
+            "verifiers", domain, self.recipe.verifiers.get(domain, {}), f"verifiers.{domain}",
+            options_key=f"verifiers.{domain}"))
 
     def build(self, kind: str, name: str, options: dict[str, Any], key: str, options_key: str | None = None,
               **extra: Any) -> Any:
@@ -45,17 +52,11 @@ class PluginContext:
         return instantiate(cls, merged, where)
 
     def verifier(self, domain: str) -> Verifier:
-        if domain not in self._verifiers:
-            options = self.recipe.verifiers.get(domain, {})
-            # A verifier's options sit right under its domain: ``verifiers.code.timeout``.
-            key = f"verifiers.{domain}"
-            self._verifiers[domain] = self.build("verifiers", domain, options, key, options_key=key)
-        return self._verifiers[domain]
+        """The run's verifier of ``domain``, with the recipe's options (built once)."""
+        return self.verifiers.verifier(domain)
 
     def close(self) -> None:
-        for verifier in self._verifiers.values():
-            verifier.close()
-        self._verifiers.clear()
+        self.verifiers.close()
 
     def plugin_versions(self) -> dict[str, str | None]:
         return {name: info.version for name, info in self.host.infos.items()}

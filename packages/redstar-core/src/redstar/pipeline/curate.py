@@ -1,34 +1,32 @@
 """Curation stages: load prompts from the recipe's sources, score their difficulty, then select
-(difficulty band, per-source caps, domain mix) and decontaminate against benchmarks."""
+(difficulty band, per-source and per-domain caps, domain mix) and decontaminate against
+benchmarks."""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from redstar.decontamination import BenchmarkIndex, decontaminate
 from redstar.errors import InputError, RedStarError
 from redstar.pipeline.context import PluginContext, RunContext
-from redstar.pipeline.rundir import fingerprint
+from redstar.pipeline.stage import FunnelRow, Outcome, Stage
 from redstar.records import Prompt
 from redstar.selection import DomainRule, select
 from redstar.tables import parse_records, write_table
 
 
-def load_stage(ctx: RunContext) -> tuple[str, list[Prompt]]:
-    recipe, run = ctx.recipe, ctx.run
-    out = run.path("prompts.jsonl")
-    fp = fingerprint("load", recipe.sources, ctx.plugin_versions())
-    if run.is_done("load", fp) and out.exists():
-        return fp, parse_records(out, Prompt.from_dict)
-    run.begin("load", fp, [out])
-    if not recipe.sources:
+def _load(ctx: RunContext, inputs: Mapping[str, Any]) -> Outcome:
+    sources = ctx.recipe.sources
+    if not sources:
         raise RedStarError("the recipe has no sources: add at least one under `sources:`")
     prompts: list[Prompt] = []
     per_source: Counter = Counter()
     seen: set[str] = set()
     duplicates = 0
-    with ctx.board.task("loading prompts", len(recipe.sources)) as update:
-        for i, spec in enumerate(recipe.sources):
+    with ctx.board.task("loading prompts", len(sources)) as update:
+        for i, spec in enumerate(sources):
             source = ctx.build("sources", spec.name, spec.options, f"sources[{i}]")
             for prompt in source.load():
                 if prompt.id in seen:  # the same problem from two sources is sampled once
@@ -40,20 +38,23 @@ def load_stage(ctx: RunContext) -> tuple[str, list[Prompt]]:
             update(i + 1)
     if not prompts:
         raise RedStarError("the recipe's sources produced no prompts (an empty prompt set): check their options")
-    write_table(out, prompts)
-    run.finish("load", {"prompts": len(prompts), "per_source": dict(per_source), "duplicates": duplicates,
-                        "by_domain": dict(Counter(p.domain for p in prompts))})
-    return fp, prompts
+    write_table(ctx.run.path("prompts.jsonl"), prompts)
+    return Outcome(prompts, {"prompts": len(prompts), "per_source": dict(per_source), "duplicates": duplicates,
+                             "by_domain": dict(Counter(p.domain for p in prompts))})
 
 
-def score_stage(ctx: RunContext, upstream: str, prompts: list[Prompt]) -> tuple[str, list[Prompt]]:
-    recipe, run = ctx.recipe, ctx.run
-    out = run.path("scored.jsonl")
-    fp = fingerprint("score", upstream, recipe.scoring)
-    if run.is_done("score", fp) and out.exists():
-        return fp, parse_records(out, Prompt.from_dict)
-    run.begin("score", fp, [out])
-    scorer = ctx.build("scorers", recipe.scoring.scorer, recipe.scoring.options, "scoring")
+def _prompts_in(name: str) -> Callable[[RunContext], list[Prompt]]:
+    return lambda ctx: parse_records(ctx.run.path(name), Prompt.from_dict)
+
+
+LOAD = Stage("load", "curate", _load, depends_on=lambda recipe: recipe.sources, outputs=("prompts.jsonl",),
+             load=_prompts_in("prompts.jsonl"), funnel=(FunnelRow("prompts loaded", "prompts", "prompts"),))
+
+
+def _score(ctx: RunContext, inputs: Mapping[str, Any]) -> Outcome:
+    cfg = ctx.recipe.scoring
+    prompts: list[Prompt] = inputs["load"]
+    scorer = ctx.build("scorers", cfg.scorer, cfg.options, "scoring")
     with ctx.board.task("scoring difficulty", len(prompts)) as update:
         levels = []
         batch = 256
@@ -61,13 +62,16 @@ def score_stage(ctx: RunContext, upstream: str, prompts: list[Prompt]) -> tuple[
             levels.extend(scorer.score(prompts[start:start + batch]))
             update(min(start + batch, len(prompts)))
     if len(levels) != len(prompts):
-        raise RedStarError(f"scorer {recipe.scoring.scorer!r} returned {len(levels)} levels for {len(prompts)} prompts")
+        raise RedStarError(f"scorer {cfg.scorer!r} returned {len(levels)} levels for {len(prompts)} prompts")
     for prompt, level in zip(prompts, levels):
         prompt.difficulty = float(level)
-    write_table(out, prompts)
+    write_table(ctx.run.path("scored.jsonl"), prompts)
     histogram = Counter(int(round(p.difficulty)) for p in prompts)
-    run.finish("score", {"levels": {str(k): histogram[k] for k in sorted(histogram)}})
-    return fp, prompts
+    return Outcome(prompts, {"levels": {str(k): histogram[k] for k in sorted(histogram)}})
+
+
+SCORE = Stage("score", "curate", _score, reads=("load",), depends_on=lambda recipe: recipe.scoring,
+              outputs=("scored.jsonl",), load=_prompts_in("scored.jsonl"))
 
 
 def benchmark_index(ctx: PluginContext) -> tuple[BenchmarkIndex, list[str]]:
@@ -95,15 +99,10 @@ def benchmark_index(ctx: PluginContext) -> tuple[BenchmarkIndex, list[str]]:
     return index, sorted(set(used))
 
 
-def select_stage(ctx: RunContext, upstream: str, prompts: list[Prompt]) -> tuple[str, list[Prompt]]:
-    recipe, run = ctx.recipe, ctx.run
-    out = run.path("selected.jsonl")
-    fp = fingerprint("select", upstream, recipe.selection, recipe.decontamination,
-                     recipe.evaluation.evaluators, recipe.seed, ctx.plugin_versions())
-    if run.is_done("select", fp) and out.exists():
-        return fp, parse_records(out, Prompt.from_dict)
-    run.begin("select", fp, [out])
+def _select(ctx: RunContext, inputs: Mapping[str, Any]) -> Outcome:
+    recipe = ctx.recipe
     cfg = recipe.selection
+    prompts: list[Prompt] = inputs["score"]
     dropped: Counter = Counter()
     candidates = prompts
     checked: list[str] = []
@@ -133,8 +132,8 @@ def select_stage(ctx: RunContext, upstream: str, prompts: list[Prompt]) -> tuple
                 f"{sum(p.domain == domain for p in report.kept)} of {loaded[domain]} prompts kept")
     for domain, missing in report.shortfall.items():
         ctx.log(f"[yellow]selection: domain {domain!r} is {missing} prompts short of its mix quota")
-    write_table(out, report.kept)
-    run.finish("select", {
+    write_table(ctx.run.path("selected.jsonl"), report.kept)
+    return Outcome(report.kept, {
         "selected": len(report.kept),
         "by_domain": dict(Counter(p.domain for p in report.kept)),
         "dropped": dict(dropped),
@@ -142,7 +141,15 @@ def select_stage(ctx: RunContext, upstream: str, prompts: list[Prompt]) -> tuple
         "shortfall": report.shortfall,
         "decontaminated_against": checked,
     })
-    return fp, report.kept
+
+
+SELECT = Stage("select", "curate", _select, reads=("score",),
+               # The benchmarks decontamination checks against are the evaluation's; its other
+               # settings (sampling, n) do not change which prompts are kept.
+               depends_on=lambda recipe: (recipe.selection, recipe.decontamination, recipe.evaluation.evaluators,
+                                          recipe.seed),
+               outputs=("selected.jsonl",), load=_prompts_in("selected.jsonl"),
+               funnel=(FunnelRow("prompts selected", "selected", "prompts"),), drops="selection")
 
 
 def _contaminated_by_domain(prompts: list[Prompt], candidates: list[Prompt],

@@ -8,18 +8,19 @@ Every dropped sample is counted under its first reason: ``truncated``, a filter'
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 from redstar.pipeline.context import RunContext
-from redstar.pipeline.rundir import fingerprint
+from redstar.pipeline.stage import FunnelRow, Outcome, Stage
+from redstar.recipe import Cleaning
 from redstar.records import Prompt, Sample, Verdict
 from redstar.tables import write_table
 
 
-def clean(ctx: RunContext, prompts: dict[str, Prompt], samples: list[Sample],
+def clean(ctx: RunContext, cfg: Cleaning, prompts: dict[str, Prompt], samples: list[Sample],
           verdicts: dict[str, Verdict]) -> tuple[dict[str, str | None], Counter]:
     """Drop reason (or None) per sample id, and the counts by reason."""
-    cfg = ctx.recipe.cleaning
     filters = [ctx.build("filters", f.name, f.options, f"cleaning.filters[{i}]")
                for i, f in enumerate(cfg.filters)]
     reasons: dict[str, str | None] = {}
@@ -54,16 +55,14 @@ def _negatives(candidates: list[tuple[Sample, Verdict]], policy: str) -> list[Sa
     return [s for s, _ in candidates]
 
 
-def build_stage(ctx: RunContext, upstream: str, prompts: list[Prompt], samples: list[Sample],
-                verdicts: dict[str, Verdict]) -> tuple[str, dict[str, Any]]:
+def _build(ctx: RunContext, inputs: Mapping[str, Any]) -> Outcome:
     recipe, run = ctx.recipe, ctx.run
+    prompts: list[Prompt] = inputs["select"]
+    samples: list[Sample] = inputs["sample"]
+    verdicts: dict[str, Verdict] = inputs["verify"]
     sft_file, pref_file, online_file = run.path("sft.jsonl"), run.path("preference.jsonl"), run.path("online.jsonl")
-    fp = fingerprint("build", upstream, recipe.cleaning, recipe.preference, ctx.plugin_versions())
-    if run.is_done("build", fp) and sft_file.exists() and pref_file.exists():
-        return fp, run.stage("build")["counts"]
-    run.begin("build", fp, [sft_file, pref_file, online_file])
     by_id = {p.id: p for p in prompts}
-    reasons, dropped = clean(ctx, by_id, samples, verdicts)
+    reasons, dropped = clean(ctx, recipe.cleaning, by_id, samples, verdicts)
     dropped_by_domain: dict[str, Counter] = defaultdict(Counter)
     for s in samples:
         if reasons[s.id]:
@@ -118,5 +117,12 @@ def build_stage(ctx: RunContext, upstream: str, prompts: list[Prompt], samples: 
             for domain in sorted({p.domain for p in prompts})
         },
     }
-    run.finish("build", counts)
-    return fp, counts
+    return Outcome(counts, counts)
+
+
+BUILD = Stage("build", "curate", _build, reads=("select", "sample", "verify"), keyed_on=("verify",),
+              depends_on=lambda recipe: (recipe.cleaning, recipe.preference),
+              outputs=("sft.jsonl", "preference.jsonl", "online.jsonl"),
+              load=lambda ctx: ctx.run.stage("build")["counts"],
+              funnel=(FunnelRow("prompts with a positive", "prompts_with_positive", "prompts"),
+                      FunnelRow("SFT rows (correct and clean)", "sft_rows", "samples")), drops="cleaning")

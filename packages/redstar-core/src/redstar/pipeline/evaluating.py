@@ -4,47 +4,65 @@ RL step; optionally the teacher) on every evaluator of the recipe. Per-problem r
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from redstar.evaluation import evaluate
+from redstar.interfaces import Evaluator, Sampler
 from redstar.models import resolve_model
 from redstar.pipeline.context import RunContext
 from redstar.pipeline.rundir import fingerprint
+from redstar.pipeline.stage import Outcome, Stage, run_step
 from redstar.pipeline.training import ModelStage
+from redstar.recipe import PluginRef
+from redstar.services import evaluate_on
 
 
-def evaluate_stages(ctx: RunContext, models: list[ModelStage]) -> dict[str, dict[str, Any]]:
+def _evaluate(ctx: RunContext, inputs: Mapping[str, Any]) -> Outcome:
     """Scores by model tag, then evaluator name."""
-    recipe, run = ctx.recipe, ctx.run
-    cfg = recipe.evaluation
-    if cfg.teacher:
+    recipe = ctx.recipe
+    models: list[ModelStage] = list(inputs["train"])
+    if recipe.evaluation.teacher:
         teacher = recipe.models.teacher
         models = [ModelStage("teacher", resolve_model(teacher), fingerprint("model", teacher)), *models]
-    evaluators = [(spec.name, ctx.build("evaluators", spec.name, spec.options, f"evaluation.evaluators[{i}]"),
-                   spec) for i, spec in enumerate(cfg.evaluators)]
-    scores: dict[str, dict[str, Any]] = {}
-    for model in models:
-        sampler = None
-        try:
-            for name, evaluator, spec in evaluators:
-                stage = f"eval:{model.tag}:{name}"
-                fp = fingerprint(stage, model.fingerprint, {k: v for k, v in cfg.to_dict().items() if k != "evaluators"},
-                                 spec, ctx.plugin_versions(), recipe.seed)
-                if run.is_done(stage, fp):
-                    scores.setdefault(model.tag, {})[name] = run.stage(stage)["score"]
-                    continue
-                results = run.root / "eval" / model.tag / f"{name}.jsonl"
-                run.begin(stage, fp, [results])
-                if sampler is None:
-                    sampler = ctx.build("samplers", cfg.backend, cfg.options, "evaluation", model=model.path)
-                problems = evaluator.load()
-                with ctx.board.task(f"evaluating {model.tag} on {name}", len(problems)) as update:
-                    score = evaluate(name, problems, sampler, ctx.verifier(evaluator.domain),
-                                     cfg.params(seed=recipe.seed), results,
-                                     on_progress=lambda done, total: update(done, total))
-                run.finish(stage, score=score.to_dict())
-                scores.setdefault(model.tag, {})[name] = score.to_dict()
-        finally:
-            if sampler is not None:
-                sampler.close()
-    return scores
+    evaluators = [(spec, ctx.build("evaluators", spec.name, spec.options, f"evaluation.evaluators[{i}]"))
+                  for i, spec in enumerate(recipe.evaluation.evaluators)]
+    return Outcome({model.tag: _evaluate_model(ctx, model, evaluators) for model in models})
+
+
+def _evaluate_model(ctx: RunContext, model: ModelStage, evaluators: list[tuple[PluginRef, Evaluator]]) -> dict[str, Any]:
+    cfg = ctx.recipe.evaluation
+    built: list[Sampler] = []
+
+    def sampler() -> Sampler:
+        # Loaded on the first benchmark not already scored, then shared by the model's others.
+        if not built:
+            built.append(ctx.build("samplers", cfg.backend, cfg.options, "evaluation", model=model.path))
+        return built[0]
+
+    try:
+        return {spec.name: _evaluate_one(ctx, model, spec, evaluator, sampler) for spec, evaluator in evaluators}
+    finally:
+        for s in built:
+            s.close()
+
+
+def _evaluate_one(ctx: RunContext, model: ModelStage, spec: PluginRef, evaluator: Evaluator,
+                  sampler: Callable[[], Sampler]) -> dict[str, Any]:
+    recipe, run = ctx.recipe, ctx.run
+    cfg = recipe.evaluation
+    stage = f"eval:{model.tag}:{spec.name}"
+    settings = {k: v for k, v in cfg.to_dict().items() if k != "evaluators"}
+    fp = fingerprint(stage, model.fingerprint, settings, spec, ctx.plugin_versions(), recipe.seed)
+    results = run.root / "eval" / model.tag / f"{spec.name}.jsonl"
+
+    def work() -> Outcome:
+        score = evaluate_on(ctx.board, f"evaluating {model.tag} on {spec.name}", evaluator, sampler(),
+                            ctx.verifier(evaluator.domain), cfg.params(seed=recipe.seed), results).to_dict()
+        return Outcome(score, extra={"score": score})
+
+    return run_step(ctx, stage, fp, [results], work=work, load=lambda: run.stage(stage)["score"],
+                    is_complete=lambda: True)
+
+
+#: Fans out into one step per model and benchmark (``eval:<model>:<evaluator>``).
+EVALUATE = Stage("evaluate", "eval", _evaluate, reads=("train",), fans_out=True)

@@ -26,7 +26,7 @@ def preflight(ctx: PluginContext, check_paths: bool = True) -> None:
     check_plugins(recipe, ctx.host)
     for role in ("teacher", "student") if check_paths else ():
         try:
-            resolve_model(getattr(recipe.models, role))
+            resolve_model(getattr(recipe.models, role), host=ctx.host)
         except RedStarError as exc:
             raise RecipeError(recipe.where(f"models.{role}"), f"models.{role}", str(exc)) from None
     for domain in recipe.verifiers:

@@ -9,7 +9,7 @@ checkpoint; a changed recipe section or changed data retrains that stage and the
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,9 @@ from redstar.interfaces import TrainContext
 from redstar.models import resolve_model
 from redstar.pipeline.context import RunContext
 from redstar.pipeline.rundir import file_digest, fingerprint
+from redstar.pipeline.stage import Outcome, Stage, run_step
+from redstar.recipe import TrainStep
+from redstar.services import rule_reward
 
 DATA_FILES = {"sft": "sft.jsonl", "preference": "preference.jsonl", "online": "online.jsonl"}
 
@@ -40,69 +43,60 @@ class ModelStage:
     fingerprint: str
 
 
-def rule_reward(ctx: RunContext) -> Any:
-    def reward(rows: Sequence[Mapping[str, Any]], responses: Sequence[str]) -> list[float]:
-        out = []
-        for row, response in zip(rows, responses):
-            verdict = ctx.verifier(row["domain"]).verify(response, row["reference"], row.get("metadata") or {})
-            out.append(float(verdict.reward))
-        return out
-
-    return reward
-
-
-def _train_one(ctx: RunContext, stage: str, key: str, trainer_name: str, options: dict[str, Any],
-               start: ModelStage, tag: str) -> ModelStage | None:
+def _train_one(ctx: RunContext, stage: str, key: str, step: TrainStep, start: ModelStage, tag: str) -> ModelStage | None:
     run = ctx.run
-    trainer = ctx.build("trainers", trainer_name, options, key)
+    trainer = ctx.build("trainers", step.trainer, step.options, key)
     data_file = run.root / DATA_FILES[trainer.kind]
     if not data_file.exists() or data_file.stat().st_size == 0 or not data_file.read_text(encoding="utf-8").strip():
         # Finish what can be finished (the base model's scores, the funnel that shows where the
         # samples died) instead of ending the run with nothing; the summary carries the warning.
-        message = (f"{stage}: skipped: {data_file.name} is empty, so there is nothing to train {trainer_name!r} on. "
+        message = (f"{stage}: skipped: {data_file.name} is empty, so there is nothing to train {step.trainer!r} on. "
                    f"{NO_DATA_ADVICE}")
-        run.begin(stage, fingerprint(stage, "skipped", start.fingerprint))
-        run.finish(stage, {"skipped": message})
         ctx.log(f"[yellow]{message}")
-        return None
-    fp = fingerprint(stage, start.fingerprint, trainer_name, options, file_digest(data_file), ctx.recipe.seed)
-    if run.is_done(stage, fp):
-        path = run.stage(stage)["model_path"]
-        if Path(path).exists():
-            return ModelStage(tag, path, fp)
+        return run_step(ctx, stage, fingerprint(stage, "skipped", start.fingerprint), [],
+                        work=lambda: Outcome(None, {"skipped": message}))
+    fp = fingerprint(stage, start.fingerprint, step, file_digest(data_file), ctx.recipe.seed)
     out_dir = run.root / "models" / tag
-    run.begin(stage, fp, [out_dir, run.root / "metrics" / f"{tag}.jsonl"])
-    with ctx.board.task(f"training {tag} ({trainer_name})", None) as update:
-        result = trainer.train(TrainContext(
-            model=start.path,
-            output_dir=out_dir,
-            data_file=data_file,
-            reward=rule_reward(ctx) if trainer.kind == "online" else None,
-            metrics_file=run.path("metrics", f"{tag}.jsonl"),
-            on_step=lambda step, total, metrics: update(step, total),
-            seed=ctx.recipe.seed,
-        ))
-    run.finish(stage, {"metrics": result.metrics}, model_path=str(result.model_path))
-    return ModelStage(tag, str(result.model_path), fp)
+
+    def train() -> Outcome:
+        with ctx.board.task(f"training {tag} ({step.trainer})", None) as update:
+            result = trainer.train(TrainContext(
+                model=start.path,
+                output_dir=out_dir,
+                data_file=data_file,
+                reward=rule_reward(ctx) if trainer.kind == "online" else None,
+                metrics_file=run.path("metrics", f"{tag}.jsonl"),
+                on_step=lambda step, total, metrics: update(step, total),
+                seed=ctx.recipe.seed,
+            ))
+        return Outcome(ModelStage(tag, str(result.model_path), fp), {"metrics": result.metrics},
+                       {"model_path": str(result.model_path)})
+
+    return run_step(ctx, stage, fp, [out_dir, run.root / "metrics" / f"{tag}.jsonl"], work=train,
+                    load=lambda: ModelStage(tag, run.stage(stage)["model_path"], fp),
+                    is_complete=lambda: Path(run.stage(stage).get("model_path", "")).exists())
 
 
-def train_stages(ctx: RunContext) -> list[ModelStage]:
+def _train(ctx: RunContext, inputs: Mapping[str, Any]) -> Outcome:
+    """The student before training, then after SFT, then after each RL step."""
     recipe = ctx.recipe
     student = recipe.models.student
     current = ModelStage("base", resolve_model(student), fingerprint("model", student))
     models = [current]
-    if recipe.sft:
-        trained = _train_one(ctx, "train:sft", "sft", recipe.sft.trainer, recipe.sft.options, current, "sft")
-        if trained is not None:
-            current = trained
-            models.append(current)
-    tags = {m.tag for m in models}
-    for i, step in enumerate(recipe.rl):
-        tag = step.trainer if step.trainer not in tags else f"{step.trainer}-{i}"
+    steps = ([("train:sft", "sft", recipe.sft)] if recipe.sft else []) + \
+        [(f"train:rl:{i}", f"rl[{i}]", step) for i, step in enumerate(recipe.rl)]
+    tags = {current.tag}
+    for stage, key, step in steps:
+        tag = "sft" if stage == "train:sft" else step.trainer if step.trainer not in tags else f"{step.trainer}-{key[3:-1]}"
         tags.add(tag)
         # A skipped step leaves the model as it was: the next one starts from the last trained.
-        trained = _train_one(ctx, f"train:rl:{i}", f"rl[{i}]", step.trainer, step.options, current, tag)
+        trained = _train_one(ctx, stage, key, step, current, tag)
         if trained is not None:
             current = trained
             models.append(current)
-    return models
+    return Outcome(models)
+
+
+#: Fans out into one step per trainer (``train:sft``, ``train:rl:0``...), each keyed on the
+#: model it starts from and the digest of its data file.
+TRAIN = Stage("train", "train", _train, reads=("build",), fans_out=True)

@@ -10,7 +10,7 @@ With no recipe file, :func:`default_recipe` assembles the embedded default from 
 :data:`BASE_RECIPE` and the ``redstar_default_recipe`` parts of the selected plugins.
 """
 
-from redstar.recipe.defaults import BASE_RECIPE, DEFAULT_RL, default_recipe, merge_parts
+from redstar.recipe.defaults import BASE_RECIPE, default_recipe, merge_parts
 from redstar.recipe.loading import dump, key_lines, load_recipe, parse_yaml, validate
 from redstar.recipe.references import PluginReference, check_plugins, plugin_references
 from redstar.recipe.sections import (
@@ -30,7 +30,7 @@ from redstar.recipe.sections import (
 )
 
 __all__ = [
-    "BASE_RECIPE", "DEFAULT_RL", "Cleaning", "Decontamination", "DomainSelection", "Evaluation", "Models",
+    "BASE_RECIPE", "Cleaning", "Decontamination", "DomainSelection", "Evaluation", "Models",
     "PluginRef", "PluginReference", "Preference", "Recipe", "Sampling", "Scoring", "Section", "Selection",
     "TrainStep", "check_plugins", "default_recipe", "dump", "key_lines", "load_recipe", "merge_parts",
     "parse_yaml", "plugin_references", "validate",

@@ -21,11 +21,6 @@ BASE_RECIPE: dict[str, Any] = {
     "evaluation": {"n": 1, "temperature": 0.0, "max_new_tokens": 384, "options": {"batch_size": 64}},
 }
 
-#: The RL step of the embedded default, used when a ``dpo`` trainer is installed (redstar-rl).
-DEFAULT_RL = [{"trainer": "dpo", "options": {"epochs": 1, "learning_rate": 5e-5, "beta": 0.3, "batch_size": 16,
-                                            "grad_accum": 1}}]
-
-
 def merge_parts(base: dict[str, Any], parts: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     """Merge plugin parts over ``base``: lists concatenate, mappings merge, and two plugins that
     set the same scalar differently is an error naming both."""
@@ -56,9 +51,9 @@ def merge_parts(base: dict[str, Any], parts: list[tuple[str, dict[str, Any]]]) -
 
 
 def default_recipe(host: Any, selected: list[str] | None = None) -> Recipe:
-    """The embedded default (``redstar run`` with no ``--recipe``): core's base, DPO when a
-    ``dpo`` trainer is installed and no selected part sets ``rl`` itself, and the parts of the
-    ``selected`` plugins (default: all)."""
+    """The embedded default (``redstar run`` with no ``--recipe``): core's base, the RL steps the
+    loaded plugins propose through ``redstar_default_rl`` (redstar-rl: one DPO step) unless a
+    selected part sets ``rl`` itself, and the parts of the ``selected`` plugins (default: all)."""
     parts = [(name, part) for name, part in host.call_each("redstar_default_recipe")
              if part and (selected is None or name in selected)]
     if not parts:
@@ -68,9 +63,9 @@ def default_recipe(host: Any, selected: list[str] | None = None) -> Recipe:
         )
     base = copy.deepcopy(BASE_RECIPE)
     # A part that says what RL it wants (``"rl": []`` for none, e.g. a domain whose prompts carry
-    # images that the text DPO trainer cannot take) replaces the default DPO step.
-    if "dpo" in host.names("trainers") and not any("rl" in part for _, part in parts):
-        base["rl"] = copy.deepcopy(DEFAULT_RL)
+    # images that the text DPO trainer cannot take) replaces the RL steps plugins propose.
+    if not any("rl" in part for _, part in parts):
+        base["rl"] = host.default_rl()
     merged = merge_parts(base, parts)
     merged["name"] = "default-" + "-".join(sorted(n for n, _ in parts))
     return validate(merged)

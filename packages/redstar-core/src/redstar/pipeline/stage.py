@@ -1,0 +1,124 @@
+"""The shape of every stage of a run, and the one place that runs a step of it.
+
+A :class:`Stage` says what it is called, which part of a run it belongs to (``--until``), which
+earlier stages it reads, which of them its output depends on (its fingerprint chains theirs),
+the recipe sections that shape its output, the files it writes, and how to do its work. The run's stages are listed in
+:mod:`redstar.pipeline.stages`; a plugin adds its own through the ``redstar_register_stages``
+hook. Stages
+that fan out into several steps (training: one per trainer; evaluation: one per model and
+benchmark) run each step through the same :func:`run_step`, so skipping a finished step,
+resuming an interrupted one, redoing a changed one and timing it are written once.
+
+A step whose fingerprint matches a finished step is *loaded* (its ``load`` reads the outputs
+back); one without ``load`` is incremental (sampling, verification) and always runs, keeping
+what its outputs already hold and doing only what is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from redstar.pipeline.rundir import fingerprint
+
+if TYPE_CHECKING:
+    from redstar.pipeline.context import RunContext
+    from redstar.recipe import Recipe
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a finished stage hands the stages after it: its value and its fingerprint."""
+
+    value: Any
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a stage's work returns: the value for later stages and the counts for the run state
+    (and the summary's funnel)."""
+
+    value: Any
+    counts: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # more state to keep (a model path, a score)
+
+
+@dataclass(frozen=True)
+class FunnelRow:
+    """A row of the summary's funnel: ``label``, read from the stage's ``counts[key]`` (and from
+    ``counts["by_domain"][domain][key]`` for the per-domain funnels)."""
+
+    label: str
+    key: str
+    unit: str  # "prompts" or "samples": which funnel it belongs to
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of a run.
+
+    - ``name``: its key in ``state.json`` (a fanned-out stage's steps are ``<name>:...``);
+    - ``part``: ``curate``, ``train`` or ``eval``; ``redstar run --until PART`` runs the stages of
+      that part and those before it;
+    - ``reads``: the stages whose values ``work`` receives, by name;
+    - ``keyed_on``: the stages whose fingerprints this stage's output depends on (by default all
+      it reads). Sampling reads the selection but is keyed on nothing upstream, so selecting more
+      prompts samples only the new ones instead of starting over;
+    - ``depends_on(recipe)``: the parts of the recipe that shape its output (in its fingerprint);
+    - ``outputs``: run-directory paths it writes, removed when its fingerprint changes;
+    - ``work(ctx, inputs)``: does the work and returns an :class:`Outcome`;
+    - ``load(ctx)``: reads a finished stage's value back; None for an incremental stage;
+    - ``fans_out``: ``work`` runs its own steps through :func:`run_step` (training, evaluation);
+      the stage itself then has no fingerprint or state of its own;
+    - ``funnel``: the rows it adds to the summary's funnel;
+    - ``drops``: the name its ``counts["dropped"]`` (reason -> count) go by in the summary
+      (``selection``, ``cleaning``), with ``counts["by_domain"][d]["dropped"]`` or
+      ``counts["dropped_by_domain"][d]`` per domain;
+    - ``after``: for a stage a plugin adds, the stage it runs after.
+    """
+
+    name: str
+    part: str
+    work: Callable[[RunContext, Mapping[str, Any]], Outcome]
+    reads: tuple[str, ...] = ()
+    keyed_on: tuple[str, ...] | None = None
+    depends_on: Callable[[Recipe], Any] = lambda recipe: None
+    outputs: tuple[str, ...] = ()
+    load: Callable[[RunContext], Any] | None = None
+    fans_out: bool = False
+    versioned: bool = True
+    funnel: tuple[FunnelRow, ...] = ()
+    drops: str | None = None
+    after: str | None = None
+
+    def fingerprint(self, ctx: RunContext, upstream: Mapping[str, Result]) -> str:
+        keyed = self.reads if self.keyed_on is None else self.keyed_on
+        return fingerprint(self.name, [upstream[name].fingerprint for name in keyed], self.depends_on(ctx.recipe),
+                           ctx.plugin_versions() if self.versioned else None)
+
+
+def run_step(ctx: RunContext, name: str, fp: str, outputs: Sequence[Path],
+             work: Callable[[], Outcome], load: Callable[[], Any] | None = None,
+             is_complete: Callable[[], bool] | None = None) -> Any:
+    """Skip, resume or redo one step, the same way for every stage.
+
+    Finished with the same fingerprint (and ``is_complete()``, by default: every output exists),
+    and ``load`` given: its value is read back. Otherwise the step begins (a changed fingerprint
+    removes the old ``outputs``; an unchanged one keeps partial outputs to resume from), works
+    and finishes, recording its counts and time in the run state."""
+    run = ctx.run
+    complete = is_complete or (lambda: all(Path(p).exists() for p in outputs))
+    if load is not None and run.is_done(name, fp) and complete():
+        return load()
+    run.begin(name, fp, list(outputs))
+    outcome = work()
+    run.finish(name, outcome.counts, **outcome.extra)
+    return outcome.value
+
+
+def parts(stages: Sequence[Stage]) -> tuple[str, ...]:
+    """The values ``--until`` takes: the stages' parts in order, then ``report``."""
+    return (*dict.fromkeys(stage.part for stage in stages), "report")
