@@ -23,25 +23,20 @@ from redstar.records import Prompt
 
 
 def _options(items: tuple[str, ...], path: str | None) -> dict[str, Any]:
-    import yaml
+    # Core's parser: a value means the same here as in a recipe (``5e-7`` is a number).
+    from redstar.cli.options import parse_options
 
-    options: dict[str, Any] = {}
-    for item in items:
-        if "=" not in item:
-            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--option")
-        key, value = item.split("=", 1)
-        options[key.strip()] = yaml.safe_load(value)
+    options = parse_options(items)
     if path is not None:
         options["path"] = path
     return options
 
 
 def _prompts(ctx: click.Context, source: str, options: dict[str, Any], limit: int | None) -> list[Prompt]:
-    from redstar.plugins import get_host, instantiate
+    from redstar.cli.options import host_of
+    from redstar.plugins import instantiate
 
-    root = ctx.find_root().obj
-    host = root["host"] if isinstance(root, dict) and "host" in root else get_host()
-    cls = host.get("sources", source)
+    cls = host_of(ctx).get("sources", source)
     loaded = instantiate(cls, options).load()
     prompts = list(loaded if limit is None else islice(loaded, limit))
     if not prompts:

@@ -8,7 +8,7 @@ It wants ``{"rewards": tensor, "scores": tensor, "extra_logs": {...}}``.
 
 This module runs in OpenRLHF's environment (the Ray workers), which therefore needs redstar-core
 and the domain packages installed: the rewards come from the pipeline's own
-:func:`redstar.pipeline.training.rule_reward` over the registered verifiers, and the response text
+:func:`redstar.services.rule_reward` over the registered verifiers, and the response text
 is cut and cleaned exactly as :class:`redstar.samplers.text.TokenDecoder` does for sampling and
 evaluation (ends at the first end-of-sequence token, special tokens dropped except
 ``<think>``/``</think>``).
@@ -19,26 +19,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
-
-
-class VerifierSet:
-    """What :func:`~redstar.pipeline.training.rule_reward` needs of a run: ``verifier(domain)``,
-    built from the installed plugins with the recipe's ``verifiers`` options."""
-
-    def __init__(self, options: Mapping[str, Mapping[str, Any]] | None = None) -> None:
-        from redstar.plugins import Host
-
-        self.host = Host()
-        self.options = dict(options or {})
-        self._built: dict[str, Any] = {}
-
-    def verifier(self, domain: str) -> Any:
-        if domain not in self._built:
-            from redstar.plugins import instantiate
-
-            cls = self.host.get("verifiers", domain)
-            self._built[domain] = instantiate(cls, dict(self.options.get(domain, {})))
-        return self._built[domain]
 
 
 class ResponseText:
@@ -69,7 +49,8 @@ def make_reward_func(model_path: str, verifiers: Mapping[str, Mapping[str, Any]]
     """``reward_func(queries, prompts, labels)`` for OpenRLHF, scoring with RedStar's verifiers."""
     from transformers import AutoTokenizer, GenerationConfig
 
-    from redstar.pipeline.training import rule_reward
+    from redstar.plugins import Host
+    from redstar.services import VerifierPool, rule_reward
 
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     try:
@@ -80,7 +61,8 @@ def make_reward_func(model_path: str, verifiers: Mapping[str, Mapping[str, Any]]
     if tokenizer.eos_token_id is not None:
         eos_ids.add(tokenizer.eos_token_id)
     response_text = ResponseText(tokenizer, sorted(eos_ids))
-    reward = rule_reward(VerifierSet(verifiers))
+    # The installed plugins' verifiers with the recipe's options, exactly as a run builds them.
+    reward = rule_reward(VerifierPool.from_options(Host(), verifiers))
 
     def reward_func(queries: Sequence[str], prompts: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
         import torch
