@@ -1,5 +1,7 @@
 """The run report: per-group (per-level) scores in natural order, as a table and as a plot."""
 
+import json
+
 from redstar.report import group_order, write_report
 
 
@@ -36,3 +38,44 @@ def test_no_group_plot_without_groups(tmp_path):
     write_report(tmp_path, summary)
     assert (tmp_path / "plots" / "scores.png").exists()
     assert not (tmp_path / "plots" / "scores_by_group.png").exists()
+
+
+# -- what ran: provenance ---------------------------------------------------------------------
+
+def test_describe_run_names_recipe_models_backends_versions_and_machine(tmp_path, arith_host):
+    import hashlib
+
+    import redstar
+    from redstar.provenance import describe_run
+    from redstar.recipe import dump, validate
+
+    student = tmp_path / "student"
+    student.mkdir()
+    (student / "config.json").write_text("{}")
+    recipe = validate({"name": "prov", "models": {"teacher": "org/some-teacher", "student": str(student)},
+                       "sampling": {"backend": "scripted"}, "evaluation": {"backend": "transformers"}})
+    info = describe_run(recipe, arith_host)
+    assert info["recipe"] == {"name": "prov", "sha256": hashlib.sha256(dump(recipe).encode()).hexdigest()}
+    assert info["teacher"] == {"spec": "org/some-teacher", "resolved": "org/some-teacher"}  # a hub id
+    assert info["student"] == {"spec": str(student), "resolved": str(student)}
+    assert info["backends"] == {"sampling": "scripted", "evaluation": "transformers"}
+    assert info["redstar"] == redstar.__version__
+    assert "arith" in [p["name"] for p in info["plugins"]]
+    m = info["machine"]
+    assert m["python"].count(".") == 2 and m["cpus"] >= 1 and m["hostname"]
+    assert isinstance(m["cuda"], bool) and "torch" in m
+    json.dumps(info)  # goes into summary.json as it is
+
+
+def test_describe_run_never_fails_on_a_missing_model_or_a_broken_torch(tmp_path, arith_host, monkeypatch):
+    import sys
+
+    from redstar.provenance import describe_run
+    from redstar.recipe import validate
+
+    recipe = validate({"models": {"teacher": "embedded:no-such-model", "student": "./nowhere"}})
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch raises ImportError
+    info = describe_run(recipe, arith_host)
+    assert info["teacher"] == {"spec": "embedded:no-such-model", "resolved": None}
+    assert info["student"]["resolved"] is None
+    assert info["machine"]["torch"] is None and info["machine"]["cuda"] is False
