@@ -128,3 +128,18 @@ def test_stage_times_are_totals_across_a_resume(tmp_path, arith_host):
     again = run_pipeline(load_recipe(path), out, arith_host, ProgressBoard(enabled=False), until="curate")
     assert again["seconds"]["sample"] >= first["seconds"]["sample"]  # not the last call's near-zero
     assert again["seconds_this_call"]["sample"] < first["seconds"]["sample"]
+
+
+def test_the_summary_says_what_ran(tmp_path, arith_host):
+    from redstar.recipe import dump
+
+    path = write(tmp_path, [ARITH])
+    path.write_text(path.read_text().replace("sft: {trainer: sft, options: {}}", "sft: null"))
+    recipe = load_recipe(path)
+    summary = run_pipeline(recipe, tmp_path / "run", arith_host, ProgressBoard(enabled=False), until="curate")
+    provenance = summary["provenance"]
+    assert provenance["recipe"]["name"] == "blend"
+    import hashlib
+
+    assert provenance["recipe"]["sha256"].startswith(hashlib.sha256(dump(recipe).encode()).hexdigest()[:12])
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["provenance"] == provenance

@@ -20,6 +20,7 @@ from redstar.pipeline.stages import pipeline_stages
 from redstar.pipeline.training import NO_DATA_ADVICE
 from redstar.plugins import Host
 from redstar.progress import ProgressBoard
+from redstar.provenance import describe_run
 from redstar.recipe import Recipe, dump
 from redstar.tables import write_json
 
@@ -54,6 +55,7 @@ def _run_locked(recipe: Recipe, out_dir: Path, host: Host, board: ProgressBoard,
         finally:
             ctx.close()
     summary = build_summary(run, recipe, stages, results, seconds)
+    summary["provenance"] = describe_run(recipe, host)
     write_json(run.root / "summary.json", summary)
     if until == "report":
         from redstar.report import write_report
