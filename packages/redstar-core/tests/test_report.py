@@ -79,3 +79,123 @@ def test_describe_run_never_fails_on_a_missing_model_or_a_broken_torch(tmp_path,
     assert info["teacher"] == {"spec": "embedded:no-such-model", "resolved": None}
     assert info["student"]["resolved"] is None
     assert info["machine"]["torch"] is None and info["machine"]["cuda"] is False
+
+
+def test_report_starts_with_what_ran(tmp_path):
+    provenance = {
+        "recipe": {"name": "r", "sha256": "ab" * 32},
+        "teacher": {"spec": "embedded:tiny-teacher", "resolved": "/models/tiny-teacher"},
+        "student": {"spec": "org/student", "resolved": "org/student"},
+        "backends": {"sampling": "vllm", "evaluation": "transformers"},
+        "redstar": "0.1.0",
+        "plugins": [{"name": "math", "version": "0.3.0", "builtin": False}],
+        "machine": {"hostname": "box", "os": "Linux-6", "python": "3.11.7", "cpus": 2, "torch": "2.13.0",
+                    "cuda": True, "gpu": "NVIDIA H100"},
+        "time": "2026-12-02T10:00:00+00:00",
+    }
+    md, page = write_report(tmp_path, {"recipe": "r", "run_dir": str(tmp_path), "provenance": provenance})
+    text = md.read_text()
+    assert text.index("## What ran") < text.index("## Funnel")
+    for expected in ("r (sha256 `abababababababab`)", "`embedded:tiny-teacher` (/models/tiny-teacher)",
+                     "**student**: `org/student`\n", "sampling: vllm, evaluation: transformers",
+                     "**RedStar**: 0.1.0", "math 0.3.0", "box: Linux-6, Python 3.11.7, 2 CPUs, torch 2.13.0, NVIDIA H100",
+                     "2026-12-02T10:00:00+00:00"):
+        assert expected in text
+    assert "<h2>What ran</h2>" in page.read_text() and "NVIDIA H100" in page.read_text()
+
+
+def test_report_without_provenance_has_no_what_ran(tmp_path):
+    md, _ = write_report(tmp_path, {"recipe": "r", "run_dir": str(tmp_path)})
+    assert "What ran" not in md.read_text()
+
+
+def _overlaps(boxes):
+    return [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:] if a.overlaps(b)]
+
+
+def test_groups_are_bars_per_model_with_labels_that_do_not_overlap():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from redstar.report import _groups_figure
+
+    subjects = ["algebra", "counting & probability", "geometry", "intermediate algebra", "number theory",
+                "prealgebra", "precalculus"]
+    many = [f"a rather long group name {i}" for i in range(24)]
+    scores = {tag: {"subjects": score(0.5, {g: 0.1 * (i % 10) for i, g in enumerate(subjects)}),
+                    "levels": score(0.5, {f"level {i}": 0.05 * i for i in range(1, 11)}),
+                    "many": score(0.5, {g: 0.5 for g in many})}
+              for tag in ("base", "sft", "dpo")}
+    fig = _groups_figure(plt, scores, ["base", "sft", "dpo"], ["subjects", "levels", "many"])
+    fig.tight_layout()
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for ax, count in zip(fig.axes, (7, 10, 24)):
+        assert not ax.lines  # no line joins unrelated groups
+        assert len(ax.patches) == 3 * count  # one bar per model per group
+        assert [t.get_text() for t in ax.get_legend().get_texts()] == ["base", "sft", "dpo"]
+        labels = [t for t in ax.get_xticklabels() if t.get_text()]
+        assert len(labels) == count
+        assert not _overlaps([t.get_window_extent(renderer) for t in labels])
+    assert fig.axes[1].get_xticklabels()[0].get_text() == "L1"
+    plt.close(fig)
+
+
+def test_difficulty_plot_shows_loaded_and_selected_with_each_domains_band(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from redstar.recipe import dump, validate
+    from redstar.report import _bands, _difficulty_figure
+
+    recipe = validate({"models": {"teacher": "t", "student": "s"},
+                       "selection": {"min_level": 7, "max_level": 9, "domains": {"code": {"min_level": 3, "max_level": 8}}}})
+    (tmp_path / "recipe.yaml").write_text(dump(recipe))
+    bands = _bands(tmp_path)
+    assert bands == {"*": (7.0, 9.0), "code": (3.0, 8.0)}
+    scored = [{"domain": d, "difficulty": lvl} for d in ("math", "code") for lvl in range(1, 11) for _ in range(4)]
+    selected = [r for r in scored if (r["domain"] == "math" and 7 <= r["difficulty"] <= 9)
+                or (r["domain"] == "code" and 3 <= r["difficulty"] <= 8)][::2]
+    fig = _difficulty_figure(plt, scored, selected, bands)
+    code, math = fig.axes
+    assert fig._suptitle.get_text() == "Difficulty: 80 prompts loaded, 18 selected"
+    assert code.get_title() == "code: 40 loaded, 12 selected"
+    assert math.get_title() == "math: 40 loaded, 6 selected"
+    assert [t.get_text() for t in code.get_legend().get_texts()] == ["loaded (40)", "selected (12)", "band 3-8"]
+    assert [t.get_text() for t in math.get_legend().get_texts()] == ["loaded (40)", "selected (6)", "band 7-9"]
+    plt.close(fig)
+
+    # one domain: one panel, the band shaded, both counts in the title; no recipe: no band
+    one = [r for r in scored if r["domain"] == "math"]
+    fig = _difficulty_figure(plt, one, [r for r in selected if r["domain"] == "math"], None)
+    (ax,) = fig.axes
+    assert ax.get_title() == "Difficulty: 40 prompts loaded, 6 selected"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["loaded (40)", "selected (6)"]
+    plt.close(fig)
+    fig = _difficulty_figure(plt, one, [], {"*": (7.0, 9.0)})
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["loaded (40)", "selected (0)", "band 7-9"]
+    plt.close(fig)
+
+
+def test_report_draws_the_difficulty_plot_from_the_run_files(tmp_path):
+    from redstar.recipe import dump, validate
+
+    (tmp_path / "recipe.yaml").write_text(dump(validate({"models": {"teacher": "t", "student": "s"}})))
+    rows = [{"domain": "math", "difficulty": lvl} for lvl in range(1, 11)]
+    (tmp_path / "scored.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "selected.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[6:9]))
+    md, _ = write_report(tmp_path, {"recipe": "r", "run_dir": str(tmp_path)})
+    assert (tmp_path / "plots" / "difficulty.png").stat().st_size > 0
+    assert "plots/difficulty.png" in md.read_text()
+    (tmp_path / "recipe.yaml").write_text("models: [not, a, mapping]\n")  # an unreadable recipe shades nothing
+    assert _bands_of(tmp_path) is None
+
+
+def _bands_of(run_dir):
+    from redstar.report import _bands
+
+    return _bands(run_dir)

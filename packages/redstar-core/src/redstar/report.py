@@ -104,15 +104,7 @@ def make_plots(run_dir: Path, summary: dict[str, Any]) -> dict[str, Path]:
 
     scored = _read_jsonl(run_dir / "scored.jsonl")
     if scored:
-        levels = [round(r["difficulty"]) for r in scored if r.get("difficulty") is not None]
-        fig, ax = plt.subplots(figsize=(6, 3.2))
-        ax.hist(levels, bins=[x - 0.5 for x in range(1, 12)], color="#c0392b", edgecolor="white")
-        sel = summary.get("stages", {}).get("select", {})
-        ax.set_xlabel("difficulty level")
-        ax.set_ylabel("prompts")
-        ax.set_title(f"Difficulty of loaded prompts ({sel.get('selected', 0)} selected)")
-        ax.set_xticks(range(1, 11))
-        save(fig, "difficulty")
+        save(_difficulty_figure(plt, scored, _read_jsonl(run_dir / "selected.jsonl"), _bands(run_dir)), "difficulty")
 
     panels = [("prompts", summary.get("funnel", [])), ("samples", summary.get("sample_funnel", []))]
     if any(steps for _, steps in panels):
@@ -199,24 +191,112 @@ def make_plots(run_dir: Path, summary: dict[str, Any]) -> dict[str, Path]:
         save(fig, "scores")
 
         # One panel per evaluator that reports groups (the synthetic sets: by level): where
-        # training helped, not just how much.
+        # training helped, not just how much. Bars side by side per model: groups are categories,
+        # and a line between them would suggest an order or a trend that is not there.
         grouped = [e for e in evaluators if any(scores[t].get(e, {}).get("by_group") for t in tags)]
         if grouped:
-            fig, axes = plt.subplots(1, len(grouped), figsize=(5 * len(grouped), 3.4), squeeze=False)
-            for ax, name in zip(axes[0], grouped):
-                groups = sorted({g for t in tags for g in scores[t].get(name, {}).get("by_group", {})}, key=group_order)
-                for tag in tags:
-                    by_group = scores[tag].get(name, {}).get("by_group", {})
-                    ax.plot(range(len(groups)), [by_group.get(g, {}).get("pass@1", float("nan")) for g in groups],
-                            marker="o", label=tag)
-                ax.set_xticks(range(len(groups)))
-                ax.set_xticklabels([g.replace("level ", "L") for g in groups], rotation=0 if len(groups) <= 10 else 45)
-                ax.set_ylim(-0.02, 1.02)
-                ax.set_ylabel("pass@1")
-                ax.set_title(name)
-                ax.legend()
-            save(fig, "scores_by_group")
+            save(_groups_figure(plt, scores, tags, grouped), "scores_by_group")
     return made
+
+
+def _bands(run_dir: Path) -> dict[str, tuple[float, float]] | None:
+    """The difficulty band of each domain (``"*"``: the global one) from the run's recipe.yaml;
+    None when the run has none or it no longer loads (the plot then shades nothing)."""
+    path = run_dir / "recipe.yaml"
+    if not path.exists():
+        return None
+    from redstar.errors import RedStarError
+    from redstar.recipe import load_recipe
+
+    try:
+        selection = load_recipe(path).selection
+    except RedStarError:
+        return None
+    bands = {"*": (float(selection.min_level), float(selection.max_level))}
+    for domain in selection.domains:
+        bands[domain] = tuple(float(x) for x in selection.band(domain))  # type: ignore[assignment]
+    return bands
+
+
+def _difficulty_figure(plt: Any, scored: list[dict[str, Any]], selected: list[dict[str, Any]],
+                       bands: dict[str, tuple[float, float]] | None) -> Any:
+    """Loaded (scored) and selected prompts by level, one panel per domain, each domain's
+    difficulty band shaded: what the selection kept out of what it was given."""
+    def levels(rows: list[dict[str, Any]], domain: str | None) -> list[int]:
+        return [round(r["difficulty"]) for r in rows
+                if r.get("difficulty") is not None and (domain is None or r.get("domain") == domain)]
+
+    domains = sorted({str(r.get("domain", "")) for r in scored})
+    panels: list[str | None] = [None] if len(domains) < 2 else list(domains)
+    fig, axes = plt.subplots(len(panels), 1, figsize=(7.4, 0.6 + 2.6 * len(panels)), squeeze=False)
+    bins = [x - 0.5 for x in range(1, 12)]
+    for ax, domain in zip(axes[:, 0], panels):
+        loaded, kept = levels(scored, domain), levels(selected, domain)
+        ax.hist(loaded, bins=bins, color="#bdc3c7", edgecolor="white", label=f"loaded ({len(loaded)})")
+        ax.hist(kept, bins=bins, color="#c0392b", edgecolor="white", rwidth=0.6, label=f"selected ({len(kept)})")
+        band = None
+        if bands is not None:
+            band = bands.get(domain or (domains[0] if len(domains) == 1 else "*"), bands["*"])
+        if band is not None:
+            low, high = band
+            ax.axvspan(low - 0.5, high + 0.5, color="#f1c40f", alpha=0.18, zorder=0,
+                       label=f"band {low:g}-{high:g}")
+        ax.set_xticks(range(1, 11))
+        ax.set_xlim(0.5, 10.5)
+        ax.set_ylabel("prompts")
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: never over a bar
+        name = "" if domain is None else f"{domain}: "
+        ax.set_title(f"{name}{len(loaded)} loaded, {len(kept)} selected", fontsize=10)
+    axes[-1, 0].set_xlabel("difficulty level")
+    if len(panels) > 1:
+        fig.suptitle(f"Difficulty: {len(levels(scored, None))} prompts loaded, "
+                     f"{len(levels(selected, None))} selected")
+    else:
+        axes[0, 0].set_title(f"Difficulty: {len(levels(scored, None))} prompts loaded, "
+                             f"{len(levels(selected, None))} selected")
+    return fig
+
+
+def _group_label(group: str) -> str:
+    import textwrap
+
+    return textwrap.fill(group.replace("level ", "L"), width=LABEL_WRAP)
+
+
+LABEL_WRAP = 12  # characters per line of a group's tick label
+CHAR_INCHES = 0.075  # about one character at font size 8
+
+
+def _groups_figure(plt: Any, scores: dict[str, Any], tags: list[str], grouped: list[str]) -> Any:
+    """Per-group pass@1, one panel (row) per evaluator, one bar per model in each group. Labels
+    are wrapped, and turned only when a panel's groups leave them too little room."""
+    per_panel = {name: sorted({g for t in tags for g in scores[t].get(name, {}).get("by_group", {})},
+                              key=group_order) for name in grouped}
+    most = max(len(groups) for groups in per_panel.values())
+    width = max(6.4, min(18.0, 1.5 + most * (0.3 * len(tags) + 0.3)))
+    fig, axes = plt.subplots(len(grouped), 1, figsize=(width, 3.4 * len(grouped)), squeeze=False)
+    bar = 0.8 / max(1, len(tags))
+    for ax, name in zip(axes[:, 0], grouped):
+        groups = per_panel[name]
+        for j, tag in enumerate(tags):
+            by_group = scores[tag].get(name, {}).get("by_group", {})
+            ax.bar([i - 0.4 + bar * (j + 0.5) for i in range(len(groups))],
+                   [by_group.get(g, {}).get("pass@1", float("nan")) for g in groups], bar, label=tag)
+        labels = [_group_label(g) for g in groups]
+        widest = max(len(line) for label in labels for line in label.splitlines())
+        room = (width - 1.5) / max(1, len(groups))  # inches of axis per group
+        turn = widest * CHAR_INCHES > 0.9 * room
+        if turn:  # too many groups for level text: one line each, upright (turned text never overlaps)
+            labels = [g.replace("level ", "L") for g in groups]
+        ax.set_xticks(range(len(groups)))
+        ax.set_xticklabels(labels, fontsize=8, rotation=90 if turn else 0)
+        ax.set_xlim(-0.6, len(groups) - 0.4)
+        ax.set_ylim(0, 1.2)  # room above 1.0 for the legend
+        ax.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
+        ax.set_ylabel("pass@1")
+        ax.set_title(f"{name}: pass@1 by group", fontsize=10)
+        ax.legend(fontsize=8, ncols=len(tags), loc="upper right")
+    return fig
 
 
 def _group_rows(summary: dict[str, Any]) -> list[str]:
@@ -256,10 +336,53 @@ def _domain_funnel_rows(summary: dict[str, Any]) -> list[str]:
     return rows
 
 
+def _cell(value: Any) -> str:
+    return str(value).replace("\n", " ")
+
+
+def _model_cell(model: dict[str, Any]) -> str:
+    spec, resolved = model.get("spec"), model.get("resolved")
+    if resolved is None:
+        return f"`{spec}` (not found)"
+    return f"`{spec}`" if resolved == spec else f"`{spec}` ({resolved})"
+
+
+def provenance_rows(provenance: dict[str, Any]) -> list[str]:
+    """The "What ran" section from ``summary["provenance"]`` (:func:`redstar.provenance.describe_run`):
+    what a reader needs to know which run produced these numbers."""
+    rows: list[tuple[str, str]] = []
+    recipe = provenance.get("recipe", {})
+    if recipe:
+        rows.append(("recipe", f"{recipe.get('name', '?')} (sha256 `{str(recipe.get('sha256', '?'))[:16]}`)"))
+    for role in ("teacher", "student"):
+        if provenance.get(role):
+            rows.append((role, _model_cell(provenance[role])))
+    backends = provenance.get("backends", {})
+    if backends:
+        rows.append(("backends", ", ".join(f"{k}: {v}" for k, v in backends.items())))
+    if provenance.get("redstar"):
+        rows.append(("RedStar", str(provenance["redstar"])))
+    plugins = provenance.get("plugins", [])
+    if plugins:
+        rows.append(("plugins", ", ".join(f"{p.get('name')} {p.get('version') or '(no version)'}" for p in plugins)))
+    m = provenance.get("machine", {})
+    if m:
+        gpu = m.get("gpu") if m.get("cuda") else "no CUDA"
+        torch = f"torch {m['torch']}" if m.get("torch") else "no torch"
+        rows.append(("machine", f"{m.get('hostname') or '?'}: {m.get('os') or '?'}, Python {m.get('python') or '?'}, "
+                                f"{m.get('cpus') or '?'} CPUs, {torch}, {gpu or 'GPU unknown'}"))
+    if provenance.get("time"):
+        rows.append(("time", str(provenance["time"])))
+    if not rows:
+        return []
+    return ["## What ran", ""] + [f"- **{k}**: {_cell(v)}" for k, v in rows] + [""]
+
+
 def write_report(run_dir: str | Path, summary: dict[str, Any]) -> tuple[Path, Path]:
     run_dir = Path(run_dir)
     plots = make_plots(run_dir, summary)
     lines = [f"# RedStar run: {summary['recipe']}", ""]
+    lines += provenance_rows(summary.get("provenance") or {})
     if summary.get("warnings"):
         lines += ["## Warnings", ""] + [f"- {w}" for w in summary["warnings"]] + [""]
     lines += ["## Funnel", "", "| step | count |", "|---|---|"]
