@@ -8,7 +8,7 @@ import pytest
 from rich.console import Console
 
 from redstar.errors import RedStarError
-from redstar.progress import ProgressBoard, RateEtaColumn, clock_text, eta_seconds, progress_every
+from redstar.progress import ProgressBoard, RateEtaColumn, clock_text, eta_seconds, progress_every, rate_text
 
 
 class FakeClock:
@@ -112,6 +112,7 @@ def test_eta_from_average_rate():
     assert eta_seconds(5, 10, 5.0) == 5.0
     assert clock_text(None) == "-:--:--"
     assert clock_text(3725) == "1:02:05"
+    assert rate_text(5000, 2.0) == "2500/s" and rate_text(5, 2.0) == "2.5/s" and rate_text(1, 4.0) == "15.0/min"
 
 
 def test_terminal_display_shows_an_eta_after_the_first_update():

@@ -88,7 +88,8 @@ def test_report_starts_with_what_ran(tmp_path):
         "student": {"spec": "org/student", "resolved": "org/student"},
         "backends": {"sampling": "vllm", "evaluation": "transformers"},
         "redstar": "0.1.0",
-        "plugins": [{"name": "math", "version": "0.3.0", "builtin": False}],
+        "plugins": [{"name": "math", "version": "0.3.0", "builtin": False},
+                    {"name": "core:filters", "version": None, "builtin": True}],
         "machine": {"hostname": "box", "os": "Linux-6", "python": "3.11.7", "cpus": 2, "torch": "2.13.0",
                     "cuda": True, "gpu": "NVIDIA H100"},
         "time": "2026-12-02T10:00:00+00:00",
@@ -101,6 +102,7 @@ def test_report_starts_with_what_ran(tmp_path):
                      "**RedStar**: 0.1.0", "math 0.3.0", "box: Linux-6, Python 3.11.7, 2 CPUs, torch 2.13.0, NVIDIA H100",
                      "2026-12-02T10:00:00+00:00"):
         assert expected in text
+    assert "core:filters" not in text  # core's own parts carry RedStar's version
     assert "<h2>What ran</h2>" in page.read_text() and "NVIDIA H100" in page.read_text()
 
 

@@ -76,6 +76,8 @@ def rate_text(done: float, elapsed: float) -> str:
     if done <= 0 or elapsed <= 0:
         return "-/s"
     rate = done / elapsed
+    if rate >= 100:
+        return f"{rate:.0f}/s"
     return f"{rate:.1f}/s" if rate >= 1 else f"{60 * rate:.1f}/min"  # slow steps read better per minute
 
 

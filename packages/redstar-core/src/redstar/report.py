@@ -362,7 +362,7 @@ def provenance_rows(provenance: dict[str, Any]) -> list[str]:
         rows.append(("backends", ", ".join(f"{k}: {v}" for k, v in backends.items())))
     if provenance.get("redstar"):
         rows.append(("RedStar", str(provenance["redstar"])))
-    plugins = provenance.get("plugins", [])
+    plugins = [p for p in provenance.get("plugins", []) if not p.get("builtin")]  # core's are RedStar's version
     if plugins:
         rows.append(("plugins", ", ".join(f"{p.get('name')} {p.get('version') or '(no version)'}" for p in plugins)))
     m = provenance.get("machine", {})
