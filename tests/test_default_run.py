@@ -12,7 +12,7 @@ from redstar.recipe import default_recipe
 
 def shorter(recipe):
     """The default recipe with fewer prompts, samples and evaluation problems."""
-    data = dict(recipe)
+    data = recipe.to_dict()
     for source in data["sources"]:
         source["options"]["count"] = 60 if source["name"] == "synthetic-math" else 40
     data["sampling"]["n"] = 3

@@ -14,23 +14,63 @@ from redstar.errors import MissingDependencyError, RedStarError
 from redstar.trainers.deepspeed import SHIPPED, config_path
 from redstar.trainers.parallel import sequence_parallel_config
 from redstar.trainers.reporting import StepReporter, numeric_metrics
-from redstar.trainers.settings import hf_trainer_args, precision_args, require_liger, resolve_device
+from redstar.trainers.settings import (
+    HFOptions,
+    OptionError,
+    hf_trainer_args,
+    precision_args,
+    require_liger,
+    resolve_device,
+)
 
 ARGS = dict(epochs=1, learning_rate=1e-3, batch_size=2, grad_accum=1, warmup_ratio=0.1, lr_scheduler="linear",
             weight_decay=0.0, gradient_checkpointing=None, deepspeed=None, liger=False, seed=3, save_steps=None,
-            save_total_limit=1, report_to="none", max_steps=-1)
+            save_total_limit=1, report_to="none", max_steps=-1, device="auto", resume=True)
 
 
 def test_cpu_training_is_fp32_without_checkpointing(tmp_path):
     import trl
 
     assert precision_args("cpu") == {"use_cpu": True, "bf16": False, "fp16": False}
-    config = trl.SFTConfig(**hf_trainer_args(output_dir=tmp_path, device="cpu", **ARGS))
+    config = trl.SFTConfig(**hf_trainer_args(HFOptions(**ARGS), output_dir=tmp_path, device="cpu", run_seed=0,
+                                             max_length=64))
     assert config.use_cpu and not config.bf16 and not config.gradient_checkpointing
     assert config.get_warmup_steps(100) == 10 and config.logging_steps == 1 and config.save_strategy == "epoch"
-    gpu_defaults = hf_trainer_args(output_dir=tmp_path, device="cuda", **{**ARGS, "deepspeed": "zero3"})
+    assert (config.seed, config.data_seed, config.max_length) == (3, 3, 64)
+    gpu_defaults = hf_trainer_args(HFOptions(**{**ARGS, "deepspeed": "zero3", "seed": None}), output_dir=tmp_path,
+                                   device="cuda", run_seed=7)
     assert any(key.endswith("checkpointing") and value is True for key, value in gpu_defaults.items())
     assert gpu_defaults["deepspeed"].endswith("zero3.json")
+    assert gpu_defaults["seed"] == 7  # the run's seed when the trainer sets none
+    with pytest.raises(TypeError, match="learning_rate"):
+        hf_trainer_args(HFOptions(**ARGS), output_dir=tmp_path, device="cpu", run_seed=0, learning_rate=1.0)
+
+
+@pytest.mark.parametrize("option, value, words", [
+    ("epochs", 0, "epochs must be above 0"),
+    ("learning_rate", -1e-5, "learning_rate must be above 0"),
+    ("learning_rate", "1e-5", "learning_rate must be a number"),
+    ("batch_size", 0, "batch_size must be an integer of at least 1"),
+    ("grad_accum", 1.5, "grad_accum must be an integer"),
+    ("warmup_ratio", 1.0, r"warmup_ratio is a fraction of the training steps in \[0, 1\)"),
+    ("weight_decay", -0.1, "weight_decay must be at least 0"),
+    ("save_steps", 0, "save_steps must be an integer of at least 1"),
+    ("max_steps", -2, "max_steps"),
+    ("device", "tpu", "device must be one of auto, cpu, cuda"),
+    ("lora", ["q_proj"], "lora must be a mapping"),
+])
+def test_shared_options_are_checked_when_built(option, value, words):
+    with pytest.raises(OptionError, match=words) as info:
+        HFOptions(**{**ARGS, option: value})
+    # A ValueError, so that a recipe's plugin check names the recipe key; a RedStarError for the CLI.
+    assert isinstance(info.value, ValueError) and isinstance(info.value, RedStarError)
+
+
+def test_pick_takes_the_shared_options_from_a_constructor():
+    options = HFOptions.pick({**ARGS, "packing": True, "self": object()})
+    assert options == HFOptions(**ARGS)
+    without = {k: v for k, v in ARGS.items() if k not in ("liger", "lora")}
+    assert (HFOptions.pick(without).liger, HFOptions.pick(without).lora) == (False, None)
 
 
 def test_bad_settings_are_named(tmp_path):
@@ -41,7 +81,7 @@ def test_bad_settings_are_named(tmp_path):
         with pytest.raises(RedStarError, match="no GPU"):
             resolve_device("cuda")
     with pytest.raises(RedStarError, match="warmup_ratio"):
-        hf_trainer_args(output_dir=tmp_path, device="cpu", **{**ARGS, "warmup_ratio": 1.5})
+        HFOptions(**{**ARGS, "warmup_ratio": 1.5})
     with pytest.raises(RedStarError, match="CUDA"):
         require_liger("cpu")
 

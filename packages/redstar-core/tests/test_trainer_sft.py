@@ -181,3 +181,22 @@ def test_sft_is_registered_as_a_builtin(redstar_host):
                  "lr_scheduler", "packing", "liger", "gradient_checkpointing", "deepspeed",
                  "sequence_parallel", "lora", "seed", "save_steps", "report_to"):
         assert name in options
+
+
+def test_sft_options_are_checked_when_the_trainer_is_built():
+    """A run builds its trainers before the first stage: a bad value stops it there, named."""
+    from redstar.errors import PluginError
+    from redstar.plugins import instantiate
+    from redstar.trainers.settings import OptionError
+
+    for options, words in [({"epochs": 0}, "epochs must be above 0"),
+                           ({"learning_rate": 0.0}, "learning_rate must be above 0"),
+                           ({"batch_size": 0}, "batch_size must be an integer of at least 1"),
+                           ({"max_length": 0}, "max_length"), ({"sequence_parallel": 0}, "sequence_parallel"),
+                           ({"lora": "r16"}, "lora must be a mapping")]:
+        with pytest.raises(OptionError, match=words):
+            SFTTrainer(**options)
+    with pytest.raises(PluginError, match="SFTTrainer rejected its options .*warmup_ratio"):
+        instantiate(SFTTrainer, {"warmup_ratio": 1.0})
+    trainer = SFTTrainer(lora={}, seed=5, packing=True)
+    assert (trainer.options.lora, trainer.options.seed, trainer.options.liger, trainer.packing) == ({}, 5, False, True)

@@ -69,3 +69,14 @@ def test_bad_rows_name_the_line(tiny_vlm, synthetic_prompts, synthetic_problems,
         VLMSFTTrainer(device="cpu").train(TrainContext(model=str(tiny_vlm), output_dir=Path(tmp_path / "o"),
                                                        data_file=data))
     assert err.value.line == 1
+
+
+def test_options_are_checked_when_the_trainer_is_built():
+    from redstar.trainers.settings import OptionError
+
+    for options, words in [({"grad_accum": 0}, "grad_accum"), ({"max_length": 0}, "max_length"),
+                           ({"max_tiles": 0}, "max_tiles"), ({"warmup_ratio": -0.1}, "warmup_ratio")]:
+        with pytest.raises(OptionError, match=words):
+            VLMSFTTrainer(**options)
+    trainer = VLMSFTTrainer(seed=3)
+    assert (trainer.options.seed, trainer.options.liger, trainer.options.lora) == (3, False, None)

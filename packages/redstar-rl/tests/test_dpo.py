@@ -70,3 +70,14 @@ def test_dpo_defaults_reach_trl_as_table_9(tmp_path, tiny_lm):
     args = trainer.args
     assert (args.beta, args.num_train_epochs, args.learning_rate) == (0.3, 2.0, 5e-7)
     assert args.per_device_train_batch_size * args.gradient_accumulation_steps == 64
+
+
+def test_dpo_options_are_checked_when_the_trainer_is_built():
+    import pytest
+
+    from redstar.trainers.settings import OptionError
+
+    for options, words in [({"beta": 0.1, "grad_accum": 0}, "grad_accum"), ({"max_length": 0}, "max_length"),
+                           ({"epochs": -1.0}, "epochs"), ({"device": "mps"}, "device")]:
+        with pytest.raises(OptionError, match=words):
+            DPOTrainer(**options)

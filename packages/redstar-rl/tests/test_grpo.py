@@ -57,6 +57,10 @@ def test_rule_reward_function_rebuilds_rows_for_trl():
 def test_grpo_needs_two_generations_and_a_reward(tmp_path, tiny_lm, online_file):
     with pytest.raises(RedStarError, match="num_generations"):
         GRPOTrainer(num_generations=1)
+    for options, words in [({"max_new_tokens": 0}, "max_new_tokens"), ({"temperature": 0.0}, "temperature"),
+                           ({"learning_rate": 0}, "learning_rate"), ({"batch_size": 0}, "batch_size")]:
+        with pytest.raises(RedStarError, match=words):
+            GRPOTrainer(**options)
     with pytest.raises(RedStarError, match="reward"):
         GRPOTrainer(device="cpu").build_trainer(
             TrainContext(model=str(tiny_lm), output_dir=tmp_path, data_file=online_file))

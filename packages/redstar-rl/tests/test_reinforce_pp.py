@@ -57,6 +57,10 @@ def test_online_options_are_checked(tmp_path, tiny_lm, online_file):
     assert ReinforcePPTrainer().options.mini_batch_size == 1024 * 2
     with pytest.raises(RedStarError, match="kl_estimator"):
         ReinforcePPTrainer(kl_estimator="k9")
+    with pytest.raises(RedStarError, match="learning_rate must be above 0"):
+        ReinforcePPTrainer(learning_rate=0.0)
+    with pytest.raises(ValueError, match="device must be one of"):  # a recipe check names the key
+        ReinforcePPTrainer(device="gpu")
     with pytest.raises(RedStarError, match="reward"):
         ReinforcePPTrainer(**CPU_OPTIONS).train(
             TrainContext(model=str(tiny_lm), output_dir=tmp_path, data_file=online_file))

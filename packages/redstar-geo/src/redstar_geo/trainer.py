@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from redstar.errors import InputError
-from redstar.interfaces import TrainContext, Trainer, TrainResult
+from redstar.interfaces import TrainContext
 from redstar.records import RecordError
-from redstar.trainers.reporting import ReportingCallback, StepReporter
+from redstar.trainers.hf_run import HFTrainer, Saver
 from redstar.trainers.rows import ROLES, read_rows, require_str
-from redstar.trainers.settings import hf_trainer_args, resolve_device
+from redstar.trainers.settings import HFOptions, check_at_least, resolve_device
 from redstar_geo.vlm.inputs import IGNORE_INDEX, Encoded
 from redstar_geo.vlm.loading import NATIVE, SIDE_FILES, LoadedVLM, load_vlm
 
@@ -91,7 +91,7 @@ class Collator:
         return batch
 
 
-class VLMSFTTrainer(Trainer):
+class VLMSFTTrainer(HFTrainer):
     """Supervised fine-tuning for InternVL checkpoints (``kind = "sft"``).
 
     Options shared with core's ``sft`` trainer, with the same meaning: ``epochs``,
@@ -115,52 +115,41 @@ class VLMSFTTrainer(Trainer):
                  save_total_limit: int | None = 2, resume: bool = True, report_to: str | list[str] = "none",
                  seed: int | None = None, freeze_vision: bool = True, max_tiles: int | None = None,
                  trust_remote_code: bool = False) -> None:
-        self.epochs, self.max_steps, self.learning_rate = epochs, max_steps, learning_rate
-        self.batch_size, self.grad_accum, self.max_length = batch_size, grad_accum, max_length
-        self.warmup_ratio, self.lr_scheduler, self.weight_decay = warmup_ratio, lr_scheduler, weight_decay
-        self.gradient_checkpointing, self.deepspeed, self.device = gradient_checkpointing, deepspeed, device
-        self.save_steps, self.save_total_limit, self.resume = save_steps, save_total_limit, resume
-        self.report_to, self.seed = report_to, seed
+        super().__init__(HFOptions.pick(locals()))
+        check_at_least(1, max_length=max_length)
+        if max_tiles is not None:
+            check_at_least(1, max_tiles=max_tiles)
+        self.max_length = max_length
         self.freeze_vision, self.max_tiles, self.trust_remote_code = freeze_vision, max_tiles, trust_remote_code
         self._loaded: LoadedVLM | None = None
 
     def build_trainer(self, ctx: TrainContext) -> Any:
         """The configured ``transformers.Trainer`` with data and model loaded, before training."""
-        from transformers import Trainer as HFTrainer
+        from transformers import Trainer as TransformersTrainer
         from transformers import TrainingArguments
 
         rows = [{**row, "line": number} for number, row in enumerate(read_rows(ctx.data_file, parse_vlm_sft_row), 1)]
-        device = resolve_device(self.device)
+        device = resolve_device(self.options.device)
         # Master weights in fp32; on GPUs bf16 comes from autocast (precision_args).
         loaded = load_vlm(ctx.model, device="cpu" if device == "cpu" else "auto", dtype="float32",
                           trust_remote_code=self.trust_remote_code, max_tiles=self.max_tiles)
         if self.freeze_vision:
             tower = loaded.model.model.vision_tower if loaded.kind == NATIVE else loaded.model.vision_model
             tower.requires_grad_(False)
-        args = TrainingArguments(
-            **hf_trainer_args(
-                output_dir=Path(ctx.output_dir), device=device, epochs=self.epochs, learning_rate=self.learning_rate,
-                batch_size=self.batch_size, grad_accum=self.grad_accum, warmup_ratio=self.warmup_ratio,
-                lr_scheduler=self.lr_scheduler, weight_decay=self.weight_decay,
-                gradient_checkpointing=self.gradient_checkpointing, deepspeed=self.deepspeed, liger=False,
-                seed=ctx.seed if self.seed is None else self.seed, save_steps=self.save_steps,
-                save_total_limit=self.save_total_limit, report_to=self.report_to, max_steps=self.max_steps,
-            ),
-            # The collator needs the raw messages; images are opened and tiled batch by batch.
-            remove_unused_columns=False, dataloader_num_workers=0, disable_tqdm=True,
-        )
+        # The collator needs the raw messages; images are opened and tiled batch by batch.
+        args = self.config(TrainingArguments, ctx, device,
+                           remove_unused_columns=False, dataloader_num_workers=0, disable_tqdm=True)
         log.info("vlm-sft: %d rows, %s checkpoint, vision tower %s", len(rows), loaded.kind,
                  "frozen" if self.freeze_vision else "trained")
-        trainer = HFTrainer(model=loaded.model, args=args, train_dataset=rows, processing_class=loaded.tokenizer,
-                            data_collator=Collator(loaded, Path(ctx.data_file), self.max_length),
-                            callbacks=[ReportingCallback(StepReporter(ctx.metrics_file, ctx.on_step))])
+        trainer = TransformersTrainer(model=loaded.model, args=args, train_dataset=rows,
+                                      processing_class=loaded.tokenizer,
+                                      data_collator=Collator(loaded, Path(ctx.data_file), self.max_length),
+                                      callbacks=self.callbacks(ctx))
         self._loaded = loaded
         return trainer
 
-    def train(self, ctx: TrainContext) -> TrainResult:
-        from redstar.trainers.hf_run import train_and_save
-
-        trainer = self.build_trainer(ctx)
+    def saver(self, ctx: TrainContext) -> Saver:
+        """The model, then the processor files of the checkpoint :meth:`build_trainer` loaded."""
         source = Path(self._loaded.path)
 
         def save(trainer: Any, final: Path) -> None:
@@ -168,7 +157,7 @@ class VLMSFTTrainer(Trainer):
             if trainer.is_world_process_zero():
                 copy_side_files(source, final)
 
-        return train_and_save(trainer, Path(ctx.output_dir), resume=self.resume, save=save)
+        return save
 
 
 def copy_side_files(source: Path, target: Path) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from redstar.errors import RedStarError
-from redstar.interfaces import TrainContext, Trainer, TrainResult
+from redstar.interfaces import TrainContext
+from redstar.trainers.hf_run import HFTrainer, load_tokenizer
+from redstar.trainers.settings import HFOptions, OptionError, check_at_least, check_positive, resolve_device
 
 #: Columns of the online rows that travel through TRL's dataset to the reward function.
 ROW_COLUMNS = ("prompt_id", "reference", "domain")
@@ -43,7 +44,7 @@ def rule_reward_function(reward: Callable[[Sequence[dict[str, Any]], Sequence[st
     return rule_reward
 
 
-class GRPOTrainer(Trainer):
+class GRPOTrainer(HFTrainer):
     """GRPO on online rows: ``num_generations`` responses per prompt (at least 2), each rewarded
     1/0/-1 by the rule verifier, advantages relative to the prompt's group.
 
@@ -78,20 +79,19 @@ class GRPOTrainer(Trainer):
                  vllm_server_host: str = "0.0.0.0", vllm_server_port: int = 8000,
                  vllm_gpu_memory_utilization: float = 0.3, vllm_tensor_parallel_size: int = 1,
                  vllm_enable_sleep_mode: bool = False) -> None:
+        super().__init__(HFOptions.pick(locals()))
         if num_generations < 2:
-            raise RedStarError("grpo needs num_generations >= 2: advantages compare responses to the same prompt")
+            raise OptionError("grpo needs num_generations >= 2: advantages compare responses to the same prompt")
         if vllm_mode not in ("colocate", "server"):
-            raise RedStarError(f"grpo: vllm_mode must be 'colocate' or 'server', got {vllm_mode!r}")
+            raise OptionError(f"grpo: vllm_mode must be 'colocate' or 'server', got {vllm_mode!r}")
+        check_at_least(1, max_new_tokens=max_new_tokens, max_prompt_length=max_prompt_length,
+                       num_iterations=num_iterations)
+        check_positive(temperature=temperature)
         self.vllm = dict(use_vllm=use_vllm, vllm_mode=vllm_mode, vllm_server_base_url=vllm_server_base_url,
                          vllm_server_host=vllm_server_host, vllm_server_port=vllm_server_port,
                          vllm_gpu_memory_utilization=vllm_gpu_memory_utilization,
                          vllm_tensor_parallel_size=vllm_tensor_parallel_size,
                          vllm_enable_sleep_mode=vllm_enable_sleep_mode)
-        self.epochs = epochs
-        self.max_steps = max_steps
-        self.learning_rate = learning_rate
-        self.batch_size = batch_size
-        self.grad_accum = grad_accum
         self.num_generations = num_generations
         self.max_new_tokens = max_new_tokens
         self.max_prompt_length = max_prompt_length
@@ -102,39 +102,14 @@ class GRPOTrainer(Trainer):
         self.scale_rewards = scale_rewards
         self.loss_type = loss_type
         self.num_iterations = num_iterations
-        self.warmup_ratio = warmup_ratio
-        self.lr_scheduler = lr_scheduler
-        self.weight_decay = weight_decay
-        self.gradient_checkpointing = gradient_checkpointing
-        self.deepspeed = deepspeed
-        self.liger = liger
-        self.lora = lora
-        self.device = device
-        self.save_steps = save_steps
-        self.save_total_limit = save_total_limit
-        self.resume = resume
-        self.report_to = report_to
-        self.seed = seed
-
-    def train(self, ctx: TrainContext) -> TrainResult:
-        from redstar.models import resolve_model
-        from redstar.trainers.hf_run import train_and_save
-        from redstar.trainers.lora import merged_saver
-
-        save = merged_saver(resolve_model(ctx.model), Path(ctx.output_dir) / "adapter") if self.lora is not None else None
-        return train_and_save(self.build_trainer(ctx), Path(ctx.output_dir), resume=self.resume, save=save)
 
     def build_trainer(self, ctx: TrainContext) -> Any:
         """The configured ``trl.GRPOTrainer`` before training."""
         import datasets
         import trl
-        from transformers import AutoTokenizer
 
         from redstar.models import resolve_model
         from redstar.samplers.text import TokenDecoder
-        from redstar.trainers.lora import lora_config
-        from redstar.trainers.reporting import ReportingCallback, StepReporter
-        from redstar.trainers.settings import hf_trainer_args, resolve_device
         from redstar_rl.data import read_online_rows
 
         if ctx.reward is None:
@@ -142,24 +117,15 @@ class GRPOTrainer(Trainer):
         if self.vllm["use_vllm"]:
             _require_vllm()
         model_path = resolve_model(ctx.model)
-        device = resolve_device(self.device)
-        tokenizer = AutoTokenizer.from_pretrained(model_path)
-        if tokenizer.pad_token is None:
-            tokenizer.pad_token = tokenizer.eos_token
+        device = resolve_device(self.options.device)
+        tokenizer = load_tokenizer(model_path)
         rows = read_online_rows(ctx.data_file, tokenizer, self.max_prompt_length)
         dataset = datasets.Dataset.from_list([
             {"prompt": r["prompt"], **{key: r[key] for key in ROW_COLUMNS}, "metadata_json": json.dumps(r["metadata"])}
             for r in rows
         ])
-        config = trl.GRPOConfig(
-            **hf_trainer_args(
-                output_dir=Path(ctx.output_dir), device=device, epochs=self.epochs,
-                learning_rate=self.learning_rate, batch_size=self.batch_size, grad_accum=self.grad_accum,
-                warmup_ratio=self.warmup_ratio, lr_scheduler=self.lr_scheduler, weight_decay=self.weight_decay,
-                gradient_checkpointing=self.gradient_checkpointing, deepspeed=self.deepspeed, liger=self.liger,
-                seed=ctx.seed if self.seed is None else self.seed, save_steps=self.save_steps,
-                save_total_limit=self.save_total_limit, report_to=self.report_to, max_steps=self.max_steps,
-            ),
+        config = self.config(
+            trl.GRPOConfig, ctx, device,
             num_generations=self.num_generations,
             max_completion_length=self.max_new_tokens,
             temperature=self.temperature,
@@ -174,8 +140,7 @@ class GRPOTrainer(Trainer):
         decoder = TokenDecoder(tokenizer, eos_token_ids_of(model_path, tokenizer))
         return trl.GRPOTrainer(
             model=model_path, reward_funcs=[rule_reward_function(ctx.reward, decoder)], args=config, train_dataset=dataset,
-            processing_class=tokenizer, peft_config=lora_config(self.lora),
-            callbacks=[ReportingCallback(StepReporter(ctx.metrics_file, ctx.on_step))],
+            processing_class=tokenizer, peft_config=self.peft_config(), callbacks=self.callbacks(ctx),
         )
 
 

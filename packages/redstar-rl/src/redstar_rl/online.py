@@ -32,6 +32,7 @@ import torch
 
 from redstar.errors import RedStarError
 from redstar.interfaces import TrainContext, Trainer, TrainResult
+from redstar.trainers.settings import OptionError, check_at_least, check_device, check_positive
 from redstar_rl.advantages import KL_ESTIMATORS, clipped_policy_loss, kl_estimate, token_rewards
 from redstar_rl.rollout import Batch, Sample, collate, generate_samples, response_logprobs, split_padded
 
@@ -71,34 +72,33 @@ class OnlineOptions:
     verifiers: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
-        for name in ("batch_size", "samples_per_prompt"):
-            if getattr(self, name) < 1:
-                raise RedStarError(f"{name} must be at least 1, got {getattr(self, name)}")
+        check_at_least(1, batch_size=self.batch_size, samples_per_prompt=self.samples_per_prompt)
         responses = self.batch_size * self.samples_per_prompt
         if self.mini_batch_size is None:
             self.mini_batch_size = responses
         if self.mini_batch_size < 1 or responses % self.mini_batch_size:
-            raise RedStarError(f"mini_batch_size ({self.mini_batch_size} responses) must divide the "
-                               f"{responses} responses of a rollout (batch_size {self.batch_size} prompts x "
-                               f"samples_per_prompt {self.samples_per_prompt})")
+            raise OptionError(f"mini_batch_size ({self.mini_batch_size} responses) must divide the "
+                              f"{responses} responses of a rollout (batch_size {self.batch_size} prompts x "
+                              f"samples_per_prompt {self.samples_per_prompt})")
         if self.lr_scheduler not in LR_SCHEDULES:
-            raise RedStarError(f"lr_scheduler must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_scheduler!r}")
+            raise OptionError(f"lr_scheduler must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_scheduler!r}")
         from redstar_rl.openrlhf import ENGINES, check_installed, cluster_settings
 
         if self.engine not in ENGINES:
-            raise RedStarError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
+            raise OptionError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
         if self.engine == "openrlhf":
             # Checked when the recipe is, not hours later on the cluster.
             self.openrlhf = cluster_settings(self.openrlhf)
             check_installed(self.openrlhf["python"])
         elif self.openrlhf is not None:
-            raise RedStarError("the openrlhf settings apply to engine: openrlhf only")
+            raise OptionError("the openrlhf settings apply to engine: openrlhf only")
         if self.kl_estimator not in KL_ESTIMATORS:
-            raise RedStarError(f"kl_estimator must be one of {', '.join(KL_ESTIMATORS)}, got {self.kl_estimator!r}")
-        for name in ("episodes", "micro_batch_size", "generation_batch_size",
-                     "update_epochs", "max_new_tokens", "max_prompt_length"):
-            if getattr(self, name) < 1:
-                raise RedStarError(f"{name} must be at least 1, got {getattr(self, name)}")
+            raise OptionError(f"kl_estimator must be one of {', '.join(KL_ESTIMATORS)}, got {self.kl_estimator!r}")
+        check_at_least(1, episodes=self.episodes, micro_batch_size=self.micro_batch_size,
+                       generation_batch_size=self.generation_batch_size, update_epochs=self.update_epochs,
+                       max_new_tokens=self.max_new_tokens, max_prompt_length=self.max_prompt_length)
+        check_positive(learning_rate=self.learning_rate, temperature=self.temperature)
+        check_device(self.device)
 
     @classmethod
     def pick(cls, options: dict[str, Any]) -> OnlineOptions:
@@ -157,9 +157,10 @@ class OnlineRLTrainer(Trainer):
     # -- the loop ---------------------------------------------------------------------------
     def train(self, ctx: TrainContext) -> TrainResult:
         from accelerate import Accelerator
-        from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
+        from transformers import AutoModelForCausalLM, set_seed
 
         from redstar.models import resolve_model
+        from redstar.trainers.hf_run import load_tokenizer
         from redstar.trainers.reporting import StepReporter
         from redstar.trainers.settings import resolve_device
         from redstar_rl.data import read_online_rows
@@ -178,9 +179,7 @@ class OnlineRLTrainer(Trainer):
         # below) is shared, so that processes split the same rollouts.
         set_seed(seed + accelerator.process_index)
         model_path = resolve_model(ctx.model)
-        tokenizer = AutoTokenizer.from_pretrained(model_path)
-        if tokenizer.pad_token is None:
-            tokenizer.pad_token = tokenizer.eos_token
+        tokenizer = load_tokenizer(model_path)
         self.tokenizer = tokenizer
         rows = read_online_rows(ctx.data_file, tokenizer, o.max_prompt_length)
 

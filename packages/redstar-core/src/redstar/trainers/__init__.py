@@ -3,9 +3,12 @@
 - :mod:`redstar.trainers.sft`: the built-in ``sft`` trainer (TRL's ``SFTTrainer``).
 - :mod:`redstar.trainers.sft_data`: SFT rows, and how the loss is kept off the prompt.
 - :mod:`redstar.trainers.rows`: reading a trainer's JSONL file with named errors (all kinds).
-- :mod:`redstar.trainers.settings`: device, precision and the TRL/transformers arguments common
-  to every Hugging Face based trainer (``sft`` here, ``dpo`` and ``grpo`` in redstar-rl).
-- :mod:`redstar.trainers.hf_run`: resume, train, save ``final`` (model and tokenizer).
+- :mod:`redstar.trainers.settings`: the options every Hugging Face based trainer shares
+  (``HFOptions``: ``sft`` here, ``dpo`` and ``grpo`` in redstar-rl, geo's ``vlm-sft``), checked
+  when built, and what they become: TRL/transformers arguments, device and precision.
+- :mod:`redstar.trainers.hf_run`: ``HFTrainer``, the base of those trainers: resume from the
+  newest complete checkpoint, train, save ``final`` (model and tokenizer; LoRA merged).
+- :mod:`redstar.trainers.checkpoints`: which ``checkpoint-N`` folder a rerun resumes from.
 - :mod:`redstar.trainers.lora`: the ``lora`` option and merging the adapter into ``final``.
 - :mod:`redstar.trainers.reporting`: per-step metrics to ``TrainContext.metrics_file`` and
   ``TrainContext.on_step``.

@@ -77,6 +77,13 @@ def complete_checkpoints(output_dir: Path) -> tuple[list[Path], dict[Path, str]]
     return complete, incomplete
 
 
+def last_checkpoint(output_dir: Path) -> str | None:
+    """The newest *complete* ``checkpoint-N`` folder a previous attempt left in ``output_dir``;
+    incomplete ones are skipped, not resumed from."""
+    complete, _ = complete_checkpoints(Path(output_dir))
+    return str(complete[-1]) if complete else None
+
+
 def set_aside_incomplete(output_dir: Path) -> list[Path]:
     """Move every incomplete checkpoint into ``output_dir/incomplete-checkpoints/`` with a
     warning, so that neither the resume nor the Trainer's own checkpoint rotation sees it, and a

@@ -1,27 +1,100 @@
-"""Running a configured transformers/TRL trainer the RedStar way: resume from the newest
-complete checkpoint in ``output_dir`` (incomplete ones are moved aside), train, save the final
-model and tokenizer to ``output_dir/final`` and return a :class:`~redstar.interfaces.TrainResult`
-with the last step's metrics and the run's summary. Shared by ``sft`` (core), ``dpo``/``grpo``
-(redstar-rl) and geo's VLM SFT."""
+"""Running a transformers/TRL trainer the RedStar way, for ``sft`` (core), ``dpo``/``grpo``
+(redstar-rl) and geo's ``vlm-sft``: :class:`HFTrainer` is their base, and :func:`train_and_save`
+resumes from the newest complete checkpoint in ``output_dir`` (incomplete ones are moved aside),
+trains, saves the final model and tokenizer to ``output_dir/final`` and returns a
+:class:`~redstar.interfaces.TrainResult` with the last step's metrics and the run's summary.
+
+This module imports neither torch nor transformers until a trainer trains: constructing a trainer
+(which a run does once before its first stage, to check the recipe) stays cheap."""
 
 from __future__ import annotations
 
 import logging
+from abc import abstractmethod
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from redstar.interfaces import TrainResult
-from redstar.trainers.checkpoints import set_aside_incomplete
-from redstar.trainers.reporting import ReportingCallback, leave_progress_to_reporter
-from redstar.trainers.settings import last_checkpoint
+from redstar.interfaces import TrainContext, Trainer, TrainResult
+from redstar.trainers.checkpoints import last_checkpoint, set_aside_incomplete
+from redstar.trainers.settings import HFOptions, hf_trainer_args
 
 log = logging.getLogger(__name__)
 
+#: ``save(trainer, final_dir)``: writes the final model (the tokenizer is saved after it).
+Saver = Callable[[Any, Path], None]
 
-def train_and_save(trainer: Any, output_dir: Path, *, resume: bool = True,
-                   save: Callable[[Any, Path], None] | None = None) -> TrainResult:
+
+class HFTrainer(Trainer):
+    """Base of the trainers built on a transformers/TRL ``Trainer``.
+
+    A subclass lists every option as a keyword parameter of its constructor, with its defaults and
+    docstring (recipes, ``redstar plugins`` and ``redstar recipe check`` read that signature),
+    passes the shared ones on with ``super().__init__(HFOptions.pick(locals()))`` (which checks
+    them: see :class:`~redstar.trainers.settings.HFOptions`), keeps its own as attributes, and
+    implements :meth:`build_trainer` with the helpers below. :meth:`train` resumes, trains and
+    saves ``final``, merging a LoRA adapter into it when ``lora`` is set.
+    """
+
+    # No docstring here: ``redstar plugins`` reads a subclass's option docs from its class and
+    # ``__init__`` docstrings, and inspect would hand it this one.
+    def __init__(self, options: HFOptions) -> None:
+        self.options = options
+
+    @abstractmethod
+    def build_trainer(self, ctx: TrainContext) -> Any:
+        """The configured transformers/TRL trainer, data loaded, before any training: what
+        :meth:`train` runs (and what to inspect to see exactly what is trained)."""
+
+    def train(self, ctx: TrainContext) -> TrainResult:
+        trainer = self.build_trainer(ctx)
+        return train_and_save(trainer, Path(ctx.output_dir), resume=self.options.resume, save=self.saver(ctx))
+
+    def saver(self, ctx: TrainContext) -> Saver | None:
+        """How ``final`` is written; None: ``trainer.save_model``. With ``lora``, the adapter is
+        saved to ``<output_dir>/adapter`` and merged into the base model for ``final``."""
+        if self.options.lora is None:
+            return None
+        from redstar.models import resolve_model
+        from redstar.trainers.lora import merged_saver
+
+        return merged_saver(resolve_model(ctx.model), Path(ctx.output_dir) / "adapter")
+
+    # -- helpers for build_trainer -----------------------------------------------------------
+    def config(self, config_class: type, ctx: TrainContext, device: str, **extras: Any) -> Any:
+        """``config_class`` (``trl.SFTConfig``, ``trl.DPOConfig``, ``trl.GRPOConfig``,
+        ``transformers.TrainingArguments``) from the shared options on the resolved ``device``
+        and the trainer's own ``extras``."""
+        return config_class(**hf_trainer_args(self.options, output_dir=Path(ctx.output_dir), device=device,
+                                              run_seed=ctx.seed, **extras))
+
+    def callbacks(self, ctx: TrainContext) -> list[Any]:
+        """What reports each step to ``ctx.metrics_file`` and ``ctx.on_step``."""
+        from redstar.trainers.reporting import ReportingCallback, StepReporter
+
+        return [ReportingCallback(StepReporter(ctx.metrics_file, ctx.on_step))]
+
+    def peft_config(self) -> Any:
+        """The ``peft.LoraConfig`` of the ``lora`` option, or None for full fine-tuning."""
+        from redstar.trainers.lora import lora_config
+
+        return lora_config(self.options.lora)
+
+
+def load_tokenizer(model_path: str) -> Any:
+    """The checkpoint's tokenizer, padding with the end-of-sequence token when it has no pad token."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def train_and_save(trainer: Any, output_dir: Path, *, resume: bool = True, save: Saver | None = None) -> TrainResult:
     """``save(trainer, final_dir)`` replaces the default ``trainer.save_model`` (LoRA merging)."""
+    from redstar.trainers.reporting import ReportingCallback, leave_progress_to_reporter
+
     output_dir = Path(output_dir)
     checkpoint = None
     if resume:

@@ -15,11 +15,9 @@ LORA_DEFAULTS = {"r": 16, "lora_alpha": 32, "lora_dropout": 0.05, "target_module
 
 def lora_config(options: dict[str, Any] | None) -> Any:
     """A ``peft.LoraConfig`` from the ``lora`` option (None: full fine-tuning; ``{}``: the
-    defaults above)."""
+    defaults above). :class:`~redstar.trainers.settings.HFOptions` has checked it is a mapping."""
     if options is None:
         return None
-    if not isinstance(options, dict):
-        raise RedStarError(f"lora must be a mapping of peft.LoraConfig options, got {type(options).__name__}")
     from peft import LoraConfig
 
     try:
@@ -29,7 +27,7 @@ def lora_config(options: dict[str, Any] | None) -> Any:
 
 
 def merged_saver(base_model: str, adapter_dir: Path) -> Any:
-    """A ``save(trainer, final)`` for :func:`redstar.trainers.hf_run.train_and_save`: save the
+    """The ``save(trainer, final)`` of :meth:`redstar.trainers.hf_run.HFTrainer.saver` with LoRA: save the
     adapter (``save_model`` gathers DeepSpeed shards), then, on the main process, merge it into a
     fresh copy of the base model and save that to ``final``."""
 

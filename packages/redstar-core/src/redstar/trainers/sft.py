@@ -4,18 +4,16 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
-from redstar.interfaces import TrainContext, Trainer, TrainResult
-from redstar.models import resolve_model
-from redstar.trainers.reporting import ReportingCallback, StepReporter
-from redstar.trainers.settings import hf_trainer_args, resolve_device
+from redstar.interfaces import TrainContext
+from redstar.trainers.hf_run import HFTrainer, load_tokenizer
+from redstar.trainers.settings import HFOptions, check_at_least, resolve_device
 
 log = logging.getLogger(__name__)
 
 
-class SFTTrainer(Trainer):
+class SFTTrainer(HFTrainer):
     """Supervised fine-tuning with TRL's ``SFTTrainer`` on rows ``{"prompt_id", "messages"}``.
 
     The chat template renders the reasoning and the answer; the loss falls on the assistant's
@@ -60,57 +58,29 @@ class SFTTrainer(Trainer):
                  assistant_only_loss: bool = True, device: str = "auto", save_steps: int | None = None,
                  save_total_limit: int | None = 2, resume: bool = True, report_to: str | list[str] = "none",
                  seed: int | None = None) -> None:
-        self.epochs = epochs
-        self.max_steps = max_steps
-        self.learning_rate = learning_rate
-        self.batch_size = batch_size
-        self.grad_accum = grad_accum
+        super().__init__(HFOptions.pick(locals()))
+        check_at_least(1, max_length=max_length, sequence_parallel=sequence_parallel)
         self.max_length = max_length
-        self.warmup_ratio = warmup_ratio
-        self.lr_scheduler = lr_scheduler
-        self.weight_decay = weight_decay
         self.packing = packing
-        self.liger = liger
-        self.gradient_checkpointing = gradient_checkpointing
         self.attn_implementation = attn_implementation
-        self.deepspeed = deepspeed
         self.sequence_parallel = sequence_parallel
-        self.lora = lora
         self.assistant_only_loss = assistant_only_loss
-        self.device = device
-        self.save_steps = save_steps
-        self.save_total_limit = save_total_limit
-        self.resume = resume
-        self.report_to = report_to
-        self.seed = seed
-
-    def train(self, ctx: TrainContext) -> TrainResult:
-        from redstar.trainers.hf_run import train_and_save
-        from redstar.trainers.lora import merged_saver
-
-        trainer = self.build_trainer(ctx)
-        save = None
-        if self.lora is not None:
-            save = merged_saver(resolve_model(ctx.model), Path(ctx.output_dir) / "adapter")
-        return train_and_save(trainer, Path(ctx.output_dir), resume=self.resume, save=save)
 
     def build_trainer(self, ctx: TrainContext) -> Any:
         """The configured ``trl.SFTTrainer``, data loaded and tokenized, before any training:
         what :meth:`train` runs (and what to inspect to see exactly what is trained)."""
         import datasets
         import trl
-        from transformers import AutoConfig, AutoTokenizer
+        from transformers import AutoConfig
 
-        from redstar.trainers.lora import lora_config
+        from redstar.models import resolve_model
         from redstar.trainers.parallel import sequence_parallel_config
         from redstar.trainers.sft_data import as_training_rows, loss_masking, read_sft_rows
 
         model_path = resolve_model(ctx.model)
-        device = resolve_device(self.device)
+        device = resolve_device(self.options.device)
         rows = read_sft_rows(ctx.data_file)
-        tokenizer = AutoTokenizer.from_pretrained(model_path)
-        if tokenizer.pad_token is None:
-            tokenizer.pad_token = tokenizer.eos_token
+        tokenizer = load_tokenizer(model_path)
         masking = loss_masking(tokenizer, self.assistant_only_loss)
         log.info("sft: %d rows, loss on %s tokens", len(rows), masking)
         dataset = datasets.Dataset.from_list(as_training_rows(rows, masking))
@@ -119,18 +89,11 @@ class SFTTrainer(Trainer):
             self.sequence_parallel, self.attn_implementation,
             num_heads=getattr(AutoConfig.from_pretrained(model_path), "num_attention_heads", None)
             if self.sequence_parallel > 1 else None,
-            deepspeed=self.deepspeed, packing=self.packing,
+            deepspeed=self.options.deepspeed, packing=self.packing,
         )
         init_kwargs = {"attn_implementation": self.attn_implementation} if self.attn_implementation else None
-        config = trl.SFTConfig(
-            **hf_trainer_args(
-                output_dir=Path(ctx.output_dir), device=device, epochs=self.epochs,
-                learning_rate=self.learning_rate, batch_size=self.batch_size, grad_accum=self.grad_accum,
-                warmup_ratio=self.warmup_ratio, lr_scheduler=self.lr_scheduler, weight_decay=self.weight_decay,
-                gradient_checkpointing=self.gradient_checkpointing, deepspeed=self.deepspeed, liger=self.liger,
-                seed=ctx.seed if self.seed is None else self.seed, save_steps=self.save_steps,
-                save_total_limit=self.save_total_limit, report_to=self.report_to, max_steps=self.max_steps,
-            ),
+        config = self.config(
+            trl.SFTConfig, ctx, device,
             max_length=self.max_length,
             packing=self.packing,
             assistant_only_loss=masking == "assistant",
@@ -140,8 +103,7 @@ class SFTTrainer(Trainer):
             # Ulysses splits each sequence into sequence_parallel equal shards.
             pad_to_multiple_of=self.sequence_parallel if self.sequence_parallel > 1 else None,
         )
-        reporting = ReportingCallback(StepReporter(ctx.metrics_file, ctx.on_step))
         return trl.SFTTrainer(
             model=model_path, args=config, train_dataset=dataset, processing_class=tokenizer,
-            peft_config=lora_config(self.lora), callbacks=[reporting],
+            peft_config=self.peft_config(), callbacks=self.callbacks(ctx),
         )
