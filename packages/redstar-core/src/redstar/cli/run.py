@@ -33,7 +33,9 @@ stages the change affects. Results: <out>/summary.json, <out>/report.html, <out>
 @click.option("--until", type=click.Choice(UNTIL), default="report", show_default=True,
               help="The last part of the run: curate (stop once the SFT and preference sets are built), train, "
                    "eval, or report (everything).")
-@click.option("--no-progress", is_flag=True, help="Do not draw progress bars.")
+@click.option("--no-progress", is_flag=True,
+              help="Do not show progress (bars on a terminal; elsewhere a plain line every $REDSTAR_PROGRESS_EVERY "
+                   "seconds, default 30).")
 @click.pass_context
 def run(ctx: click.Context, plugins: str | None, recipe_file: str | None, out: str | None, until: str,
         no_progress: bool) -> None:

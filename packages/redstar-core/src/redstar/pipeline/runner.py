@@ -73,6 +73,7 @@ def run_stages(ctx: RunContext, stages: list[Stage], until: str) -> tuple[dict[s
     for stage in stages:
         if order.index(stage.part) > order.index(until):
             break
+        ctx.board.stage(stage.name)  # a plain line where there is no terminal (nohup, Slurm, | tee)
         inputs = {name: results[name].value for name in stage.reads}
         start = time.perf_counter()
         if stage.fans_out:  # its steps run themselves through run_step, each with its own state
