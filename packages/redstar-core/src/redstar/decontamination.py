@@ -76,7 +76,8 @@ class BenchmarkIndex:
 
 
 def decontaminate(prompts: Sequence[Prompt], index: BenchmarkIndex) -> tuple[list[Prompt], dict[str, int]]:
-    kept, dropped = [], {}
+    kept: list[Prompt] = []
+    dropped: dict[str, int] = {}
     for p in prompts:
         hit = index.match(p.question)
         if hit is None:

@@ -117,7 +117,7 @@ def evaluate(
                     "group": prompt.metadata.get("group"),
                     "question": prompt.question,
                     "reference": prompt.reference,
-                    "correct_count": sum(s["correct"] for s in samples),
+                    "correct_count": sum(bool(s["correct"]) for s in samples),
                     "majority_correct": majority_correct(samples),
                     "samples": samples,
                 })

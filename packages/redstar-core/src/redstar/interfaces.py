@@ -205,12 +205,17 @@ class Filter(ABC):
         """A short drop reason (``"repetition"``), or None to keep the sample."""
 
 
+def constructor(cls: type) -> Callable[..., Any]:
+    """A plugin class's ``__init__``, whose keyword parameters are its options."""
+    return cls.__init__  # type: ignore[misc]  # a class's own constructor, not an instance's
+
+
 def options_of(cls: type) -> dict[str, Any]:
     """The keyword options a plugin class takes, with defaults (``inspect.Parameter.empty`` if
     required). Used to validate recipes and to document plugins in ``redstar plugins``."""
     import inspect
 
-    params = inspect.signature(cls.__init__).parameters
+    params = inspect.signature(constructor(cls)).parameters
     return {
         name: p.default
         for name, p in params.items()

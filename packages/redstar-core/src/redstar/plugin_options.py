@@ -13,7 +13,7 @@ import inspect
 import re
 from typing import Any
 
-from redstar.interfaces import options_of
+from redstar.interfaces import constructor, options_of
 
 
 def _annotation(param: inspect.Parameter) -> str | None:
@@ -26,7 +26,7 @@ def _annotation(param: inspect.Parameter) -> str | None:
 
 def _docs(cls: type) -> str:
     parts = [inspect.getdoc(cls) or ""]
-    init_doc = inspect.getdoc(cls.__init__)
+    init_doc = inspect.getdoc(constructor(cls))
     if init_doc and init_doc != inspect.getdoc(object.__init__):
         parts.append(init_doc)
     return "\n".join(parts)
@@ -58,7 +58,7 @@ def _explanation(doc: str, name: str) -> str | None:
 def describe_options(cls: type) -> list[dict[str, Any]]:
     """One entry per option: ``name``, ``type`` (as annotated, or None), ``default`` (None and
     ``required: True`` when there is none) and ``doc`` (or None)."""
-    params = inspect.signature(cls.__init__).parameters
+    params = inspect.signature(constructor(cls)).parameters
     doc = _docs(cls)
     out = []
     for name, default in options_of(cls).items():

@@ -209,9 +209,9 @@ class Host:
         for hook_name in ("redstar_default_recipe", "redstar_default_rl", "redstar_pipeline_stages", EMBEDDED_MODELS_HOOK,
                           "redstar_register_commands", *REGISTER_HOOKS):
             for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
-                info = self._infos.get(impl.plugin_name)
-                if info is not None and hook_name not in info.hooks:
-                    info.hooks.append(hook_name)
+                hooked = self._infos.get(impl.plugin_name)
+                if hooked is not None and hook_name not in hooked.hooks:
+                    hooked.hooks.append(hook_name)
         return registry
 
     def _fail(self, plugin_name: str, hook_name: str, exc: Exception) -> None:
@@ -316,12 +316,12 @@ def instantiate(cls: type, options: dict[str, Any],
     ``ValueError``/``TypeError`` raised by the constructor, into a readable error (``where(option,
     message)`` builds it, with ``option`` None when no single option is to blame; by default a
     PluginError)."""
-    from redstar.interfaces import options_of
+    from redstar.interfaces import constructor, options_of
 
     accepted = options_of(cls)
     import inspect
 
-    takes_any = any(p.kind is p.VAR_KEYWORD for p in inspect.signature(cls.__init__).parameters.values())
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in inspect.signature(constructor(cls)).parameters.values())
     for key in options:
         if key not in accepted and not takes_any:
             msg = f"unknown option {key!r} for {cls.__name__}; it takes: {', '.join(accepted) or 'no options'}"

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from rich.console import Console
 from rich.progress import (
@@ -35,7 +36,11 @@ from rich.text import Text
 
 from redstar.errors import RedStarError
 
-Update = Callable[[int, "int | None"], None]
+
+class Update(Protocol):
+    """``update(done)`` or ``update(done, total)``: what a stage reports to its progress task."""
+
+    def __call__(self, done: int, total: int | None = None, /) -> None: ...
 
 EVERY_ENV = "REDSTAR_PROGRESS_EVERY"
 DEFAULT_EVERY = 30.0
@@ -145,7 +150,7 @@ class ProgressBoard:
             self._ticker.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc: Any) -> None:
         if self._ticker is not None:
             self._stop.set()
             self._ticker.join(timeout=5)
@@ -224,8 +229,8 @@ class ProgressBoard:
     @contextmanager
     def task(self, description: str, total: int | None = None) -> Iterator[Update]:
         if self.plain:
-            with self._plain_task(description, total) as update:
-                yield update
+            with self._plain_task(description, total) as plain_update:
+                yield plain_update
             return
         task_id = self._progress.add_task(description, total=total)
 

@@ -41,7 +41,7 @@ def plugins(ctx: click.Context, as_json: bool, show_all: bool, show_options: boo
                        for key in keys if key in registry.items.get(kind, {})}
                 for kind, keys in provides.items()}
 
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"name": i.name, "version": i.version, "module": i.module, "builtin": i.builtin,
          "provides": i.provides, "hooks": i.hooks, "error": host_.failures.get(i.name),
          "classes": classes(i.provides)}

@@ -66,7 +66,7 @@ def _score(ctx: RunContext, inputs: Mapping[str, Any]) -> Outcome:
     for prompt, level in zip(prompts, levels):
         prompt.difficulty = float(level)
     write_table(ctx.run.path("scored.jsonl"), prompts)
-    histogram = Counter(int(round(p.difficulty)) for p in prompts)
+    histogram = Counter(int(round(float(level))) for level in levels)
     return Outcome(prompts, {"levels": {str(k): histogram[k] for k in sorted(histogram)}})
 
 
@@ -85,7 +85,8 @@ def benchmark_index(ctx: PluginContext) -> tuple[BenchmarkIndex, list[str]]:
                     for i, e in enumerate(ctx.recipe.evaluation.evaluators)]
     in_recipe = {name for name, _, _ in recipe_specs}
     names = cfg.evaluators if cfg.evaluators is not None else ctx.host.names("evaluators")
-    specs = [(name, {}, f"decontamination.evaluators[{name}]") for name in names if name not in in_recipe]
+    specs: list[tuple[str, dict[str, Any], str]] = [
+        (name, {}, f"decontamination.evaluators[{name}]") for name in names if name not in in_recipe]
     specs += recipe_specs
     used = []
     for name, options, key in specs:

@@ -18,7 +18,7 @@ import os
 import shutil
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -125,7 +125,7 @@ class RunDir:
         st = self.stage(name)
         return bool(st.get("done")) and st.get("fingerprint") == fp
 
-    def begin(self, name: str, fp: str, outputs: list[Path] = ()) -> bool:
+    def begin(self, name: str, fp: str, outputs: Sequence[Path] = ()) -> bool:
         """Mark ``name`` as running with ``fp``. When the fingerprint differs from the recorded
         one, the stage's old ``outputs`` are removed (they belong to another recipe) and True is
         returned; when it matches, partial outputs are kept for resuming and False is returned."""

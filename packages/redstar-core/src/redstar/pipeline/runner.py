@@ -9,6 +9,7 @@ interrupted, and redone when what it depends on changed (:func:`~redstar.pipelin
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -82,10 +83,9 @@ def run_stages(ctx: RunContext, stages: list[Stage], until: str) -> tuple[dict[s
                                          fingerprint(stage.name, [results[n].fingerprint for n in keyed]))
         else:
             fp = stage.fingerprint(ctx, results)
-            load = stage.load
             value = run_step(ctx, stage.name, fp, [ctx.run.path(o) for o in stage.outputs],
-                             work=lambda stage=stage, inputs=inputs: stage.work(ctx, inputs),
-                             load=None if load is None else (lambda load=load: load(ctx)))
+                             work=partial(stage.work, ctx, inputs),
+                             load=None if stage.load is None else partial(stage.load, ctx))
             results[stage.name] = Result(value, fp)
         seconds[stage.name] = round(time.perf_counter() - start, 2)
     return results, seconds

@@ -63,7 +63,9 @@ _TYPE_NAMES = {"int": "integer", "float": "number", "str": "string", "bool": "tr
 def _dotted(data: Any, loc: tuple[Any, ...]) -> tuple[str, Any, Any]:
     """The dotted key of a pydantic error location, the value there and its container. Parts of
     ``loc`` that are pydantic's union member tags (``int``, ``function-after[...]``) are skipped."""
-    key, value, parent = "", data, None
+    key: str = ""
+    value: Any = data
+    parent: Any = None
     for part in loc:
         if isinstance(value, list) and isinstance(part, int) and part < len(value):
             key, parent, value = f"{key}[{part}]", value, value[part]
@@ -100,7 +102,7 @@ def _section_of(annotation: Any) -> Any:
     return None
 
 
-def _message(error: dict[str, Any], value: Any, allowed: list[str]) -> str:
+def _message(error: Any, value: Any, allowed: list[str]) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
         return f"unknown key (allowed here: {', '.join(allowed)})"

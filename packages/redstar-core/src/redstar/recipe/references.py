@@ -43,7 +43,7 @@ def plugin_references(recipe: Recipe) -> list[PluginReference]:
 
 def check_plugins(recipe: Recipe, host: Any) -> None:
     """Check that every plugin the recipe names is registered and takes the options given."""
-    from redstar.interfaces import options_of
+    from redstar.interfaces import constructor, options_of
 
     for ref in plugin_references(recipe):
         try:
@@ -51,7 +51,7 @@ def check_plugins(recipe: Recipe, host: Any) -> None:
         except PluginError as exc:
             raise RecipeError(recipe.where(ref.key), ref.key, str(exc)) from None
         accepted = options_of(cls)
-        takes_any = any(p.kind is p.VAR_KEYWORD for p in inspect.signature(cls.__init__).parameters.values())
+        takes_any = any(p.kind is p.VAR_KEYWORD for p in inspect.signature(constructor(cls)).parameters.values())
         for option in ref.options:
             if option not in accepted and not takes_any:
                 key = f"{ref.options_key}.{option}"

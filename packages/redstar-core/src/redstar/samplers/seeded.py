@@ -25,7 +25,7 @@ def row_sampler(seeds: Sequence[int], temperature: float, top_p: float, device: 
     import torch
     from transformers import LogitsProcessor, TemperatureLogitsWarper, TopPLogitsWarper
 
-    warpers = [TemperatureLogitsWarper(temperature)]
+    warpers: list[LogitsProcessor] = [TemperatureLogitsWarper(temperature)]
     if top_p < 1:
         warpers.append(TopPLogitsWarper(top_p))
 

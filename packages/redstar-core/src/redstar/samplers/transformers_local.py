@@ -164,9 +164,11 @@ class TransformersSampler(Sampler):
                 done += len(batch) * (params.n if greedy else 1)
                 if self.on_progress is not None:
                     self.on_progress(done, total)
+        # Every slot is filled by now: each (conversation, copy) row was in exactly one batch.
+        done_rows = [[c for c in row if c is not None] for row in generated]
         if greedy:
-            return [[Completion(row[0].text, row[0].finish_reason) for _ in range(params.n)] for row in generated]
-        return [list(row) for row in generated]  # type: ignore[arg-type]
+            return [[Completion(row[0].text, row[0].finish_reason) for _ in range(params.n)] for row in done_rows]
+        return done_rows
 
     def _row_seeds(self, rows: list[tuple[int, int]], params: SamplingParams) -> list[int]:
         """One seed per (conversation, copy) row: the caller's, else drawn from ``params.seed``."""
@@ -181,12 +183,13 @@ class TransformersSampler(Sampler):
                         seeds: list[int] | None) -> list[Completion]:
         from transformers import LogitsProcessorList
 
-        tokenizer, model = self._tokenizer, self._model
+        tokenizer, model, decoder = self._tokenizer, self._model, self._decoder
+        assert decoder is not None, "load() sets the decoder before any batch is generated"
         inputs = tokenizer.pad({"input_ids": prompt_ids}, return_tensors="pt").to(model.device)
         options: dict[str, Any] = {
             "max_new_tokens": params.max_new_tokens,
             "pad_token_id": tokenizer.pad_token_id,
-            "eos_token_id": sorted(self._decoder.eos_ids) or None,
+            "eos_token_id": sorted(decoder.eos_ids) or None,
         }
         # Greedy either way: when sampling, the row-seeded processor has already turned the
         # logits into one draw per row (Gumbel-max), so its argmax is the sample. Unset
@@ -200,7 +203,7 @@ class TransformersSampler(Sampler):
             options.update(stop_strings=list(params.stop), tokenizer=tokenizer)
         output = model.generate(**inputs, **options)
         new_tokens = output[:, inputs["input_ids"].shape[1]:].tolist()
-        return [Completion(*self._decoder.decode(ids, params.stop)) for ids in new_tokens]
+        return [Completion(*decoder.decode(ids, params.stop)) for ids in new_tokens]
 
     @contextlib.contextmanager
     def _seeded(self, seed: int | None) -> Iterator[None]:

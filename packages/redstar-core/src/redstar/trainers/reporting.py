@@ -30,7 +30,7 @@ def numeric_metrics(logs: Mapping[str, Any]) -> dict[str, float]:
             continue
         if not isinstance(value, (int, float)):
             try:  # 0-d tensors and numpy scalars
-                value = float(value)  # type: ignore[arg-type]
+                value = float(value)
             except (TypeError, ValueError):
                 continue
         value = float(value)
