@@ -123,3 +123,21 @@ def test_cli_command_alone_and_under_redstar(tmp_path):
     assert under.exit_code == 1 and "online.jsonl" in under.output and "Traceback" not in under.output
     done = CliRunner().invoke(cli, ["export", str(run), "--format", "openrlhf", "--out", str(tmp_path / "p.jsonl")])
     assert done.exit_code == 0 and (tmp_path / "p.jsonl").exists()
+
+
+def test_llama_factory_export_names_a_run_directorys_images_absolutely(tmp_path):
+    from redstar.export import write_llama_factory
+
+    run = tmp_path / "run"
+    (run / "images").mkdir(parents=True)
+    (run / "images" / "d1.png").write_bytes(b"png")
+    row = {"prompt_id": "p", "domain": "geo",
+           "prompt": [{"role": "user", "content": [{"type": "image", "path": "images/d1.png"},
+                                                   {"type": "text", "text": "Which?"}]}],
+           "chosen": [{"role": "assistant", "content": "Answer: A"}],
+           "rejected": [{"role": "assistant", "content": "Answer: B"}]}
+    (run / "preference.jsonl").write_text(json.dumps(row) + "\n")
+    out = tmp_path / "elsewhere" / "pref.jsonl"
+    written, count = write_llama_factory(run, out)
+    first = json.loads(written.read_text().splitlines()[0])
+    assert count == 1 and first["images"] == [str(run / "images" / "d1.png")]

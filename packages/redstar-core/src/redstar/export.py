@@ -58,7 +58,10 @@ def _text_and_images(content: Any, path: Path, line: int, field: str) -> tuple[s
             texts.append(part["text"])
         elif kind == "image" and isinstance(part.get("path") or part.get("image"), str):
             texts.append(IMAGE_TOKEN)
-            images.append(part.get("path") or part.get("image"))
+            # Run directories store images relative to themselves (redstar.media); the export
+            # may be read from anywhere, so it names them absolutely.
+            image = Path(part.get("path") or part.get("image")).expanduser()
+            images.append(str(image if image.is_absolute() else path.resolve().parent / image))
         else:
             raise InputError(path, f"unknown content part {part!r:.60}", line=line, field=field)
     # Image first, then the question: LLaVA-style "<image>\nquestion".

@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping
 from typing import Any
 
+from redstar.media import localize_media
 from redstar.pipeline.context import RunContext
 from redstar.pipeline.stage import FunnelRow, Outcome, Stage
 from redstar.recipe import Cleaning
@@ -97,6 +98,8 @@ def _build(ctx: RunContext, inputs: Mapping[str, Any]) -> Outcome:
                               "rejected": [{"role": "assistant", "content": rejected.response}]})
     online_rows = [{"prompt_id": p.id, "domain": p.domain, "prompt": ctx.verifier(p.domain).messages(p),
                     "reference": p.reference, "metadata": p.metadata} for p in prompts]
+    # The rows' images (geo diagrams) are copied into the run directory, so it can be moved.
+    localize_media(sft_rows + pref_rows + online_rows, run.root)
     write_table(sft_file, sft_rows)
     write_table(pref_file, pref_rows)
     write_table(online_file, online_rows)

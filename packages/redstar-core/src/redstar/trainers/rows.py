@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from redstar.errors import InputError
+from redstar.media import resolve_media
 from redstar.records import RecordError
 from redstar.tables import iter_jsonl
 
@@ -24,9 +25,12 @@ def read_numbered_rows(path: str | Path, parse: Callable[[dict[str, Any]], dict[
     :class:`RecordError` becomes an :class:`InputError` naming the file, line and field. An empty
     file is an error too: training on nothing would only fail later, less clearly."""
     rows = []
+    base = Path(path).resolve().parent
     for number, obj in iter_jsonl(path):
         try:
-            rows.append((number, parse(obj)))
+            # Image paths written relative to the table (a run directory's images/) are found
+            # wherever the run directory now lives.
+            rows.append((number, parse(resolve_media(obj, base))))
         except RecordError as exc:
             raise InputError(path, str(exc), line=number, field=exc.field) from None
     if not rows:
