@@ -3,6 +3,7 @@ them after the directory has been moved."""
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -20,7 +21,7 @@ def image_row(path):
 
 def parse(row):
     for part in row["messages"][0]["content"]:
-        if part["type"] == "image" and not open(part["path"], "rb").read():
+        if part["type"] == "image" and not Path(part["path"]).read_bytes():
             raise RecordError("empty image", field="messages")
     return row
 
@@ -44,10 +45,10 @@ def test_images_are_copied_once_and_found_after_the_run_moves(tmp_path):
     moved = shutil.move(str(run), str(tmp_path / "elsewhere" / "run"))
     read = read_rows(f"{moved}/sft.jsonl", parse)
     images = [p["path"] for r in read for p in r["messages"][0]["content"] if p["type"] == "image"]
-    assert all(open(p, "rb").read() in (b"png-a", b"png-b") for p in images)
+    assert all(Path(p).read_bytes() in (b"png-a", b"png-b") for p in images)
     assert all(p.startswith(str(tmp_path / "elsewhere" / "run")) for p in images)
     # A rebuild over rows that already point inside the run copies nothing.
-    again = [json.loads(line) for line in open(f"{moved}/sft.jsonl")]
+    again = [json.loads(line) for line in Path(moved, "sft.jsonl").read_text().splitlines()]
     assert localize_media(again, tmp_path / "elsewhere" / "run") == 0
 
 
