@@ -31,3 +31,35 @@ def test_summary_counts_truncation_separately():
     assert score.pass_at_k["pass@2"] == pytest.approx(0.5)
     assert score.truncated == 1 and score.no_answer == 1
     assert score.by_group["level 1"]["pass@1"] == pytest.approx(0.5)
+
+
+def _rows(correct_counts, n, group=None):
+    return [{"group": group, "correct_count": c, "majority_correct": c * 2 > n,
+             "samples": [{"finish_reason": "stop", "reward": int(i < c), "correct": i < c, "extracted": "1"}
+                         for i in range(n)]} for c in correct_counts]
+
+
+def test_summary_carries_a_95_interval_for_pass_at_1_and_each_group():
+    rows = _rows([1] * 10 + [0] * 10, 1, "level 1") + _rows([1] * 20, 1, "level 2")
+    score = summarise("bench", "m", rows, 1)
+    assert score.pass_at_1 == pytest.approx(0.75)
+    low, high = score.pass_at_1_ci
+    assert low < 0.75 < high
+    assert score.pass_at_1_ci == pytest.approx([0.5981, 0.8581], abs=1e-4)  # Wilson, 30 of 40
+    level2 = score.by_group["level 2"]
+    assert level2["pass@1"] == 1.0 and level2["pass@1_ci"][1] == 1.0 and level2["pass@1_ci"][0] < 0.9
+    assert score.by_group["level 1"]["pass@1_ci"] == pytest.approx([0.2993, 0.7007], abs=1e-4)
+    assert score.to_dict()["pass_at_1_ci"] == score.pass_at_1_ci  # what summary.json stores
+    assert {"problems", "pass@1", "pass@1_ci"} == set(level2)
+
+
+def test_summary_interval_with_several_samples_is_deterministic():
+    rows = _rows([0, 1, 2, 3, 4] * 8, 4)
+    first, again = summarise("b", "m", rows, 4), summarise("b", "m", rows, 4)
+    assert first.pass_at_1 == pytest.approx(0.5)
+    assert first.pass_at_1_ci == again.pass_at_1_ci and first.pass_at_1_ci[0] < 0.5 < first.pass_at_1_ci[1]
+
+
+def test_summary_of_nothing_claims_nothing():
+    score = summarise("b", "m", [], 1)
+    assert score.pass_at_1 == 0.0 and score.pass_at_1_ci == [0.0, 1.0]

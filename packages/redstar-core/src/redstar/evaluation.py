@@ -4,7 +4,8 @@ Every evaluator in every domain goes through :func:`evaluate`: the evaluator onl
 problems, the domain's verifier judges responses. Per-problem results are appended to a JSONL
 file as they finish, so scores can be audited and an interrupted evaluation resumes where it
 stopped. Responses cut off at the token limit are counted as ``truncated`` and reported next to
-the scores, never silently folded into "wrong".
+the scores, never silently folded into "wrong". Every pass@1 (overall and per group) carries its
+95% interval (:mod:`redstar.stats`): on 40-180 problems a few problems' difference is noise.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 from redstar.interfaces import Sampler, SamplingParams, Verifier
 from redstar.records import Prompt
+from redstar.stats import pass_at_1_interval
 from redstar.tables import JsonlAppender
 
 
@@ -49,7 +51,9 @@ class Score:
     majority: float
     truncated: int
     no_answer: int
-    by_group: dict[str, dict[str, float]] = field(default_factory=dict)
+    # Each group: {"problems": int, "pass@1": float, "pass@1_ci": [low, high]}.
+    by_group: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pass_at_1_ci: list[float] = field(default_factory=lambda: [0.0, 1.0])  # 95%, see redstar.stats
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -61,25 +65,28 @@ def summarise(evaluator: str, model: str, rows: Sequence[dict[str, Any]], n: int
     for row in rows:
         groups[str(row.get("group"))].append(row)
 
-    def stats(subset: Sequence[dict[str, Any]]) -> dict[str, float]:
+    def stats(subset: Sequence[dict[str, Any]]) -> dict[str, Any]:
         if not subset:
-            return {"problems": 0, "pass@1": 0.0}
+            return {"problems": 0, "pass@1": 0.0, "pass@1_ci": [0.0, 1.0]}  # nothing measured: anything goes
         p1 = sum(r["correct_count"] / len(r["samples"]) for r in subset) / len(subset)
-        return {"problems": len(subset), "pass@1": p1}
+        low, high = pass_at_1_interval([(r["correct_count"], len(r["samples"])) for r in subset])
+        return {"problems": len(subset), "pass@1": p1, "pass@1_ci": [low, high]}
 
     total = len(rows)
+    overall = stats(rows)
     return Score(
         evaluator=evaluator,
         model=model,
         problems=total,
         samples_per_problem=n,
-        pass_at_1=stats(rows)["pass@1"] if rows else 0.0,
+        pass_at_1=overall["pass@1"],
         pass_at_k={f"pass@{k}": (sum(pass_at_k(len(r["samples"]), r["correct_count"], k) for r in rows) / total
                                  if total else 0.0) for k in ks},
         majority=(sum(r["majority_correct"] for r in rows) / total) if total else 0.0,
         truncated=sum(s["finish_reason"] == "length" for r in rows for s in r["samples"]),
         no_answer=sum(s["reward"] == -1 for r in rows for s in r["samples"]),
         by_group={g: stats(rs) for g, rs in sorted(groups.items()) if g != "None"},
+        pass_at_1_ci=overall["pass@1_ci"],
     )
 
 
