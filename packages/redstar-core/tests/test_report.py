@@ -201,3 +201,84 @@ def _bands_of(run_dir):
     from redstar.report import _bands
 
     return _bands(run_dir)
+
+
+# -- uncertainty: intervals and paired comparisons ---------------------------------------------
+
+def _eval_file(run, tag, evaluator, solved, total=40):
+    """One sample per problem; the first ``solved`` problems are right."""
+    path = run / "eval" / tag / f"{evaluator}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps({"prompt_id": f"p{i}", "correct_count": int(i < solved),
+                                        "samples": [{"correct": i < solved}]}) + "\n" for i in range(total)))
+
+
+def _scored(p1, ci, groups=None):
+    return {"pass_at_1": p1, "pass_at_1_ci": ci, "majority": p1, "truncated": 0,
+            "by_group": {g: {"pass@1": v, "pass@1_ci": c} for g, (v, c) in (groups or {}).items()}}
+
+
+def test_report_shows_intervals_and_marks_a_difference_within_noise(tmp_path):
+    # geo: 0.150 -> 0.225 on 40 problems (three more right: noise); math: 0.1 -> 0.8 (real).
+    for tag, geo, math in (("base", 6, 4), ("sft", 9, 32)):
+        _eval_file(tmp_path, tag, "geo", geo)
+        _eval_file(tmp_path, tag, "math", math)
+    summary = {"recipe": "r", "run_dir": str(tmp_path), "scores": {
+        "base": {"geo": _scored(0.15, [0.0706, 0.2916], {"angle": (0.2, [0.08, 0.42])}),
+                 "math": _scored(0.1, [0.0396, 0.2303])},
+        "sft": {"geo": _scored(0.225, [0.1232, 0.3755], {"angle": (0.3, [0.14, 0.52])}),
+                "math": _scored(0.8, [0.6518, 0.8950])}}}
+    md, page = write_report(tmp_path, summary)
+    text = md.read_text()
+    assert "| geo | 0.150 [0.07, 0.29] (0.150; 0) | 0.225 [0.12, 0.38] (0.225; 0) |" in text
+    assert "| angle | 0.200 [0.08, 0.42] | 0.300 [0.14, 0.52] |" in text
+    rows = {line.split(" | ")[0]: line for line in text.splitlines() if line.startswith(("| geo | base", "| math | base"))}
+    assert "+0.075" in rows["| geo"] and "McNemar exact" in rows["| geo"] and rows["| geo"].endswith("*within noise* |")
+    assert "+0.700" in rows["| math"] and rows["| math"].endswith("| better |")
+    assert "<em>within noise</em>" in page.read_text()
+    assert (tmp_path / "plots" / "scores.png").stat().st_size > 0
+
+
+def test_report_uses_the_summarys_comparisons_and_reads_old_summaries(tmp_path):
+    stored = {"sft": {"bench": {"against": "base", "problems": 40, "difference": -0.3, "ci": [-0.45, -0.15],
+                                "p_value": 0.001, "test": "mcnemar-exact", "within_noise": False,
+                                "better": 1, "worse": 13}}}
+    old = {"pass_at_1": 0.5, "majority": 0.5, "truncated": 0}  # written before intervals existed
+    summary = {"recipe": "r", "run_dir": str(tmp_path), "comparisons": stored,
+               "scores": {"base": {"bench": old}, "sft": {"bench": dict(old, pass_at_1=0.2)}}}
+    text = write_report(tmp_path, summary)[0].read_text()  # no eval files: the stored comparison is used
+    assert "| bench | 0.500 (0.500; 0) | 0.200 (0.500; 0) |" in text
+    assert "| bench | base -> sft | -0.300 [-0.45, -0.15] | 0.001 (McNemar exact) | 1 / 13 of 40 | worse |" in text
+
+
+def test_terminal_tables_show_intervals_and_comparisons(tmp_path):
+    from rich.console import Console
+
+    from redstar.report import print_summary
+
+    _eval_file(tmp_path, "base", "bench", 6)
+    _eval_file(tmp_path, "sft", "bench", 9)
+    summary = {"recipe": "r", "run_dir": str(tmp_path), "scores": {
+        "base": {"bench": _scored(0.15, [0.0706, 0.2916])}, "sft": {"bench": _scored(0.225, [0.1232, 0.3755])}}}
+    console = Console(record=True, width=200)
+    print_summary(summary, console)
+    out = console.export_text()
+    assert "0.150 [0.07, 0.29]" in out and "base -> sft" in out and "within noise" in out
+
+
+def test_score_bars_carry_their_intervals():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from redstar.report import _groups_figure
+
+    scores = {tag: {"levels": _scored(0.5, [0.4, 0.6], {"level 1": (v, [v - 0.1, v + 0.1]),
+                                                        "level 2": (v, [v - 0.2, v + 0.2])})}
+              for tag, v in (("base", 0.3), ("sft", 0.6))}
+    fig = _groups_figure(plt, scores, ["base", "sft"], ["levels"])
+    segments = [seg for c in fig.axes[0].collections for seg in c.get_segments()]  # one collection per model
+    spans = sorted((round(float(s[0][1]), 2), round(float(s[1][1]), 2)) for s in segments)
+    assert spans == [(0.1, 0.5), (0.2, 0.4), (0.4, 0.8), (0.5, 0.7)]
+    plt.close(fig)

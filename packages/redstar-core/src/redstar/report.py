@@ -1,6 +1,8 @@
 """The run report: a terminal table, ``report.md`` and a self-contained ``report.html`` with plots
 (difficulty histogram, the funnel from prompts to SFT rows, pass rate against response length,
-training curves, and every score before and after training)."""
+training curves, and every score before and after training). Every pass@1 is shown with its 95%
+interval, and each model against the one before it with a paired test that marks a difference
+within noise (:mod:`redstar.stats`)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+
+from redstar.stats import compare_models
 
 PLOTS = ("difficulty", "funnel", "funnel_by_domain", "pass_vs_length", "training", "scores", "scores_by_group")
 
@@ -29,8 +33,80 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def fmt_pass(value: float, ci: Any) -> str:
+    """``0.590 [0.51, 0.66]``: a pass@1 with its 95% interval; the bare number for a score saved
+    before intervals existed."""
+    if isinstance(ci, (list, tuple)) and len(ci) == 2:
+        return f"{value:.3f} [{ci[0]:.2f}, {ci[1]:.2f}]"
+    return f"{value:.3f}"
+
+
+def _interval_bars(ax: Any, xs: list[float], cis: list[Any]) -> None:
+    """A vertical segment over each bar from its interval's low to high end (none where a score has
+    no interval). Plain segments (a line collection), not matplotlib's errorbar, whose caps are
+    lines that could read as joining bars."""
+    shown = [(x, ci[0], ci[1]) for x, ci in zip(xs, cis) if isinstance(ci, (list, tuple)) and len(ci) == 2]
+    if shown:
+        ax.vlines([x for x, _, _ in shown], [lo for _, lo, _ in shown], [hi for _, _, hi in shown],
+                  colors="#222222", linewidth=1.2, zorder=3)
+
+
+def comparisons(run_dir: str | Path, summary: dict[str, Any]) -> dict[str, Any]:
+    """The summary's paired comparisons, or, for a summary written without them, computed from the
+    run's per-problem results (``eval/<model>/<evaluator>.jsonl``)."""
+    if "comparisons" in summary:
+        return summary["comparisons"] or {}
+    return compare_models(run_dir, summary.get("scores", {}))
+
+
+def _verdict(c: dict[str, Any]) -> str:
+    if c["within_noise"]:
+        return "within noise"
+    return "better" if c["difference"] > 0 else "worse"
+
+
+TESTS = {"mcnemar-exact": "McNemar exact", "sign-flip-exact": "sign-flip exact",
+         "sign-flip-monte-carlo": "sign-flip Monte Carlo"}
+
+
+def _comparison_cells(evaluator: str, tag: str, c: dict[str, Any]) -> list[str]:
+    low, high = c["ci"]
+    return [evaluator, f"{c['against']} -> {tag}", f"{c['difference']:+.3f} [{low:+.2f}, {high:+.2f}]",
+            f"{c['p_value']:.3g} ({TESTS.get(c['test'], c['test'])})",
+            f"{c['better']} / {c['worse']} of {c['problems']}", _verdict(c)]
+
+
+COMPARISON_COLUMNS = ["evaluator", "change", "difference [95% CI]", "p (test)", "problems better / worse", "verdict"]
+
+
+def comparison_table(found: dict[str, Any]) -> Table:
+    table = Table(title="Each model against the one before it (paired over the same problems)")
+    for column in COMPARISON_COLUMNS:
+        table.add_column(column, justify="left" if column in ("evaluator", "change", "verdict") else "right")
+    for tag, per in found.items():
+        for evaluator, c in sorted(per.items()):
+            table.add_row(*_comparison_cells(evaluator, tag, c))
+    return table
+
+
+def _comparison_rows(found: dict[str, Any]) -> list[str]:
+    if not found:
+        return []
+    rows = ["", "### Each model against the one before it", "",
+            "pass@1 difference on the problems both answered, its 95% interval (paired bootstrap) and "
+            "p-value; *within noise* when the interval contains 0 or p >= 0.05.", "",
+            "| " + " | ".join(COMPARISON_COLUMNS) + " |", "|---|" + "---|" * (len(COMPARISON_COLUMNS) - 1)]
+    for tag, per in found.items():
+        for evaluator, c in sorted(per.items()):
+            cells = _comparison_cells(evaluator, tag, c)
+            if c["within_noise"]:
+                cells[-1] = "*within noise*"
+            rows.append("| " + " | ".join(cells) + " |")
+    return rows
+
+
 def score_table(summary: dict[str, Any]) -> Table:
-    table = Table(title="Scores (pass@1; maj = majority vote; trunc = responses cut at the token limit)")
+    table = Table(title="Scores (pass@1 [95% interval]; maj = majority vote; trunc = responses cut at the token limit)")
     table.add_column("evaluator")
     tags = list(summary.get("scores", {}))
     for tag in tags:
@@ -40,7 +116,8 @@ def score_table(summary: dict[str, Any]) -> Table:
         cells = []
         for tag in tags:
             s = summary["scores"][tag].get(name)
-            cells.append("-" if s is None else f"{s['pass_at_1']:.3f} (maj {s['majority']:.3f}, trunc {s['truncated']})")
+            cells.append("-" if s is None else f"{fmt_pass(s['pass_at_1'], s.get('pass_at_1_ci'))} "
+                                               f"(maj {s['majority']:.3f}, trunc {s['truncated']})")
         table.add_row(name, *cells)
     return table
 
@@ -82,6 +159,9 @@ def print_summary(summary: dict[str, Any], console: Console | None = None) -> No
         console.print(f"[yellow]warning:[/yellow] {warning}")
     if summary.get("scores"):
         console.print(score_table(summary))
+        found = comparisons(summary["run_dir"], summary)
+        if found:
+            console.print(comparison_table(found))
     console.print(f"run directory: {summary['run_dir']}")
 
 
@@ -181,13 +261,15 @@ def make_plots(run_dir: Path, summary: dict[str, Any]) -> dict[str, Path]:
         width = 0.8 / max(1, len(tags))
         for j, tag in enumerate(tags):
             ys = [scores[tag].get(e, {}).get("pass_at_1", 0.0) for e in evaluators]
-            ax.bar([i + j * width for i in range(len(evaluators))], ys, width, label=tag)
+            xs = [i + j * width for i in range(len(evaluators))]
+            ax.bar(xs, ys, width, label=tag)
+            _interval_bars(ax, xs, [scores[tag].get(e, {}).get("pass_at_1_ci") for e in evaluators])
         ax.set_xticks([i + width * (len(tags) - 1) / 2 for i in range(len(evaluators))])
         ax.set_xticklabels(evaluators, rotation=15)
         ax.set_ylabel("pass@1")
         ax.set_ylim(0, 1)
         ax.legend()
-        ax.set_title("Scores before and after training")
+        ax.set_title("Scores before and after training (black lines: 95% intervals)")
         save(fig, "scores")
 
         # One panel per evaluator that reports groups (the synthetic sets: by level): where
@@ -280,8 +362,9 @@ def _groups_figure(plt: Any, scores: dict[str, Any], tags: list[str], grouped: l
         groups = per_panel[name]
         for j, tag in enumerate(tags):
             by_group = scores[tag].get(name, {}).get("by_group", {})
-            ax.bar([i - 0.4 + bar * (j + 0.5) for i in range(len(groups))],
-                   [by_group.get(g, {}).get("pass@1", float("nan")) for g in groups], bar, label=tag)
+            xs = [i - 0.4 + bar * (j + 0.5) for i in range(len(groups))]
+            ax.bar(xs, [by_group.get(g, {}).get("pass@1", float("nan")) for g in groups], bar, label=tag)
+            _interval_bars(ax, xs, [by_group.get(g, {}).get("pass@1_ci") for g in groups])
         labels = [_group_label(g) for g in groups]
         widest = max(len(line) for label in labels for line in label.splitlines())
         room = (width - 1.5) / max(1, len(groups))  # inches of axis per group
@@ -294,7 +377,7 @@ def _groups_figure(plt: Any, scores: dict[str, Any], tags: list[str], grouped: l
         ax.set_ylim(0, 1.2)  # room above 1.0 for the legend
         ax.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
         ax.set_ylabel("pass@1")
-        ax.set_title(f"{name}: pass@1 by group", fontsize=10)
+        ax.set_title(f"{name}: pass@1 by group (black lines: 95% intervals)", fontsize=10)
         ax.legend(fontsize=8, ncols=len(tags), loc="upper right")
     return fig
 
@@ -311,11 +394,14 @@ def _group_rows(summary: dict[str, Any]) -> list[str]:
         if not groups:
             continue
         tags = list(per_tag)
-        rows.append(f"\n**{name}** by group (pass@1)\n")
+        rows.append(f"\n**{name}** by group (pass@1 [95% interval])\n")
         rows.append("| group | " + " | ".join(tags) + " |")
         rows.append("|---|" + "---|" * len(tags))
         for g in groups:
-            cells = [f"{per_tag[t].get('by_group', {}).get(g, {}).get('pass@1', 0.0):.3f}" for t in tags]
+            cells = []
+            for t in tags:
+                group = per_tag[t].get("by_group", {}).get(g, {})
+                cells.append(fmt_pass(group.get("pass@1", 0.0), group.get("pass@1_ci")))
             rows.append(f"| {g} | " + " | ".join(cells) + " |")
     return rows
 
@@ -393,14 +479,16 @@ def write_report(run_dir: str | Path, summary: dict[str, Any]) -> tuple[Path, Pa
     lines += _domain_funnel_rows(summary)
     if summary.get("scores"):
         tags = list(summary["scores"])
-        lines += ["", "## Scores", "", "pass@1 (majority vote; truncated responses)", "",
+        lines += ["", "## Scores", "", "pass@1 [95% interval] (majority vote; truncated responses)", "",
                   "| evaluator | " + " | ".join(tags) + " |", "|---|" + "---|" * len(tags)]
         for name in sorted({e for per in summary["scores"].values() for e in per}):
             cells = []
             for tag in tags:
                 s = summary["scores"][tag].get(name)
-                cells.append("-" if s is None else f"{s['pass_at_1']:.3f} ({s['majority']:.3f}; {s['truncated']})")
+                cells.append("-" if s is None else
+                             f"{fmt_pass(s['pass_at_1'], s.get('pass_at_1_ci'))} ({s['majority']:.3f}; {s['truncated']})")
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines += _comparison_rows(comparisons(run_dir, summary))
         lines += _group_rows(summary)
     if summary.get("seconds"):
         lines += ["", "## Time per stage (seconds)", "", "| stage | seconds |", "|---|---|"]
