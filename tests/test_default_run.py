@@ -7,7 +7,7 @@ import math
 
 import yaml
 
-from redstar.recipe import default_recipe
+from redstar.recipe import default_recipe, load_recipe
 
 
 def shorter(recipe):
@@ -45,9 +45,10 @@ def test_default_run_end_to_end(tmp_path, invoke_cli, register_plugin, redstar_h
     assert verify["correct"] > 0 and verify["wrong"] + verify["no_answer"] > 0
     selected = [json.loads(line) for line in (out / "selected.jsonl").read_text().splitlines()]
     assert {p["domain"] for p in selected} == {"math", "code"}
-    recipe = yaml.safe_load((out / "recipe.yaml").read_text())
-    low, high = recipe.selection.min_level, recipe.selection.max_level
-    assert all(low <= p["difficulty"] <= high for p in selected)
+    recipe = load_recipe(out / "recipe.yaml")
+    for p in selected:  # each domain in its own band (selection.domains), or the global one
+        low, high = recipe.selection.band(p["domain"])
+        assert low <= p["difficulty"] <= high
     assert summary["stages"]["build"]["sft_rows"] > 0 and summary["stages"]["build"]["preference_pairs"] > 0
     assert set(summary["scores"]) == {"base", "sft", "dpo"}
     for per_model in summary["scores"].values():

@@ -42,6 +42,9 @@ def test_full_run_trains_evaluates_and_reports(tmp_path, arith_host, tiny_lm):
     html = (out / "report.html").read_text()
     assert "data:image/png;base64" in html and "arith-heldout" in html
     assert (out / "plots" / "scores.png").exists()
+    compared = summary["comparisons"]["sft"]["arith-heldout"]
+    assert compared["against"] == "base" and compared["problems"] == 4
+    assert json.loads((out / "summary.json").read_text())["comparisons"] == summary["comparisons"]
 
     # Running again changes nothing: every stage is already done.
     state = (out / "state.json").read_text()
@@ -77,3 +80,4 @@ def test_changing_only_evaluation_keeps_the_trained_model(tmp_path, arith_host, 
     after = json.loads((out / "state.json").read_text())["stages"]
     assert after["train:sft"] == before["train:sft"]
     assert summary["scores"]["sft"]["arith-heldout"]["problems"] == 5
+

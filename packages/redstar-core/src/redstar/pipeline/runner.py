@@ -23,6 +23,7 @@ from redstar.plugins import Host
 from redstar.progress import ProgressBoard
 from redstar.provenance import describe_run
 from redstar.recipe import Recipe, dump
+from redstar.stats import compare_models
 from redstar.tables import write_json
 
 
@@ -57,6 +58,8 @@ def _run_locked(recipe: Recipe, out_dir: Path, host: Host, board: ProgressBoard,
             ctx.close()
     summary = build_summary(run, recipe, stages, results, seconds)
     summary["provenance"] = describe_run(recipe, host)
+    # Each model against the one before it, per benchmark, paired over the same problems.
+    summary["comparisons"] = compare_models(run.root, summary["scores"])
     write_json(run.root / "summary.json", summary)
     if until == "report":
         from redstar.report import write_report
