@@ -5,9 +5,13 @@
 import json
 import math
 
+import pytest
 import yaml
 
 from redstar.recipe import default_recipe, load_recipe
+
+#: the embedded default run end to end: minutes on 2 cores: `pytest -m 'not slow'` leaves it out of a quick loop (CI runs everything).
+pytestmark = pytest.mark.slow
 
 
 def shorter(recipe):

@@ -10,6 +10,9 @@ from redstar.pipeline.runner import run_pipeline
 from redstar.progress import ProgressBoard
 from redstar.recipe import validate
 
+#: whole runs with real training: `pytest -m 'not slow'` leaves it out of a quick loop (CI runs everything).
+pytestmark = pytest.mark.slow
+
 
 def recipe_for(student, **over):
     data = {

@@ -16,6 +16,9 @@ from redstar.progress import ProgressBoard
 from redstar.recipe import load_recipe
 from redstar.samplers.transformers_local import TransformersSampler
 
+#: samples the embedded teacher several times: `pytest -m 'not slow'` leaves it out of a quick loop (CI runs everything).
+pytestmark = pytest.mark.slow
+
 RECIPE = """
 name: resume-test
 models: {teacher: "embedded:tiny-teacher", student: s}

@@ -32,6 +32,9 @@ from redstar.samplers.diversity import IdenticalSamplesError
 from redstar.samplers.openai_server import OpenAISampler, ServerError
 from redstar.samplers.transformers_local import TransformersSampler
 
+#: starts a real `transformers serve`: `pytest -m 'not slow'` leaves it out of a quick loop (CI runs everything).
+pytestmark = pytest.mark.slow
+
 #: Seconds the server may take to answer its health check (it loads the model first).
 START_TIMEOUT = 120
 #: What makes ``transformers serve`` sample; without it every sample is the greedy answer.

@@ -16,6 +16,9 @@ import textwrap
 
 import pytest
 
+#: DeepSpeed ZeRO on the CPU: `pytest -m 'not slow'` leaves it out of a quick loop (CI runs everything).
+pytestmark = pytest.mark.slow
+
 pytest.importorskip("deepspeed")
 
 CHILD = textwrap.dedent("""
