@@ -1,0 +1,178 @@
+"""Writing tables: whole files atomically, append-only tables that survive ``kill -9``, one file
+mode, every row encodable. See :mod:`redstar.tables` for the promises."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from redstar.errors import InputError
+
+
+def _to_jsonable(row: Any) -> dict[str, Any]:
+    return row.to_dict() if hasattr(row, "to_dict") else row
+
+
+def dumps_line(obj: Any) -> str:
+    """One JSON line, readable UTF-8 where possible. A string UTF-8 cannot encode (a lone
+    surrogate) makes this one line fall back to ``\\u`` escapes, which JSON readers decode to the
+    same string, instead of failing the write of the whole table."""
+    text = json.dumps(obj, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(obj, ensure_ascii=True)
+    return text + "\n"
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it (``os.umask`` can only be read by setting
+    it, which would race with other threads creating files)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """The mode of every file RedStar writes: what ``open(path, "w")`` would give."""
+    return 0o666 & ~_umask()
+
+
+def _temp_beside(path: Path) -> tuple[int, str]:
+    """A temporary file next to ``path`` (same filesystem, so ``os.replace`` is atomic), with the
+    mode the final file should have: ``mkstemp`` alone would leave it 0600."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, file_mode())
+    return fd, tmp
+
+
+def write_table(path: str | Path, rows: Iterable[Any]) -> Path:
+    """Write rows (dicts or records) atomically as JSONL or Parquet, chosen by suffix."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = [_to_jsonable(r) for r in rows]
+    fd, tmp = _temp_beside(path)
+    try:
+        if path.suffix == ".parquet":
+            os.close(fd)
+            import datasets
+
+            # Nested free-form dicts (metadata, params) vary in keys from row to row; Arrow needs
+            # one schema, so they are stored as JSON text in Parquet.
+            flat = [{k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in r.items()} for r in rows]
+            datasets.Dataset.from_list(flat).to_parquet(tmp)
+        else:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                for row in rows:
+                    handle.write(dumps_line(row))
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def write_json(path: str | Path, obj: Any) -> Path:
+    """Write a JSON document atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(obj, indent=2, ensure_ascii=False, default=str)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(obj, indent=2, ensure_ascii=True, default=str)
+    fd, tmp = _temp_beside(path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+class JsonlAppender:
+    """An append-only JSONL table that survives being killed mid-write.
+
+    On open, every line is read back. A torn tail (bytes after the last newline, which is what a
+    ``kill -9`` or a full disk leaves mid-append) is cut off, so a resumed stage sees exactly the
+    rows that were durably written. A complete line (one that ends in a newline) that is not a JSON
+    object is not a torn write but damage: it is an :class:`~redstar.errors.InputError` naming the
+    file and line, and the file is left untouched, so no row after it is lost. ``append`` writes a batch,
+    then flushes and fsyncs before returning.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.rows: list[dict[str, Any]] = []
+        self.torn_bytes = 0
+        if self.path.exists():
+            self._recover()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, file_mode())
+        self._handle = os.fdopen(fd, "a", encoding="utf-8")
+
+    def _recover(self) -> None:
+        data = self.path.read_bytes()
+        complete = data.rfind(b"\n") + 1  # bytes up to and including the last newline
+        for number, line in enumerate(data[:complete].splitlines(), start=1):
+            if not line.strip():
+                continue
+            self.rows.append(self._parse(line, number))
+        self.torn_bytes = len(data) - complete
+        if self.torn_bytes:
+            with self.path.open("r+b") as handle:
+                handle.truncate(complete)
+
+    def _parse(self, line: bytes, number: int) -> dict[str, Any]:
+        advice = ("the table is damaged (a crash only ever tears the last, unterminated line); fix or delete "
+                  "this line and run again: only the rows missing then are redone")
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(self.path, f"bytes that are not UTF-8 at column {exc.start + 1}; {advice}",
+                             line=number) from None
+        try:
+            row = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(self.path, f"invalid JSON ({exc.msg} at column {exc.colno}); {advice}",
+                             line=number) from None
+        if not isinstance(row, dict):
+            raise InputError(self.path, f"expected a JSON object, got {type(row).__name__}; {advice}", line=number)
+        return row
+
+    def append(self, rows: Iterable[Any]) -> None:
+        batch = [_to_jsonable(r) for r in rows]
+        if not batch:
+            return
+        self._handle.write("".join(dumps_line(r) for r in batch))
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        self.rows.extend(batch)
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self) -> JsonlAppender:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
