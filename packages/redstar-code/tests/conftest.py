@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -14,7 +15,17 @@ import pytest
 # the helpers module has a name no other package's tests use.
 sys.path.insert(0, str(Path(__file__).parent))
 
-from code_test_helpers import DATA, TEST_TIMEOUT, escaped_files, sandbox_processes
+from code_test_helpers import (
+    DATA,
+    TEST_TIMEOUT,
+    CallerUser,
+    UnprivilegedDriver,
+    UnprivilegedUser,
+    escaped_files,
+    readable_directory,
+    sandbox_processes,
+    unprivileged_unavailable,
+)
 
 
 @pytest.fixture(scope="session")
@@ -30,6 +41,32 @@ def checker():
 @pytest.fixture(scope="session")
 def sandbox(checker):
     return checker.sandbox
+
+
+@pytest.fixture(scope="session")
+def unprivileged_driver():
+    """RedStar as uid 65534, from a copy of its code in a directory every user can read (so the
+    checkout may be private); skipped when this process cannot switch users (not root)."""
+    why = unprivileged_unavailable()
+    if why is not None:
+        pytest.skip(why)
+    lib = readable_directory("redstar-code-tests-")
+    try:
+        yield UnprivilegedDriver.prepare(lib)
+    except RuntimeError as exc:
+        pytest.skip(str(exc))
+    finally:
+        shutil.rmtree(lib, ignore_errors=True)
+
+
+@pytest.fixture(params=["caller", "nobody"])
+def as_user(request, checker):
+    """Who starts the sandboxes: this process (``caller``: root in CI, through the mount bridge),
+    or RedStar running as the unprivileged uid 65534 (``nobody``: bwrap started directly, as for
+    most users)."""
+    if request.param == "caller":
+        return CallerUser(checker)
+    return UnprivilegedUser(request.getfixturevalue("unprivileged_driver"))
 
 
 @pytest.fixture

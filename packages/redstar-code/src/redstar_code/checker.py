@@ -13,7 +13,6 @@ import signal
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 from redstar.errors import MissingDependencyError
 from redstar_code import compare, taco_compat
@@ -53,8 +52,8 @@ class CodeChecker:
     (TACO's checker reproduced, :mod:`redstar_code.taco_compat`; needs numpy).
     ``float_tolerance``: strict mode only; None compares numbers exactly.
     ``workers``: candidates checked at once by :meth:`check_many` (default: the usable cores).
-    ``python`` / ``import_paths``: see :class:`~redstar_code.sandbox.Sandbox`; in taco mode the
-    directory holding numpy is added to ``import_paths``.
+    ``python`` / ``import_paths``: see :class:`~redstar_code.sandbox.Sandbox`; in taco mode
+    candidates may import numpy too (only numpy's own directory is shown in the sandbox).
     """
 
     def __init__(self, limits: Limits | None = None, mode: str = "strict", float_tolerance: float | None = None,
@@ -70,10 +69,11 @@ class CodeChecker:
         self.mode = mode
         self.float_tolerance = float_tolerance
         self.workers = workers or default_workers()
-        paths = list(import_paths or ())
+        packages = ()
         if mode == "taco":
-            paths.append(_numpy_parent())
-        self.sandbox = Sandbox(python=python, import_paths=tuple(dict.fromkeys(paths)))
+            _require_numpy()
+            packages = ("numpy",)  # numpy alone, not the rest of the environment it is installed in
+        self.sandbox = Sandbox(python=python, import_paths=tuple(dict.fromkeys(import_paths or ())), packages=packages)
 
     def close(self) -> None:
         self.sandbox.close()
@@ -258,11 +258,9 @@ def _shift_line(message: str, offset: int) -> str:
     return message
 
 
-def _numpy_parent() -> str:
-    spec = importlib.util.find_spec("numpy")
-    if spec is None or not spec.origin:
+def _require_numpy() -> None:
+    if importlib.util.find_spec("numpy") is None:
         raise MissingDependencyError(
             "mode='taco' reproduces TACO's checker, whose prelude imports numpy; "
             "install it with `pip install redstar-code[taco]`"
         )
-    return str(Path(spec.origin).parent.parent)

@@ -19,6 +19,7 @@ from redstar_code.sandbox.command import (
     bwrap_arguments,
     find_bwrap,
     find_nsenter,
+    package_binds,
 )
 from redstar_code.sandbox.errors import SandboxError, SandboxUnavailable
 from redstar_code.sandbox.limits import Limits
@@ -32,15 +33,19 @@ class Sandbox:
     """Starts sandboxed harness sessions (see :mod:`redstar_code.sandbox.command` for what the
     isolation is). Thread-safe: many sessions may run at once.
 
-    ``python``: the interpreter that runs candidates (default: the one running RedStar);
-    ``import_paths``: host directories whose packages candidates may import (read-only; default
-    none, so candidates get the standard library only).
+    ``python``: the interpreter that runs candidates (default: the one running RedStar; for a
+    virtual environment, its base interpreter, since candidates get its standard library only);
+    ``import_paths``: host directories whose packages candidates may import (shown whole,
+    read-only; default none, so candidates get the standard library only);
+    ``packages``: installed packages candidates may import (``"numpy"``): only each package's
+    own directory (and its ``<name>.libs`` of bundled libraries) is shown, not its neighbours.
 
     Raises :class:`SandboxUnavailable` at construction when bubblewrap is missing, and on the
     first session when it cannot create namespaces here. Never runs anything unsandboxed.
     """
 
-    def __init__(self, python: str | None = None, import_paths: Sequence[str] = ()) -> None:
+    def __init__(self, python: str | None = None, import_paths: Sequence[str] = (),
+                 packages: Sequence[str] = ()) -> None:
         self.bwrap = find_bwrap()
         self.nsenter = find_nsenter() if needs_bridge() else None
         self.interpreter = Interpreter.find(python)
@@ -50,10 +55,19 @@ class Sandbox:
             if not os.path.isdir(real):
                 raise SandboxError(f"import path {path!r} is not a directory")
             paths.append(real)
-        self.import_paths = tuple(paths)
-        for root in (*self.interpreter.roots, *self.import_paths):
-            if root == WORK_DIR or root.startswith(WORK_DIR + "/"):
-                raise SandboxError(f"{root} is under {WORK_DIR}, the sandbox's own working directory")
+        binds = [(path, path) for path in paths]
+        for name in packages:
+            parent, shown = package_binds(name)
+            paths.append(parent)
+            binds += [(path, path) for path in shown]
+        #: Directories appended to the candidates' ``sys.path``.
+        self.import_paths = tuple(dict.fromkeys(paths))
+        #: ``(host source, path inside)`` pairs shown besides the interpreter's.
+        self.extra_binds = tuple(dict.fromkeys(binds))
+        for _, target in (*self.interpreter.binds, *self.extra_binds):
+            if target in ("/", WORK_DIR) or target.startswith((WORK_DIR + "/", "/proc/", "/dev/")):
+                raise SandboxError(f"{target} cannot be shown in the sandbox (it is / or one of the "
+                                   f"sandbox's own directories: {WORK_DIR}, /proc, /dev)")
         #: Unique to this Sandbox object: every session's tag starts with it.
         self.tag_prefix = f"{TAG_PREFIX}-{os.getpid()}-{secrets.token_hex(4)}"
         self._counter = itertools.count()
@@ -102,15 +116,15 @@ class Sandbox:
                preload: Sequence[str]) -> Session:
         tag = f"{self.tag_prefix}-{next(self._counter)}"
         prefix: list[str] = []
-        source_of: dict[str, str] = {}
+        translate = None
         if self.nsenter is not None:
             bridge = self._get_bridge()
             prefix = bridge.enter_command(self.nsenter, SANDBOX_UID, SANDBOX_GID)
-            source_of = bridge.source_of
+            translate = bridge.translate
         info_read, info_write = os.pipe()
         command = prefix + bwrap_arguments(
             self.bwrap, self.interpreter, limits, tag, info_write,
-            extra_roots=self.import_paths, source_of=source_of,
+            extra_binds=self.extra_binds, translate=translate,
         )
         header = {
             "programs": list(programs),
@@ -121,15 +135,19 @@ class Sandbox:
         }
         # stdout is capped by the file-size limit, stderr is a tail, the return value is a file too
         max_frames = 2 * limits.for_harness()["max_output"] + (1 << 20)
-        return Session(command, (info_read, info_write), header, tag, limits.timeout, max_frames)
+        # bwrap (and nsenter) start with an empty environment: nothing of the caller's (API keys,
+        # tokens) reaches any process started for the sandbox. Their command line holds the tag.
+        return Session(command, (info_read, info_write), header, tag, limits.timeout, max_frames, env={})
 
     def _get_bridge(self) -> MountBridge:
         with self._lock:
             if self._bridge is None or not self._bridge.alive():
                 if self._bridge is not None:
                     self._bridge.close()
-                sources = tuple(dict.fromkeys((*self.interpreter.roots, *self.import_paths)))
-                self._bridge = MountBridge(sources, self.tag_prefix)
+                sources = [*self.interpreter.roots]
+                sources += [source if os.path.isdir(source) else os.path.dirname(source)
+                            for source, _ in self.extra_binds]
+                self._bridge = MountBridge(tuple(dict.fromkeys(sources)), self.tag_prefix)
                 self._finalizer.detach()
                 self._finalizer = weakref.finalize(self, _close_bridge, [self._bridge])
             return self._bridge

@@ -13,6 +13,7 @@ input or dies.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import subprocess
@@ -65,7 +66,7 @@ class MountBridge:
         self._proc = subprocess.Popen(
             [sys.executable, "-S", "-I", "-c", _HELPER, BRIDGE_ROOT, f"{tag}:bridge", *sources],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd="/",
-            start_new_session=True,
+            start_new_session=True, env={},
         )
         ready, _, _ = select.select([self._proc.stdout], [], [], START_TIMEOUT)
         line = self._proc.stdout.readline() if ready else b""
@@ -74,6 +75,16 @@ class MountBridge:
             _, err = self._proc.communicate()
             detail = err.decode("utf-8", "replace").strip()
             raise SandboxError(f"could not prepare the sandbox's mount bridge (running as root): {detail or 'no answer'}")
+
+    def translate(self, source: str) -> str:
+        """Where bwrap finds ``source`` inside the bridge: a bridged directory, or a file directly
+        in one."""
+        if source in self.source_of:
+            return self.source_of[source]
+        parent, name = os.path.split(source)
+        if parent in self.source_of:
+            return f"{self.source_of[parent]}/{name}"
+        raise SandboxError(f"{source} was not prepared in the sandbox's mount bridge")
 
     @property
     def pid(self) -> int:
@@ -89,10 +100,8 @@ class MountBridge:
     def close(self) -> None:
         proc = self._proc
         if proc.stdin and not proc.stdin.closed:
-            try:
+            with contextlib.suppress(OSError):
                 proc.stdin.close()
-            except OSError:
-                pass
         deadline = time.monotonic() + 5.0
         while proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.01)

@@ -6,8 +6,13 @@ The sandbox of one candidate is a bubblewrap (``bwrap``) container with:
   namespaces disabled inside (``--disable-userns``), so the candidate cannot mount a tmpfs of its
   own to eat memory or gain capabilities;
 - uid and gid 65534 (``nobody``) inside, no capabilities, ``no_new_privs``;
-- a read-only view of the system directories (``/usr``, ``/lib*``, ``/bin``, ``/sbin``) and of the
-  Python installation, nothing else of the host: no home directories, no ``/etc``, no ``/tmp``;
+- no bubblewrap process inside (``--as-pid-1``): the harness is the PID namespace's init, and
+  bwrap itself starts with an empty environment, so nothing of the caller's environment exists
+  in any process of the sandbox (see ``harness`` for how the harness guards itself);
+- a read-only view of the system directories (``/usr``, ``/lib*``, ``/bin``, ``/sbin``) and of
+  what the interpreter needs from its installation (the executable, the standard library and the
+  shared libraries beside ``libpython``; its ``site-packages`` shown empty), nothing else of the
+  host: no home directories, no ``/etc``, no ``/tmp``, no checkout, no virtual environment;
 - ``/sandbox``, a size-capped tmpfs, as the only writable place (``/dev`` and ``/`` are read-only);
 - loopback-less networking (no interface is up: every connection fails);
 - ``--die-with-parent`` and ``--new-session``; the host kills the namespace's init when the
@@ -16,14 +21,17 @@ The sandbox of one candidate is a bubblewrap (``bwrap``) container with:
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from redstar_code.sandbox.errors import INSTALL_HINT, SandboxUnavailable
+from redstar_code.sandbox.errors import INSTALL_HINT, SandboxError, SandboxUnavailable
 from redstar_code.sandbox.limits import Limits
 
 SANDBOX_UID = 65534
@@ -59,7 +67,7 @@ def find_bwrap() -> str:
             f"{'.'.join(map(str, MIN_BWRAP_VERSION))} or newer (for --disable-userns); "
             "Debian 12 and Ubuntu 24.04 ship it"
         )
-    return path
+    return os.path.abspath(path)
 
 
 def find_nsenter() -> str:
@@ -69,39 +77,122 @@ def find_nsenter() -> str:
             "running as root, redstar-code starts the sandbox as uid 65534 through `nsenter`, which "
             "is not on PATH; install util-linux (`apt-get install util-linux`)"
         )
-    return path
+    return os.path.abspath(path)
+
+
+#: Run with the candidate interpreter under ``-S -I`` (as the harness runs): where its standard
+#: library and shared libraries are. ``sys.path`` then holds exactly the standard library (its zip,
+#: its directory and ``lib-dynload``); a virtual environment's interpreter reports its base
+#: interpreter, which runs the same standard library without showing the environment.
+_LAYOUT_PROBE = r"""
+import json, os, sys, sysconfig
+real = os.path.realpath
+executable = real(sys.executable)
+base = real(getattr(sys, "_base_executable", "") or executable)
+if base != executable and not (os.path.isfile(base) and os.access(base, os.X_OK)):
+    base = executable
+# LIBDIR as built, and the lib directory of the prefix found at run time (a relocated build such
+# as python-build-standalone's reports its build machine's LIBDIR)
+libdirs = [sysconfig.get_config_var("LIBDIR") or "", os.path.join(sys.base_prefix, "lib")]
+print(json.dumps({
+    "executable": base,
+    "paths": [real(p) for p in sys.path if os.path.isabs(p) and os.path.exists(p)],
+    "libdirs": list(dict.fromkeys(real(d) for d in libdirs if d and os.path.isdir(d))),
+}))
+"""
+
+#: Names of the package directories inside a standard library directory, hidden in the sandbox.
+SITE_DIRS = ("site-packages", "dist-packages")
 
 
 @dataclass(frozen=True)
 class Interpreter:
-    """The Python that runs candidates: ``executable`` (a path that is valid inside the sandbox
-    too) and ``roots``, the host directories it needs besides the system directories."""
+    """The Python that runs candidates, and exactly what of its installation the sandbox shows.
+
+    ``executable``: a path valid inside the sandbox too (for a virtual environment, its base
+    interpreter: candidates get the standard library only, which is the base's).
+    ``binds``: ``(host source, path inside)`` pairs outside the system directories: the
+    executable, the standard library directories and the shared libraries directly in the
+    installation's ``LIBDIR`` and ``<prefix>/lib`` (``libpython``; a conda installation's
+    OpenSSL, libffi...).
+    ``hidden``: the installation's package directories (``site-packages``) inside those
+    standard library directories, shown empty.
+    """
 
     executable: str
-    roots: tuple[str, ...]
+    binds: tuple[tuple[str, str], ...]
+    hidden: tuple[str, ...] = ()
 
     @classmethod
     def find(cls, python: str | None = None) -> Interpreter:
         """The interpreter running RedStar (default), or ``python`` (a path or a command name)."""
         if python is None:
-            executable = os.path.realpath(sys.executable)
-            base = os.path.realpath(sys.base_prefix)
+            found = sys.executable
         else:
             found = shutil.which(python) or python
             if not os.path.exists(found):
                 raise SandboxUnavailable(f"sandbox interpreter {python!r} not found")
-            executable = os.path.realpath(found)
-            try:
-                base = subprocess.run(
-                    [executable, "-S", "-I", "-c", "import sys, os; print(os.path.realpath(sys.base_prefix))"],
-                    capture_output=True, text=True, timeout=60, check=True,
-                ).stdout.strip()
-            except (OSError, subprocess.SubprocessError) as exc:
-                raise SandboxUnavailable(f"sandbox interpreter {python!r} does not run: {exc}") from None
-        roots = [base]
-        if not _is_within(executable, base):
-            roots.append(os.path.dirname(executable))
-        return cls(executable, tuple(r for r in roots if not _is_system_path(r)))
+        try:
+            layout = json.loads(subprocess.run(
+                [os.path.realpath(found), "-S", "-I", "-c", _LAYOUT_PROBE],
+                capture_output=True, text=True, timeout=60, check=True, env={}, cwd="/",
+            ).stdout)
+        except (OSError, subprocess.SubprocessError, ValueError) as exc:
+            raise SandboxUnavailable(f"sandbox interpreter {found!r} does not run: {exc}") from None
+        return cls.from_layout(layout["executable"], layout["paths"], layout["libdirs"])
+
+    @classmethod
+    def from_layout(cls, executable: str, paths: list[str], libdirs: list[str]) -> Interpreter:
+        binds: dict[str, str] = {}  # path inside -> host source
+
+        def show(source: str, target: str) -> None:
+            if not _is_system_path(target) and target not in binds:
+                binds[target] = source
+
+        show(executable, executable)
+        hidden = []
+        for path in paths:
+            show(path, path)
+            if os.path.isdir(path) and not _is_system_path(path):
+                hidden += [f"{path}/{name}" for name in SITE_DIRS if os.path.isdir(f"{path}/{name}")]
+        for libdir in libdirs:
+            if _is_system_path(libdir):
+                continue
+            for name in sorted(os.listdir(libdir)):
+                path = f"{libdir}/{name}"
+                if (name.endswith(".so") or ".so." in name) and os.path.isfile(path):
+                    show(os.path.realpath(path), path)
+        return cls(executable, tuple((source, target) for target, source in binds.items()), tuple(hidden))
+
+    @property
+    def roots(self) -> tuple[str, ...]:
+        """The host directories holding what is shown (a bound directory, or a file's directory)."""
+        return tuple(dict.fromkeys(
+            source if os.path.isdir(source) else os.path.dirname(source) for source, _ in self.binds
+        ))
+
+
+def package_binds(name: str) -> tuple[str, tuple[str, ...]]:
+    """For an installed top-level package ``name``: the directory to put on the candidates'
+    ``sys.path``, and what of it to show: the package's own directory (or module file) and its
+    bundled shared libraries (``<name>.libs``, where wheels repaired by auditwheel keep them),
+    nothing else of that directory (a virtual environment's other packages stay hidden)."""
+    if not name.isidentifier():
+        raise SandboxError(f"package {name!r}: give a top-level module name, such as 'numpy'")
+    spec = importlib.util.find_spec(name)
+    if spec is None:
+        raise SandboxError(f"package {name!r} is not installed here")
+    if spec.submodule_search_locations:
+        location = os.path.realpath(next(iter(spec.submodule_search_locations)))
+    elif spec.origin and os.path.isfile(spec.origin):
+        location = os.path.realpath(spec.origin)
+    else:
+        raise SandboxError(f"package {name!r} has no files to show (a built-in or namespace module)")
+    parent = os.path.dirname(location)
+    shown = [location]
+    if os.path.isdir(f"{parent}/{name}.libs"):
+        shown.append(f"{parent}/{name}.libs")
+    return parent, tuple(shown)
 
 
 def _is_within(path: str, root: str) -> bool:
@@ -130,20 +221,25 @@ def bwrap_arguments(
     limits: Limits,
     tag: str,
     info_fd: int,
-    extra_roots: tuple[str, ...] = (),
-    source_of: dict[str, str] | None = None,
+    extra_binds: tuple[tuple[str, str], ...] = (),
+    translate: Callable[[str], str] | None = None,
 ) -> list[str]:
     """The full command that starts the harness in a fresh sandbox.
 
-    ``extra_roots`` are further host directories made readable (import paths); ``source_of``
-    maps a host directory to the path bwrap must bind it from (the root bridge's copy), when
-    the sandbox user cannot reach the original.
+    ``extra_binds`` are further ``(host source, path inside)`` pairs made readable (import
+    paths and packages); they are bound after the interpreter's hidden package directories are
+    emptied, so an import path may be one of those. ``translate`` maps a host source to the path
+    bwrap must bind it from (the root bridge's view), when the sandbox user cannot reach the
+    original.
     """
-    source_of = source_of or {}
+    translate = translate or (lambda source: source)
     args = [
         bwrap,
         "--unshare-all", "--unshare-user", "--disable-userns",
         "--die-with-parent", "--new-session",
+        # No bubblewrap process inside: the harness is the PID namespace's init, so the kernel
+        # drops the candidate's signals to it, and the only other processes are the candidate's.
+        "--as-pid-1",
         "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_GID),
         "--hostname", "sandbox",
         "--clearenv",
@@ -158,8 +254,14 @@ def bwrap_arguments(
         "--setenv", TAG_VARIABLE, tag,
         *system_mounts(),
     ]
-    for root in (*interpreter.roots, *extra_roots):
-        args += ["--ro-bind", source_of.get(root, root), root]
+    for source, target in interpreter.binds:
+        args += ["--ro-bind", translate(source), target]
+    for path in interpreter.hidden:
+        args += ["--perms", "0555", "--size", "4096", "--tmpfs", path]
+    for source, target in extra_binds:
+        args += ["--ro-bind", translate(source), target]
+    for path in interpreter.hidden:
+        args += ["--remount-ro", path]
     args += [
         "--proc", "/proc",
         "--dev", "/dev", "--remount-ro", "/dev",

@@ -21,5 +21,6 @@ class SandboxError(RedStarError):
 
 
 class HarnessDied(Exception):
-    """The harness stopped answering while running a candidate's test: the candidate killed it,
-    stopped it, or ran it past the deadline. Verdicts treat this as a failed test."""
+    """The test's harness failed: the candidate killed or stopped the process running its test
+    (its parent), or the harness stopped answering before the deadline. Verdicts treat this as a
+    failed test."""

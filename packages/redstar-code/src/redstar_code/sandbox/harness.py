@@ -3,8 +3,9 @@
 This file is not imported by RedStar: its source is handed to ``python -S -I -c`` inside the
 bubblewrap sandbox (so it must use the standard library only, and nothing else from the package).
 One harness process serves one candidate: it compiles the candidate's program(s) once, then runs
-one test per command, each in a fresh child forked from itself, so a test costs a fork instead of
-an interpreter start, and no state leaks from one test into the next.
+one test per command, each in a fresh process forked from itself (through a runner, see
+:func:`run_test`), so a test costs two forks instead of an interpreter start, and no state leaks
+from one test into the next.
 
 Protocol. Host -> harness: messages as ``<length>\n<marshal bytes>`` (trusted data, and
 ``marshal`` is built in, so the harness imports nothing slow such as ``json``).
@@ -18,6 +19,22 @@ announces (``[stdout, stderr, returned]`` lengths), so large outputs need no esc
   outcome (see :func:`run_test`).
 
 End of input ends the harness. Expected outputs never reach this process: the host compares.
+
+Protection from the candidate, which runs with the same uid as this process:
+
+- this process is the PID namespace's init (bwrap ``--as-pid-1``): the kernel drops every
+  signal a process of the namespace sends it without a handler, SIGKILL and SIGSTOP included, so
+  SIGINT is reset to its default (ignored) as well;
+- it makes itself non-dumpable (``prctl(PR_SET_DUMPABLE, 0)``) before it reads anything: its
+  ``/proc/1/fd``, ``mem``, ``environ`` and ptrace, ``process_vm_readv`` or ``pidfd_getfd`` on
+  it then need CAP_SYS_PTRACE, which nothing in the sandbox has. It refuses to run when it cannot;
+- the candidate never holds the control pipes (fds 0 and 1): the runner and the program replace
+  them and close every other descriptor before candidate code runs; the program is made
+  dumpable again only after that (the runner stays non-dumpable);
+- between tests, once every other process is gone, the working directory is emptied and its
+  directories re-created; the test's standard streams are files this process opens itself, and it
+  reads outputs through its own descriptors (never through a path the candidate may have
+  replaced by a symbolic link).
 """
 
 import builtins
@@ -38,14 +55,23 @@ STDOUT_FILE = PRIVATE + "/stdout"
 STDERR_FILE = PRIVATE + "/stderr"
 RETURN_FILE = PRIVATE + "/return.json"
 STDERR_TAIL = 2000
+PR_GET_DUMPABLE, PR_SET_DUMPABLE = 3, 4
+#: While a test runs, orphans of the candidate (whose parent is now this init) are reaped this often.
+REAP_INTERVAL = 0.05
 #: Exit status of a child whose set-up failed before candidate code ran (a harness bug, not the
 #: candidate's fault; reported as such).
 SETUP_FAILED = 253
 
 
 def main():
+    problem = _secure()
     control = sys.stdin.buffer
     header = _receive(control)
+    if header is None:
+        return
+    if problem is not None:
+        _send({"ready": False, "error": problem})
+        return
     for path in header.get("paths", []):
         sys.path.append(path)
     # Modules every test would import (TACO's prelude): imported once here, inherited by each
@@ -63,8 +89,6 @@ def main():
         except (SyntaxError, ValueError, MemoryError, RecursionError, OverflowError) as exc:
             codes.append(None)
             errors.append(_describe_compile_error(exc))
-    os.makedirs(PRIVATE, exist_ok=True)
-    os.makedirs(RUN, exist_ok=True)
     _send({"ready": True, "compile_errors": errors})
     while True:
         command = _receive(control)
@@ -73,6 +97,27 @@ def main():
         program = command["program"]
         meta, frames = run_test(codes[program], header["programs"][program], command, header["limits"], header.get("call"))
         _send(meta, frames)
+
+
+_LIBC = None
+
+
+def _secure():
+    """Make this process unreachable from the candidate (see the module's docstring); None, or
+    why it could not be done."""
+    global _LIBC
+    if os.getpid() != 1:
+        return "the harness is not the PID namespace's init (bwrap --as-pid-1)"
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    try:
+        import ctypes
+
+        _LIBC = ctypes.CDLL(None, use_errno=True)
+        if _LIBC.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 or _LIBC.prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0:
+            return "prctl(PR_SET_DUMPABLE, 0) failed: " + os.strerror(ctypes.get_errno())
+    except Exception as exc:  # no ctypes in this Python: refuse rather than run exposed
+        return f"cannot make the harness non-dumpable ({type(exc).__name__}: {exc})"
+    return None
 
 
 def _receive(control):
@@ -128,37 +173,64 @@ def _describe_compile_error(exc):
 
 def run_test(code, source, command, limits, call):
     """Run one test in a fresh child and report what it did: ``exit`` (status, or None when
-    killed), ``signal``, ``timeout``, ``output_limit``, ``output_missing``, ``seconds``; and the
-    frames: standard output (or ``output.txt``), the tail of standard error, and for call-based
-    tests the JSON envelope of the return value (``{"ok": true, "value": ...}`` or
-    ``{"ok": false, "type": ...}``; empty when the call did not complete)."""
-    _empty_run_directory()
-    for path in (STDOUT_FILE, STDERR_FILE, RETURN_FILE):
-        _remove(path)
+    killed), ``signal``, ``timeout``, ``output_limit``, ``output_missing``, ``seconds``, ``lost``
+    (None, or ``"killed"`` / ``"stopped"`` when the program killed or stopped its parent, the
+    test's runner); and the frames: standard output (or ``output.txt``), the tail of standard
+    error, and for call-based tests the JSON envelope of the return value (``{"ok": true,
+    "value": ...}`` or ``{"ok": false, "type": ...}``; empty when the call did not complete).
+
+    The program runs in a child of a *runner*, itself a child of this process: the runner waits
+    for it and reports its wait status through a pipe. The program can kill or stop its parent
+    (the runner; this process, the namespace's init, ignores it), which is reported as ``lost``.
+    """
+    _reset_work_directory()
     io_mode = command["io"]
-    if call is None:
-        data = command["input"].encode("utf-8", "surrogateescape")
-        target = RUN + "/input.txt" if io_mode == "files" else STDIN_FILE
-        with open(target, "wb") as handle:
-            handle.write(data)
-    started = time.monotonic()
-    pid = os.fork()
-    if pid == 0:  # the child: never returns
-        _child(code, source, command, limits, call)
-    status, timed_out = _wait(pid, limits["timeout"])
-    seconds = time.monotonic() - started
-    # Whatever the candidate left running (daemons, orphans, a fork bomb) dies here, before the
-    # next test starts: kill(-1) reaches every process of this PID namespace except this one
-    # and the namespace's init.
-    _kill_all_others()
-    output_file = RUN + "/output.txt" if io_mode == "files" else STDOUT_FILE
-    stdout = _read_bytes(output_file)
-    stderr = _read_bytes(STDERR_FILE) or b""
-    returned = (_read_bytes(RETURN_FILE) or b"") if call is not None else b""
+    opened = []
+    try:
+        if call is None:
+            data = command["input"].encode("utf-8", "surrogateescape")
+            target = RUN + "/input.txt" if io_mode == "files" else STDIN_FILE
+            _write_new(target, data, 0o644)
+        stdin_path = STDIN_FILE if (io_mode == "stdin" and call is None) else "/dev/null"
+        streams = [os.open(stdin_path, os.O_RDONLY | os.O_NOFOLLOW), _create(STDOUT_FILE), _create(STDERR_FILE)]
+        opened += streams
+        returned_fd = _create(RETURN_FILE) if call is not None else None
+        run_fd = os.open(RUN, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        opened += [fd for fd in (returned_fd, run_fd) if fd is not None]
+        status_read, status_write = os.pipe()
+        opened.append(status_read)
+        started = time.monotonic()
+        try:
+            runner = os.fork()
+        except BaseException:
+            os.close(status_write)
+            raise
+        if runner == 0:  # never returns
+            _runner(code, source, command, limits, call, streams, status_write)
+        os.close(status_write)
+        ended, timed_out = _wait(runner, limits["timeout"])
+        seconds = time.monotonic() - started
+        # Whatever the candidate left running (daemons, orphans, a fork bomb) dies here, before
+        # anything is read and before the next test starts: kill(-1) from the namespace's init
+        # reaches every other process of the namespace.
+        _kill_all_others()
+        status, lost = None, None
+        if ended is not None:
+            status, lost = _program_status(ended, status_read)
+        if io_mode == "files":
+            stdout = _read_file("output.txt", run_fd)
+        else:
+            stdout = _read_fd(streams[1])
+        stderr = _read_fd(streams[2])
+        returned = _read_fd(returned_fd) if returned_fd is not None else b""
+    finally:
+        for fd in opened:
+            os.close(fd)
     meta = {
         "exit": os.WEXITSTATUS(status) if status is not None and os.WIFEXITED(status) else None,
         "signal": os.WTERMSIG(status) if status is not None and os.WIFSIGNALED(status) else None,
         "timeout": timed_out,
+        "lost": lost,
         "seconds": round(seconds, 4),
         "output_missing": stdout is None,
         "output_limit": stdout is not None and len(stdout) >= limits["max_output"],
@@ -166,33 +238,106 @@ def run_test(code, source, command, limits, call):
     return meta, [stdout or b"", stderr[-STDERR_TAIL:], returned]
 
 
-def _wait(pid, timeout):
-    """Wait for the child at most ``timeout`` seconds; kill it when it overruns."""
-    deadline = time.monotonic() + timeout
+def _runner(code, source, command, limits, call, streams, status_write):
+    """The test's runner (a fork of the harness, non-dumpable like it): let go of the control
+    pipes and every descriptor but the test's, start the program, kill whatever the program left
+    once it ends (``kill(-1)`` spares the runner and the namespace's init), and report the
+    program's wait status."""
     try:
-        handle = os.pidfd_open(pid)
-    except (AttributeError, OSError):
-        handle = None
-    if handle is not None:
+        null = os.open("/dev/null", os.O_RDWR)
+        for target in (0, 1, 2):
+            os.dup2(null, target)
+        keep = {0, 1, 2, status_write, *streams}
+        for fd in _open_descriptors():
+            if fd not in keep:
+                _close_quietly(fd)
+        pid = os.fork()
+        if pid == 0:  # the program: never returns
+            _close_quietly(status_write)
+            _child(code, source, command, limits, call, streams)
+        for fd in streams:
+            os.close(fd)
+        _, status = os.waitpid(pid, 0)
+        # The program is done: what it left (a fork bomb's children still printing their
+        # tracebacks, daemons) stops now, not once the harness has heard of it.
         try:
-            ready, _, _ = select.select([handle], [], [], max(0.0, deadline - time.monotonic()))
-        finally:
-            os.close(handle)
-        timed_out = not ready
-    else:  # kernels before 5.3: poll
-        timed_out = True
-        while time.monotonic() < deadline:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                return status, False
-            time.sleep(0.002)
-    if timed_out:
-        try:
-            os.kill(pid, signal.SIGKILL)
+            os.kill(-1, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    _, status = os.waitpid(pid, 0)
-    return (None if timed_out else status), timed_out
+        os.write(status_write, b"%d\n" % status)
+    except BaseException:
+        os._exit(SETUP_FAILED)
+    os._exit(0)
+
+
+def _open_descriptors():
+    return [int(name) for name in os.listdir("/proc/self/fd")]
+
+
+def _close_quietly(fd):
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
+def _program_status(ended, status_read):
+    """The program's wait status and how its runner ended (None: normally), from the runner's
+    wait status ``ended`` and its report."""
+    if os.WIFSTOPPED(ended):
+        return None, "stopped"
+    if os.WIFEXITED(ended) and os.WEXITSTATUS(ended) == SETUP_FAILED:
+        return SETUP_FAILED << 8, None  # reported as the program's exit status, as a child's set-up failure
+    report = b""
+    if os.WIFEXITED(ended) and os.WEXITSTATUS(ended) == 0:
+        os.set_blocking(status_read, False)
+        try:
+            report = os.read(status_read, 64)
+        except BlockingIOError:
+            report = b""
+    if not report.endswith(b"\n"):
+        return None, "killed"
+    return int(report), None
+
+
+def _create(path):
+    """A new, empty file at ``path`` for the child to write, open for this process to read."""
+    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+
+
+def _write_new(path, data, mode):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+
+
+def _wait(runner, timeout):
+    """Wait at most ``timeout`` seconds for the runner to end or be stopped, reaping the orphans
+    that this init inherits meanwhile. Returns (its wait status, or None when time ran out;
+    timed_out)."""
+    deadline = time.monotonic() + timeout
+    try:
+        handle = os.pidfd_open(runner)
+    except (AttributeError, OSError):
+        handle = None  # kernels before 5.3: poll
+    try:
+        while True:
+            done, status = os.waitpid(runner, os.WNOHANG | os.WUNTRACED)
+            if done:
+                return status, False
+            status = _reap(runner)
+            if status is not None:
+                return status, False
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None, True
+            if handle is not None:
+                select.select([handle], [], [], min(left, REAP_INTERVAL))
+            else:
+                time.sleep(min(left, 0.002))
+    finally:
+        if handle is not None:
+            os.close(handle)
 
 
 def _kill_all_others():
@@ -203,24 +348,29 @@ def _kill_all_others():
         except ProcessLookupError:
             pass
         _reap()
-        if not [p for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, me)]:
+        if not [p for p in os.listdir("/proc") if p.isdigit() and int(p) != me]:
             return
         time.sleep(0.0005)
+    raise RuntimeError("processes of the candidate survived SIGKILL")
 
 
-def _reap():
+def _reap(target=None):
+    """Reap every exited child; the wait status of ``target`` when it was one of them."""
+    found = None
     while True:
         try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
+            pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            return
+            return found
         if pid == 0:
-            return
+            return found
+        if pid == target:
+            found = status
 
 
-def _child(code, source, command, limits, call):
+def _child(code, source, command, limits, call, streams):
     try:
-        _prepare_child(command["io"], limits, call is None)
+        _prepare_child(limits, streams)
     except BaseException:
         os._exit(SETUP_FAILED)
     if code is None:
@@ -237,16 +387,12 @@ def _child(code, source, command, limits, call):
 _KEEP_ALIVE = []
 
 
-def _prepare_child(io_mode, limits, reads_stdin):
+def _prepare_child(limits, streams):
     _KEEP_ALIVE.extend([sys.stdin, sys.stdout, sys.stderr, sys.__stdin__, sys.__stdout__, sys.__stderr__])
     os.chdir(RUN)
-    stdin_path = STDIN_FILE if (io_mode == "stdin" and reads_stdin) else "/dev/null"
-    fds = [
-        os.open(stdin_path, os.O_RDONLY),
-        os.open(STDOUT_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
-        os.open(STDERR_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
-    ]
-    for target, fd in enumerate(fds):
+    # The control pipes (0 and 1) are replaced and every other descriptor closed before
+    # candidate code runs: the candidate never holds the harness's channel to the host.
+    for target, fd in enumerate(streams):
         os.dup2(fd, target)
     os.closerange(3, 65536)
     cpu = int(limits["cpu"])
@@ -259,6 +405,11 @@ def _prepare_child(io_mode, limits, reads_stdin):
         (resource.RLIMIT_CORE, 0, 0),
     ):
         resource.setrlimit(kind, (soft, hard))
+    # As `python solution.py` would be: dumpable (it holds nothing of the harness's any more)
+    # and interrupted by SIGINT.
+    if _LIBC.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0:
+        raise OSError("prctl(PR_SET_DUMPABLE, 1) failed")
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     # Fresh standard streams configured as CPython configures them for a script whose output
     # is a file (UTF-8 locale, no newline translation on input, block-buffered stdout).
     sys.stdin = sys.__stdin__ = open(0, encoding="utf-8", errors="strict", newline="\n", closefd=False)
@@ -271,7 +422,14 @@ def _prepare_child(io_mode, limits, reads_stdin):
 def _print_exception():
     import traceback  # only a crashing test pays for importing it
 
-    traceback.print_exc()
+    # One write for the whole traceback (the stream is line-buffered, and flushes once per
+    # write call): a process killed while printing, such as a fork bomb's child when the test
+    # ends, leaves its traceback whole or absent, never a dangling first line.
+    try:
+        sys.stderr.write(traceback.format_exc())
+        sys.stderr.flush()
+    except BaseException:
+        traceback.print_exc()
 
 
 def _fresh_main():
@@ -393,34 +551,58 @@ def _finish(status):
     return status
 
 
-def _empty_run_directory():
-    for entry in os.listdir(RUN):
-        _remove(RUN + "/" + entry)
+def _reset_work_directory():
+    """Empty the working directory (whatever the candidate left anywhere in it) and re-create the
+    harness's directories. Runs only while no other process exists, so nothing can race it."""
+    os.chmod(WORK, 0o755)  # a candidate may have made it unreadable
+    for entry in os.listdir(WORK):
+        _remove(WORK + "/" + entry)
+    os.mkdir(PRIVATE, 0o700)
+    os.mkdir(RUN, 0o755)
 
 
 def _remove(path):
+    """Remove a file or a directory tree without following any symbolic link."""
     try:
-        if os.path.isdir(path) and not os.path.islink(path):
-            os.chmod(path, 0o700)  # a candidate may have made its directory unreadable
-            for entry in os.listdir(path):
-                _remove(path + "/" + entry)
-            os.rmdir(path)
-        else:
-            os.unlink(path)
+        mode = os.lstat(path).st_mode
     except FileNotFoundError:
-        pass
+        return
+    if stat.S_ISDIR(mode):
+        os.chmod(path, 0o700)  # a candidate may have made its directory unreadable
+        for entry in os.listdir(path):
+            _remove(path + "/" + entry)
+        os.rmdir(path)
+    else:
+        os.unlink(path)
 
 
-def _read_bytes(path):
-    """The file's content, or None when it does not exist (or is not a regular file)."""
+def _read_fd(fd):
+    """Everything in the file open as ``fd`` (opened by this process, so a path the candidate
+    replaced does not matter)."""
+    if not _is_regular(fd):
+        return b""
+    os.lseek(fd, 0, os.SEEK_SET)
+    chunks = []
+    while True:
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def _read_file(name, dir_fd):
+    """The content of the regular file ``name`` in the directory open as ``dir_fd``, or None
+    when there is none (a symbolic link, a FIFO or a directory counts as none)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
     except OSError:
         return None
-    with os.fdopen(fd, "rb") as handle:
-        if not _is_regular(handle.fileno()):
+    try:
+        if not _is_regular(fd):
             return None
-        return handle.read()
+        return _read_fd(fd)
+    finally:
+        os.close(fd)
 
 
 def _is_regular(fd):

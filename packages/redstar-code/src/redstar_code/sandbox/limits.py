@@ -16,8 +16,8 @@ class Limits:
     - ``memory_mb``: address space of the test process (``RLIMIT_AS``).
     - ``max_output_mb``: the largest file it may write, its standard output included
       (``RLIMIT_FSIZE``); the writable working directory is a size-capped tmpfs.
-    - ``max_processes``: processes and threads alive at once in the sandbox, the harness included
-      (``RLIMIT_NPROC``, counted per sandbox).
+    - ``max_processes``: processes and threads alive at once in the sandbox, the harness and the
+      test's runner included (``RLIMIT_NPROC``, counted per sandbox).
     - ``max_open_files``: ``RLIMIT_NOFILE``.
     """
 
@@ -33,7 +33,7 @@ class Limits:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                 raise ValueError(f"sandbox limit {name} must be a positive number, got {value!r}")
         if self.max_processes < 4:
-            raise ValueError("sandbox limit max_processes must be at least 4 (init, harness and the test)")
+            raise ValueError("sandbox limit max_processes must be at least 4 (harness, runner and the test)")
 
     @property
     def workdir_bytes(self) -> int:

@@ -2,15 +2,19 @@
 
 The host sends the programs once and then one test input at a time; the harness answers with
 what the program did (:class:`Run`). Messages to the harness are marshal-encoded (the host is
-trusted); what comes back is parsed as JSON plus raw byte frames only, because the candidate
-can write into that pipe too. Every read and write has a deadline, so a candidate that
-stops or kills the harness costs at most its time limit plus :data:`GRACE`. :meth:`Session.close`
-kills the namespace's init (which takes every process of the sandbox with it) and waits until the
-namespace is gone, so nothing outlives a session.
+trusted); what comes back is parsed as JSON plus raw byte frames only, never trusted further
+(the harness shares the candidate's uid; it is built so that the candidate cannot reach the pipe,
+and the host does not rely on that alone). Every read and write has a deadline, so a harness
+that stops answering costs at most the time limit plus :data:`GRACE`. A program that kills or
+stops its parent (the test's runner) raises :class:`HarnessDied` for that test; the harness
+itself goes on. :meth:`Session.close` kills the namespace's init, the harness (which takes every
+process of the sandbox with it), and waits until the namespace is gone, so nothing outlives a
+session.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import marshal
 import os
@@ -76,9 +80,10 @@ class Session:
     """A started sandbox. Use as a context manager, or call :meth:`close`."""
 
     def __init__(self, command: list[str], info_pipe: tuple[int, int], header: dict[str, Any], tag: str,
-                 test_timeout: float, max_frame_bytes: int) -> None:
-        """Start ``command`` (bwrap, reporting on ``info_pipe``'s write end), send ``header``
-        and wait for the harness to be ready."""
+                 test_timeout: float, max_frame_bytes: int, env: dict[str, str] | None = None) -> None:
+        """Start ``command`` (bwrap, reporting on ``info_pipe``'s write end) with the environment
+        ``env`` (empty by default: never the caller's), send ``header`` and wait for the harness
+        to be ready."""
         self.tag = tag
         self.test_timeout = test_timeout
         self.max_frame_bytes = max_frame_bytes
@@ -91,7 +96,7 @@ class Session:
         try:
             self._proc = subprocess.Popen(
                 command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                pass_fds=[info_write], cwd="/", start_new_session=True,
+                pass_fds=[info_write], cwd="/", start_new_session=True, env=dict(env or {}),
             )
         except OSError as exc:
             os.close(self._info_fd)
@@ -110,6 +115,8 @@ class Session:
             raise SandboxError(f"the sandbox did not start: {message}") from None
         if not ready.get("ready"):
             self.close()
+            if isinstance(ready.get("error"), str):
+                raise SandboxError(f"the sandbox harness refused to run: {ready['error']}")
             raise SandboxError(f"the sandbox harness answered {ready!r} instead of ready")
         self.compile_errors: list[str | None] = ready["compile_errors"]
 
@@ -123,6 +130,8 @@ class Session:
         deadline = time.monotonic() + self.test_timeout + GRACE
         self._write({"program": program, "io": io, "input": test_input}, deadline)
         meta, frames = self._read(deadline)
+        if meta.get("lost") in ("killed", "stopped"):
+            raise HarnessDied(f"the program {meta['lost']} its parent, the process running its test")
         try:
             return Run.from_harness(meta, frames)
         except (KeyError, TypeError, ValueError) as exc:
@@ -236,15 +245,11 @@ class Session:
             return
         self._closed = True
         proc = self._proc
-        try:
+        with contextlib.suppress(OSError):
             proc.stdin.close()
-        except OSError:
-            pass
         self._kill_namespace()
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
         try:
             proc.wait(timeout=TEARDOWN_TIMEOUT)
         except subprocess.TimeoutExpired:
@@ -252,10 +257,8 @@ class Session:
             proc.wait()
         self._wait_namespace_gone()
         for stream in (proc.stdout, proc.stderr):
-            try:
+            with contextlib.suppress(OSError):
                 stream.close()
-            except OSError:
-                pass
 
     def _kill_namespace(self) -> None:
         if self._init_pidfd is None or self._init_pid is None:
