@@ -38,7 +38,7 @@ EQUAL = [
     # text and synonyms
     (r"\text{Tuesday}", "tuesday"), (r"(-\infty,\infty)", r"\mathbb{R}"), (r"\emptyset", r"\varnothing"),
     (r"\text{No solution}", "∅"), (r"\{1,2\}", r"\{1, 2, 2\}"), (r"x<-2 \text{ or } x>3", r"(-\infty,-2)\cup(3,\infty)"),
-    (r"\sqrt{-4}", "2i"),
+    (r"\sqrt{-4}", "2i"), ("10", r"{5 \choose 2}"),
 ]
 
 DIFFERENT = [
@@ -83,10 +83,85 @@ def test_decimal_rounding_rule_needs_three_significant_digits():
 
 def test_power_towers_and_giant_numbers_are_rejected_not_computed():
     assert decide("9^{9^{9^{9}}}", "9^{9^{9^{9}}}").equal  # same spelling: decided as text
-    for gold, answer in [("5", "9^{9^{9^{9}}}"), ("9^{9^{9^{10}}}", "9^{9^{9^{9}}}"), ("5", "100000!"),
-                         ("5", r"\sqrt{2}^{100000000}"), ("5", "e^{e^{e^{e^{e}}}}"), ("5", "10^{10^{10}}")]:
+    for gold, answer in [("5", "9^{9^{9^{9}}}"), ("9^{9^{9^{10}}}", "9^{9^{9^{9}}}"), ("5", "1000001!"),
+                         ("5", r"\sqrt{2}^{100000000}"), ("5", "e^{e^{e^{e^{e}}}}"), ("5", "10^{10^{10^{10}}}")]:
         decision = decide(gold, answer)
         assert not decision.equal and decision.path == "too large", (gold, answer, decision)
+
+
+@pytest.mark.parametrize(("gold", "answer", "equal"), [
+    # rationals too large to expand: compared modulo large primes, never expanded
+    ("2^{1000000}", "4^{500000}", True), ("2^{1000000}", r"2\cdot 2^{999999}", True),
+    ("2^{1000000}", "2^{1000000}-1", False), ("9^{9^9}", r"3^{2\cdot 9^9}", True), ("9^{9^9}", "9^{9^9}+1", False),
+    ("5", "10^{10^{10}}", False), ("100000!", r"100000 \cdot 99999!", True), ("2^{-100000}", "0", False),
+    (r"\frac{2^{100000}}{2^{99999}}", "2", True), ("10^{400}", "1e400", True), ("2^{20000}", "4^{10000}", True),
+    # irrationals that agree to many digits but differ, and identities that floats blur
+    (r"e^{\pi\sqrt{163}}", "640320^3+744", False), (r"\pi", r"\pi + 10^{-20}", False), ("e^{100}", "e^{100}+1", False),
+    ("0", r"\pi \cdot 10^{-100}", False), ("2^{10000}", r"\sqrt{2^{20000}+1}", False), ("x", "x+10^{-20}", False),
+    (r"(10^{20}+\sqrt{2}) - 10^{20}", r"\sqrt{2}", True), ("0", r"\sin^2 x + \cos^2 x - 1", True),
+    ("1", r"\cos^2(10^{-10}) + \sin^2(10^{-10})", True), ("0", r"e^{i\pi}+1", True),
+    ("x^{10000}", "x^{10000}+1", False),
+])
+def test_huge_and_nearly_equal_values_are_compared_exactly(gold, answer, equal):
+    decision = decide(gold, answer)
+    assert decision.equal == equal and decision.path not in ("too large", "cas"), decision
+
+
+@pytest.mark.parametrize(("gold", "answer", "equal"), [
+    # a decimal equals an exact value when it is that value correctly rounded, with 3+ digits
+    (r"\pi", "3.14", True), (r"\pi", "3.1416", True), (r"\pi", "3.1415926536", True), (r"\pi", "3.1415926535", False),
+    (r"\pi", "3.1415", False), (r"\frac{2}{3}", "0.667", True), (r"\frac{2}{3}", "0.666", False),
+    (r"\frac{2}{3}", "0.67", False), ("3.1415926535", r"\pi", False), ("0.785", r"\frac{\pi}{4}", True),
+    (r"\sqrt{2}", "1.4142135623730951", False), (r"\sqrt{2}", "1.4142135623730950", True),
+    (r"\pi", "3.14159265358979323846", True), (r"\pi", "3.14159265358979323847", False),
+    (r"\frac{1}{3}", "0.33333333333333333334", False),
+    # an ellipsis: a cut-off expansion counts too; scientific notation counts its mantissa's digits
+    (r"\pi", r"3.1415\ldots", True), (r"\pi", "3.1415...", True), (r"\pi", r"3.1416\ldots", True),
+    (r"\pi", r"3.15\ldots", False), (r"\frac{1000\pi}{3}", r"1.047 \times 10^{3}", True),
+    (r"\frac{1}{3}", r"3.33 \times 10^{-1}", True), (r"\frac{1}{3}", r"33.3\%", True),
+    # exact equality needs no digits rule; two decimals must agree exactly
+    ("0.5", r"\sin\frac{\pi}{6}", True), ("0.33", "0.333", False),
+])
+def test_rounding_policy(gold, answer, equal):
+    assert decide(gold, answer).equal == equal, (gold, answer)
+
+
+@pytest.mark.parametrize(("gold", "answer", "equal"), [
+    (r"\sin^2 x", r"\sin(x)^2", True), (r"\sin(x^2)", r"\sin(x)^2", False), (r"\cos(2x)^2", r"\cos^2(2x)", True),
+    (r"\ln(x)^2", r"(\ln x)^2", True), (r"\sin x^2", r"\sin(x^2)", True), (r"\sin{x}^2", r"\sin(x^2)", True),
+])
+def test_a_power_after_a_function_argument_in_parentheses_is_the_function_power(gold, answer, equal):
+    assert decide(gold, answer).equal == equal, (gold, answer)
+
+
+@pytest.mark.parametrize(("gold", "answer", "equal"), [
+    ("1048576", r"1,\!048,\!576", True), (r"1,\!048,\!576", "2^{20}", True), ("12{,}500", "12500", True),
+    ("3,628,800", "10!", True), ("40320", "8! = 40,320", True), ("1,000, 2,000", "1000, 2000", True),
+    ("12", "1,2", False), (r"\{1,2\}", "12", False), ("[1,100]", "[1100]", False), ("3,200", "320", False),
+    ("40320", "8! = 40,321", False),
+])
+def test_thousands_separators(gold, answer, equal):
+    assert decide(gold, answer).equal == equal, (gold, answer)
+
+
+@pytest.mark.parametrize(("gold", "answer", "equal"), [
+    ("(2,3)", r"x=2 \text{ and } y=3", True), ("(2,3)", "y=3, x=2", True), ("(2,3)", "(x,y)=(2,3)", True),
+    ("(x,y)=(2,3)", "y=3, x=2", True), ("(1,2,3)", "z=3, y=2, x=1", True), (r"\{2, 3\}", r"\{x \mid x = 3 \text{ or } x=2\}", True),
+    ("(2,3)", "x=3, y=2", False), ("(2,3)", "y=2, x=3", False), ("(2,3)", r"x=2 \text{ or } x=3", False),
+    (r"\{1,2\}", r"\{1,2,3\}", False), ("3", "3 = x", True), ("4", "2 + 2 = 5", False),
+    (r"\{1,2\}", r"\lbrace 2, 1 \rbrace", True), (r"\{1,2,3\}", r"\{1, 2\} \cup \{3\}", True),
+    (r"\{1,2\}", "{2, 1}", True), ("(1,2)", r"\langle 1, 2 \rangle", True), (r"\{1,2\}", r"\{1\} \cup \{3\}", False),
+])
+def test_assignments_and_sets(gold, answer, equal):
+    assert decide(gold, answer).equal == equal, (gold, answer)
+
+
+@pytest.mark.parametrize(("gold", "answer", "equal"), [
+    ("5", r"5 \frac{\text{m}}{\text{s}}", True), ("5", r"5\,\mathrm{m}\,\mathrm{s}^{-1}", True),
+    ("5", r"\SI{5}{\centi\meter}", True), ("3200", r"\num{3,200}", True), ("5", r"\SI{6}{\meter}", False),
+])
+def test_units(gold, answer, equal):
+    assert decide(gold, answer).equal == equal, (gold, answer)
 
 
 def test_deep_nesting_and_long_answers_are_rejected():

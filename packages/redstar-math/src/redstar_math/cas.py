@@ -38,6 +38,8 @@ class GuardedCAS:
         self._replies: queue.Queue[str | None] = queue.Queue()
         self.timeouts = 0
         self.restarts = 0
+        #: Seconds the last :meth:`equal` spent starting the worker (0 when it was running).
+        self.last_start_seconds = 0.0
         # Decided pairs; the n samples of one prompt often repeat the same answer.
         self._decided: dict[tuple[str, str], bool] = {}
 
@@ -76,6 +78,7 @@ class GuardedCAS:
     def equal(self, a: str, b: str, timeout: float) -> bool | None:
         """Whether sympy proves ``a`` and ``b`` equal within ``timeout`` seconds."""
         started = time.monotonic()
+        self.last_start_seconds = 0.0
         known = self._decided.get((a, b))
         if known is not None:
             return known
@@ -90,7 +93,8 @@ class GuardedCAS:
                     return None
                 # Starting (importing sympy: seconds, more on a busy machine) is a one-off cost of
                 # the process, not of this check, so it does not eat the check's budget.
-                started += time.monotonic() - before_start
+                self.last_start_seconds = time.monotonic() - before_start
+                started += self.last_start_seconds
             remaining = timeout - (time.monotonic() - started)
             if remaining <= 0:
                 return None

@@ -12,10 +12,18 @@ Cheapest first, and most checks stop early:
 6. **cas** - only when RedStar's parser cannot read an answer: sympy, in a worker process with a
    hard time limit (:mod:`redstar_math.cas`), never for words or answers over 300 characters.
 
-Two rules take approximation into account. A *decimal* written with ``d`` decimals and at least
-three significant digits equals an exact value that rounds to it (``0.333`` = 1/3, ``3.14`` = pi,
-but not ``0.67`` = 2/3 or ``0.3`` = 1/3); two decimals must be equal exactly. A *percent* answer
-``p\%`` equals both ``p`` and ``p/100``.
+Floats decide only what they can: a pair that floats call equal, or whose float evaluation
+cancelled or overflowed, is decided again by :mod:`redstar_math.precise` (mpmath at a precision
+chosen from the magnitudes, or exact arithmetic modulo large primes for huge rationals), so
+``2^{1000000}`` = ``4^{500000}`` and ``\pi + 10^{-20}`` != ``\pi``.
+
+Two rules take approximation into account (``docs/math.md``, "Rounding"). A *decimal* written
+with ``d`` decimals and at least three significant digits equals an exact value that, correctly
+rounded to ``d`` decimals, gives it (``0.333`` = 1/3, ``3.14`` = pi, ``3.1416`` = pi, but not
+``0.67`` = 2/3, ``0.3`` = 1/3, ``0.666`` = 2/3 or ``3.1415926535`` = pi); with an ellipsis
+(``3.1415\ldots``) a cut-off expansion counts too. Scientific notation counts its mantissa's
+digits (``1.05 \times 10^{3}`` is rounded to tens). Two decimals must be equal exactly. A
+*percent* answer ``p\%`` equals both ``p`` and ``p/100``.
 """
 
 from __future__ import annotations
@@ -27,20 +35,35 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
 
-from redstar_math import expr
+from redstar_math import budget, expr, precise
 from redstar_math.cas import GuardedCAS
-from redstar_math.forms import Alternatives, Equation, IntervalUnion, Items, Matrix, Relation, Scalar, parse_answer
+from redstar_math.forms import (
+    LONE_VARIABLE,
+    Alternatives,
+    Equation,
+    IntervalUnion,
+    Items,
+    Matrix,
+    Relation,
+    Scalar,
+    parse_answer,
+)
 from redstar_math.latex import clean
 
 CHOICE = re.compile(r"^\(?([A-E])\)?$")
 CHOICE_IN_ANSWER = re.compile(r"^\(?([A-E])\)?(?=$|[\s:.)])")
 WORDY = re.compile(r"[a-zA-Z]{3,}")
 PLAIN_WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{3,}")
+DIGIT_RUN = re.compile(r"(\d+)")
 RELATIVE_TOLERANCE = 1e-9
+#: A decimal approximation needs at least this many significant digits to equal an exact value.
+MIN_SIGNIFICANT_DIGITS = 3
 POINTS = 5
 MIN_AGREEING_POINTS = 3
 #: Answers longer than this are compared as cleaned strings only.
 MAX_PARSE_CHARS = 1000
+#: Answers longer than this are not even cleaned: compared as text with whitespace collapsed.
+MAX_CLEAN_CHARS = 20_000
 MAX_CAS_CHARS = 300
 
 
@@ -51,6 +74,8 @@ class Context:
     deadline: float
     cas: GuardedCAS | None = None
     paths: list[str] = field(default_factory=list)
+    #: Whether the gold and the answer were written as a decimal with an ellipsis ("3.14...").
+    truncated: tuple[bool, bool] = (False, False)
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
@@ -65,6 +90,8 @@ class Decision:
 
 def compare(gold: str, answer: str, deadline: float, cas: GuardedCAS | None = None) -> Decision:
     """Compare a gold answer with a model's final answer, both as written (LaTeX)."""
+    if len(gold) > MAX_CLEAN_CHARS or len(answer) > MAX_CLEAN_CHARS:
+        return Decision(" ".join(gold.split()) == " ".join(answer.split()), "too long to parse")
     g, a = clean(gold), clean(answer)
     if g.key == a.key and g.key:
         return Decision(True, "string")
@@ -76,7 +103,7 @@ def compare(gold: str, answer: str, deadline: float, cas: GuardedCAS | None = No
         return Decision(True, "string")
     if len(g.text) > MAX_PARSE_CHARS or len(a.text) > MAX_PARSE_CHARS:
         return Decision(False, "too long to parse")
-    ctx = Context(deadline, cas)
+    ctx = Context(deadline, cas, truncated=(g.truncated, a.truncated))
     equal = _match(parse_answer(g.text), parse_answer(a.text), ctx, g.percent, a.percent)
     if not equal and time.monotonic() > deadline:
         return Decision(False, "timeout")
@@ -114,11 +141,13 @@ def _match(g: object, a: object, ctx: Context, g_percent: bool = False, a_percen
         if g.ordered and a.ordered:
             return (g.open, g.close) == (a.open, a.close) and _ordered(g.items, a.items, ctx)
         if g.ordered or a.ordered:
-            # A point (1, 2) may be written as the bare list 1, 2 - in the same order - but a set
-            # is never a tuple.
+            # A point (1, 2) may be written as the bare list 1, 2 - in the same order - or as
+            # assignments "x = 1 and y = 2" (in the order of their variables' names: "y = 2, x = 1"
+            # is the same point), but a set is never a tuple.
             if "set" in (g.kind, a.kind):
                 return False
-            return _ordered(g.items, a.items, ctx)
+            g_items, a_items = _by_variable(g), _by_variable(a)
+            return g_items is not None and a_items is not None and _ordered(g_items, a_items, ctx)
         if "set" in (g.kind, a.kind):
             return _same_set(g.items, a.items, ctx)
         return _unordered(g.items, a.items, ctx)
@@ -126,6 +155,25 @@ def _match(g: object, a: object, ctx: Context, g_percent: bool = False, a_percen
         ctx.paths.append("string")
         return g.text.replace(" ", "") == a.text.replace(" ", "")
     return False
+
+
+def _variable_key(name: str) -> list:
+    """Natural order of variable names: ``x_2`` before ``x_{10}``, ``a`` before ``b``."""
+    compact = name.replace(" ", "").replace("{", "").replace("}", "")
+    return [(1, int(piece), "") if piece.isdigit() else (0, 0, piece) for piece in DIGIT_RUN.split(compact)]
+
+
+def _by_variable(answer: Items) -> tuple | None:
+    """The items of a list of assignments to distinct variables in the order of the variables'
+    names; None for assignments that repeat a variable ("x = 1 or x = 2" lists values of x, it
+    is not a point); any other list or tuple as it is."""
+    items = answer.items
+    if answer.ordered or not items or not all(isinstance(i, Equation) and i.assigns for i in items):
+        return items
+    names = [i.lhs.replace(" ", "") for i in items]
+    if len(set(names)) != len(names):
+        return None
+    return tuple(item for _, item in sorted(zip(map(_variable_key, names), items), key=lambda pair: pair[0]))
 
 
 def _ordered(gold: tuple, answer: tuple, ctx: Context) -> bool:
@@ -182,15 +230,31 @@ def _match_matrices(g: object, a: object, ctx: Context) -> bool:
     return _ordered(entries, other.items, ctx)
 
 
+def _stated_value(equation: Equation) -> str | None:
+    """The value an equation states: the right side of ``x = 3`` and ``(x, y) = (1, 2)``, of
+    ``8! = 40320`` (a left side without variables), the left side of ``3 = x``; None for an
+    equation between expressions in variables (``y = 2x + 3``)."""
+    if equation.assigns:
+        return equation.rhs
+    try:
+        if expr.free_variables(_parse(equation.lhs)):
+            return None
+    except (expr.ParseError, expr.TooBig):
+        return None
+    return equation.lhs if LONE_VARIABLE.match(equation.rhs.replace(" ", "")) else equation.rhs
+
+
 def _match_equations(g: object, a: object, ctx: Context) -> bool:
     if isinstance(g, Equation) and isinstance(a, Equation):
         if g.assigns and a.assigns and g.lhs.replace(" ", "") == a.lhs.replace(" ", ""):
             return _match(parse_answer(g.rhs), parse_answer(a.rhs), ctx)
         return _proportional(g, a, ctx)
     if isinstance(g, Equation):
-        return g.assigns and _match(parse_answer(g.rhs), a, ctx)
+        value = _stated_value(g)
+        return value is not None and _match(parse_answer(value), a, ctx)
     assert isinstance(a, Equation)
-    return a.assigns and _match(g, parse_answer(a.rhs), ctx)
+    value = _stated_value(a)
+    return value is not None and _match(g, parse_answer(value), ctx)
 
 
 def _proportional(g: Equation, a: Equation, ctx: Context) -> bool:
@@ -274,11 +338,7 @@ def _scalar_plain(g_text: str, a_text: str, ctx: Context) -> bool:
     if any(infinite):
         ctx.paths.append("exact")
         return infinite[0] == infinite[1]
-    try:
-        decided = _exact(g, a, ctx)
-    except expr.TooBig:
-        ctx.paths.append("too large")
-        return False
+    decided = _exact(g, a, ctx)
     if decided is not None:
         return decided
     names = sorted(expr.free_variables(g) | expr.free_variables(a))
@@ -293,63 +353,126 @@ def _exact(g: expr.Node, a: expr.Node, ctx: Context) -> bool | None:
         x, y = expr.exact_value(g), expr.exact_value(a)
     except (expr.NotExact, expr.Undefined):
         return None
+    except expr.TooBig:
+        return _modular(g, a, ctx)
     ctx.paths.append("exact")
     if x == y:
         return True
-    if expr.decimal_literal(g) is not None and expr.decimal_literal(a) is not None:
+    g_literal, a_literal = expr.decimal_literal(g), expr.decimal_literal(a)
+    if g_literal is not None and a_literal is not None:
         return False  # two decimals must agree exactly: 1726.2 is not 1726.16
-    return _rounds_to(g, y) or _rounds_to(a, x)
+    return (_rounds_exactly(g_literal, y, ctx.truncated[0])
+            or _rounds_exactly(a_literal, x, ctx.truncated[1]))
 
 
-def _rounds_to(literal_node: expr.Node, value: complex | Fraction) -> bool:
-    """True when ``literal_node`` is a decimal with at least three significant digits that is
-    ``value`` correctly rounded (and the other side is not itself a decimal literal)."""
-    literal = expr.decimal_literal(literal_node)
+def _modular(g: expr.Node, a: expr.Node, ctx: Context) -> bool | None:
+    """Rationals too large to compute: compared modulo large primes (:mod:`redstar_math.precise`)."""
+    try:
+        equal = precise.modular_equal(g, a)
+    except expr.NotExact:
+        return None  # irrational: the precise numeric comparison decides
+    except expr.TooBig:
+        ctx.paths.append("too large")
+        return False
+    except expr.Undefined:
+        ctx.paths.append("exact")
+        return False
+    ctx.paths.append("exact")
+    return equal
+
+
+def _rounds_exactly(literal: tuple[Fraction, int] | None, value: Fraction, truncated: bool) -> bool:
+    """The rounding rule for a rational value, in exact arithmetic: the decimal ``literal`` has
+    at least three significant digits and is ``value`` rounded to its decimals (ties either way),
+    or - written with an ellipsis - cut off there."""
     if literal is None:
         return False
     number, decimals = literal
-    if len(str(abs(number * 10 ** decimals).numerator)) < 3:
+    if expr.significant_digits(number, decimals) < MIN_SIGNIFICANT_DIGITS:
         return False
-    if isinstance(value, complex):
-        if abs(value.imag) > 1e-12:
-            return False
-        value = value.real
-    half_unit = 0.5 * 10.0 ** -decimals
-    return abs(float(number) - float(value)) <= half_unit * (1 + 1e-9)
+    unit = Fraction(10) ** -decimals
+    if 2 * abs(number - value) <= unit:
+        return True
+    same_sign = number == 0 or (number > 0) == (value > 0)
+    return truncated and same_sign and abs(number) <= abs(value) < abs(number) + unit
 
 
 def _numeric(g: expr.Node, a: expr.Node, ctx: Context) -> bool:
     ctx.paths.append("numeric")
+    g_literal, a_literal = expr.decimal_literal(g), expr.decimal_literal(a)
+    if (g_literal is None) != (a_literal is None):
+        # A decimal approximation against an exact irrational value: the rounding rule decides,
+        # never a float tolerance (3.1415926535 is not pi rounded to ten decimals).
+        if g_literal is not None:
+            return _rounds_precisely(g_literal, a, ctx.truncated[0], ctx)
+        return _rounds_precisely(a_literal, g, ctx.truncated[1], ctx)
+    losses: list[expr.Node] = []
     try:
-        x, y = expr.numeric_value(g, {}), expr.numeric_value(a, {})
+        x, y = expr.numeric_value(g, {}, losses), expr.numeric_value(a, {}, losses)
     except (expr.Undefined, expr.NotExact):
         return False
     except expr.TooBig:
+        return _precisely_equal(g, a, {}, ctx)
+    if not losses and not _close(x, y):
+        return False  # floats are reliable for "different" when no sum cancelled
+    return _precisely_equal(g, a, {}, ctx)
+
+
+def _precisely_equal(g: expr.Node, a: expr.Node, env: dict[str, complex], ctx: Context,
+                     undefined: bool = False) -> bool:
+    """:func:`redstar_math.precise.precise_equal`; ``undefined`` is the answer when it cannot
+    evaluate a side."""
+    try:
+        return precise.precise_equal(g, a, env)
+    except expr.TooBig:
         ctx.paths[-1] = "too large"
         return False
-    if _close(x, y):
-        return True
-    both_literals = expr.decimal_literal(g) is not None and expr.decimal_literal(a) is not None
-    return not both_literals and (_rounds_to(g, y) or _rounds_to(a, x))
+    except (expr.Undefined, expr.NotExact):
+        return undefined
+
+
+def _rounds_precisely(literal: tuple[Fraction, int], other: expr.Node, truncated: bool, ctx: Context) -> bool:
+    number, decimals = literal
+    try:
+        if expr.significant_digits(number, decimals) < MIN_SIGNIFICANT_DIGITS:
+            # Too few digits to stand for an approximation, but it may be the value itself:
+            # 0.5 = \sin(\pi/6). (With enough digits, being the value implies rounding to it.)
+            return precise.precise_equal(("num", number, None), other, {})
+        return precise.rounds_to(number, decimals, other, truncated)
+    except expr.TooBig:
+        ctx.paths[-1] = "too large"
+        return False
+    except (expr.Undefined, expr.NotExact):
+        return False
 
 
 def _symbolic(g: expr.Node, a: expr.Node, names: list[str], ctx: Context, g_text: str, a_text: str) -> bool:
     ctx.paths.append("symbolic")
     agreeing = 0
+    unconfirmed = None  # a point where floats agreed, to confirm at high precision
     for point in range(POINTS):
         env = _point(names, point)
+        losses: list[expr.Node] = []
         try:
-            x, y = expr.numeric_value(g, env), expr.numeric_value(a, env)
+            x, y = expr.numeric_value(g, env, losses), expr.numeric_value(a, env, losses)
         except (expr.Undefined, expr.NotExact):
             continue
         except expr.TooBig:
-            ctx.paths[-1] = "too large"
+            if not _precisely_equal(g, a, env, ctx):
+                return False
+            agreeing += 1
+            continue
+        if losses:
+            if not _precisely_equal(g, a, env, ctx, undefined=_close(x, y)):
+                return False
+        elif not _close(x, y):
             return False
-        if not _close(x, y):
-            return False
+        elif unconfirmed is None:
+            unconfirmed = env
         agreeing += 1
     if agreeing >= MIN_AGREEING_POINTS:
-        return True
+        # Floats agree to 1e-9; one precise evaluation tells "x + 10^{-20}" from "x".
+        return unconfirmed is None or _precisely_equal(g, a, unconfirmed, ctx, undefined=True)
     return _fallback(g_text, a_text, ctx, textual=False)
 
 
@@ -369,19 +492,30 @@ def _fallback(g_text: str, a_text: str, ctx: Context, textual: bool) -> bool:
     if remaining <= 0.01:
         ctx.paths.append("timeout")
         return False
-    result = ctx.cas.equal(g_text, a_text, timeout=remaining)
+    with budget.shielded():  # the worker has its own hard limit; never abandon it mid-request
+        result = ctx.cas.equal(g_text, a_text, timeout=remaining)
+        budget.extend(ctx.cas.last_start_seconds)  # starting the worker is not this check's cost
     ctx.paths.append("cas" if result is not None else "cas undecided")
     return bool(result)
+
+
+#: Exact values with more bits than this keep their written form as the canonical one (Python
+#: refuses to print integers of more than 4300 digits, and a 1000-digit key helps no vote).
+MAX_CANONICAL_BITS = 3000
 
 
 def canonical(answer: str) -> str:
     """A canonical spelling of an answer for majority voting: the exact value for rational
     scalars (``0.5``, ``\\frac12`` -> ``1/2``), otherwise the cleaned text without spaces."""
+    if len(answer) > MAX_CLEAN_CHARS:
+        return "".join(answer.split())
     cleaned = clean(answer)
     if len(cleaned.text) <= MAX_PARSE_CHARS and isinstance(parse_answer(cleaned.text), Scalar):
         try:
             value = expr.exact_value(_parse(cleaned.text))
         except (expr.ParseError, expr.NotExact, expr.TooBig, expr.Undefined):
+            return cleaned.key
+        if max(value.numerator.bit_length(), value.denominator.bit_length()) > MAX_CANONICAL_BITS:
             return cleaned.key
         return str(value) + ("%" if cleaned.percent else "")
     return cleaned.key

@@ -31,6 +31,8 @@ MAX_EXACT_BITS = 100_000
 MAX_FACTORIAL = 1000
 MAX_DEPTH = 60
 MAX_TOKENS = 1200
+#: Scientific notation is read exactly up to this exponent (``1e20000``); larger ones are refused.
+MAX_SCIENTIFIC_EXPONENT = 20_000
 
 
 class ParseError(ValueError):
@@ -63,6 +65,8 @@ TOKEN = re.compile(
     r"|(?P<op>[-+*/^_()\[\]{}|!=,<>'&:;])"
     r"|(?P<ws>\s+)"
 )
+
+EXPONENT_MARK = re.compile("[eE]")
 
 FUNCTIONS = {
     "sin", "cos", "tan", "sec", "csc", "cot", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
@@ -99,15 +103,18 @@ def tokenize(text: str) -> list[tuple[str, str]]:
 
 
 def _number(literal: str) -> Node:
-    """A numeric literal; the third item is its count of decimals (None for integers), which
-    the verifier uses to accept correctly rounded approximations."""
+    """A numeric literal; the third item is its count of decimals (None for integers, ``12.``
+    and ``3e5``), which the verifier uses to accept correctly rounded approximations. For
+    scientific notation with a decimal mantissa it is the mantissa's decimals less the exponent
+    (``1.05e3`` has -1: it is rounded to tens)."""
     if "e" in literal or "E" in literal:
-        mantissa, exponent = re.split("[eE]", literal)
-        if abs(int(exponent)) > 400:
+        mantissa, exponent = EXPONENT_MARK.split(literal)
+        if abs(int(exponent)) > MAX_SCIENTIFIC_EXPONENT:
             raise TooBig("exponent of scientific notation out of range")
-        return ("num", Fraction(mantissa) * Fraction(10) ** int(exponent), None)
-    decimals = len(literal.split(".", 1)[1]) if "." in literal else None
-    return ("num", Fraction(literal.rstrip(".") or "0"), decimals)
+        decimals = len(mantissa.split(".", 1)[1]) - int(exponent) if "." in mantissa.rstrip(".") else None
+        return ("num", Fraction(mantissa.rstrip(".")) * Fraction(10) ** int(exponent), decimals)
+    fraction = literal.partition(".")[2]
+    return ("num", Fraction(literal.rstrip(".") or "0"), len(fraction) if fraction else None)
 
 
 class Parser:
@@ -395,6 +402,7 @@ class Parser:
         if name == "sqrt":
             node: Node = ("root", self.group(), ("num", Fraction(2), None))
         else:
+            parenthesized = self.at("(", "[")
             argument = self._argument()
             if base is not None:
                 node = ("log", base, argument)
@@ -402,12 +410,20 @@ class Parser:
                 node = ("fn", "ln", argument)  # log without a base is natural, as in sympy
             else:
                 node = ("fn", name, argument)
+            if parenthesized and self.at("^"):
+                # \sin(x)^2 is (\sin x)^2: the power after the parentheses is the function's.
+                self.take()
+                node = ("pow", node, self.exponent())
         return node if power is None else ("pow", node, power)
 
     def _argument(self) -> Node:
-        """A function's argument: a parenthesized expression, or a run of implicit factors
-        without + or - (``\\sin 2x`` is ``sin(2x)``), which stops at the next function."""
-        if self.at("(", "{", "["):
+        """A function's argument: a parenthesized expression (``\\sin(x)^2`` leaves the power to
+        the caller), a braced group with its power (``\\sin{x}^2`` is ``sin(x^2)``, as TeX sets
+        it), or a run of implicit factors without + or - (``\\sin 2x`` is ``sin(2x)``), which stops
+        at the next function."""
+        if self.at("(", "["):
+            return self.postfix()
+        if self.at("{"):
             return self.power()
         factors = [self.power()]
         while True:
@@ -536,11 +552,17 @@ COMPLEX_FUNCTIONS = {
 CONSTANTS = {"pi": complex(math.pi), "e": complex(math.e), "i": 1j}
 
 
-def numeric_value(node: Node, env: dict[str, complex]) -> complex:
+#: A sum smaller than this fraction of its largest term lost most of its float precision.
+CANCELLATION = 1e-6
+
+
+def numeric_value(node: Node, env: dict[str, complex], losses: list[Node] | None = None) -> complex:
     """The value as a complex float with the variables of ``env``; raises :class:`TooBig` on
-    overflow and :class:`Undefined` outside a function's domain."""
+    overflow and :class:`Undefined` outside a function's domain. When ``losses`` is a list, every
+    sum that cancelled (its value below :data:`CANCELLATION` times its largest term, so that the
+    float result may be mostly rounding error) is appended to it."""
     try:
-        return _numeric(node, env)
+        return _numeric(node, env, losses)
     except OverflowError:
         raise TooBig("overflow") from None
     except (ZeroDivisionError, ValueError) as exc:
@@ -549,7 +571,7 @@ def numeric_value(node: Node, env: dict[str, complex]) -> complex:
         raise Undefined(str(exc)) from None
 
 
-def _numeric(node: Node, env: dict[str, complex]) -> complex:
+def _numeric(node: Node, env: dict[str, complex], losses: list[Node] | None) -> complex:
     kind = node[0]
     if kind == "num":
         return complex(float(node[1]))
@@ -560,38 +582,44 @@ def _numeric(node: Node, env: dict[str, complex]) -> complex:
             raise NotExact("infinity")
         return CONSTANTS[node[1]]
     if kind == "add":
-        return sum((_numeric(t, env) for t in node[1]), 0j)
+        if losses is None:
+            return sum((_numeric(t, env, None) for t in node[1]), 0j)
+        terms = [_numeric(t, env, losses) for t in node[1]]
+        total = sum(terms, 0j)
+        if abs(total) < CANCELLATION * max(abs(t) for t in terms):
+            losses.append(node)
+        return total
     if kind == "mul":
         product = 1 + 0j
         for factor in node[1]:
-            product *= _numeric(factor, env)
+            product *= _numeric(factor, env, losses)
         return product
     if kind == "neg":
-        return 0j - _numeric(node[1], env)  # not -z: that gives -0.0 imaginary parts, and sqrt(-4) = -2i
+        return 0j - _numeric(node[1], env, losses)  # not -z: that gives -0.0 imaginary parts, and sqrt(-4) = -2i
     if kind in ("div", "frac"):
-        return _numeric(node[1], env) / _numeric(node[2], env)
+        return _numeric(node[1], env, losses) / _numeric(node[2], env, losses)
     if kind == "pow":
-        return _power(_numeric(node[1], env), _numeric(node[2], env))
+        return _power(_numeric(node[1], env, losses), _numeric(node[2], env, losses))
     if kind == "root":
-        index = _numeric(node[2], env)
-        radicand = _numeric(node[1], env)
+        index = _numeric(node[2], env, losses)
+        radicand = _numeric(node[1], env, losses)
         if radicand.imag == 0 and radicand.real < 0 and index.imag == 0 and index.real % 2 == 1:
             return -_power(-radicand, 1 / index)  # odd roots of negatives are real
         return _power(radicand, 1 / index)
     if kind == "fact":
-        value = _numeric(node[1], env)
+        value = _numeric(node[1], env, losses)
         if value.imag != 0 or value.real > 170:
             raise TooBig("factorial too large")
         return complex(math.gamma(value.real + 1))
     if kind == "binom":
-        n, k = _numeric(node[1], env).real, _numeric(node[2], env).real
+        n, k = _numeric(node[1], env, losses).real, _numeric(node[2], env, losses).real
         if n > 170:
             raise TooBig("binomial too large")
         return complex(math.gamma(n + 1) / (math.gamma(k + 1) * math.gamma(n - k + 1)))
     if kind == "fn":
-        return complex(COMPLEX_FUNCTIONS[node[1]](_numeric(node[2], env)))
+        return complex(COMPLEX_FUNCTIONS[node[1]](_numeric(node[2], env, losses)))
     if kind == "log":
-        return cmath.log(_numeric(node[2], env)) / cmath.log(_numeric(node[1], env))
+        return cmath.log(_numeric(node[2], env, losses)) / cmath.log(_numeric(node[1], env, losses))
     raise NotExact(kind)
 
 
@@ -618,11 +646,43 @@ def is_infinity(node: Node) -> int:
 
 
 def decimal_literal(node: Node) -> tuple[Fraction, int] | None:
-    """``(value, decimals)`` when the expression is a (possibly negated) decimal literal such as
-    ``3.14``; None otherwise."""
+    """``(value, decimals)`` when the expression is a decimal approximation as written: a decimal
+    literal (``3.14``: 2 decimals), possibly negated, in scientific notation (``1.05e3``,
+    ``1.05 \\times 10^{3}``: -1 decimals, i.e. rounded to tens) or divided by a power of ten
+    (``(33.3)/100``, how a percent is read: 3 decimals); None otherwise (integers included)."""
     sign = 1
     while node[0] == "neg":
         sign, node = -sign, node[1]
-    if node[0] == "num" and node[2] is not None and node[2] > 0:
-        return sign * node[1], node[2]
+    kind = node[0]
+    if kind == "num":
+        return None if node[2] is None else (sign * node[1], node[2])
+    if kind == "mul" and len(node[1]) == 2:
+        inner, shift = decimal_literal(node[1][0]), _power_of_ten(node[1][1])
+        if inner is not None and shift is not None:
+            return sign * inner[0] * Fraction(10) ** shift, inner[1] - shift
+    if kind in ("div", "frac"):
+        inner, shift = decimal_literal(node[1]), _power_of_ten(node[2])
+        if inner is not None and shift is not None:
+            return sign * inner[0] / Fraction(10) ** shift, inner[1] + shift
+    return None
+
+
+def significant_digits(number: Fraction, decimals: int) -> int:
+    """Significant digits of a decimal as written (``0.0120`` with 4 decimals: 3)."""
+    scaled = abs(number) * Fraction(10) ** decimals
+    return len(str(scaled.numerator // scaled.denominator)) if scaled >= 1 else 0
+
+
+def _power_of_ten(node: Node) -> int | None:
+    """k when the node is ``10^k`` (k an integer literal, possibly negative) or an integer
+    literal that is a power of ten (``100``)."""
+    if node[0] == "num" and node[2] is None and node[1].denominator == 1 and node[1] > 0:
+        digits = str(node[1].numerator)
+        return len(digits) - 1 if digits.rstrip("0") == "1" else None
+    if node[0] == "pow" and node[1] == ("num", Fraction(10), None):
+        exponent, sign = node[2], 1
+        while exponent[0] == "neg":
+            sign, exponent = -sign, exponent[1]
+        if exponent[0] == "num" and exponent[2] is None and exponent[1].denominator == 1:
+            return sign * exponent[1].numerator
     return None

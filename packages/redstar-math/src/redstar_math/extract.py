@@ -13,33 +13,95 @@ no valid answer. For reasoning models, only the text after the last ``</think>``
 ``<think>`` that never closes means the model was still thinking (truncated), so there is no
 answer.
 
-Every scan here is linear in the length of the text (no backtracking regular expressions over
-the whole response), so a 1 MB response is read in milliseconds.
+Every scan here is linear in the length of the text, and only the last :data:`WINDOW` characters
+of the answer region are examined for boxes and marker sentences, so a 1 MB response is read in
+milliseconds. No pattern here can backtrack super-linearly: none has two adjacent quantifiers over
+the same characters, and the tail of a marker line is trimmed with string methods, not patterns
+(``tests/test_patterns_linear.py`` runs every pattern of the package on 100 000-character runs of
+each character class). :func:`final_answer_parts` also takes a deadline, checked between stages.
 """
 
 from __future__ import annotations
 
 import re
+import time
 
-BOX_TOKENS = re.compile(r"\\(?:boxed|fbox|framebox)(?![a-zA-Z])(?:\[[^\]]{0,40}\])?|[{}]")
-BARE_BOX_ARGUMENT = re.compile(r"[ \t]+([^\s${}.,;]+)")
-#: Boxes are searched for in this many final characters of the answer region.
-BOX_WINDOW = 65536
+# Box commands and braces; an escaped brace (\{ \}, a set's or a cases' delimiter) and a line
+# break (\\) are tokens of their own, so that they never count as a group's braces.
+BOX_TOKENS = re.compile(r"\\(?:boxed|fbox|framebox)(?![a-zA-Z])(?:\[[^\]]{0,40}\])?|\\\\|\\[{}]|[{}]")
+# "\boxed 7". The lookbehind lets an attempt start only where a run of blanks starts, so a
+# search over a long run of blanks is one pass, not one per blank.
+BARE_BOX_ARGUMENT = re.compile(r"(?<![ \t])[ \t]+([^\s${}.,;]+)")
+#: Boxes and marker sentences are searched for in this many final characters of the answer region.
+WINDOW = 65536
+BOX_WINDOW = WINDOW
+#: Characters kept before a run of whitespace that the window's start falls into.
+WINDOW_MARGIN = 256
 #: Boxes on the final line joined by at most this connecting text are read as one list.
-BOX_JOINER = re.compile(r"^[\s$,;.]*(?:,|and|or|\\text\{\s*(?:and|or|,)\s*\}|\\quad|\\qquad|&)?[\s$,;.]*$")
+BOX_JOINER = re.compile(r"^[\s$,;.]*(?:(?:and|or|\\text\{\s*(?:and|or|,)\s*\}|\\quad|\\qquad|&)[\s$,;.]*)?$")
 
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
 
-# Marker sentences. Each captures the rest of its line; the caller trims it.
+# Marker sentences. Each captures the rest of its line; the caller trims it. Between words only
+# one whitespace quantifier at a time, so a failed attempt costs one pass over a whitespace run.
 MARKERS = [
     re.compile(r"the\s+final\s+answer\s+is\s*[:：]?", re.IGNORECASE),
-    re.compile(r"final\s+answer\s*(?:\*\*)?\s*[:：]", re.IGNORECASE),
+    re.compile(r"final\s+answer\s*(?:\*\*\s*)?[:：]", re.IGNORECASE),
     re.compile(r"the\s+answer\s+is\s*[:：]?", re.IGNORECASE),
-    re.compile(r"(?:^|\n)\s*(?:\*\*)?answer\s*[:：]\s*(?:\*\*)?", re.IGNORECASE),
+    re.compile(r"^[ \t]*(?:\*\*)?answer[ \t]*[:：][ \t]*(?:\*\*)?", re.IGNORECASE | re.MULTILINE),
     re.compile(r"####"),
 ]
-MARKER_TAIL = re.compile(r"(?i)\s*(?:\.\s*)?I hope it is correct\.?\s*$")
+#: Minerva's sign-off after the answer ("... is $5$. I hope it is correct."), removed from the line.
+HOPE = "i hope it is correct"
+TRAILING_SPACE = " \t\r\f\v\u00a0\u2009\u202f\u3000"
+
+
+class ExtractionTimeout(TimeoutError):
+    """Reading the final answer ran past the caller's deadline."""
+
+
+def _check(deadline: float | None) -> None:
+    if deadline is not None and time.monotonic() > deadline:
+        raise ExtractionTimeout("final-answer extraction ran out of time")
+
+
+def _without_sign_off(line: str) -> str:
+    """``line`` without a trailing "I hope it is correct." (and the period before it); string
+    methods only, linear in the line's length."""
+    stripped = line.rstrip()
+    if stripped.endswith("."):
+        stripped = stripped[:-1]
+    if not stripped.lower().endswith(HOPE):
+        return line
+    head = stripped[:-len(HOPE)].rstrip()
+    if head.endswith("."):
+        head = head[:-1].rstrip()
+    return head
+
+
+def _strip_bold(line: str) -> str:
+    """Remove pairs of asterisks (markdown bold) at both ends, as ``^(?:[*]{2})+|(?:[*]{2})+$`` would."""
+    lead = len(line) - len(line.lstrip("*"))
+    line = line[lead - lead % 2:]
+    trail = len(line) - len(line.rstrip("*"))
+    return line[:len(line) - (trail - trail % 2)] if trail else line
+
+
+def _window_start(text: str) -> int:
+    """Where the last :data:`WINDOW` characters of ``text`` begin - moved back over a run of
+    whitespace that the boundary cuts (whitespace is not content: "The answer is" followed by
+    100 000 spaces and "5" is read), with :data:`WINDOW_MARGIN` characters before it, and moved
+    so that it never begins with the second backslash of a ``\\\\``. Linear in the text."""
+    offset = max(0, len(text) - WINDOW)
+    if offset and text[offset - 1].isspace():
+        while offset > 0 and text[offset - 1].isspace():
+            offset -= 1
+        offset = max(0, offset - WINDOW_MARGIN)
+    start = offset
+    while start > 0 and text[start - 1] == "\\":
+        start -= 1
+    return offset + (offset - start) % 2
 
 
 def answer_region(response: str) -> str | None:
@@ -56,17 +118,19 @@ def answer_region(response: str) -> str | None:
 def boxed_contents(text: str) -> list[tuple[int, int, str]]:
     """The outermost closed boxes of ``text`` as ``(start, end, content)``, in reading order.
 
-    One pass over the braces of the last :data:`BOX_WINDOW` characters: a final answer sits near
+    One pass over the braces of the last :data:`WINDOW` characters: a final answer sits near
     the end, and the window keeps the scan cheap however long or brace-laden the response is.
     Unclosed (truncated) boxes are not boxes.
     """
-    offset = max(0, len(text) - BOX_WINDOW)
+    offset = _window_start(text)
     window = text[offset:]
     found: list[tuple[int, int, str]] = []
     stack: list[int | None] = []  # for each open brace: the start of the box it opens, if any
     pending_box: tuple[int, int] | None = None  # (command start, position after the command)
     for match in BOX_TOKENS.finditer(window):
         token = match.group()
+        if token[0] == "\\" and len(token) == 2:
+            continue  # \{, \} or \\
         if token == "{":
             opens_box = pending_box is not None and not window[pending_box[1]:match.start()].strip()
             stack.append(pending_box[0] if opens_box else None)
@@ -109,7 +173,7 @@ def final_boxes(text: str) -> list[str] | None:
     group = [boxes[-1]]
     for box in reversed(boxes[:-1]):
         between = text[box[1]:group[0][0]]
-        if "\n" in between.strip() or len(between) > 40 or not BOX_JOINER.match(between):
+        if len(between) > 40 or "\n" in between.strip() or not BOX_JOINER.match(between):
             break
         group.insert(0, box)
     return [content for _, _, content in group]
@@ -139,43 +203,50 @@ def _math_span(text: str) -> str:
 
 def marker_answer(text: str) -> str | None:
     """The answer stated after the last marker sentence ("The answer is", "Final Answer:",
-    "####"), trimmed to its line, its ``$...$`` span and without a closing period."""
+    "####") in the last :data:`WINDOW` characters (see :func:`_window_start`), trimmed to its
+    line, its ``$...$`` span and without a closing period."""
+    offset = _window_start(text)
     best: tuple[int, int] | None = None
     for pattern in MARKERS:
-        for match in pattern.finditer(text):
+        for match in pattern.finditer(text, offset):
             if best is None or match.start() > best[0]:
                 best = (match.start(), match.end())
     if best is None:
         return None
-    rest = text[best[1]:]
     # A marker followed by nested markers ("Final Answer: The final answer is $5$") is handled
     # because the later, inner marker starts last and wins above.
-    line = rest.lstrip().split("\n", 1)[0]
-    line = MARKER_TAIL.sub("", line).strip()
+    rest = text[best[1]:].lstrip()
+    end = rest.find("\n")
+    line = rest if end < 0 else rest[:end]
+    line = _without_sign_off(line).strip()
     line = _math_span(line).strip()
-    line = re.sub(r"^(?:\*\*)+|(?:\*\*)+$", "", line).strip()
-    while line and line[-1] in ".。":
-        line = line[:-1].rstrip()
+    line = _strip_bold(line).strip()
+    line = line.rstrip(".。" + TRAILING_SPACE)  # the line was stripped: only closing periods go
     return line or None
 
 
-def final_answer_parts(response: str) -> list[str] | None:
+def final_answer_parts(response: str, deadline: float | None = None) -> list[str] | None:
     """The final answer as the boxes it was written in (one item for a marker sentence), or
-    None when the response commits to none (see the module docstring)."""
+    None when the response commits to none (see the module docstring). ``deadline`` (a
+    ``time.monotonic()`` value) is checked between stages: past it, :class:`ExtractionTimeout`."""
+    _check(deadline)
     region = answer_region(response)
     if region is None:
         return None
+    region = region.rstrip()  # trailing whitespace must not push the answer out of the window
     boxes = final_boxes(region)
+    _check(deadline)
     if boxes is not None:
         boxes = [b.strip() for b in boxes]
         return boxes if all(boxes) else None
     answer = marker_answer(region)
+    _check(deadline)
     return [answer] if answer else None
 
 
-def extract_final_answer(response: str) -> str | None:
+def extract_final_answer(response: str, deadline: float | None = None) -> str | None:
     """The final answer a response commits to, several boxes joined by ", "; or None."""
-    parts = final_answer_parts(response)
+    parts = final_answer_parts(response, deadline)
     return None if parts is None else ", ".join(parts)
 
 

@@ -33,6 +33,9 @@ RELATIONS = {r"\leq": "<=", r"\leqslant": "<=", r"\le": "<=", r"\geq": ">=", r"\
              r"\lt": "<", r"\gt": ">", "<=": "<=", ">=": ">=", "<": "<", ">": ">"}
 RELATION_PATTERN = re.compile(r"\\leqslant|\\geqslant|\\leq|\\geq|\\le(?![a-zA-Z])|\\ge(?![a-zA-Z])|\\lt|\\gt|<=|>=|<|>")
 LONE_VARIABLE = re.compile(r"^(?:[a-zA-Z]|\\[a-zA-Z]+)(?:_\{?\w+\}?)?(?:\([a-zA-Z]\))?$")
+_VARIABLE = r"(?:[a-zA-Z]|\\[a-zA-Z]+)(?:_\{?\w+\}?)?"
+#: ``(x, y)`` on the left of ``(x, y) = (1, 2)`` (matched without spaces).
+VARIABLE_TUPLE = re.compile(r"^\(" + _VARIABLE + r"(?:," + _VARIABLE + r")+\)$")
 MATRIX = re.compile(
     r"^\\begin\{(pmatrix|bmatrix|Bmatrix|vmatrix|Vmatrix|matrix|smallmatrix|array)\}(?:\{[^{}]*\})?(.*)\\end\{\1\}$",
     re.DOTALL,
@@ -77,8 +80,9 @@ class Equation:
 
     @property
     def assigns(self) -> bool:
-        """True for ``x = ...``: a lone variable on the left."""
-        return bool(LONE_VARIABLE.match(self.lhs.replace(" ", "")))
+        """True for ``x = ...`` and ``(x, y) = ...``: a lone variable, or a tuple of them, on the left."""
+        lhs = self.lhs.replace(" ", "")
+        return bool(LONE_VARIABLE.match(lhs) or VARIABLE_TUPLE.match(lhs))
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,8 @@ Answer = Scalar | Items | Matrix | IntervalUnion | Equation | Relation | Alterna
 
 def split_top(text: str, separators: tuple[str, ...]) -> list[str]:
     """Split ``text`` at separators outside any brackets (``\\{`` counts as a bracket)."""
+    if not any(separator in text for separator in separators):
+        return [text.strip()]  # the common case, without the character-by-character walk
     parts: list[str] = []
     depth = 0
     start = 0
@@ -176,15 +182,25 @@ def parse_answer(text: str) -> Answer:
         return Alternatives(tuple(parse_answer(p) for p in approximations[:MAX_ITEMS] if p))
     union = split_top(text, (r"\cup",))
     if len(union) > 1:
-        return IntervalUnion(tuple(parse_answer(p) for p in union[:MAX_ITEMS]))
+        parts = tuple(parse_answer(p) for p in union[:MAX_ITEMS])
+        if all(isinstance(part, Items) and part.kind == "set" for part in parts):
+            # \{1, 2\} \cup \{3\} is the set \{1, 2, 3\}
+            return Items("set", tuple(item for part in parts for item in part.items))
+        return IntervalUnion(parts)
     parts = split_top(text, LIST_SEPARATORS)
     if len(parts) > 1:
         return _items("list", [p for p in parts if p])
+    group = _wrapped(text, "{", "}")
+    if group is not None and group[0] == "{":
+        return parse_answer(group[1])  # a TeX group, {1, 2}, is what it holds
     wrapped = _wrapped(text, "([", ")]")
     if wrapped is not None:
         opener, body, closer = wrapped
         inner = split_top(body, (",",))
         if opener == "\\{":
+            builder = _set_builder(body)
+            if builder is not None:
+                return builder
             return _items("set", [p for p in inner if p] if body.strip() else [])
         if len(inner) > 1:
             return _items("tuple", inner, opener, closer)
@@ -198,6 +214,20 @@ def parse_answer(text: str) -> Answer:
     if plus_minus is not None:
         return plus_minus
     return Scalar(text)
+
+
+def _set_builder(body: str) -> Answer | None:
+    """``\\{x \\mid x = 2 \\text{ or } x = 3\\}`` is the set ``\\{2, 3\\}``: a variable, a bar or colon,
+    and assignments of that variable. Other set-builder sets are None (read as written)."""
+    parts = split_top(body, (r"\mid", "|", ":"))
+    if len(parts) != 2 or not LONE_VARIABLE.match(parts[0].replace(" ", "")):
+        return None
+    condition = parse_answer(parts[1])
+    options = condition.items if isinstance(condition, Items) and condition.kind == "list" else (condition,)
+    variable = parts[0].replace(" ", "")
+    if not all(isinstance(o, Equation) and o.lhs.replace(" ", "") == variable for o in options):
+        return None
+    return Items("set", tuple(parse_answer(o.rhs) for o in options))
 
 
 def _relation(text: str) -> Answer | None:

@@ -19,9 +19,10 @@ from typing import Any
 from redstar.errors import RedStarError
 from redstar.interfaces import Messages, Verifier
 from redstar.records import Prompt, Verdict
+from redstar_math.budget import BudgetExceeded, time_limit
 from redstar_math.cas import close_shared_cas, shared_cas
 from redstar_math.equivalence import canonical, compare
-from redstar_math.extract import extract_final_answer, final_answer_parts
+from redstar_math.extract import ExtractionTimeout, extract_final_answer, final_answer_parts
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,9 @@ class MathVerifier(Verifier):
     Options:
 
     - ``timeout``: hard budget in seconds for one check (extraction, comparison and any sympy
-      call together). A check that runs out is "wrong", with reason ``timeout``.
+      call together). A check that runs out is "wrong", with reason ``timeout`` (or
+      ``not equal (timeout)`` when it ran out between comparison steps); in the main thread an
+      alarm enforces it even inside a single step (:mod:`redstar_math.budget`).
     - ``use_cas``: allow the sympy fallback for answers RedStar's parser cannot read.
     - ``workers``: processes for :meth:`verify_many` (1 = in this process). Scripts that set it
       above 1 need the usual ``if __name__ == "__main__":`` guard of Python multiprocessing.
@@ -73,7 +76,14 @@ class MathVerifier(Verifier):
 
     def verify(self, response: str, reference: str, metadata: Mapping[str, Any] | None = None) -> Verdict:
         deadline = time.monotonic() + self.timeout
-        parts = final_answer_parts(response)
+        try:
+            with time_limit(self.timeout):
+                return self._verify(response, reference, deadline)
+        except (BudgetExceeded, ExtractionTimeout):
+            return Verdict.wrong(None, "timeout")
+
+    def _verify(self, response: str, reference: str, deadline: float) -> Verdict:
+        parts = final_answer_parts(response, deadline)
         if parts is None:
             return Verdict.no_answer("no final answer (no \\boxed{}, 'The answer is' or 'Final Answer:')")
         answer = ", ".join(parts)

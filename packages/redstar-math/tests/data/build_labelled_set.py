@@ -170,6 +170,110 @@ PAIRS: dict[str, list[tuple[str, str, bool]]] = {
     ],
 }
 
+# Added for issue 11 (items 4 and 6): the categories where the verifier was weak, written before
+# the fixes, with their tricky negatives. Kept apart from PAIRS so that the rows above keep their
+# response styles.
+ADDED: dict[str, list[tuple[str, str, bool]]] = {
+    "thousands": [
+        # separators in the answer, the gold or both, in every LaTeX spelling
+        ("1048576", r"1,\!048,\!576", T), (r"1,\!048,\!576", "1048576", T), (r"1,\!048,\!576", "2^{20}", T),
+        ("2^{20}", r"1,\!048,\!576", T), ("12{,}500", "12500", T), ("12500", "12{,}500", T),
+        ("3,200,000", "3200000", T), ("3200000", "3,200,000", T), ("3,200,000", r"3.2 \times 10^6", T),
+        ("3,628,800", "10!", T), ("3{,}628{,}800", "10!", T), ("10!", "3,628,800", T), ("3,200", "3200", T),
+        ("5,040", r"7 \cdot 6 \cdot 5 \cdot 4 \cdot 3 \cdot 2 \cdot 1", T), ("40320", "8! = 40,320", T),
+        ("1,234,567", "1234567", T), (r"1,\!000", "1000", T), ("1,000", "10^3", T), ("65,536", "4^8", T),
+        ("362,880", "9!", T), (r"\frac{10!}{2}", "1,814,400", T), ("1,000, 2,000", "1000, 2000", T),
+        ("1000, 2000", r"2,000 \text{ and } 1,000", T), ("12,500", r"\$12{,}500", T), ("12500", r"12,500 \text{ dollars}", T),
+        ("1,048,576", r"1\,048\,576", T), ("1,048,576", "1{,}048{,}576", T), ("-3,200", "-3200", T),
+        ("2,016", "2016", T), (r"\binom{20}{10}", "184,756", T), ("184756", r"\num{184,756}", T),
+        ("2^{16}", "65{,}536", T), ("1,000,000", "1000^2", T), ("(1000, 2000)", "(1,000, 2,000)", T), ("(1, 100)", "(1,100)", T),
+        # negatives: lists and pairs are not numbers, and a wrong value stays wrong
+        ("12", "1,2", F), ("1,2", "12", F), (r"\{1,2\}", "12", F), ("(1,2)", "12", F), ("15", "1,5", F),
+        ("1,234,567", "1234568", F), ("3,200", "320", F), ("3,200", "32,000", F), ("[1,100]", "[1100]", F),
+        ("(1,234)", "1234", F), ("1,048,576", "2^{21}", F), ("3,628,800", "9!", F), (r"1,\!024", "2^{11}", F),
+        ("12{,}500", "1250", F), ("40320", "8! = 40,321", F), ("1000, 2000", "1,000,2,000", F),
+    ],
+    "rounding": [
+        # a decimal approximation against an exact fraction or a multiple of pi, and the reverse
+        (r"\frac{1}{3}", "0.333", T), (r"\frac{2}{3}", "0.667", T), (r"\frac{2}{3}", "0.6667", T), (r"\pi", "3.14", T),
+        (r"\pi", "3.1416", T), (r"\pi", "3.14159", T), (r"\pi", "3.1415926536", T), (r"2\pi", "6.28", T),
+        (r"2\pi", "6.283", T), (r"\frac{\pi}{4}", "0.785", T), (r"\frac{\pi}{4}", "0.7854", T), ("3.14", r"\pi", T),
+        ("0.333", r"\frac{1}{3}", T), ("6.28", r"2\pi", T), ("0.785", r"\frac{\pi}{4}", T), (r"\frac{1}{7}", "0.142857", T),
+        (r"\frac{1}{7}", "0.1429", T), (r"100\pi", "314.16", T), (r"\sqrt{2}", "1.41421356237", T),
+        (r"\pi", "3.14159265358979323846", T), (r"\frac{1}{3}", "0.33333333333333333333", T),
+        (r"\frac{22}{7}", "3.143", T), ("e", "2.71828", T), (r"16\pi", "50.27", T), (r"-\frac{2}{3}", "-0.667", T),
+        (r"\frac{1000\pi}{3}", r"1.047 \times 10^{3}", T), (r"\frac{1}{3}", r"3.33 \times 10^{-1}", T),
+        (r"\pi", r"3.14\ldots", T), (r"\pi", r"3.14159\ldots", T), (r"\frac{2}{3}", r"0.666\ldots", T),
+        (r"\frac{1}{3}", r"33.3\%", T), ("0.5", r"\sin\frac{\pi}{6}", T), (r"\frac{5}{6}", "0.833", T),
+        # wrong digits, truncation without an ellipsis, too few digits, too many wrong ones
+        (r"\pi", "3.1415926535", F), ("3.1415926535", r"\pi", F), (r"\pi", "3.1415", F), (r"\pi", "3.141", F),
+        (r"\frac{2}{3}", "0.666", F), (r"\frac{2}{3}", "0.6666", F), (r"\frac{2}{3}", "0.67", F), (r"\frac{1}{3}", "0.33", F),
+        (r"2\pi", "6.282", F), (r"\frac{\pi}{4}", "0.7853", F), ("0.786", r"\frac{\pi}{4}", F), (r"\frac{1}{7}", "0.142858", F),
+        (r"100\pi", "314.15", F), (r"100\pi", "314", F), (r"\sqrt{2}", "1.41421356238", F),
+        (r"\sqrt{2}", "1.4142135623730951", F), (r"\pi", "3.14159265358979323847", F),
+        (r"\frac{1}{3}", "0.33333333333333333334", F), (r"\pi", r"\frac{22}{7}", F), (r"\pi", r"\frac{355}{113}", F),
+        ("e", "2.7182", F), (r"16\pi", "50.26", F), (r"-\frac{2}{3}", "-0.666", F), (r"\frac{1}{3}", r"3.34 \times 10^{-1}", F),
+        (r"\pi", r"3.15\ldots", F), ("0.3", r"\frac{1}{3}", F),
+    ],
+    "adversarial": [
+        # huge exponents and magnitudes, compared exactly
+        ("2^{10000}", "2^{10000}+1", F), ("2^{10000}+1", "2^{10000}", F), ("2^{10000}", "4^{5000}", T),
+        ("2^{100000}", "4^{50000}", T), ("2^{100000}", "2^{100000}+1", F), ("2^{1000000}", "4^{500000}", T),
+        ("2^{1000000}", r"2\cdot 2^{999999}", T), ("2^{1000000}", "2^{1000000}-1", F), ("10^{100}", "10^{100}+1", F),
+        ("10^{400}", "1e400", T), ("9^{9^9}", r"3^{2\cdot 9^9}", T), ("9^{9^9}", "9^{9^9}+1", F),
+        ("2^{2^{100}}", "4^{2^{99}}", T), ("1000!", "1000!+1", F), ("1001!", r"1001 \cdot 1000!", T),
+        (r"\frac{2^{100000}}{2^{99999}}", "2", T), ("2^{-100000}", "0", F), ("2^{64}", "18446744073709551616", T),
+        ("2^{64}", "18446744073709551617", F), ("3^{1000}", "3^{1000}-1", F), ("x^{10000}", "x^{10000}+1", F),
+        (r"\binom{100}{50}", r"\binom{100}{50}+1", F), ("10^{20}", r"\sqrt{10^{40}+1}", F), (r"\sqrt{10^{40}}", "10^{20}", T),
+        ("e^{100}", "e^{100}+1", F), (r"e^{\pi\sqrt{163}}", "640320^3+744", F), (r"\pi", r"\pi + 10^{-20}", F),
+        ("0", r"\pi \cdot 10^{-100}", F), ("1", "1 + 10^{-30}", F), ("2^{10000}", r"\sqrt{2^{20000}+1}", F),
+        (r"\sqrt{2}+\sqrt{3}", r"\sqrt{5+2\sqrt{6}}+10^{-15}", F), ("x", "x+10^{-20}", F),
+        # zero (or equal) only symbolically
+        ("0", r"\sin^2 x + \cos^2 x - 1", T), (r"\sin^2 x + \cos^2 x - 1", "0", T), ("0", r"\sin^2(x) + \cos^2(x) - 1", T),
+        ("0", r"\sqrt{2}\sqrt{3}-\sqrt{6}", T), ("0", r"\ln(e^x) - x", T), ("0", r"e^{i\pi}+1", T),
+        ("0", r"\cos(\pi/5)-\frac{1+\sqrt{5}}{4}", T), ("0", r"\tan(\pi/4) - 1", T), ("0", "(x+1)^2 - x^2 - 2x - 1", T),
+        ("1", "(x+1)^2 - x^2 - 2x", T), ("2", "(x+1)^2 - x^2 - 2x", F), (r"\sqrt{2}+\sqrt{3}", r"\sqrt{5+2\sqrt{6}}", T),
+        ("1", r"\cos^2(10^{-10}) + \sin^2(10^{-10})", T), ("0", r"\log_2 8 - 3", T), ("1", r"\sin^2 x + \cos^2 x - 1", F),
+        (r"(10^{20}+\sqrt{2}) - 10^{20}", r"\sqrt{2}", T), ("2^{20000}", "4^{10000}", T), ("2^{20000}", "2^{20000}", T),
+    ],
+    "sets": [
+        (r"\{1,2,3\}", r"\{3,1,2\}", T), ("1,2,3", r"\{3,1,2\}", T), (r"\{1,2,3\}", "3, 2, 1", T), (r"\{1,2,2\}", r"\{2,1\}", T),
+        (r"\{2, 3\}", r"x \in \{3, 2\}", T), (r"\{2, 3\}", r"\{x \mid x = 3 \text{ or } x=2\}", T), (r"\{-1, 1\}", r"x = \pm 1", T),
+        (r"\{\frac12, \frac13\}", r"\{\frac{1}{3}, 0.5\}", T), (r"\{1,2\}", r"\left\{ 2, 1 \right\}", T),
+        (r"\{(1,2), (3,4)\}", r"\{(3,4), (1,2)\}", T), ("(1,2), (3,4)", "(3,4), (1,2)", T), (r"\{1,2\}", r"1 \text{ and } 2", T),
+        (r"\{1,2\}", r"\{1,2,3\}", F), (r"\{1, 2\}", r"\{12\}", F), (r"\{1, 2\}", "(1, 2)", F), ("(1,2), (3,4)", "(2,1), (3,4)", F),
+        (r"\{2, 3\}", r"\{x \mid x = 3 \text{ or } x=4\}", F), (r"\{0, 1\}", r"\{1\}", F), ("1, 2", "1.2", F),
+        (r"\{1,2\}", r"\lbrace 2, 1 \rbrace", T), (r"\{1,2,3\}", r"\{1, 2\} \cup \{3\}", T), (r"\{1,2\}", "{2, 1}", T),
+        ("(1,2)", r"\langle 1, 2 \rangle", T), (r"\{1,2\}", r"\{1\} \cup \{3\}", F), ("(1,2)", r"\langle 2, 1 \rangle", F),
+    ],
+    "assignments": [
+        ("(2,3)", r"x=2 \text{ and } y=3", T), ("(2,3)", "x=2, y=3", T), ("(2,3)", "y=3, x=2", T),
+        ("(2,3)", r"y=3 \text{ and } x=2", T), ("(2,3)", "(x,y)=(2,3)", T), ("(x,y)=(2,3)", "x=2, y=3", T),
+        ("x=2, y=3", "(2,3)", T), (r"x=2 \text{ and } y=3", "(2, 3)", T), ("x=2, y=3", "y=3, x=2", T),
+        ("2, 3", r"x=2 \text{ or } x=3", T), ("2, 3", "x = 2, 3", T), ("(1,2,3)", "z=3, y=2, x=1", T),
+        ("(1,2,3)", "a=1, b=2, c=3", T), ("(2,5)", "n=5, m=2", T), ("1, 2", "x_1 = 1, x_2 = 2", T),
+        (r"2 \text{ and } 3", "3,2", T), ("3, 4", r"4 \text{ and } 3", T),
+        ("(2,3)", "x=3, y=2", F), ("(2,3)", "y=2, x=3", F), ("(2,3)", "(x, y) = (3, 2)", F), ("x=2, y=3", "x=3, y=2", F),
+        ("3, 4", r"3 \text{ and } 5", F), ("2", "2, 3", F), ("(1,2,3)", "x=1, y=3, z=2", F), ("(2,3)", r"x=2 \text{ or } x=3", F),
+    ],
+    "units-text": [
+        ("5", r"5\,\text{cm}", T), ("5", r"5~\text{cm}", T), ("5", r"5 \mathrm{cm}", T), ("5", r"5\ \mathrm{m/s}", T),
+        ("5", r"5 \, \mathrm{m}^{3}", T), ("5", r"5 \text{ m}", T), ("5", "5 cm", T), ("5", r"\text{5 cm}", T),
+        ("5", r"5 \text{ square centimeters}", T), (r"5\text{ cm}", "5", T), (r"2\pi", r"2\pi\text{ cm}", T),
+        (r"\frac{1}{2}", r"\frac{1}{2}\text{ hour}", T), ("12", r"12 \text{ ft}^2", T), ("12", r"12 \textrm{ ft}", T),
+        ("5", r"5 \frac{\text{m}}{\text{s}}", T), ("5", r"5 \text{ m s}^{-1}", T), ("5", r"\SI{5}{\centi\meter}", T),
+        ("3200", r"\num{3200}", T), ("20", r"20 \text{ USD}", T), ("90", r"90^{\circ}", T), ("7", r"7\text{ apples}", T),
+        ("5", r"6\text{ cm}", F), ("8", r"7\text{ apples}", F), (r"\text{no}", "yes", F), ("5", r"\SI{6}{\meter}", F),
+        ("25", r"5\text{ cm}^2", F), ("12", r"12.5 \text{ ft}", F),
+    ],
+    "function-powers": [
+        (r"\sin^2 x", r"\sin(x)^2", T), (r"\cos(2x)^2", r"\cos^2(2x)", T), (r"\sin(x)^{2} + \cos(x)^{2}", "1", T),
+        (r"\ln(x)^2", r"(\ln x)^2", T), (r"\sin x^2", r"\sin(x^2)", T), (r"\sin(2x)", r"2\sin x \cos x", T),
+        (r"\sin(x^2)", r"\sin(x)^2", F), (r"\sin(x)^2", r"\sin(x^2)", F), (r"\cos(x)^2", r"\cos(x^2)", F),
+        (r"\tan(x)^2", r"\tan(x^2)", F),
+    ],
+}
+
 # Wrappers: how a model states its final answer. {a} is the answer; the reasoning includes
 # numbers that are not the answer, so that a verifier reading "the last number" would fail.
 STYLES = [
@@ -217,6 +321,9 @@ EXTRACTION: list[tuple[str, str, int]] = [
     ("10", "So the result is $$\\boxed{10}$$", 1),
     ("10", "nothing here but {braces} and {more {nested} braces} 10", -1),
     ("6", "The answer is $\\boxed{\\boxed{6}}$.", 1),
+    # An escaped brace is not a group's brace: \left\{ ... \right. must not swallow the box.
+    ("f(x)=\\left\\{\\begin{array}{ll}1 & x<0 \\\\ 2 & x \\geq 0\\end{array}\\right.",
+     "So $\\boxed{f(x)=\\left\\{\\begin{array}{ll}1 & x<0 \\\\ 2 & x \\geq 0\\end{array}\\right.}$.", 1),
 ]
 
 
@@ -227,7 +334,7 @@ def response_for(index: int, answer: str) -> str:
 def build() -> list[dict]:
     rows = []
     index = 0
-    for category, pairs in PAIRS.items():
+    for category, pairs in [*PAIRS.items(), *ADDED.items()]:
         for gold, answer, equal in pairs:
             # Multiple-choice and minus-sign cases go through the box only: "The answer is: -5."
             # is fine, but a wrapper must never change the answer text itself.
