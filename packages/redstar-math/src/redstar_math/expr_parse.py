@@ -1,0 +1,394 @@
+"""The parser of :mod:`redstar_math.expr`: the tokens of a scalar answer's LaTeX, and recursive
+descent with a depth limit into a tree of tuples (:data:`~redstar_math.expr_limits.Node`)."""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+from redstar_math.expr_limits import MAX_DEPTH, MAX_SCIENTIFIC_EXPONENT, MAX_TOKENS, Node, ParseError, TooBig
+
+TOKEN = re.compile(
+    r"(?P<sci>(?:\d+(?:\.\d*)?|\.\d+)[eE][+-]?\d+)(?![a-zA-Z\d])"
+    r"|(?P<num>\d+(?:\.\d*)?|\.\d+)"
+    r"|(?P<cmd>\\[a-zA-Z]+|\\[{}|])"
+    r"|(?P<word>[a-zA-Z]+)"
+    r"|(?P<op>[-+*/^_()\[\]{}|!=,<>'&:;])"
+    r"|(?P<ws>\s+)"
+)
+
+EXPONENT_MARK = re.compile("[eE]")
+
+FUNCTIONS = {
+    "sin", "cos", "tan", "sec", "csc", "cot", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
+    "ln", "log", "exp", "sqrt", "arccot", "arcsec", "arccsc",
+}
+INVERSE = {"sin": "arcsin", "cos": "arccos", "tan": "arctan"}
+GREEK = {
+    "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta", "vartheta", "iota",
+    "kappa", "lambda", "mu", "nu", "xi", "rho", "sigma", "tau", "upsilon", "phi", "varphi", "chi", "psi",
+    "omega", "Gamma", "Delta", "Theta", "Lambda", "Xi", "Sigma", "Phi", "Psi", "Omega",
+}
+PRODUCT_OPS = {"*", r"\cdot", r"\times", "/", r"\div"}
+# Commands that begin a factor, so that "2\sqrt{3}" is an implicit product.
+FACTOR_COMMANDS = {r"\frac", r"\sqrt", r"\binom", r"\pi", r"\infty", r"\lfloor", r"\lceil", r"\overline",
+                   r"\exp", r"\mathrm"} | {"\\" + f for f in FUNCTIONS} | {"\\" + g for g in GREEK}
+
+
+def tokenize(text: str) -> list[tuple[str, str]]:
+    tokens: list[tuple[str, str]] = []
+    pos = 0
+    while pos < len(text):
+        match = TOKEN.match(text, pos)
+        if match is None:
+            raise ParseError(f"unexpected character {text[pos]!r}")
+        kind = match.lastgroup
+        value = match.group(kind)
+        pos = match.end()
+        if kind == "ws":
+            continue
+        tokens.append((kind, value))
+        if len(tokens) > MAX_TOKENS:
+            raise ParseError("answer too long to parse", textual=True)
+    return tokens
+
+
+def _number(literal: str) -> Node:
+    """A numeric literal; the third item is its count of decimals (None for integers, ``12.``
+    and ``3e5``), which the verifier uses to accept correctly rounded approximations. For
+    scientific notation with a decimal mantissa it is the mantissa's decimals less the exponent
+    (``1.05e3`` has -1: it is rounded to tens)."""
+    if "e" in literal or "E" in literal:
+        mantissa, exponent = EXPONENT_MARK.split(literal)
+        if abs(int(exponent)) > MAX_SCIENTIFIC_EXPONENT:
+            raise TooBig("exponent of scientific notation out of range")
+        decimals = len(mantissa.split(".", 1)[1]) - int(exponent) if "." in mantissa.rstrip(".") else None
+        return ("num", Fraction(mantissa.rstrip(".")) * Fraction(10) ** int(exponent), decimals)
+    fraction = literal.partition(".")[2]
+    return ("num", Fraction(literal.rstrip(".") or "0"), len(fraction) if fraction else None)
+
+
+class Parser:
+    """Recursive descent over the tokens of one scalar expression."""
+
+    def __init__(self, text: str):
+        self.tokens = tokenize(text)
+        self.pos = 0
+        self.depth = 0
+        self.abs_open = 0
+
+    # -- token helpers -------------------------------------------------------------------
+    def peek(self, offset: int = 0) -> tuple[str, str] | None:
+        i = self.pos + offset
+        return self.tokens[i] if i < len(self.tokens) else None
+
+    def take(self) -> tuple[str, str]:
+        token = self.peek()
+        if token is None:
+            raise ParseError("unexpected end of expression")
+        self.pos += 1
+        return token
+
+    def expect(self, value: str) -> None:
+        token = self.take()
+        if token[1] != value:
+            raise ParseError(f"expected {value!r}, got {token[1]!r}")
+
+    def at(self, *values: str) -> bool:
+        token = self.peek()
+        return token is not None and token[1] in values
+
+    # -- grammar -------------------------------------------------------------------------
+    def parse(self) -> Node:
+        node = self.expression()
+        if self.peek() is not None:
+            raise ParseError(f"unexpected {self.peek()[1]!r}")
+        return node
+
+    def expression(self) -> Node:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ParseError("expression nested too deeply", textual=True)
+        terms = [self.term()]
+        while self.at("+", "-"):
+            op = self.take()[1]
+            term = self.term()
+            terms.append(term if op == "+" else ("neg", term))
+        self.depth -= 1
+        return terms[0] if len(terms) == 1 else ("add", terms)
+
+    def term(self) -> Node:
+        if self.at("-"):
+            self.take()
+            return ("neg", self.term())
+        if self.at("+"):
+            self.take()
+            return self.term()
+        factors = [self.power()]
+        while True:
+            token = self.peek()
+            if token is None:
+                break
+            if token[1] in PRODUCT_OPS:
+                self.take()
+                right = self.signed_power()
+                if token[1] in ("/", r"\div"):
+                    factors = [("div", self._product(factors), right)]
+                else:
+                    factors.append(right)
+            elif self.starts_factor(token):
+                right = self.power()
+                mixed = self._mixed_number(factors, right)
+                if mixed is not None:
+                    factors = [mixed]
+                else:
+                    factors.append(right)
+            else:
+                break
+        return self._product(factors)
+
+    @staticmethod
+    def _product(factors: list[Node]) -> Node:
+        return factors[0] if len(factors) == 1 else ("mul", factors)
+
+    @staticmethod
+    def _mixed_number(factors: list[Node], right: Node) -> Node | None:
+        """``2\\frac{1}{2}`` is two and a half, as people write mixed numbers."""
+        if (len(factors) == 1 and factors[0][0] == "num" and factors[0][2] is None and right[0] == "frac"
+                and right[1][0] == "num" and right[2][0] == "num" and right[1][2] is None and right[2][2] is None):
+            return ("add", [factors[0], ("div", right[1], right[2])])
+        return None
+
+    def signed_power(self) -> Node:
+        if self.at("-"):
+            self.take()
+            return ("neg", self.signed_power())
+        if self.at("+"):
+            self.take()
+        return self.power()
+
+    def starts_factor(self, token: tuple[str, str]) -> bool:
+        kind, value = token
+        if kind in ("num", "sci", "word"):
+            return True
+        if kind == "cmd":
+            return value in FACTOR_COMMANDS
+        if value in ("(", "{", "["):
+            return True
+        return value == "|" and self.abs_open == 0
+
+    def power(self) -> Node:
+        base = self.postfix()
+        if self.at("^"):
+            self.take()
+            exponent = self.exponent()
+            return ("pow", base, exponent)
+        return base
+
+    def exponent(self) -> Node:
+        if self.at("-"):
+            self.take()
+            return ("neg", self.exponent())
+        if self.at("{"):
+            return self.group()
+        return self.power()
+
+    def postfix(self) -> Node:
+        node = self.atom()
+        while self.at("!"):
+            self.take()
+            node = ("fact", node)
+        return node
+
+    def group(self) -> Node:
+        """``{...}``, or a single token where LaTeX allows one (``\\frac12``)."""
+        if self.at("{"):
+            self.take()
+            node = self.expression()
+            self.expect("}")
+            return node
+        token = self.take()
+        if token[0] == "num" and "." not in token[1] and len(token[1]) > 1:
+            # \frac123 is \frac{1}{2}3: a bare argument is one character.
+            self.tokens.insert(self.pos, ("num", token[1][1:]))
+            return _number(token[1][0])
+        if token[0] in ("num", "sci"):
+            return _number(token[1])
+        if token[0] == "word":
+            if len(token[1]) > 1:
+                self.tokens.insert(self.pos, ("word", token[1][1:]))
+            return self._letter(token[1][0])
+        if token[0] == "cmd":
+            self.pos -= 1
+            return self.atom()
+        raise ParseError(f"unexpected {token[1]!r} as an argument")
+
+    def atom(self) -> Node:
+        token = self.take()
+        kind, value = token
+        if kind in ("num", "sci"):
+            node = _number(value)
+            if self.at(r"\overline"):
+                return self._repeating(value)
+            if self.at("_"):
+                raise ParseError("a number with a base subscript", textual=True)
+            return node
+        if kind == "word":
+            return self._word(value)
+        if value in ("(", "["):
+            node = self.expression()
+            if not self.at(")", "]"):
+                raise ParseError("unbalanced parenthesis")
+            self.take()
+            return node
+        if value == "{":
+            node = self.expression()
+            self.expect("}")
+            return node
+        if value == "|":
+            self.abs_open += 1
+            node = self.expression()
+            self.expect("|")
+            self.abs_open -= 1
+            return ("fn", "abs", node)
+        if kind == "cmd":
+            return self._command(value)
+        raise ParseError(f"unexpected {value!r}")
+
+    def _repeating(self, literal: str) -> Node:
+        self.take()  # \overline
+        if not self.at("{"):
+            raise ParseError("\\overline needs a group")
+        self.take()
+        digits = ""
+        while not self.at("}"):
+            digits += self.take()[1]
+        self.take()
+        if not digits.isdigit():
+            raise ParseError("a repeating decimal needs digits")
+        whole, _, fixed = (literal if "." in literal else literal + ".").partition(".")
+        # whole.fixed followed by `digits` repeating forever: whole.fixed + digits / (10^k - 1) / 10^|fixed|
+        shift = Fraction(10) ** len(fixed)
+        start = Fraction(int(whole + fixed or "0")) / shift
+        repeat = Fraction(int(digits), (10 ** len(digits) - 1)) / shift
+        return ("num", start + repeat, None)
+
+    def _letter(self, letter: str) -> Node:
+        if letter == "e":
+            return ("const", "e")
+        if letter == "i":
+            return ("const", "i")
+        return self._subscripted(("var", letter))
+
+    def _subscripted(self, node: Node) -> Node:
+        if not self.at("_"):
+            return node
+        self.take()
+        if self.at("{"):
+            self.take()
+            parts = []
+            while not self.at("}"):
+                parts.append(self.take()[1])
+            self.take()
+            sub = "".join(parts)
+        else:
+            sub = self.take()[1]
+        return ("var", f"{node[1]}_{sub}")
+
+    def _word(self, word: str) -> Node:
+        lower = word.lower()
+        if lower in FUNCTIONS:
+            return self._function(lower)
+        if lower == "pi":
+            return ("const", "pi")
+        if lower in ("inf", "infty", "infinity"):
+            return ("const", "inf")
+        if len(word) > 2:
+            raise ParseError(f"the word {word!r}", textual=True)
+        if len(word) == 2:
+            self.tokens.insert(self.pos, ("word", word[1]))
+        return self._letter(word[0])
+
+    def _command(self, command: str) -> Node:
+        name = command[1:]
+        if name == "frac":
+            return ("frac", self.group(), self.group())
+        if name == "sqrt":
+            index = None
+            if self.at("["):
+                self.take()
+                index = self.expression()
+                self.expect("]")
+            radicand = self.group()
+            return ("root", radicand, index if index is not None else ("num", Fraction(2), None))
+        if name == "binom":
+            return ("binom", self.group(), self.group())
+        if name == "pi":
+            return ("const", "pi")
+        if name in ("infty", "inf"):
+            return ("const", "inf")
+        if name in ("lfloor", "lceil"):
+            node = self.expression()
+            self.expect(r"\rfloor" if name == "lfloor" else r"\rceil")
+            return ("fn", "floor" if name == "lfloor" else "ceil", node)
+        if name in FUNCTIONS:
+            return self._function(name)
+        if name in GREEK:
+            return self._subscripted(("var", name))
+        if name == "mathrm":
+            return self.group()
+        raise ParseError(f"unsupported command {command}")
+
+    def _function(self, name: str) -> Node:
+        power = None
+        base = None
+        if name == "log" and self.at("_"):
+            self.take()
+            base = self.group()
+        if self.at("^"):
+            self.take()
+            power = self.exponent()
+            if power == ("neg", ("num", Fraction(1), None)) and name in INVERSE:
+                name, power = INVERSE[name], None
+        if name == "sqrt":
+            node: Node = ("root", self.group(), ("num", Fraction(2), None))
+        else:
+            parenthesized = self.at("(", "[")
+            argument = self._argument()
+            if base is not None:
+                node = ("log", base, argument)
+            elif name == "log":
+                node = ("fn", "ln", argument)  # log without a base is natural, as in sympy
+            else:
+                node = ("fn", name, argument)
+            if parenthesized and self.at("^"):
+                # \sin(x)^2 is (\sin x)^2: the power after the parentheses is the function's.
+                self.take()
+                node = ("pow", node, self.exponent())
+        return node if power is None else ("pow", node, power)
+
+    def _argument(self) -> Node:
+        """A function's argument: a parenthesized expression (``\\sin(x)^2`` leaves the power to
+        the caller), a braced group with its power (``\\sin{x}^2`` is ``sin(x^2)``, as TeX sets
+        it), or a run of implicit factors without + or - (``\\sin 2x`` is ``sin(2x)``), which stops
+        at the next function."""
+        if self.at("(", "["):
+            return self.postfix()
+        if self.at("{"):
+            return self.power()
+        factors = [self.power()]
+        while True:
+            token = self.peek()
+            if token is None or not self.starts_factor(token):
+                break
+            if token[0] == "cmd" and token[1][1:] in FUNCTIONS or token[0] == "word" and token[1].lower() in FUNCTIONS:
+                break
+            factors.append(self.power())
+        return self._product(factors)
+
+
+def parse(text: str) -> Node:
+    """Parse one cleaned scalar answer (see :mod:`redstar_math.latex`)."""
+    if not text.strip():
+        raise ParseError("empty answer", textual=True)
+    return Parser(text).parse()
