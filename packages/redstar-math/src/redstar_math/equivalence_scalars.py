@@ -1,0 +1,249 @@
+r"""Deciding whether two scalar answers are equal, cheapest first: as text, exactly (rationals,
+huge rationals modulo primes), numerically (floats, then :mod:`redstar_math.precise` where floats
+cannot decide, with the rounding rule for decimals), symbolically at fixed points, and last with
+sympy (:mod:`redstar_math.cas`). Also the :class:`Context` that one comparison carries (deadline,
+CAS, the paths that decided), which :mod:`redstar_math.equivalence` and
+:mod:`redstar_math.equivalence_shapes` share."""
+
+from __future__ import annotations
+
+import re
+import time
+import zlib
+from dataclasses import dataclass, field
+from fractions import Fraction
+from functools import lru_cache
+
+from redstar_math import budget, expr, precise
+from redstar_math.cas import GuardedCAS
+
+PLAIN_WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{3,}")
+RELATIVE_TOLERANCE = 1e-9
+#: A decimal approximation needs at least this many significant digits to equal an exact value.
+MIN_SIGNIFICANT_DIGITS = 3
+POINTS = 5
+MIN_AGREEING_POINTS = 3
+MAX_CAS_CHARS = 300
+
+
+@dataclass
+class Context:
+    """What one comparison carries: its deadline, the CAS (or None), and which paths decided."""
+
+    deadline: float
+    cas: GuardedCAS | None = None
+    paths: list[str] = field(default_factory=list)
+    #: Whether the gold and the answer were written as a decimal with an ellipsis ("3.14...").
+    truncated: tuple[bool, bool] = (False, False)
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+
+# -- scalars ---------------------------------------------------------------------------
+@lru_cache(maxsize=16384)
+def _parse(text: str) -> expr.Node:
+    return expr.parse(text)
+
+
+def _point(names: list[str], index: int) -> dict[str, complex]:
+    """A fixed, generic assignment of each variable (in [0.35, 2.25], the same in every run)."""
+    return {
+        name: complex(0.35 + (zlib.crc32(f"{index}:{name}".encode()) % 10007) / 10007 * 1.9)
+        for name in names
+    }
+
+
+def _close(x: complex, y: complex) -> bool:
+    return abs(x - y) <= RELATIVE_TOLERANCE * max(1.0, abs(x), abs(y))
+
+
+def _scalar(g_text: str, a_text: str, ctx: Context, g_percent: bool, a_percent: bool) -> bool:
+    if _scalar_plain(g_text, a_text, ctx):
+        return True
+    # p% is both p and p/100.
+    if g_percent and _scalar_plain(f"({g_text})/100", a_text, ctx):
+        return True
+    return a_percent and _scalar_plain(g_text, f"({a_text})/100", ctx)
+
+
+def _scalar_plain(g_text: str, a_text: str, ctx: Context) -> bool:
+    if g_text.replace(" ", "") == a_text.replace(" ", ""):
+        ctx.paths.append("string")
+        return True
+    parsed = []
+    failures = []
+    for text in (g_text, a_text):
+        try:
+            parsed.append(_parse(text))
+        except expr.ParseError as exc:
+            failures.append(exc)
+        except expr.TooBig:
+            ctx.paths.append("too large")
+            return False
+    if failures:
+        return _fallback(g_text, a_text, ctx, textual=any(exc.textual for exc in failures))
+    g, a = parsed
+    infinite = expr.is_infinity(g), expr.is_infinity(a)
+    if any(infinite):
+        ctx.paths.append("exact")
+        return infinite[0] == infinite[1]
+    decided = _exact(g, a, ctx)
+    if decided is not None:
+        return decided
+    names = sorted(expr.free_variables(g) | expr.free_variables(a))
+    if not names:
+        return _numeric(g, a, ctx)
+    return _symbolic(g, a, names, ctx, g_text, a_text)
+
+
+def _exact(g: expr.Node, a: expr.Node, ctx: Context) -> bool | None:
+    """Decide with exact rationals when both sides are rational; None when either is not."""
+    try:
+        x, y = expr.exact_value(g), expr.exact_value(a)
+    except (expr.NotExact, expr.Undefined):
+        return None
+    except expr.TooBig:
+        return _modular(g, a, ctx)
+    ctx.paths.append("exact")
+    if x == y:
+        return True
+    g_literal, a_literal = expr.decimal_literal(g), expr.decimal_literal(a)
+    if g_literal is not None and a_literal is not None:
+        return False  # two decimals must agree exactly: 1726.2 is not 1726.16
+    return (_rounds_exactly(g_literal, y, ctx.truncated[0])
+            or _rounds_exactly(a_literal, x, ctx.truncated[1]))
+
+
+def _modular(g: expr.Node, a: expr.Node, ctx: Context) -> bool | None:
+    """Rationals too large to compute: compared modulo large primes (:mod:`redstar_math.precise`)."""
+    try:
+        equal = precise.modular_equal(g, a)
+    except expr.NotExact:
+        return None  # irrational: the precise numeric comparison decides
+    except expr.TooBig:
+        ctx.paths.append("too large")
+        return False
+    except expr.Undefined:
+        ctx.paths.append("exact")
+        return False
+    ctx.paths.append("exact")
+    return equal
+
+
+def _rounds_exactly(literal: tuple[Fraction, int] | None, value: Fraction, truncated: bool) -> bool:
+    """The rounding rule for a rational value, in exact arithmetic: the decimal ``literal`` has
+    at least three significant digits and is ``value`` rounded to its decimals (ties either way),
+    or - written with an ellipsis - cut off there."""
+    if literal is None:
+        return False
+    number, decimals = literal
+    if expr.significant_digits(number, decimals) < MIN_SIGNIFICANT_DIGITS:
+        return False
+    unit = Fraction(10) ** -decimals
+    if 2 * abs(number - value) <= unit:
+        return True
+    same_sign = number == 0 or (number > 0) == (value > 0)
+    return truncated and same_sign and abs(number) <= abs(value) < abs(number) + unit
+
+
+def _numeric(g: expr.Node, a: expr.Node, ctx: Context) -> bool:
+    ctx.paths.append("numeric")
+    g_literal, a_literal = expr.decimal_literal(g), expr.decimal_literal(a)
+    if (g_literal is None) != (a_literal is None):
+        # A decimal approximation against an exact irrational value: the rounding rule decides,
+        # never a float tolerance (3.1415926535 is not pi rounded to ten decimals).
+        if g_literal is not None:
+            return _rounds_precisely(g_literal, a, ctx.truncated[0], ctx)
+        return _rounds_precisely(a_literal, g, ctx.truncated[1], ctx)
+    losses: list[expr.Node] = []
+    try:
+        x, y = expr.numeric_value(g, {}, losses), expr.numeric_value(a, {}, losses)
+    except (expr.Undefined, expr.NotExact):
+        return False
+    except expr.TooBig:
+        return _precisely_equal(g, a, {}, ctx)
+    if not losses and not _close(x, y):
+        return False  # floats are reliable for "different" when no sum cancelled
+    return _precisely_equal(g, a, {}, ctx)
+
+
+def _precisely_equal(g: expr.Node, a: expr.Node, env: dict[str, complex], ctx: Context,
+                     undefined: bool = False) -> bool:
+    """:func:`redstar_math.precise.precise_equal`; ``undefined`` is the answer when it cannot
+    evaluate a side."""
+    try:
+        return precise.precise_equal(g, a, env)
+    except expr.TooBig:
+        ctx.paths[-1] = "too large"
+        return False
+    except (expr.Undefined, expr.NotExact):
+        return undefined
+
+
+def _rounds_precisely(literal: tuple[Fraction, int], other: expr.Node, truncated: bool, ctx: Context) -> bool:
+    number, decimals = literal
+    try:
+        if expr.significant_digits(number, decimals) < MIN_SIGNIFICANT_DIGITS:
+            # Too few digits to stand for an approximation, but it may be the value itself:
+            # 0.5 = \sin(\pi/6). (With enough digits, being the value implies rounding to it.)
+            return precise.precise_equal(("num", number, None), other, {})
+        return precise.rounds_to(number, decimals, other, truncated)
+    except expr.TooBig:
+        ctx.paths[-1] = "too large"
+        return False
+    except (expr.Undefined, expr.NotExact):
+        return False
+
+
+def _symbolic(g: expr.Node, a: expr.Node, names: list[str], ctx: Context, g_text: str, a_text: str) -> bool:
+    ctx.paths.append("symbolic")
+    agreeing = 0
+    unconfirmed = None  # a point where floats agreed, to confirm at high precision
+    for point in range(POINTS):
+        env = _point(names, point)
+        losses: list[expr.Node] = []
+        try:
+            x, y = expr.numeric_value(g, env, losses), expr.numeric_value(a, env, losses)
+        except (expr.Undefined, expr.NotExact):
+            continue
+        except expr.TooBig:
+            if not _precisely_equal(g, a, env, ctx):
+                return False
+            agreeing += 1
+            continue
+        if losses:
+            if not _precisely_equal(g, a, env, ctx, undefined=_close(x, y)):
+                return False
+        elif not _close(x, y):
+            return False
+        elif unconfirmed is None:
+            unconfirmed = env
+        agreeing += 1
+    if agreeing >= MIN_AGREEING_POINTS:
+        # Floats agree to 1e-9; one precise evaluation tells "x + 10^{-20}" from "x".
+        return unconfirmed is None or _precisely_equal(g, a, unconfirmed, ctx, undefined=True)
+    return _fallback(g_text, a_text, ctx, textual=False)
+
+
+def _has_words(text: str) -> bool:
+    """Plain words (not commands, not function names) mean prose, which sympy cannot read."""
+    return any(word.lower() not in expr.FUNCTIONS | {"pi", "inf", "infty"} for word in PLAIN_WORD.findall(text))
+
+
+def _fallback(g_text: str, a_text: str, ctx: Context, textual: bool) -> bool:
+    """Sympy, for what RedStar's parser cannot read - never for words, long inputs or when
+    the budget is spent."""
+    textual = textual or _has_words(g_text) or _has_words(a_text)
+    if textual or ctx.cas is None or max(len(g_text), len(a_text)) > MAX_CAS_CHARS:
+        ctx.paths.append("string")
+        return False
+    remaining = ctx.remaining()
+    if remaining <= 0.01:
+        ctx.paths.append("timeout")
+        return False
+    with budget.shielded():  # the worker has its own hard limit; never abandon it mid-request
+        result = ctx.cas.equal(g_text, a_text, timeout=remaining)
+        budget.extend(ctx.cas.last_start_seconds)  # starting the worker is not this check's cost
+    ctx.paths.append("cas" if result is not None else "cas undecided")
+    return bool(result)
