@@ -3,10 +3,11 @@ mode, every row encodable. See :mod:`redstar.tables` for the promises."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,16 +18,21 @@ def _to_jsonable(row: Any) -> dict[str, Any]:
     return row.to_dict() if hasattr(row, "to_dict") else row
 
 
-def dumps_line(obj: Any) -> str:
-    """One JSON line, readable UTF-8 where possible. A string UTF-8 cannot encode (a lone
-    surrogate) makes this one line fall back to ``\\u`` escapes, which JSON readers decode to the
-    same string, instead of failing the write of the whole table."""
-    text = json.dumps(obj, ensure_ascii=False)
+def _json_text(obj: Any, **options: Any) -> str:
+    """JSON as readable UTF-8 where possible. A string UTF-8 cannot encode (a lone surrogate)
+    falls back to ``\\u`` escapes, which JSON readers decode to the same string, instead of
+    failing the write of the whole table."""
+    text = json.dumps(obj, ensure_ascii=False, **options)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        text = json.dumps(obj, ensure_ascii=True)
-    return text + "\n"
+        text = json.dumps(obj, ensure_ascii=True, **options)
+    return text
+
+
+def dumps_line(obj: Any) -> str:
+    """One JSON line (see :func:`_json_text` for rows UTF-8 cannot carry)."""
+    return _json_text(obj) + "\n"
 
 
 def _umask() -> int:
@@ -49,21 +55,35 @@ def file_mode() -> int:
     return 0o666 & ~_umask()
 
 
-def _temp_beside(path: Path) -> tuple[int, str]:
-    """A temporary file next to ``path`` (same filesystem, so ``os.replace`` is atomic), with the
-    mode the final file should have: ``mkstemp`` alone would leave it 0600."""
+@contextlib.contextmanager
+def _atomically(path: Path) -> Iterator[tuple[int, str]]:
+    """``(fd, tmp)``: a temporary file next to ``path`` (same filesystem, so ``os.replace`` is
+    atomic) with the mode the final file should have (``mkstemp`` alone would leave it 0600). The
+    body writes it (closing ``fd``); it then replaces ``path``, or is removed if the body fails."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.fchmod(fd, file_mode())
-    return fd, tmp
+    try:
+        os.fchmod(fd, file_mode())
+        yield fd, tmp
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _write_text(fd: int, text: str) -> None:
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def write_table(path: str | Path, rows: Iterable[Any]) -> Path:
     """Write rows (dicts or records) atomically as JSONL or Parquet, chosen by suffix."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     rows = [_to_jsonable(r) for r in rows]
-    fd, tmp = _temp_beside(path)
-    try:
+    with _atomically(path) as (fd, tmp):
         if path.suffix == ".parquet":
             os.close(fd)
             import datasets
@@ -73,39 +93,16 @@ def write_table(path: str | Path, rows: Iterable[Any]) -> Path:
             flat = [{k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in r.items()} for r in rows]
             datasets.Dataset.from_list(flat).to_parquet(tmp)
         else:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                for row in rows:
-                    handle.write(dumps_line(row))
-                handle.flush()
-                os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+            _write_text(fd, "".join(dumps_line(row) for row in rows))
     return path
 
 
 def write_json(path: str | Path, obj: Any) -> Path:
     """Write a JSON document atomically."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(obj, indent=2, ensure_ascii=False, default=str)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = json.dumps(obj, indent=2, ensure_ascii=True, default=str)
-    fd, tmp = _temp_beside(path)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    text = _json_text(obj, indent=2, default=str) + "\n"
+    with _atomically(path) as (fd, _):
+        _write_text(fd, text)
     return path
 
 
