@@ -3,6 +3,7 @@ from collections import Counter
 import pytest
 
 from redstar.decontamination import BenchmarkIndex, decontaminate
+from redstar.recipe import DomainSelection
 from redstar.records import Prompt
 from redstar.selection import DomainRule, domain_quotas, samples_for, samples_for_level, select
 
@@ -111,7 +112,7 @@ def test_a_share_as_a_cap_never_drops_another_domains_prompts():
 
 def test_a_domain_may_draw_its_own_number_of_samples():
     math, logic = P("math", "m", 0, 8), P("logic", "l", 0, 8)
-    domains = {"logic": {"n": 2, "n_by_level": {8: 3}}, "math": {"n": None, "n_by_level": None}}
+    domains = {"logic": DomainSelection(n=2, n_by_level={8: 3}), "math": DomainSelection()}
     assert samples_for(math, 4, {7: 6}, domains) == 6
     assert samples_for(logic, 4, {7: 6}, domains) == 3
     assert samples_for(P("logic", "l", 1, 5), 4, {7: 6}, domains) == 2

@@ -23,10 +23,13 @@ import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from redstar.errors import RedStarError
 from redstar.records import Prompt
+
+if TYPE_CHECKING:
+    from redstar.recipe import DomainSelection
 
 
 def _order_key(seed: int, prompt: Prompt) -> str:
@@ -161,15 +164,11 @@ def samples_for_level(level: float | None, n: int, n_by_level: Mapping[int | str
 
 
 def samples_for(prompt: Prompt, n: int, n_by_level: Mapping[int | str, int],
-                domains: Mapping[str, Any] | None = None) -> int:
+                domains: Mapping[str, DomainSelection] | None = None) -> int:
     """Responses to draw for ``prompt``: its domain's ``n``/``n_by_level`` under
-    ``selection.domains`` (a :class:`~redstar.recipe.DomainSelection`, or a mapping) when set,
-    else the sampling section's."""
+    ``selection.domains`` when set, else the sampling section's."""
     rule = (domains or {}).get(prompt.domain)
-
-    def own(key: str) -> Any:
-        return rule.get(key) if isinstance(rule, Mapping) else getattr(rule, key, None)
-
-    own_n, own_by_level = own("n"), own("n_by_level")
-    return samples_for_level(prompt.difficulty, n if own_n is None else int(own_n),
+    own_n = None if rule is None else rule.n
+    own_by_level = None if rule is None else rule.n_by_level
+    return samples_for_level(prompt.difficulty, n if own_n is None else own_n,
                              n_by_level if own_by_level is None else own_by_level)
