@@ -18,6 +18,7 @@ from redstar.recipe.sections import (
     Decontamination,
     DomainSelection,
     Evaluation,
+    Execution,
     Models,
     PluginRef,
     Preference,
@@ -30,7 +31,7 @@ from redstar.recipe.sections import (
 )
 
 __all__ = [
-    "BASE_RECIPE", "Cleaning", "Decontamination", "DomainSelection", "Evaluation", "Models",
+    "BASE_RECIPE", "Cleaning", "Decontamination", "DomainSelection", "Evaluation", "Execution", "Models",
     "PluginRef", "PluginReference", "Preference", "Recipe", "Sampling", "Scoring", "Section", "Selection",
     "TrainStep", "check_plugins", "default_recipe", "dump", "key_lines", "load_recipe", "merge_parts",
     "parse_yaml", "plugin_references", "validate",

@@ -188,6 +188,13 @@ def _check_values(recipe: Recipe, fail: Any) -> None:
             fail(f"selection.per_source.{source}", f"cannot be negative, got {cap!r}")
     if recipe.preference.pairs_per_prompt < 0:
         fail("preference.pairs_per_prompt", "cannot be negative")
+    execution = recipe.execution
+    for key, value, least in (("replicas", execution.replicas, 1), ("verify_batch", execution.verify_batch, 1),
+                              ("max_retries", execution.max_retries, 0), ("num_gpus", execution.num_gpus, 0)):
+        if value < least:
+            fail(f"execution.{key}", f"must be at least {least}, got {value!r}")
+    if execution.num_cpus <= 0:
+        fail("execution.num_cpus", f"must be more than 0, got {execution.num_cpus!r}")
 
 
 def load_recipe(path: str | Path) -> Recipe:

@@ -128,6 +128,24 @@ class Evaluation(Section):
                               max_new_tokens=self.max_new_tokens, **extra)
 
 
+class Execution(Section):
+    """Where sampling, verification and evaluation run. It never changes what a run produces (no
+    fingerprint includes it): the same recipe on either engine writes the same samples."""
+
+    engine: Literal["local", "ray"] = Field(
+        "local", description="`local`: this process; `ray`: fan out over a Ray cluster (`pip install redstar-core[ray]`)")
+    address: str | None = Field(
+        None, description="the Ray cluster: `auto` (the cluster this node belongs to), `ray://head:10001` (a "
+        "driver elsewhere, e.g. a laptop), or null to start a Ray instance on this machine")
+    replicas: int = Field(1, description="sampler replicas: one Ray actor each, each holding the model once")
+    num_gpus: Number = Field(0, description="GPUs per sampler replica (a vLLM engine's tensor-parallel size)")
+    num_cpus: Number = Field(1, description="CPUs per sampler replica and per verification task")
+    verify_batch: int = Field(64, description="responses per verification task")
+    max_retries: int = Field(3, description="times a chunk whose worker died is redone before the run stops")
+    runtime_env: dict[str, Any] = Field(default_factory=dict, description="Ray `runtime_env` for every worker "
+                                        "(e.g. `env_vars`, `pip`); RedStar and its plugins must be importable there")
+
+
 class Recipe(Section):
     """A validated recipe with every default filled in. ``path`` is the file it came from and
     ``lines`` maps each dotted key written there to its line, for errors found later (a plugin
@@ -148,6 +166,7 @@ class Recipe(Section):
     sft: TrainStep | None = Field(default_factory=lambda: TrainStep(trainer="sft"))
     rl: list[TrainStep] = Field(default_factory=list)
     evaluation: Evaluation = Field(default_factory=Evaluation)
+    execution: Execution = Field(default_factory=Execution)
 
     _path: Path | None = PrivateAttr(None)
     _lines: dict[str, int] = PrivateAttr(default_factory=dict)

@@ -1,0 +1,98 @@
+"""The contract between the stages and an engine (see :mod:`redstar.execution`)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from redstar.interfaces import Completion, Messages, Sampler, SamplingParams
+from redstar.records import Prompt, Verdict
+
+
+@dataclass(frozen=True)
+class SamplerSpec:
+    """How to build a sampler: the registered ``backend``, its ``options`` and the ``model``.
+    ``key`` is the recipe key its options came from (``sampling``, ``evaluation``), for errors.
+    Plain data, so that a worker on another node can build the same sampler."""
+
+    backend: str
+    model: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    key: str = "sampling"
+
+
+@dataclass(frozen=True)
+class GenerateJob:
+    """One ``Sampler.generate`` call: ``params.n`` completions for each conversation. ``key`` is
+    the caller's, returned with the result (a job may finish after later ones)."""
+
+    key: Any
+    conversations: Sequence[Messages]
+    params: SamplingParams
+
+
+@dataclass(frozen=True)
+class VerifyJob:
+    """Verdicts for ``(response, prompt)`` pairs of any domains, judged by the run's verifiers."""
+
+    key: Any
+    items: Sequence[tuple[str, Prompt]]
+
+
+class Engine(ABC):
+    """Runs jobs. Results come back as ``(job, result)`` as each finishes, in any order; every
+    job given is returned exactly once, or the iteration raises. A job whose worker died is
+    redone by the engine (the samplers are seeded per sample, so a redone job draws the same
+    text); the caller writes each result once, when it arrives."""
+
+    @abstractmethod
+    def generate(self, spec: SamplerSpec, jobs: Iterable[GenerateJob]) -> Iterator[tuple[GenerateJob, list[list[Completion]]]]:
+        """Each job's completions, one list of ``params.n`` per conversation, in the job's order.
+        A :class:`~redstar.samplers.interrupted.SamplingInterrupted` (Ctrl-C) propagates with
+        the completions of the job that was cut short, after every finished job was yielded."""
+
+    @abstractmethod
+    def verify(self, jobs: Iterable[VerifyJob]) -> Iterator[tuple[VerifyJob, list[Verdict]]]:
+        """Each job's verdicts, in the job's order."""
+
+    def sampler(self, spec: SamplerSpec) -> Sampler:
+        """A :class:`Sampler` whose ``generate`` runs on this engine (evaluation uses it, so a
+        benchmark's problems fan out as sampling's prompts do). The caller closes it."""
+        return EngineSampler(self, spec)
+
+    def close(self) -> None:  # noqa: B027 - the local engine holds nothing of its own
+        """Release workers (actors, a Ray instance this engine started)."""
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class EngineSampler(Sampler):
+    """A sampler that splits one ``generate`` call into jobs of ``chunk`` conversations, runs
+    them on an engine and puts the completions back in order."""
+
+    name = "engine"
+
+    def __init__(self, engine: Engine, spec: SamplerSpec, chunk: int = 16) -> None:
+        super().__init__(spec.model)
+        self.engine, self.spec, self.chunk = engine, spec, chunk
+
+    def generate(self, conversations: Sequence[Messages], params: SamplingParams) -> list[list[Completion]]:
+        jobs = []
+        for start in range(0, len(conversations), self.chunk):
+            seeds = None if params.seeds is None else params.seeds[start:start + self.chunk]
+            part = SamplingParams(**{**params.__dict__, "seeds": seeds})
+            jobs.append(GenerateJob(start, conversations[start:start + self.chunk], part))
+        out: list[list[Completion]] = [[] for _ in conversations]
+        finished = 0
+        for job, completions in self.engine.generate(self.spec, jobs):
+            out[job.key:job.key + len(completions)] = completions
+            finished += sum(len(c) for c in completions)
+            if self.on_progress is not None:
+                self.on_progress(finished, len(conversations) * params.n)
+        return out

@@ -1,0 +1,54 @@
+"""The local engine: every job in this process, in order, on one sampler built once per spec."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from redstar.execution.base import Engine, GenerateJob, SamplerSpec, VerifyJob
+from redstar.interfaces import Completion, Sampler
+from redstar.records import Verdict
+
+
+class LocalEngine(Engine):
+    """``build_sampler(kind, name, options, key, model=...)`` is the run context's ``build``
+    (errors name the recipe key); ``verifiers`` is its :class:`~redstar.services.VerifierPool`."""
+
+    def __init__(self, build_sampler: Callable[..., Any], verifiers: Any) -> None:
+        self._build = build_sampler
+        self._verifiers = verifiers
+        self._samplers: dict[str, Sampler] = {}
+        #: progress of the running job, ``(finished, total)`` completions (the local sampler
+        #: reports finer than a job; the stages set this to drive their bars).
+        self.on_progress: Callable[[int, int], None] | None = None
+
+    def _sampler(self, spec: SamplerSpec) -> Sampler:
+        key = json.dumps([spec.backend, spec.model, spec.key, spec.options], sort_keys=True, default=str)
+        if key not in self._samplers:
+            self._samplers[key] = self._new_sampler(spec)
+        return self._samplers[key]
+
+    def _new_sampler(self, spec: SamplerSpec) -> Sampler:
+        sampler: Sampler = self._build("samplers", spec.backend, dict(spec.options), spec.key, model=spec.model)
+        return sampler
+
+    def generate(self, spec: SamplerSpec, jobs: Iterable[GenerateJob]) -> Iterator[tuple[GenerateJob, list[list[Completion]]]]:
+        sampler = self._sampler(spec)
+        sampler.on_progress = self.on_progress
+        for job in jobs:
+            yield job, sampler.generate(job.conversations, job.params)
+
+    def verify(self, jobs: Iterable[VerifyJob]) -> Iterator[tuple[VerifyJob, list[Verdict]]]:
+        for job in jobs:
+            yield job, self._verifiers.verify(job.items)
+
+    def sampler(self, spec: SamplerSpec) -> Sampler:
+        # The sampler itself (the caller owns and closes it): no chunking to undo, and its own
+        # progress reporting reaches the bar.
+        return self._new_sampler(spec)
+
+    def close(self) -> None:
+        for sampler in self._samplers.values():
+            sampler.close()
+        self._samplers.clear()
