@@ -41,8 +41,13 @@ class TransformersSampler(Sampler):
 
     Sampling follows vLLM's and the OpenAI API's conventions: temperature 0 is greedy decoding
     (one generation, repeated ``n`` times), top-k is off, a stop string ends a response and is
-    not part of it. Other settings in the model's ``generation_config.json`` (a repetition
-    penalty, say) still apply.
+    not part of it. The request's :class:`SamplingParams` alone decide sampling: of the model's
+    ``generation_config.json`` only the end-of-sequence ids apply, as in the ``vllm`` sampler
+    (vLLM's offline engine uses a checkpoint's sampling defaults only for calls without
+    sampling parameters). A checkpoint's ``repetition_penalty``, ``top_k``, ``num_beams`` or
+    ``no_repeat_ngram_size`` would otherwise change what is drawn by backend, unrecorded in the
+    run's recipe; RL rollouts set them aside for the same reason. Both samplers decode the
+    response text by one rule (:class:`~redstar.samplers.text.TokenDecoder`).
 
     Seeds: every sampled row draws from its own random stream
     (:mod:`redstar.samplers.seeded`), seeded with ``params.seeds[c][k]`` when given (honoured:
@@ -111,7 +116,7 @@ class TransformersSampler(Sampler):
         """Load the tokenizer and model now (otherwise the first :meth:`generate` does)."""
         if self._model is not None:
             return
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
         device = self._device()
         tokenizer = AutoTokenizer.from_pretrained(self.path, trust_remote_code=self.trust_remote_code)
@@ -125,7 +130,13 @@ class TransformersSampler(Sampler):
         )
         model.to(device).eval()
         self._model, self._tokenizer = model, tokenizer
-        self._decoder = TokenDecoder(tokenizer, self._eos_ids(), keep=self.keep_special)
+        eos_ids = self._eos_ids()
+        self._decoder = TokenDecoder(tokenizer, eos_ids, keep=self.keep_special)
+        # generate() fills every option a call leaves unset from model.generation_config (even
+        # when handed a config of its own), so the checkpoint's sampling defaults are replaced
+        # here by a config that holds the special-token ids only (see the class docstring).
+        model.generation_config = GenerationConfig(eos_token_id=eos_ids, pad_token_id=tokenizer.pad_token_id,
+                                                   bos_token_id=model.generation_config.bos_token_id)
 
     def _eos_ids(self) -> list[int]:
         configured = self._model.generation_config.eos_token_id
@@ -193,8 +204,8 @@ class TransformersSampler(Sampler):
         }
         # Greedy either way: when sampling, the row-seeded processor has already turned the
         # logits into one draw per row (Gumbel-max), so its argmax is the sample. Unset
-        # temperature/top-p/top-k keep the checkpoint's generation_config from warping the
-        # logits again (and transformers' default top-k of 50, which vLLM and OpenAI lack).
+        # temperature/top-p/top-k keep transformers' global defaults (a top-k of 50, which vLLM
+        # and OpenAI lack) from warping the logits again.
         options.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         if seeds is not None:
             options["logits_processor"] = LogitsProcessorList(

