@@ -25,6 +25,7 @@ def build_cli(host: Host | None = None) -> click.Group:
     from redstar.cli.recipe import recipe
     from redstar.cli.report import report
     from redstar.cli.run import curate, run, train
+    from redstar.cli.sweep import sweep
     from redstar.cli.verify import verify
     from redstar.export import export
     from redstar.scaffold import new_plugin
@@ -50,7 +51,7 @@ def build_cli(host: Host | None = None) -> click.Group:
         ctx.obj["debug"] = debug
         ctx.obj["host"] = host or get_host()
 
-    for command in (run, curate, train, eval_cmd, report, plugins, verify, recipe, new_plugin, export):
+    for command in (run, curate, train, eval_cmd, report, plugins, verify, recipe, new_plugin, export, sweep):
         cli.add_command(command)
     for _, _result in (host or get_host()).call_each("redstar_register_commands", cli=cli):
         pass

@@ -4,6 +4,11 @@
 (its recipe section, its inputs' fingerprints, plugin versions) and whether it finished. A stage
 whose fingerprint matches and that finished is skipped; one whose fingerprint changed is redone,
 and so is everything downstream, because downstream fingerprints include upstream ones.
+
+A run may also *reuse* steps from sibling run directories (``redstar sweep``: the variants of a
+sweep): a step that is not done here but is done in a sibling with the same fingerprint has its
+outputs brought over and its state entry copied (:meth:`RunDir.adopt`), and is then loaded, or for
+an incremental step resumed, as if it had run here.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ import os
 import shutil
 import socket
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -95,10 +101,98 @@ def _holder(fd: int) -> str:
         return "another process"
 
 
+#: The sibling run directories a :class:`RunDir` created without ``siblings`` reuses steps from;
+#: set with :func:`sharing_with` around a ``run_pipeline`` call (``redstar sweep`` does).
+_SIBLINGS: ContextVar[tuple[Path, ...]] = ContextVar("redstar_sibling_runs", default=())
+
+
+@contextlib.contextmanager
+def sharing_with(siblings: Iterable[str | Path]) -> Iterator[None]:
+    """Within this block, runs reuse finished steps of the run directories ``siblings`` whose
+    fingerprints match (see :meth:`RunDir.adopt`)."""
+    token = _SIBLINGS.set(tuple(Path(s) for s in siblings))
+    try:
+        yield
+    finally:
+        _SIBLINGS.reset(token)
+
+
+def appended_in_place(path: Path) -> bool:
+    """Whether a run file may grow in place after it is written: JSONL tables (``JsonlAppender``
+    appends to them) and journals. Such a file is copied to a sibling, never hard-linked, so that
+    a later append in one run cannot change the other's."""
+    return path.suffix == ".jsonl" or "journal" in path.name
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if src.is_symlink():
+        os.symlink(os.readlink(src), dst)
+    elif appended_in_place(src):
+        shutil.copy2(src, dst)
+    else:
+        # Never modified in place (parquet shards, model weights, files replaced atomically):
+        # one inode serves both runs. Another filesystem (or one without links) gets a copy.
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+
+def bring_over(src: Path, dst: Path) -> None:
+    """Make ``dst`` hold what ``src`` holds (a file or a directory tree): hard links for files
+    that are never modified in place, copies for those appended to (:func:`appended_in_place`)."""
+    if not src.is_dir() or src.is_symlink():
+        _link_or_copy(src, dst)
+        return
+    dst.mkdir(parents=True, exist_ok=True)
+    for folder, dirs, files in os.walk(src):
+        here = Path(folder)
+        target = dst / here.relative_to(src)
+        for name in dirs:
+            if (here / name).is_symlink():
+                _link_or_copy(here / name, target / name)
+            else:
+                (target / name).mkdir(exist_ok=True)
+        for name in files:
+            _link_or_copy(here / name, target / name)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def _rebased(value: Any, old: tuple[str, ...], new: str) -> Any:
+    """``value`` (a state entry) with paths inside the sibling's directory (``old``: its root as
+    written and resolved) pointing into this run's instead (a trained model's ``model_path``)."""
+    if isinstance(value, dict):
+        return {k: _rebased(v, old, new) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rebased(v, old, new) for v in value]
+    if isinstance(value, str):
+        for prefix in old:
+            if value == prefix or value.startswith(prefix + os.sep):
+                return new + value[len(prefix):]
+    return value
+
+
+def _size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else 0
+
+
 class RunDir:
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, siblings: Sequence[str | Path] | None = None) -> None:
         self.root = Path(root)
         writable_dir(self.root)
+        mine = self.root.resolve()
+        #: Run directories whose finished steps this run reuses when the fingerprints match.
+        self.siblings = tuple(p for p in (Path(s) for s in (_SIBLINGS.get() if siblings is None else siblings))
+                              if p.resolve() != mine)
         self.state_file = self.root / "state.json"
         self.state: dict[str, Any] = {"stages": {}}
         self._rechecked: set[str] = set()
@@ -174,3 +268,37 @@ class RunDir:
 
     def save(self) -> None:
         write_json(self.state_file, self.state)
+
+    def adopt(self, name: str, fp: str, outputs: Sequence[Path]) -> Path | None:
+        """Reuse step ``name`` from a sibling run when it is not done here with ``fp`` but is done
+        there: the step's ``outputs`` (paths inside this run) are replaced by the sibling's
+        (:func:`bring_over`) and its state entry is copied, with paths into the sibling rebased
+        here. Of several siblings, the one whose outputs are largest (for an incremental step:
+        the most work done) is taken. Returns the sibling used, or None."""
+        if not self.siblings or self.is_done(name, fp):
+            return None
+        try:
+            relative = [Path(out).relative_to(self.root) for out in outputs]
+        except ValueError:
+            return None  # an output outside the run directory: nothing to bring over safely
+        found: list[tuple[int, Path, dict[str, Any]]] = []
+        for sibling in self.siblings:
+            try:
+                entry = json.loads((sibling / "state.json").read_text(encoding="utf-8"))["stages"][name]
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # not started, or not this step: nothing to reuse
+            if isinstance(entry, dict) and entry.get("done") and entry.get("fingerprint") == fp:
+                found.append((sum(_size(sibling / rel) for rel in relative), sibling, entry))
+        if not found:
+            return None
+        _, sibling, entry = max(found, key=lambda item: item[0])  # max keeps the first of equals
+        for rel in relative:
+            _remove(self.root / rel)
+            if (sibling / rel).exists() or (sibling / rel).is_symlink():
+                bring_over(sibling / rel, self.root / rel)
+        roots = tuple(dict.fromkeys((str(sibling), str(sibling.resolve()))))
+        copied = _rebased(entry, roots, str(self.root))
+        copied["shared_from"] = str(sibling)
+        self.state["stages"][name] = copied
+        self.save()
+        return sibling

@@ -106,10 +106,14 @@ def run_step(ctx: RunContext, name: str, fp: str, outputs: Sequence[Path],
     """Skip, resume or redo one step, the same way for every stage.
 
     Finished with the same fingerprint (and ``is_complete()``, by default: every output exists),
-    and ``load`` given: its value is read back. Otherwise the step begins (a changed fingerprint
+    and ``load`` given: its value is read back. A step done in a sibling run (``RunDir.siblings``)
+    with the same fingerprint is first brought over (:meth:`~redstar.pipeline.rundir.RunDir.adopt`),
+    then loaded or, when incremental, resumed from the sibling's outputs. Otherwise the step begins (a changed fingerprint
     removes the old ``outputs``; an unchanged one keeps partial outputs to resume from), works
     and finishes, recording its counts and time in the run state."""
     run = ctx.run
+    # Done in a sibling run with this fingerprint (a sweep's other variant): reuse its outputs.
+    run.adopt(name, fp, outputs)
     complete = is_complete or (lambda: all(Path(p).exists() for p in outputs))
     if load is not None and run.is_done(name, fp) and complete():
         return load()

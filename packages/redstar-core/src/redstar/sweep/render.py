@@ -1,0 +1,129 @@
+"""The sweep's files: ``sweep.json`` (everything), ``sweep.md`` and ``sweep.html`` (the tables)
+and ``sweep.png`` (one panel per table: a bar per row and evaluator, with its 95% interval)."""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+from typing import Any
+
+from redstar.report_plots import _interval_bars
+from redstar.report_tables import TESTS
+from redstar.tables import write_json
+
+AVERAGE = "average"
+
+
+def fmt_cell(cell: dict[str, Any] | None) -> str:
+    """``0.412 [0.33, 0.50] ±0.021`` (pass@1, its 95% interval, the sd over seeds)."""
+    if not cell or cell.get("pass_at_1") is None:
+        return "-"
+    text = f"{cell['pass_at_1']:.3f}"
+    if cell.get("ci"):
+        text += f" [{cell['ci'][0]:.2f}, {cell['ci'][1]:.2f}]"
+    spread = cell.get("spread")
+    if spread and spread["seeds"] > 1:
+        text += f" ±{spread['std']:.3f}"
+    return text
+
+
+def fmt_difference(c: dict[str, Any] | None) -> str:
+    """``-0.032 [-0.10, +0.04] p=0.41 *within noise*`` against the baseline row."""
+    if not c:
+        return "-"
+    low, high = c["ci"]
+    verdict = "*within noise*" if c["within_noise"] else ("**better**" if c["difference"] > 0 else "**worse**")
+    return f"{c['difference']:+.3f} [{low:+.2f}, {high:+.2f}] p={c['p_value']:.2g} {verdict}"
+
+
+def markdown(result: dict[str, Any]) -> str:
+    evaluators = result["evaluators"]
+    columns = [*evaluators, AVERAGE]
+    seeds = result["seeds"]
+    lines = [f"# Sweep: {result['name']}", "",
+             f"Rows: the {result['model']} model of each variant, over seeds {', '.join(map(str, seeds))}. "
+             "Cells: pass@1 [95% interval over problems]" + (" ±sd over seeds" if len(seeds) > 1 else "") + ". "
+             "Against the first row: the difference on the same problems (seeds pooled), its 95% interval and "
+             "p-value; *within noise* when the interval contains 0 or p >= 0.05.", ""]
+    for table in result["tables"]:
+        lines += [f"## {table['title']}", "", "| variant | " + " | ".join(columns) + " |",
+                  "|---|" + "---|" * len(columns)]
+        for row in table["rows"]:
+            cells = [fmt_cell(row["cells"].get(e)) for e in evaluators] + [fmt_cell(row["average"])]
+            lines.append(f"| {row['label']} | " + " | ".join(cells) + " |")
+        if len(table["rows"]) > 1:
+            first = table["rows"][0]["label"]
+            lines += ["", f"Against **{first}**:", "", "| variant | " + " | ".join(columns) + " |",
+                      "|---|" + "---|" * len(columns)]
+            for row in table["rows"][1:]:
+                cells = [fmt_difference(row["cells"].get(e, {}).get("vs_baseline")) for e in evaluators]
+                cells.append(fmt_difference(row["average"].get("vs_baseline")))
+                lines.append(f"| {row['label']} | " + " | ".join(cells) + " |")
+        lines.append("")
+    tests = sorted({TESTS.get(c["vs_baseline"]["test"], c["vs_baseline"]["test"]) for t in result["tables"]
+                    for r in t["rows"] for c in r["cells"].values() if c.get("vs_baseline")})
+    if tests:
+        lines += [f"Tests per evaluator: {', '.join(tests)}; average: stratified bootstrap and sign-flip.", ""]
+    lines += ["## Variants", "", "| run | values | seed | finished |", "|---|---|---|---|"]
+    for v in result["variants"]:
+        lines.append(f"| `{v['run_dir']}` | {'; '.join(v['values']) or '-'} | {v['seed']} | "
+                     f"{'yes' if v['finished'] else 'no'} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(result: dict[str, Any], path: Path) -> Path | None:
+    """One panel per table: for each evaluator and the average, a bar per row (pass@1) with its
+    95% interval. None when no table has a score."""
+    tables = [t for t in result["tables"] if any(r["cells"] for r in t["rows"])]
+    if not tables:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    columns = [*result["evaluators"], AVERAGE]
+    fig, axes = plt.subplots(len(tables), 1, figsize=(max(6.4, 1.8 + 1.3 * len(columns)), 3.4 * len(tables)),
+                             squeeze=False)
+    for ax, table in zip(axes[:, 0], tables):
+        rows = table["rows"]
+        width = 0.8 / max(1, len(rows))
+        for j, row in enumerate(rows):
+            cells = [row["cells"].get(e) for e in result["evaluators"]] + [row["average"]]
+            xs = [i - 0.4 + width * (j + 0.5) for i in range(len(columns))]
+            ax.bar(xs, [c["pass_at_1"] if c and c.get("pass_at_1") is not None else float("nan") for c in cells],
+                   width, label=row["label"])
+            _interval_bars(ax, xs, [c.get("ci") if c else None for c in cells])
+        ax.set_xticks(range(len(columns)))
+        ax.set_xticklabels(columns, fontsize=8)
+        ax.set_ylim(0, 1.15)
+        ax.set_ylabel("pass@1")
+        ax.set_title(f"{table['title']} (black lines: 95% intervals)", fontsize=10)
+        ax.legend(fontsize=8, ncols=min(4, len(rows)), loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_sweep_files(out: Path, result: dict[str, Any]) -> dict[str, Path]:
+    """``sweep.json``, ``sweep.md``, ``sweep.html`` and (when there are scores) ``sweep.png``."""
+    from markdown_it import MarkdownIt
+
+    files = {"json": out / "sweep.json", "md": out / "sweep.md", "html": out / "sweep.html"}
+    write_json(files["json"], result)
+    text = markdown(result)
+    files["md"].write_text(text, encoding="utf-8")
+    picture = plot(result, out / "sweep.png")
+    body = MarkdownIt("commonmark").enable("table").render(text)
+    if picture is not None:
+        files["png"] = picture
+        data = base64.b64encode(picture.read_bytes()).decode("ascii")
+        body += f'<figure><img alt="{html.escape(result["name"])}" src="data:image/png;base64,{data}"></figure>'
+    page = ("<!doctype html><meta charset='utf-8'><title>RedStar sweep</title><style>"
+            "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
+            "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
+            "td:first-child,th:first-child{text-align:left}img{max-width:100%}</style>" + body)
+    files["html"].write_text(page, encoding="utf-8")
+    return files

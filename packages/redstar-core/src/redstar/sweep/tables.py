@@ -1,0 +1,199 @@
+"""The sweep's tables: one per comparison, in the paper's layout (rows = the values of one axis,
+columns = evaluators plus their average).
+
+An axis whose values differ is compared with every other axis held fixed: a sweep over one axis
+has one table, a ``levels x total`` grid has a table comparing level bands at each total and one
+comparing totals in each band. A row gathers its variant's runs over the seeds:
+
+- **pass@1**: over the problems every seed answered, each problem's rate pooled over the seeds
+  (its correct samples over its samples), so that the mean equals the mean of the seeds' scores;
+  its 95% interval comes from :func:`redstar.stats.pass_at_1_interval` on those problems;
+- **seed spread**: the seeds' own pass@1s, :func:`redstar.stats.seed_spread` (mean +- sd);
+- **against the first row** (the baseline): :func:`redstar.stats.paired_comparison` over the
+  problems both rows answered, with *within noise* as that function decides it;
+- **average**: the mean of the evaluators' pass@1 (every benchmark weighs the same, as in the
+  paper); its interval and its paired test resample problems *within* each benchmark (a
+  stratified bootstrap) and sign-flip each problem's difference weighted by its benchmark's share.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from redstar.stats import (
+    LEVEL,
+    RESAMPLES,
+    SEED,
+    _per_problem,
+    _sign_flip_p,
+    paired_comparison,
+    pass_at_1_interval,
+    seed_spread,
+)
+from redstar.sweep.spec import SweepSpec
+from redstar.sweep.variants import Variant
+
+Pooled = dict[str, tuple[int, int]]  # prompt_id -> (correct, samples), summed over seeds
+
+
+def row_model(scores: dict[str, Any], wanted: str) -> str | None:
+    """The model of a run that fills its row: ``final`` is the last one trained (not the
+    teacher), else the tag asked for, when the run has it."""
+    if wanted == "final":
+        chain = [tag for tag in scores if tag != "teacher"]
+        return chain[-1] if chain else None
+    return wanted if wanted in scores else None
+
+
+def _seed_results(run: Path, wanted: str) -> tuple[str | None, dict[str, tuple[float, Pooled | None]]]:
+    """One finished run's model tag and ``evaluator -> (pass@1, per-problem results or None)``."""
+    summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+    scores = summary.get("scores") or {}
+    tag = row_model(scores, wanted)
+    if tag is None:
+        return None, {}
+    out: dict[str, tuple[float, Pooled | None]] = {}
+    for evaluator, score in scores[tag].items():
+        path = run / "eval" / tag / f"{evaluator}.jsonl"
+        out[evaluator] = (float(score["pass_at_1"]), _per_problem(path) if path.is_file() else None)
+    return tag, out
+
+
+def _pool(per_seed: list[Pooled | None]) -> Pooled | None:
+    if not per_seed or any(p is None for p in per_seed):
+        return None
+    shared = set.intersection(*(set(p) for p in per_seed if p is not None))
+    return {k: (sum(p[k][0] for p in per_seed if p is not None), sum(p[k][1] for p in per_seed if p is not None))
+            for k in sorted(shared)}
+
+
+def _cell(values: list[float], pooled: Pooled | None) -> dict[str, Any]:
+    cell: dict[str, Any] = {"seeds": values, "spread": seed_spread(values) if values else None}
+    if pooled:
+        results = list(pooled.values())
+        cell["pass_at_1"] = float(np.mean([c / s for c, s in results]))
+        cell["ci"] = list(pass_at_1_interval(results))
+        cell["problems"] = len(results)
+    else:
+        cell["pass_at_1"] = float(np.mean(values)) if values else None
+        cell["ci"] = None
+    return cell
+
+
+def _rates(pooled: Pooled, keys: list[str]) -> np.ndarray:
+    return np.array([pooled[k][0] / pooled[k][1] for k in keys], dtype=float)
+
+
+def _stratified(strata: list[np.ndarray]) -> tuple[float, float]:
+    """Percentile bootstrap of the mean of the strata's means, resampling within each stratum."""
+    rng = np.random.default_rng(SEED)
+    means = np.zeros(RESAMPLES)
+    for values in strata:
+        picks = rng.integers(0, len(values), size=(RESAMPLES, len(values)))
+        means += values[picks].mean(axis=1)
+    means /= len(strata)
+    tail = (1 - LEVEL) / 2
+    low, high = np.quantile(means, [tail, 1 - tail])
+    return float(low), float(high)
+
+
+def _average(cells: dict[str, dict[str, Any]], pooled: dict[str, Pooled | None], evaluators: list[str],
+             base: dict[str, Pooled | None] | None) -> dict[str, Any]:
+    present = [e for e in evaluators if e in cells and cells[e]["pass_at_1"] is not None]
+    if not present:
+        return {"pass_at_1": None, "ci": None, "spread": None, "seeds": []}
+    per_seed = [float(np.mean(vals)) for vals in zip(*(cells[e]["seeds"] for e in present))]
+    out: dict[str, Any] = {"pass_at_1": float(np.mean([cells[e]["pass_at_1"] for e in present])),
+                           "seeds": per_seed, "spread": seed_spread(per_seed) if per_seed else None, "ci": None}
+    if all(pooled.get(e) for e in present):
+        strata = [_rates(pooled[e], list(pooled[e])) for e in present]  # type: ignore[arg-type]
+        out["ci"] = [max(0.0, v) for v in _stratified(strata)]
+    if base is not None and all(pooled.get(e) and base.get(e) for e in present):
+        diffs, weighted = [], []
+        for e in present:
+            mine, theirs = pooled[e], base[e]
+            keys = sorted(set(mine) & set(theirs))  # type: ignore[arg-type]
+            if not keys:
+                return out
+            d = _rates(mine, keys) - _rates(theirs, keys)  # type: ignore[arg-type]
+            diffs.append(d)
+            weighted.append(d / (len(present) * len(keys)))  # sums to the difference of the averages
+        low, high = _stratified(diffs)
+        flat = np.concatenate(weighted)
+        nonzero = flat[np.abs(flat) > 1e-12]
+        p = 1.0 if len(nonzero) == 0 else _sign_flip_p(nonzero, SEED)
+        out["vs_baseline"] = {"difference": float(flat.sum()), "ci": [low, high], "p_value": p,
+                              "test": "stratified sign-flip Monte Carlo",
+                              "within_noise": bool(low <= 0.0 <= high or p >= 1 - LEVEL)}
+    return out
+
+
+def _row(label: str, group: list[tuple[Variant, Path]], wanted: str, evaluators: list[str],
+         base: dict[str, Pooled | None] | None) -> tuple[dict[str, Any], dict[str, Pooled | None]]:
+    per_eval: dict[str, list[tuple[float, Pooled | None]]] = {}
+    tags, finished = set(), []
+    for variant, run in group:
+        if not (run / "summary.json").is_file():
+            continue
+        tag, results = _seed_results(run, wanted)
+        if tag is None:
+            continue
+        tags.add(tag)
+        finished.append(variant.seed)
+        for evaluator, result in results.items():
+            per_eval.setdefault(evaluator, []).append(result)
+    cells, pooled = {}, {}
+    for evaluator in evaluators:
+        found = per_eval.get(evaluator, [])
+        if len(found) != len(finished) or not found:
+            continue  # a seed without this score: leave the cell empty rather than average fewer seeds
+        pooled[evaluator] = _pool([p for _, p in found])
+        cells[evaluator] = _cell([v for v, _ in found], pooled[evaluator])
+        if base is not None and pooled[evaluator] and base.get(evaluator):
+            mine, theirs = pooled[evaluator], base[evaluator]
+            keys = sorted(set(mine) & set(theirs))  # type: ignore[arg-type]
+            if keys:
+                c = paired_comparison([mine[k] for k in keys], [theirs[k] for k in keys])  # type: ignore[index]
+                cells[evaluator]["vs_baseline"] = c.to_dict()
+    row = {"label": label, "variants": [v.slug for v, _ in group], "seeds_finished": finished,
+           "model": sorted(tags), "cells": cells, "average": _average(cells, pooled, evaluators, base)}
+    return row, pooled
+
+
+def build_tables(spec: SweepSpec, variants: list[Variant], out: Path) -> dict[str, Any]:
+    """Everything ``sweep.json`` holds: the variants and their status, and the tables."""
+    runs = {v.slug: v.run_dir(out) for v in variants}
+    evaluators: list[str] = list(dict.fromkeys(
+        e.name for v in variants for e in v.recipe.evaluation.evaluators))
+    tables = []
+    axes = spec.axes
+    for i, axis in enumerate(axes):
+        if len(axis.levels) < 2 and len(axes) > 1:
+            continue  # nothing to compare along it
+        others = [list(a.levels) for j, a in enumerate(axes) if j != i]
+        for fixed in itertools.product(*others):
+            rows, base = [], None
+            for level in axis.levels:
+                wanted = list(fixed)
+                wanted.insert(i, level)
+                group = [(v, runs[v.slug]) for v in variants if list(v.levels) == wanted]
+                row, pooled = _row(level.label, group, spec.model, evaluators, base)
+                if base is None:
+                    base = pooled
+                rows.append(row)
+            title = axis.title + ("" if not fixed else " (" + "; ".join(level.label for level in fixed) + ")")
+            tables.append({"title": title, "axis": axis.title, "fixed": [level.label for level in fixed], "rows": rows})
+    if not axes:  # seeds only: one row
+        row, _ = _row("base recipe", [(v, runs[v.slug]) for v in variants], spec.model, evaluators, None)
+        tables.append({"title": "the base recipe over seeds", "axis": "", "fixed": [], "rows": [row]})
+    return {"name": spec.name, "sweep_file": str(spec.path), "model": spec.model, "evaluators": evaluators,
+            "seeds": sorted({v.seed for v in variants}),
+            "variants": [{"slug": v.slug, "values": [level.label for level in v.levels], "seed": v.seed,
+                          "run_dir": str(runs[v.slug]), "finished": (runs[v.slug] / "summary.json").is_file()}
+                         for v in variants],
+            "tables": tables}
