@@ -112,7 +112,12 @@ def _average(cells: dict[str, dict[str, Any]], pooled: dict[str, Pooled | None],
                            "seeds": per_seed, "spread": seed_spread(per_seed) if per_seed else None, "ci": None}
     if all(pooled.get(e) for e in present):
         strata = [_rates(pooled[e], list(pooled[e])) for e in present]  # type: ignore[arg-type]
-        out["ci"] = [max(0.0, v) for v in _stratified(strata)]
+        low, high = _stratified(strata)
+        if high - low < 1e-12:
+            # Every problem alike (all solved, none solved): the bootstrap has nothing to resample,
+            # as in stats.pass_at_1_interval; the mean of the evaluators' (Wilson) bounds instead.
+            low, high = (float(np.mean([cells[e]["ci"][k] for e in present])) for k in (0, 1))
+        out["ci"] = [max(0.0, low), min(1.0, high)]
     if base is not None and all(pooled.get(e) and base.get(e) for e in present):
         diffs, weighted = [], []
         for e in present:

@@ -1,0 +1,101 @@
+"""The sweep's tables from finished runs: rows = an axis's values with seeds pooled, columns =
+evaluators and their average, each pass@1 with its interval and seed spread, each row against the
+first with a paired test (written by hand here, so every number is known)."""
+
+import json
+
+import pytest
+
+from redstar.stats import paired_comparison, pass_at_1_interval
+from redstar.sweep import expand, load_sweep
+from redstar.sweep.render import write_sweep_files
+from redstar.sweep.tables import build_tables
+
+BASE = """
+name: arith
+models: {teacher: scripted-teacher, student: scripted-student}
+sources: [{name: arith-gen}]
+sft: null
+evaluation: {evaluators: [{name: arith-heldout}, {name: arith-other}]}
+"""
+
+SWEEP = """
+base: base.yaml
+seeds: [0, 1]
+vary:
+  - selection.total: [10, 20]
+  - sampling.n: [2, 4]
+"""
+
+
+def fake_run(run, solved):
+    """A finished run whose final model (sft) solved ``solved[evaluator]`` = list of 0/1 per problem."""
+    scores = {"base": {}, "sft": {}}
+    for evaluator, marks in solved.items():
+        folder = run / "eval" / "sft"
+        folder.mkdir(parents=True, exist_ok=True)
+        with (folder / f"{evaluator}.jsonl").open("w") as handle:
+            for i, ok in enumerate(marks):
+                handle.write(json.dumps({"prompt_id": f"p{i}", "correct_count": ok, "samples": ["x"]}) + "\n")
+        scores["base"][evaluator] = {"pass_at_1": 0.0}
+        scores["sft"][evaluator] = {"pass_at_1": sum(marks) / len(marks)}
+    (run / "summary.json").write_text(json.dumps({"scores": scores}))
+
+
+@pytest.fixture
+def sweep(tmp_path, arith_host):
+    (tmp_path / "base.yaml").write_text(BASE)
+    (tmp_path / "s.yaml").write_text(SWEEP)
+    spec = load_sweep(tmp_path / "s.yaml")
+    return spec, expand(spec, arith_host), tmp_path / "out"
+
+
+def test_tables_pool_seeds_and_compare_against_the_first_row(sweep):
+    spec, variants, out = sweep
+    n = 40
+    for v in variants:
+        total, seed = v.recipe.selection.total, v.seed
+        # the larger set solves 20 more of 40 heldout problems; "other" is the same for both
+        good = 30 if total == 20 else 10
+        fake_run(v.run_dir(out), {"arith-heldout": [int(i < good + seed) for i in range(n)],
+                                  "arith-other": [int(i % 2 == 0) for i in range(n)]})
+    result = build_tables(spec, variants, out)
+    # one table per axis and value of the other axis
+    assert [t["title"] for t in result["tables"]] == ["selection.total (n=2)", "selection.total (n=4)",
+                                                      "sampling.n (total=10)", "sampling.n (total=20)"]
+    small, large = result["tables"][0]["rows"]
+    assert small["label"] == "total=10" and small["seeds_finished"] == [0, 1]
+    cell = large["cells"]["arith-heldout"]
+    assert cell["seeds"] == [30 / 40, 31 / 40] and cell["pass_at_1"] == pytest.approx(30.5 / 40)
+    assert cell["spread"]["std"] == pytest.approx((1 / 40) / 2 ** 0.5)  # sample sd of two seeds one problem apart
+    order = sorted(range(n), key=lambda i: f"p{i}")  # problems are paired by id, in id order
+    pooled = [(int(i < 30) + int(i < 31), 2) for i in order]
+    assert cell["ci"] == pytest.approx(list(pass_at_1_interval(pooled)))
+    against = [(int(i < 10) + int(i < 11), 2) for i in order]
+    assert cell["vs_baseline"] == paired_comparison(pooled, against).to_dict()
+    assert cell["vs_baseline"]["within_noise"] is False and cell["vs_baseline"]["difference"] == pytest.approx(0.5)
+    other = large["cells"]["arith-other"]["vs_baseline"]
+    assert other["difference"] == 0 and other["within_noise"] is True
+    assert "vs_baseline" not in small["cells"]["arith-heldout"]  # the baseline itself
+    average = large["average"]
+    assert average["pass_at_1"] == pytest.approx((30.5 / 40 + 0.5) / 2)
+    assert average["vs_baseline"]["difference"] == pytest.approx(0.25)
+    assert average["vs_baseline"]["within_noise"] is False
+    assert average["ci"][0] < average["pass_at_1"] < average["ci"][1]
+
+    files = write_sweep_files(out, result)
+    md = files["md"].read_text()
+    assert "## selection.total (n=2)" in md and "| variant | arith-heldout | arith-other | average |" in md
+    assert "0.762 [" in md and "±0.018" in md and "*within noise*" in md and "**better**" in md
+    assert files["png"].stat().st_size > 0 and "data:image/png;base64" in files["html"].read_text()
+
+
+def test_unfinished_runs_leave_their_cells_empty(sweep):
+    spec, variants, out = sweep
+    fake_run(variants[0].run_dir(out), {"arith-heldout": [1, 0], "arith-other": [0, 0]})
+    result = build_tables(spec, variants, out)
+    first = result["tables"][0]["rows"][0]
+    assert first["seeds_finished"] == [0] and first["cells"]["arith-heldout"]["pass_at_1"] == 0.5
+    assert result["tables"][0]["rows"][1]["cells"] == {}
+    assert sum(v["finished"] for v in result["variants"]) == 1
+    assert "| total=20 | - | - | - |" in write_sweep_files(out, result)["md"].read_text()
