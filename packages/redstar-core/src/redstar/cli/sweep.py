@@ -39,9 +39,9 @@ comparison (rows = values of an axis, columns = evaluators and their average), e
 its 95% interval and the sd over seeds, and each row against the first with a paired test.
 \b
 Examples:
-  redstar sweep recipes/miniature-table1.yaml --dry-run     # the variants and what they share
-  redstar sweep recipes/paper-table3.yaml --check --skip-paths
-  redstar sweep recipes/miniature-table1.yaml --out runs/table1"""
+  redstar sweep recipes/sweeps/miniature-table1.yaml --dry-run     # the variants and what they share
+  redstar sweep recipes/sweeps/paper-table3.yaml --check --skip-paths
+  redstar sweep recipes/sweeps/miniature-table1.yaml --out runs/table1"""
 
 
 @click.command()
