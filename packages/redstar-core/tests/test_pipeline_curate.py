@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from redstar.errors import InputError, RedStarError
+from redstar.pipeline.run_tables import sample_rows, verdict_rows
 from redstar.pipeline.runner import run_pipeline
 from redstar.progress import ProgressBoard
 from redstar.recipe import load_recipe, validate
@@ -42,6 +43,11 @@ def rows(path):
     return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
 
 
+def snapshot(table):
+    """Every file of a sharded table folder, by name: what must not change when nothing is redone."""
+    return {str(p.relative_to(table)): p.read_bytes() for p in sorted(Path(table).rglob("*")) if p.is_file()}
+
+
 def curate(recipe, out, host):
     return run_pipeline(recipe, out, host, ProgressBoard(enabled=False), until="curate")
 
@@ -49,8 +55,9 @@ def curate(recipe, out, host):
 def test_curate_builds_sets_from_verified_clean_samples(tmp_path, arith_host):
     out = tmp_path / "run"
     summary = curate(write_recipe(tmp_path), out, arith_host)
-    samples = rows(out / "samples.jsonl")
-    verdicts = {(v["prompt_id"], v["index"]): v for v in rows(out / "verdicts.jsonl")}
+    samples = list(sample_rows(out))
+    verdicts = {(v["prompt_id"], v["index"]): v for v in verdict_rows(out)}
+    assert len(verdicts) == len(samples)
     selected = rows(out / "selected.jsonl")
     expected = sum(4 if p["difficulty"] >= 6 else 3 for p in selected)
     assert len(samples) == expected == summary["stages"]["sample"]["samples"]
@@ -83,17 +90,19 @@ def test_rerun_skips_finished_stages(tmp_path, arith_host):
     recipe = write_recipe(tmp_path)
     out = tmp_path / "run"
     curate(recipe, out, arith_host)
-    before = (out / "samples.jsonl").read_bytes(), (out / "verdicts.jsonl").stat().st_mtime_ns
+    mtimes = {p: p.stat().st_mtime_ns for p in (out / "verdicts").rglob("*")}
+    before = snapshot(out / "samples"), snapshot(out / "verdicts")
+    assert before[0] and before[1]
     curate(recipe, out, arith_host)
-    assert (out / "samples.jsonl").read_bytes() == before[0]
-    assert (out / "verdicts.jsonl").stat().st_mtime_ns == before[1]
+    assert (snapshot(out / "samples"), snapshot(out / "verdicts")) == before
+    assert {p: p.stat().st_mtime_ns for p in (out / "verdicts").rglob("*")} == mtimes
 
 
 def test_changed_cleaning_redoes_only_the_build(tmp_path, arith_host):
     out = tmp_path / "run"
     curate(write_recipe(tmp_path), out, arith_host)
     state = json.loads((out / "state.json").read_text())["stages"]
-    samples_before = (out / "samples.jsonl").read_bytes()
+    samples_before = snapshot(out / "samples")
     relaxed = write_recipe(tmp_path)
     relaxed = validate({**relaxed.to_dict(), "cleaning": {"filters": [{"name": "language", "options": {}}]}},
                        relaxed.path)
@@ -102,18 +111,19 @@ def test_changed_cleaning_redoes_only_the_build(tmp_path, arith_host):
     for stage in ("load", "score", "select", "sample", "verify"):
         assert after[stage]["fingerprint"] == state[stage]["fingerprint"]
     assert after["build"]["fingerprint"] != state["build"]["fingerprint"]
-    assert (out / "samples.jsonl").read_bytes() == samples_before
+    assert snapshot(out / "samples") == samples_before
     assert "repetition" not in summary["drops"]["cleaning"]
 
 
 def test_more_prompts_samples_only_the_new_ones(tmp_path, arith_host):
     out = tmp_path / "run"
     curate(write_recipe(tmp_path, count=20), out, arith_host)
-    first = (out / "samples.jsonl").read_bytes()
+    first = snapshot(out / "samples")
     curate(write_recipe(tmp_path, count=30), out, arith_host)
-    second = (out / "samples.jsonl").read_bytes()
-    assert second.startswith(first) and len(second) > len(first)
-    keys = [(s["prompt_id"], s["index"]) for s in rows(out / "samples.jsonl")]
+    second = snapshot(out / "samples")
+    # the first run's shards stay as they were; the new prompts' samples are new shards
+    assert {k: second[k] for k in first} == first and len(second) > len(first)
+    keys = [(s["prompt_id"], s["index"]) for s in sample_rows(out)]
     assert len(keys) == len(set(keys))
 
 
@@ -122,6 +132,7 @@ import sys
 sys.path.insert(0, {here!r})
 import arith_plugin
 from redstar.plugins import Host
+from redstar.pipeline.run_tables import sample_rows, verdict_rows
 from redstar.pipeline.runner import run_pipeline
 from redstar.progress import ProgressBoard
 from redstar.recipe import load_recipe
@@ -137,18 +148,17 @@ def test_kill_9_during_sampling_then_resume_loses_and_duplicates_nothing(tmp_pat
     script = tmp_path / "run.py"
     script.write_text(KILL_SCRIPT.format(here=str(HERE), recipe=str(recipe.path), out=str(out)))
     proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    samples_file = out / "samples.jsonl"
     deadline = time.time() + 120
-    while time.time() < deadline and (not samples_file.exists() or samples_file.stat().st_size == 0):
+    while time.time() < deadline and not list(sample_rows(out)):
         time.sleep(0.05)
     time.sleep(0.4)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    partial = len(rows(samples_file))
+    partial = len(list(sample_rows(out)))
     assert partial > 0
     recipe.sampling.options["delay"] = 0.3  # same fingerprint as the killed run
     summary = curate(recipe, out, arith_host)
-    samples = rows(samples_file)
+    samples = list(sample_rows(out))
     keys = [(s["prompt_id"], s["index"]) for s in samples]
     assert len(keys) == len(set(keys))
     selected = rows(out / "selected.jsonl")

@@ -4,17 +4,19 @@ embedded tiny teacher on the transformers backend, at temperature 1."""
 
 from __future__ import annotations
 
-import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from redstar.pipeline.run_tables import sample_rows
 from redstar.pipeline.runner import run_pipeline
 from redstar.pipeline.sampling import sample_seed
 from redstar.progress import ProgressBoard
 from redstar.recipe import load_recipe
 from redstar.samplers.transformers_local import TransformersSampler
+from redstar.tables import ShardedTable
 
 #: samples the embedded teacher several times: `pytest -m 'not slow'` leaves it out of a quick loop (CI runs everything).
 pytestmark = pytest.mark.slow
@@ -34,11 +36,11 @@ def sample(tmp_path: Path, host: Any, out: str, batch: int, chunk: int) -> dict[
     recipe = tmp_path / f"{out}.yaml"
     recipe.write_text(RECIPE.replace("BATCH", str(batch)).replace("CHUNK", str(chunk)))
     run_pipeline(load_recipe(recipe), tmp_path / out, host, ProgressBoard(enabled=False), until="curate")
-    return responses(tmp_path / out / "samples.jsonl")
+    return responses(tmp_path / out)
 
 
-def responses(path: Path) -> dict[tuple[str, int], str]:
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+def responses(run: Path) -> dict[tuple[str, int], str]:
+    rows = list(sample_rows(run))
     found = {(r["prompt_id"], r["index"]): r["response"] for r in rows}
     assert len(found) == len(rows)  # no (prompt, index) drawn twice
     return found
@@ -66,10 +68,12 @@ def test_a_resumed_run_draws_what_an_uninterrupted_one_would(tmp_path, arith_hos
     monkeypatch.setattr(TransformersSampler, "generate", generate)
     # Some prompts keep only part of their samples (as after a change of n), so the rerun asks
     # for other indices in other groups, chunks and batches than the first attempt did.
-    table = tmp_path / "resumed" / "samples.jsonl"
-    kept = [line for line in table.read_text().splitlines() if json.loads(line)["index"] != 1]
-    table.write_text("".join(line + "\n" for line in kept))
-    before = responses(table)
+    run = tmp_path / "resumed"
+    kept = [row for row in sample_rows(run) if row["index"] != 1]
+    shutil.rmtree(run / "samples")
+    with ShardedTable(run / "samples") as table:
+        table.append(kept)
+    before = responses(run)
     assert 0 < len(before) < len(whole)
 
     resumed = sample(tmp_path, arith_host, "resumed", batch=4, chunk=3)

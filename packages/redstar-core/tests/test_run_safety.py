@@ -3,6 +3,7 @@ judged, a damaged table named instead of cut, and bad settings caught before the
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -11,9 +12,11 @@ from pathlib import Path
 import pytest
 
 from redstar.errors import InputError, RecipeError, RedStarError
+from redstar.pipeline.run_tables import sample_rows, verdict_rows
 from redstar.pipeline.runner import run_pipeline
 from redstar.progress import ProgressBoard
 from redstar.recipe import load_recipe
+from redstar.tables import ShardedTable
 
 HERE = Path(__file__).parent
 
@@ -64,21 +67,21 @@ def test_a_second_run_on_the_same_directory_fails_at_once_naming_the_holder(tmp_
     holder = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.time() + 120
-        while time.time() < deadline and not (out / "samples.jsonl").exists():
+        while time.time() < deadline and not list(sample_rows(out)):
             assert holder.poll() is None, holder.stderr.read().decode()
             time.sleep(0.05)
-        before = (out / "samples.jsonl").read_bytes()
+        before = list(sample_rows(out))
         with pytest.raises(RedStarError, match=rf"in use by pid {holder.pid} on "):
             curate(path, out, arith_host)
         # The refused run wrote nothing: every row so far is the holder's, none twice.
-        after = rows(out / "samples.jsonl")
-        assert after[:len(before.splitlines())] == [json.loads(line) for line in before.splitlines()]
+        after = list(sample_rows(out))
+        assert after[:len(before)] == before
     finally:
         holder.kill()
         holder.wait()
     # The kernel dropped the lock with its holder (kill -9): the next run takes over and resumes.
     curate(path, out, arith_host)
-    keys = [(s["prompt_id"], s["index"]) for s in rows(out / "samples.jsonl")]
+    keys = [(s["prompt_id"], s["index"]) for s in sample_rows(out)]
     assert len(keys) == len(set(keys)) == 2 * len(rows(out / "selected.jsonl"))
 
 
@@ -86,20 +89,25 @@ def test_a_verdict_is_reused_only_for_the_text_it_judged(tmp_path, arith_host):
     path = recipe_file(tmp_path)
     out = tmp_path / "run"
     curate(path, out, arith_host)
-    samples = rows(out / "samples.jsonl")
-    verdicts = {v["sample_id"]: v for v in rows(out / "verdicts.jsonl")}
+    samples = list(sample_rows(out))
+    verdicts = {v["sample_id"]: v for v in verdict_rows(out)}
     # Swap in a wrong answer for a sample judged correct, as a redrawn sample under the same id
     # would be (same prompt and index, other text), and let the run resume its stages.
     victim = next(s for s in samples if verdicts[f"{s['prompt_id']}#{s['index']}"]["correct"])
     victim_id = f"{victim['prompt_id']}#{victim['index']}"
     victim["response"] = "<think>no idea</think> \\boxed{-12345}"
-    (out / "samples.jsonl").write_text("".join(json.dumps(s) + "\n" for s in samples))
+    shards = [p.name for p in (out / "samples").iterdir()]
+    assert shards == ["part-000000.parquet"]
+    shutil.rmtree(out / "samples")  # the same shard, rewritten with the other text
+    with ShardedTable(out / "samples") as table:
+        table.append(samples)
+        table.seal()
     state = json.loads((out / "state.json").read_text())
     for stage in ("verify", "build"):
         state["stages"][stage]["done"] = False
     (out / "state.json").write_text(json.dumps(state))
     curate(path, out, arith_host)
-    latest = {v["sample_id"]: v for v in rows(out / "verdicts.jsonl")}
+    latest = {v["sample_id"]: v for v in verdict_rows(out)}
     assert latest[victim_id]["correct"] is False and latest[victim_id]["extracted"] == "-12345"
     assert all(victim["response"] != r["messages"][-1]["content"] for r in rows(out / "sft.jsonl"))
 
@@ -116,19 +124,22 @@ def test_a_damaged_line_in_the_middle_of_samples_is_named_and_nothing_is_dropped
     path = recipe_file(tmp_path)
     out = tmp_path / "run"
     curate(path, out, arith_host)
-    lines = (out / "samples.jsonl").read_bytes().splitlines(keepends=True)
+    # The open shard (a journal) of a run interrupted mid-sampling, damaged in its 4th line.
+    journal = out / "samples" / "part-000000.jsonl"
+    lines = [json.dumps(r).encode() + b"\n" for r in sample_rows(out)]
+    (out / "samples" / "part-000000.parquet").unlink()
     lines[3] = b'{"prompt_id": "oops\n'
     damaged = b"".join(lines)
-    (out / "samples.jsonl").write_bytes(damaged)
+    journal.write_bytes(damaged)
     state = json.loads((out / "state.json").read_text())
     state["stages"]["sample"]["done"] = False
     (out / "state.json").write_text(json.dumps(state))
-    with pytest.raises(InputError, match=r"samples\.jsonl:4: invalid JSON"):
+    with pytest.raises(InputError, match=r"part-000000\.jsonl:4: invalid JSON"):
         curate(path, out, arith_host)
-    assert (out / "samples.jsonl").read_bytes() == damaged  # nothing cut, nothing resampled
+    assert journal.read_bytes() == damaged  # nothing cut, nothing resampled
     lines[3] = b'{"prompt_id": "\xff\xfe"}\n'
-    (out / "samples.jsonl").write_bytes(b"".join(lines))
-    with pytest.raises(InputError, match=r"samples\.jsonl:4: bytes that are not UTF-8"):
+    journal.write_bytes(b"".join(lines))
+    with pytest.raises(InputError, match=r"part-000000\.jsonl:4: bytes that are not UTF-8"):
         curate(path, out, arith_host)
 
 
@@ -149,7 +160,7 @@ def test_a_missing_student_is_reported_before_any_stage_runs(tmp_path, arith_hos
     out = tmp_path / "run"
     with pytest.raises(RecipeError, match="models.student"):
         curate(tmp_path / "r.yaml", out, arith_host)
-    assert not (out / "samples.jsonl").exists() and not (out / "prompts.jsonl").exists()
+    assert not (out / "samples").exists() and not (out / "prompts.jsonl").exists()
 
 
 class StrictVerifier:
@@ -287,10 +298,10 @@ mount -t tmpfs -o size=16k tmpfs {out_parent} || exit 99
 echo "first exit $?" >> {log}
 mount -o remount,size=16m {out_parent} || exit 98
 {python} {script} 2>> {log} || exit 97
-{python} -c 'import json, sys; rows = [json.loads(l) for l in open(sys.argv[1])]; \
-selected = sum(1 for l in open(sys.argv[2]) if l.strip()); \
+{python} -c 'import json, sys; from redstar.pipeline.run_tables import sample_rows; \
+rows = list(sample_rows(sys.argv[1])); selected = sum(1 for l in open(sys.argv[2]) if l.strip()); \
 print(json.dumps([selected, [[r["prompt_id"], r["index"]] for r in rows]]))' \
-{out_parent}/run/samples.jsonl {out_parent}/run/selected.jsonl
+{out_parent}/run {out_parent}/run/selected.jsonl
 """
 
 

@@ -3,11 +3,12 @@ samples table gets ``n`` responses per prompt with their finish reasons."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from test_sampler_openai import ChatServer
+
+from redstar.pipeline.run_tables import sample_rows
 
 
 def run_until_curate(invoke_cli: Any, tmp_path: Path, teacher: str, sampling: str) -> list[dict[str, Any]]:
@@ -20,7 +21,7 @@ def run_until_curate(invoke_cli: Any, tmp_path: Path, teacher: str, sampling: st
     )
     out = tmp_path / "run"
     invoke_cli(["run", "--recipe", str(recipe), "--out", str(out), "--until", "curate", "--no-progress"])
-    return [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+    return list(sample_rows(out))
 
 
 def test_transformers_backend_in_a_run(invoke_cli: Any, arith_host: Any, tiny_lm: Path, tmp_path: Path) -> None:

@@ -1,12 +1,12 @@
 """The sampling stage keeps what a Ctrl-C'd backend already returned, and refuses a backend that
 returns copies at a temperature that asks for sampling."""
 
-import json
 
 import pytest
 
 from redstar import hookimpl
 from redstar.interfaces import Completion, Sampler
+from redstar.pipeline.run_tables import sample_rows
 from redstar.pipeline.runner import run_pipeline
 from redstar.progress import ProgressBoard
 from redstar.recipe import load_recipe
@@ -60,7 +60,7 @@ def test_ctrl_c_keeps_every_completion_that_arrived(tmp_path, arith_host, regist
     register_plugin(Samplers(), name="samplers")
     with pytest.raises(KeyboardInterrupt):
         run(tmp_path, arith_host, "half-then-ctrl-c")
-    rows = [json.loads(line) for line in (tmp_path / "run" / "samples.jsonl").read_text().splitlines()]
+    rows = list(sample_rows(tmp_path / "run"))
     assert len(rows) == 6 and {r["index"] for r in rows} == {0}
 
 
@@ -69,4 +69,4 @@ def test_identical_samples_at_temperature_one_stop_the_run_before_they_are_store
     register_plugin(Samplers(), name="samplers")
     with pytest.raises(IdenticalSamplesError, match="copies"):
         run(tmp_path, arith_host, "copies")
-    assert (tmp_path / "run" / "samples.jsonl").read_text() == ""
+    assert list(sample_rows(tmp_path / "run")) == []

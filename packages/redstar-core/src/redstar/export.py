@@ -7,6 +7,9 @@
   diagrams. ``dataset_info.json`` beside the file declares it (``formatting: sharegpt``,
   ``ranking: true``); an existing one, such as LLaMA-Factory's own ``data/dataset_info.json``, keeps
   its other entries.
+- ``jsonl``: the run's samples (the sharded ``samples/`` table) as one JSON Lines file for people
+  and tools, each row with its ``verdict`` (``correct``, ``reward``, ``reason``, ``extracted``;
+  null when not judged yet). Streamed: a run of millions of samples exports in bounded memory.
 - ``openrlhf``: ``online.jsonl`` as OpenRLHF's prompt dataset (``input`` = the chat, ``label`` =
   the row as JSON for a reward function), the file ``engine: openrlhf`` itself hands OpenRLHF
   (:func:`write_prompt_dataset`).
@@ -27,7 +30,7 @@ import click
 from redstar.errors import InputError, RedStarError
 from redstar.tables import iter_jsonl, write_json, write_table
 
-FORMATS = ("llama-factory", "openrlhf")
+FORMATS = ("llama-factory", "openrlhf", "jsonl")
 PREFERENCE_FILE = "preference.jsonl"
 ONLINE_FILE = "online.jsonl"
 DATASET_INFO = "dataset_info.json"
@@ -171,20 +174,45 @@ def write_openrlhf(run_dir: str | Path, out: str | Path | None = None) -> tuple[
     return write_prompt_dataset(rows, out), len(rows)
 
 
+def write_samples_jsonl(run_dir: str | Path, out: str | Path | None = None) -> tuple[Path, int]:
+    """Write every sample with its verdict as JSON Lines, a shard at a time."""
+    from redstar.pipeline.run_tables import SAMPLES, VERDICT_FIELDS, VERDICTS
+    from redstar.tables import ShardedTable, read_shard, streamed_table
+
+    run_dir = Path(run_dir)
+    if not (run_dir / SAMPLES).is_dir():
+        raise RedStarError(f"{run_dir} has no sample table ({SAMPLES}/): is it a RedStar run that sampled?")
+    out = Path(out) if out is not None else run_dir / "export" / "jsonl" / "samples.jsonl"
+    count = 0
+    with streamed_table(out) as write:
+        for shard in ShardedTable(run_dir / SAMPLES).shards():
+            judged = run_dir / VERDICTS / shard.name.split(".")[0]
+            verdicts = {r["sample_id"]: r for r in ShardedTable(judged).rows()} if judged.is_dir() else {}
+            batch = []
+            for row in read_shard(shard):
+                verdict = verdicts.get(f"{row['prompt_id']}#{row['index']}")
+                batch.append({**row, "verdict": None if verdict is None else {k: verdict[k] for k in VERDICT_FIELDS}})
+            write(batch)
+            count += len(batch)
+    return out, count
+
+
 def export_run(run_dir: str | Path, fmt: str, out: str | Path | None = None) -> tuple[Path, int]:
-    if fmt not in FORMATS:
+    writers = {"llama-factory": write_llama_factory, "openrlhf": write_openrlhf, "jsonl": write_samples_jsonl}
+    if fmt not in writers:
         raise RedStarError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    return (write_llama_factory if fmt == "llama-factory" else write_openrlhf)(run_dir, out)
+    return writers[fmt](run_dir, out)
 
 
 @click.command(name="export")
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True,
               help="llama-factory: preference pairs (ShareGPT ranking) + dataset_info.json; "
-                   "openrlhf: the online prompts as OpenRLHF's prompt dataset.")
+                   "openrlhf: the online prompts as OpenRLHF's prompt dataset; "
+                   "jsonl: every sample with its verdict as JSON Lines (for people and tools).")
 @click.option("--out", type=click.Path(dir_okay=False),
-              help="File to write (default: RUN_DIR/export/llama-factory/redstar_preference.json or "
-                   "RUN_DIR/export/openrlhf/prompts.jsonl).")
+              help="File to write (default: RUN_DIR/export/llama-factory/redstar_preference.json, "
+                   "RUN_DIR/export/openrlhf/prompts.jsonl or RUN_DIR/export/jsonl/samples.jsonl).")
 @click.pass_context
 def export(ctx: click.Context, run_dir: str, fmt: str, out: str | None) -> None:
     """Export a run's datasets for another trainer.
@@ -198,6 +226,8 @@ def export(ctx: click.Context, run_dir: str, fmt: str, out: str | None) -> None:
       redstar export runs/x --format openrlhf --out prompts.jsonl
           (then: --data.prompt_dataset prompts.jsonl --data.input_key input
            --data.label_key label --data.apply_chat_template)
+      redstar export runs/x --format jsonl --out samples.jsonl
+          (every sample with its verdict, one JSON object per line)
     """
     try:
         path, count = export_run(run_dir, fmt, out)
@@ -205,7 +235,7 @@ def export(ctx: click.Context, run_dir: str, fmt: str, out: str | None) -> None:
         if ctx.parent is not None:
             raise  # under `redstar`, whose group prints it cleanly (or in full with --debug)
         raise click.ClickException(str(exc)) from None
-    what = "preference pairs" if fmt == "llama-factory" else "prompts"
+    what = {"llama-factory": "preference pairs", "openrlhf": "prompts", "jsonl": "samples"}[fmt]
     click.echo(f"wrote {count} {what} to {path}")
     if fmt == "llama-factory":
         click.echo(f"declared as {path.stem!r} in {path.parent / DATASET_INFO}")

@@ -154,6 +154,14 @@ def redstar_pipeline_stages() -> list[Any] | None:
     it needs. The runner skips, resumes, redoes and times it like core's own stages; its
     ``part`` decides which ``--until`` includes it, its ``funnel`` rows join the summary.
 
+    The values a stage reads: ``load``, ``score`` and ``select``: lists of
+    :class:`~redstar.records.Prompt`; ``sample``: a
+    :class:`~redstar.pipeline.run_tables.SampleSet`, which iterates the run's
+    :class:`~redstar.records.Sample` records streamed from the sharded table (``len()`` counts
+    them); ``verify``: :class:`~redstar.pipeline.run_tables.JudgedSamples`, which iterates
+    ``(Sample, Verdict)`` pairs, or ``by_shard()`` for lists of them a shard at a time. Iterate,
+    do not collect: a run may hold millions of samples.
+
     Example (a stage that writes a per-domain count of the verified samples)::
 
         from redstar.pipeline.stage import Outcome, Stage

@@ -9,6 +9,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from redstar.pipeline.run_tables import judged_rows
 from redstar.report_tables import group_order
 
 PLOTS = ("difficulty", "funnel", "funnel_by_domain", "pass_vs_length", "training", "scores", "scores_by_group")
@@ -79,31 +82,26 @@ def make_plots(run_dir: Path, summary: dict[str, Any]) -> dict[str, Path]:
         ax.set_title("Funnel by domain")
         save(fig, "funnel_by_domain")
 
-    samples = {(r["prompt_id"], r["index"]): r for r in _read_jsonl(run_dir / "samples.jsonl")}
-    verdicts = _read_jsonl(run_dir / "verdicts.jsonl")
-    if samples and verdicts:
-        lengths, correct = [], []
-        for v in verdicts:
-            s = samples.get((v["prompt_id"], v["index"]))
-            if s is not None:
-                lengths.append(len(s["response"]))
-                correct.append(1.0 if v["correct"] else 0.0)
-        if lengths:
-            order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-            buckets = max(1, min(10, len(order) // 5))
-            xs, ys = [], []
-            for b in range(buckets):
-                idx = order[b * len(order) // buckets:(b + 1) * len(order) // buckets]
-                if idx:
-                    xs.append(sum(lengths[i] for i in idx) / len(idx))
-                    ys.append(sum(correct[i] for i in idx) / len(idx))
-            fig, ax = plt.subplots(figsize=(6, 3.2))
-            ax.plot(xs, ys, marker="o", color="#27ae60")
-            ax.set_xlabel("response length (characters, bucket mean)")
-            ax.set_ylabel("pass rate")
-            ax.set_ylim(0, 1)
-            ax.set_title("Teacher pass rate vs response length")
-            save(fig, "pass_vs_length")
+    # Length buckets on a log scale, filled as the tables stream past: the plot of a run of
+    # millions of samples needs a few counters, not the samples.
+    edges = np.geomspace(10, 10 ** 6, 26)
+    hits, totals, length_sums = np.zeros(27), np.zeros(27), np.zeros(27)
+    for sample, verdict in judged_rows(run_dir, columns=("prompt_id", "index", "response")):
+        length = len(sample["response"])
+        bucket = int(np.searchsorted(edges, length))
+        totals[bucket] += 1
+        hits[bucket] += bool(verdict["correct"])
+        length_sums[bucket] += length
+    shown = totals >= 5
+    if shown.sum() >= 2:
+        fig, ax = plt.subplots(figsize=(6, 3.2))
+        ax.plot(length_sums[shown] / totals[shown], hits[shown] / totals[shown], marker="o", color="#27ae60")
+        ax.set_xscale("log")
+        ax.set_xlabel("response length (characters, bucket mean; buckets of 5 or more samples)")
+        ax.set_ylabel("pass rate")
+        ax.set_ylim(0, 1)
+        ax.set_title("Teacher pass rate vs response length")
+        save(fig, "pass_vs_length")
 
     curves = {p.stem: _read_jsonl(p) for p in sorted((run_dir / "metrics").glob("*.jsonl"))}
     curves = {k: [r for r in v if "loss" in r] for k, v in curves.items()}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,11 +47,17 @@ class Engine(ABC):
     redone by the engine (the samplers are seeded per sample, so a redone job draws the same
     text); the caller writes each result once, when it arrives."""
 
+    #: Set by the caller before :meth:`generate`: ``on_progress(finished, total)`` completions of
+    #: the job running now, for engines that see inside a job (the local one); others report
+    #: only through the jobs they return.
+    on_progress: Callable[[int, int], None] | None = None
+
     @abstractmethod
     def generate(self, spec: SamplerSpec, jobs: Iterable[GenerateJob]) -> Iterator[tuple[GenerateJob, list[list[Completion]]]]:
         """Each job's completions, one list of ``params.n`` per conversation, in the job's order.
         A :class:`~redstar.samplers.interrupted.SamplingInterrupted` (Ctrl-C) propagates with
-        the completions of the job that was cut short, after every finished job was yielded."""
+        the completions of the job that was cut short and that job as its ``job`` attribute,
+        after every finished job was yielded."""
 
     @abstractmethod
     def verify(self, jobs: Iterable[VerifyJob]) -> Iterator[tuple[VerifyJob, list[Verdict]]]:

@@ -9,6 +9,7 @@ from typing import Any
 from redstar.execution.base import Engine, GenerateJob, SamplerSpec, VerifyJob
 from redstar.interfaces import Completion, Sampler
 from redstar.records import Verdict
+from redstar.samplers.interrupted import SamplingInterrupted
 
 
 class LocalEngine(Engine):
@@ -19,9 +20,6 @@ class LocalEngine(Engine):
         self._build = build_sampler
         self._verifiers = verifiers
         self._samplers: dict[str, Sampler] = {}
-        #: progress of the running job, ``(finished, total)`` completions (the local sampler
-        #: reports finer than a job; the stages set this to drive their bars).
-        self.on_progress: Callable[[int, int], None] | None = None
 
     def _sampler(self, spec: SamplerSpec) -> Sampler:
         key = json.dumps([spec.backend, spec.model, spec.key, spec.options], sort_keys=True, default=str)
@@ -37,7 +35,12 @@ class LocalEngine(Engine):
         sampler = self._sampler(spec)
         sampler.on_progress = self.on_progress
         for job in jobs:
-            yield job, sampler.generate(job.conversations, job.params)
+            try:
+                completions = sampler.generate(job.conversations, job.params)
+            except SamplingInterrupted as stop:
+                stop.job = job  # type: ignore[attr-defined]  # the caller keeps what arrived
+                raise
+            yield job, completions
 
     def verify(self, jobs: Iterable[VerifyJob]) -> Iterator[tuple[VerifyJob, list[Verdict]]]:
         for job in jobs:

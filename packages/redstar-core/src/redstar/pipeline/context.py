@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from redstar.errors import PluginError, RecipeError
+from redstar.execution import Engine, engine_for
 from redstar.interfaces import Verifier
 from redstar.pipeline.rundir import RunDir
 from redstar.plugins import Host, instantiate
@@ -66,6 +67,23 @@ class PluginContext:
 class RunContext(PluginContext):
     run: RunDir
     board: ProgressBoard
+    _engine: Engine | None = field(default=None, init=False, repr=False)
+
+    @property
+    def engine(self) -> Engine:
+        """Where sampling, verification and evaluation run (``execution``), started on first use
+        (a run that resumes past them never starts Ray)."""
+        if self._engine is None:
+            self._engine = engine_for(self)
+        return self._engine
+
+    def close(self) -> None:
+        try:
+            if self._engine is not None:
+                self._engine.close()
+                self._engine = None
+        finally:
+            super().close()
 
     def log(self, message: str) -> None:
         self.board.log(message)

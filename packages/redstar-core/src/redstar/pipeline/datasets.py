@@ -7,120 +7,176 @@ Every dropped sample is counted under its first reason: ``truncated``, a filter'
 
 from __future__ import annotations
 
+import hashlib
+import shutil
 from collections import Counter, defaultdict
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from redstar.media import localize_media
 from redstar.pipeline.context import RunContext
+from redstar.pipeline.run_tables import JudgedSamples, SampleSet
 from redstar.pipeline.stage import FunnelRow, Outcome, Stage
 from redstar.recipe import Cleaning
 from redstar.records import Prompt, Sample, Verdict
-from redstar.tables import write_table
+from redstar.tables import dumps_line, iter_jsonl, streamed_table, write_table
+
+#: Bytes of samples (uncompressed) per partition: what the build holds in memory at once.
+PARTITION_BYTES = 256 << 20
 
 
-def clean(ctx: RunContext, cfg: Cleaning, prompts: dict[str, Prompt], samples: list[Sample],
-          verdicts: dict[str, Verdict]) -> tuple[dict[str, str | None], Counter]:
-    """Drop reason (or None) per sample id, and the counts by reason."""
-    filters = [ctx.build("filters", f.name, f.options, f"cleaning.filters[{i}]")
-               for i, f in enumerate(cfg.filters)]
-    reasons: dict[str, str | None] = {}
-    counts: Counter = Counter()
-    with ctx.board.task("cleaning", len(samples)) as update:
-        for i, s in enumerate(samples):
-            reason = None
-            if cfg.drop_truncated and s.truncated:
-                reason = "truncated"
-            if reason is None and verdicts[s.id].reward == -1:
-                reason = "no valid answer"
-            if reason is None:
-                for f in filters:
-                    reason = f.check(s.response, prompts[s.prompt_id])
-                    if reason:
-                        break
-            reasons[s.id] = reason
-            if reason:
-                counts[reason] += 1
-            if i % 256 == 0:
-                update(i)
-    return reasons, counts
+def _filters(ctx: RunContext, cfg: Cleaning) -> list[Any]:
+    return [ctx.build("filters", f.name, f.options, f"cleaning.filters[{i}]") for i, f in enumerate(cfg.filters)]
 
 
-def _negatives(candidates: list[tuple[Sample, Verdict]], policy: str) -> list[Sample]:
-    wrong = [s for s, v in candidates if v.reward == 0]
-    invalid = [s for s, v in candidates if v.reward == -1]
+def drop_reason(cfg: Cleaning, filters: list[Any], sample: Sample, verdict: Verdict, prompt: Prompt) -> str | None:
+    """Why cleaning drops ``sample`` (its first reason), or None when it is kept."""
+    if cfg.drop_truncated and sample.truncated:
+        return "truncated"
+    if verdict.reward == -1:
+        return "no valid answer"
+    for f in filters:
+        reason = f.check(sample.response, prompt)
+        if reason:
+            return str(reason)
+    return None
+
+
+def _negatives(candidates: list[dict[str, Any]], policy: str) -> list[dict[str, Any]]:
+    wrong = [s for s in candidates if s["reward"] == 0]
+    invalid = [s for s in candidates if s["reward"] == -1]
     if policy == "wrong_only":
         return wrong
     if policy == "wrong_first":
         return wrong + invalid
-    return [s for s, _ in candidates]
+    return candidates
+
+
+def _partitions(samples: SampleSet) -> int:
+    """How many partitions the build groups samples into, so one fits in memory: from the
+    sample shards' uncompressed size (1 for any run a laptop makes)."""
+    import pyarrow.parquet as pq
+
+    size = 0
+    for shard in samples.shards():
+        if shard.suffix == ".parquet":
+            meta = pq.ParquetFile(shard).metadata
+            size += sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+        else:
+            size += shard.stat().st_size
+    return max(1, -(-size // PARTITION_BYTES))
+
+
+def _partition_of(prompt_id: str, partitions: int) -> int:
+    return int(hashlib.sha256(prompt_id.encode()).hexdigest()[:8], 16) % partitions
 
 
 def _build(ctx: RunContext, inputs: Mapping[str, Any]) -> Outcome:
+    """Clean every sample (shard by shard), spread them over partitions by prompt (a hash, so
+    all samples of a prompt meet in one), then build each partition's SFT and preference rows
+    with its prompts in selection order. Memory: one shard, then one partition, at a time."""
     recipe, run = ctx.recipe, ctx.run
     prompts: list[Prompt] = inputs["select"]
-    samples: list[Sample] = inputs["sample"]
-    verdicts: dict[str, Verdict] = inputs["verify"]
-    sft_file, pref_file, online_file = run.path("sft.jsonl"), run.path("preference.jsonl"), run.path("online.jsonl")
+    judged: JudgedSamples = inputs["verify"]
     by_id = {p.id: p for p in prompts}
-    reasons, dropped = clean(ctx, recipe.cleaning, by_id, samples, verdicts)
+    filters = _filters(ctx, recipe.cleaning)
+    dropped: Counter = Counter()
     dropped_by_domain: dict[str, Counter] = defaultdict(Counter)
-    for s in samples:
-        if reasons[s.id]:
-            dropped_by_domain[by_id[s.prompt_id].domain][reasons[s.id]] += 1
+    partitions = _partitions(judged.samples)
+    scratch = run.root / ".build-partitions"
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir()
+    total = sum(judged.samples.wanted.values())
+    try:
+        handles = [(scratch / f"{i:05d}.jsonl").open("w", encoding="utf-8") for i in range(partitions)]
+        with ctx.board.task("cleaning", total) as update:
+            seen = 0
+            for pairs in judged.by_shard():
+                for s, v in pairs:
+                    prompt = by_id[s.prompt_id]
+                    reason = drop_reason(recipe.cleaning, filters, s, v, prompt)
+                    if reason:
+                        dropped[reason] += 1
+                        dropped_by_domain[prompt.domain][reason] += 1
+                    if v.correct and reason is None or not v.correct:
+                        row = {"prompt_id": s.prompt_id, "index": s.index, "response": s.response,
+                               "correct": v.correct, "reward": v.reward, "clean": reason is None}
+                        handles[_partition_of(s.prompt_id, partitions)].write(dumps_line(row))
+                seen += len(pairs)
+                update(seen)
+        for handle in handles:
+            handle.close()
+        counts = _write_sets(ctx, prompts, scratch, partitions, dropped, dropped_by_domain)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return Outcome(counts, counts)
 
-    per_prompt: dict[str, list[Sample]] = defaultdict(list)
-    for s in samples:
-        per_prompt[s.prompt_id].append(s)
 
-    sft_rows, pref_rows = [], []
-    for prompt in prompts:
-        group = sorted(per_prompt.get(prompt.id, []), key=lambda s: s.index)
-        messages = ctx.verifier(prompt.domain).messages(prompt)
-        positives, seen = [], set()
-        for s in group:
-            if verdicts[s.id].correct and reasons[s.id] is None:
-                if s.response in seen:
-                    dropped["duplicate response"] += 1
-                    dropped_by_domain[prompt.domain]["duplicate response"] += 1
+def _write_sets(ctx: RunContext, prompts: list[Prompt], scratch: Path, partitions: int, dropped: Counter,
+                dropped_by_domain: dict[str, Counter]) -> dict[str, Any]:
+    recipe, run = ctx.recipe, ctx.run
+    tally: dict[str, Counter] = defaultdict(Counter)
+    with_positive: dict[str, set[str]] = defaultdict(set)
+    with streamed_table(run.path("sft.jsonl")) as write_sft, streamed_table(run.path("preference.jsonl")) as write_pref:
+        for part in range(partitions):
+            groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            for _, row in iter_jsonl(scratch / f"{part:05d}.jsonl"):
+                groups[row["prompt_id"]].append(row)
+            for prompt in prompts:
+                if prompt.id not in groups:
                     continue
-                seen.add(s.response)
-                positives.append(s)
-        for s in positives:
-            sft_rows.append({"prompt_id": prompt.id, "domain": prompt.domain, "difficulty": prompt.difficulty,
-                             "messages": messages + [{"role": "assistant", "content": s.response}]})
-        negatives = _negatives([(s, verdicts[s.id]) for s in group if not verdicts[s.id].correct],
-                               recipe.preference.negatives)
-        for k in range(min(recipe.preference.pairs_per_prompt, len(negatives)) if positives else 0):
-            chosen, rejected = positives[k % len(positives)], negatives[k]
-            pref_rows.append({"prompt_id": prompt.id, "domain": prompt.domain, "prompt": messages,
-                              "chosen": [{"role": "assistant", "content": chosen.response}],
-                              "rejected": [{"role": "assistant", "content": rejected.response}]})
+                group = sorted(groups.pop(prompt.id), key=lambda r: r["index"])
+                messages = ctx.verifier(prompt.domain).messages(prompt)
+                positives, seen = [], set()
+                for r in group:
+                    if r["correct"] and r["clean"]:
+                        if r["response"] in seen:
+                            dropped["duplicate response"] += 1
+                            dropped_by_domain[prompt.domain]["duplicate response"] += 1
+                            continue
+                        seen.add(r["response"])
+                        positives.append(r)
+                sft_rows = [{"prompt_id": prompt.id, "domain": prompt.domain, "difficulty": prompt.difficulty,
+                             "messages": messages + [{"role": "assistant", "content": r["response"]}]} for r in positives]
+                negatives = _negatives([r for r in group if not r["correct"]], recipe.preference.negatives)
+                pref_rows = []
+                for k in range(min(recipe.preference.pairs_per_prompt, len(negatives)) if positives else 0):
+                    chosen, rejected = positives[k % len(positives)], negatives[k]
+                    pref_rows.append({"prompt_id": prompt.id, "domain": prompt.domain, "prompt": messages,
+                                      "chosen": [{"role": "assistant", "content": chosen["response"]}],
+                                      "rejected": [{"role": "assistant", "content": rejected["response"]}]})
+                # The rows' images (geo diagrams) are copied into the run directory, so it can be moved.
+                localize_media(sft_rows + pref_rows, run.root)
+                write_sft(sft_rows)
+                write_pref(pref_rows)
+                tally[prompt.domain]["sft_rows"] += len(sft_rows)
+                tally[prompt.domain]["preference_pairs"] += len(pref_rows)
+                if sft_rows:
+                    with_positive[prompt.domain].add(prompt.id)
     online_rows = [{"prompt_id": p.id, "domain": p.domain, "prompt": ctx.verifier(p.domain).messages(p),
                     "reference": p.reference, "metadata": p.metadata} for p in prompts]
-    # The rows' images (geo diagrams) are copied into the run directory, so it can be moved.
-    localize_media(sft_rows + pref_rows + online_rows, run.root)
-    write_table(sft_file, sft_rows)
-    write_table(pref_file, pref_rows)
-    write_table(online_file, online_rows)
-    counts = {
-        "sft_rows": len(sft_rows),
-        "preference_pairs": len(pref_rows),
+    localize_media(online_rows, run.root)
+    write_table(run.path("online.jsonl"), online_rows)
+    for p in prompts:
+        tally[p.domain]["online_prompts"] += 1
+    return {
+        "sft_rows": sum(t["sft_rows"] for t in tally.values()),
+        "preference_pairs": sum(t["preference_pairs"] for t in tally.values()),
         "online_prompts": len(online_rows),
-        "prompts_with_positive": len({r["prompt_id"] for r in sft_rows}),
+        "prompts_with_positive": sum(len(ids) for ids in with_positive.values()),
         "dropped": dict(dropped),
         "by_domain": {
             domain: {
-                "sft_rows": sum(r["domain"] == domain for r in sft_rows),
-                "preference_pairs": sum(r["domain"] == domain for r in pref_rows),
-                "online_prompts": sum(r["domain"] == domain for r in online_rows),
-                "prompts_with_positive": len({r["prompt_id"] for r in sft_rows if r["domain"] == domain}),
+                "sft_rows": tally[domain]["sft_rows"],
+                "preference_pairs": tally[domain]["preference_pairs"],
+                "online_prompts": tally[domain]["online_prompts"],
+                "prompts_with_positive": len(with_positive[domain]),
                 "dropped": dict(dropped_by_domain.get(domain, {})),
             }
             for domain in sorted({p.domain for p in prompts})
         },
     }
-    return Outcome(counts, counts)
 
 
 BUILD = Stage("build", "curate", _build, reads=("select", "sample", "verify"), keyed_on=("verify",),

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from redstar.execution import SamplerSpec
 from redstar.interfaces import Evaluator, Sampler
 from redstar.models import resolve_model
 from redstar.pipeline.context import RunContext
@@ -36,7 +37,8 @@ def _evaluate_model(ctx: RunContext, model: ModelStage, evaluators: list[tuple[P
     def sampler() -> Sampler:
         # Loaded on the first benchmark not already scored, then shared by the model's others.
         if not built:
-            built.append(ctx.build("samplers", cfg.backend, cfg.options, "evaluation", model=model.path))
+            # On the run's engine: with Ray, a benchmark's problems fan out over the replicas.
+            built.append(ctx.engine.sampler(SamplerSpec(cfg.backend, model.path, cfg.options, "evaluation")))
         return built[0]
 
     try:

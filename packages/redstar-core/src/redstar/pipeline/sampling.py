@@ -1,6 +1,6 @@
 """The sampling stage: the teacher writes responses for every selected prompt.
 
-Samples are appended to ``samples.jsonl`` a chunk of prompts at a time, each identified by
+Samples are appended to the sharded table ``samples/`` as each sampler call returns, each identified by
 ``(prompt_id, index)``. On resume (after a crash or with more prompts selected) only the missing
 indices are sampled, so no sample is lost or drawn twice. Harder prompts get more samples
 (``sampling.n_by_level``), as in the paper.
@@ -15,19 +15,21 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from redstar.interfaces import Sampler, SamplingParams
+from redstar.execution import GenerateJob, SamplerSpec
+from redstar.interfaces import SamplingParams
 from redstar.models import resolve_model
 from redstar.pipeline.context import RunContext
+from redstar.pipeline.run_tables import SAMPLES, SampleSet
 from redstar.pipeline.stage import FunnelRow, Outcome, Stage
 from redstar.recipe import Recipe, Sampling
 from redstar.records import Prompt, Sample
 from redstar.samplers.diversity import check_samples_differ
 from redstar.samplers.interrupted import SamplingInterrupted
 from redstar.selection import samples_for
-from redstar.tables import JsonlAppender
+from redstar.tables import ShardedTable, read_shard
 
 
 def _depends_on(recipe: Recipe) -> Any:
@@ -44,91 +46,111 @@ def sample_seed(run_seed: int, prompt_id: str, index: int) -> int:
     return int.from_bytes(hashlib.sha256(key).digest()[:8], "big") >> 1
 
 
+def _drawn(table: ShardedTable, wanted: dict[str, int]) -> dict[str, int]:
+    """Which indices of each selected prompt are in the table, as a bit mask per prompt: held per
+    prompt, not per sample, so resuming a run of millions of samples stays small."""
+    have: dict[str, int] = defaultdict(int)
+    for row in table.rows(columns=("prompt_id", "index")):
+        if row["prompt_id"] in wanted:
+            have[row["prompt_id"]] |= 1 << row["index"]
+    return have
+
+
+def _missing(have: int, wanted: int) -> list[int]:
+    return [i for i in range(wanted) if not have >> i & 1]
+
+
 def _sample(ctx: RunContext, inputs: Mapping[str, Any]) -> Outcome:
     recipe = ctx.recipe
     cfg = recipe.sampling
     prompts: list[Prompt] = inputs["select"]
     teacher = recipe.models.teacher
-    with JsonlAppender(ctx.run.path("samples.jsonl")) as table:
-        have: dict[str, set[int]] = defaultdict(set)
-        for row in table.rows:
-            have[row["prompt_id"]].add(row["index"])
-        wanted = {p.id: samples_for(p, cfg.n, cfg.n_by_level, recipe.selection.domains) for p in prompts}
-        todo = [p for p in prompts if len(have[p.id]) < wanted[p.id]]
+    wanted = {p.id: samples_for(p, cfg.n, cfg.n_by_level, recipe.selection.domains) for p in prompts}
+    with ShardedTable(ctx.run.path(SAMPLES)) as table:
+        have = _drawn(table, wanted)
+        todo = [p for p in prompts if _missing(have[p.id], wanted[p.id])]
         total = sum(wanted.values())
-        done = total - sum(wanted[p.id] - len(have[p.id]) for p in todo)
+        done = total - sum(len(_missing(have[p.id], wanted[p.id])) for p in todo)
         if todo:
-            sampler = ctx.build("samplers", cfg.backend, cfg.options, "sampling", model=resolve_model(teacher))
-            try:
-                with ctx.board.task("sampling teacher", total) as update:
-                    update(done)
-                    # finer-grained than a chunk: backends report completions as they finish
-                    sampler.on_progress = lambda finished, _total: update(done + finished)
-                    for start in range(0, len(todo), cfg.chunk_size):
-                        chunk = todo[start:start + cfg.chunk_size]
-                        done += _sample_chunk(ctx, cfg, teacher, sampler, chunk, have, wanted,
-                                              run_seed=recipe.seed, table=table)
+            spec = SamplerSpec(cfg.backend, resolve_model(teacher), cfg.options, "sampling")
+            engine = ctx.engine
+            with ctx.board.task("sampling teacher", total) as update:
+                update(done)
+                # finer-grained than a job where the engine can (the local one reports its
+                # sampler's completions as they finish)
+                engine.on_progress = lambda finished, _total: update(done + finished)
+                jobs = _jobs(ctx, cfg, todo, have, wanted, recipe.seed)
+                try:
+                    for job, completions in engine.generate(spec, jobs):
+                        # A backend that returns copies at temperature > 0 stops the run before
+                        # they are stored.
+                        check_samples_differ(completions, job.params,
+                                             f"the {cfg.backend!r} sampler (teacher {teacher})")
+                        rows = _rows(job.key, completions, teacher, job.params)
+                        table.append(rows)
+                        done += len(rows)
                         update(done)
-            finally:
-                sampler.close()
-        selected = {p.id for p in prompts}
-        samples = [Sample.from_dict(r) for r in table.rows if r["prompt_id"] in selected
-                   and r["index"] < wanted[r["prompt_id"]]]
+                except SamplingInterrupted as stop:
+                    # Ctrl-C: keep every completion that arrived; each has its own seed, so the
+                    # resumed run asks for exactly the missing ones.
+                    cut: GenerateJob | None = getattr(stop, "job", None)
+                    if cut is not None:
+                        table.append(_rows(cut.key, stop.completions, teacher, cut.params))
+                    raise
+                finally:
+                    engine.on_progress = None
+        # Sealed shards never change, so verification can key its verdicts on them.
+        table.seal()
+    return Outcome(SampleSet(ctx.run.root, wanted), _counts(SampleSet(ctx.run.root, wanted), prompts))
+
+
+def _counts(samples: SampleSet, prompts: list[Prompt]) -> dict[str, Any]:
     domain_of = {p.id: p.domain for p in prompts}
     by_domain: dict[str, dict[str, int]] = {}
-    for s in samples:
-        counts = by_domain.setdefault(domain_of[s.prompt_id], {"samples": 0, "truncated": 0})
-        counts["samples"] += 1
-        counts["truncated"] += int(s.truncated)
-    return Outcome(samples, {"samples": len(samples), "prompts": len(prompts),
-                             "truncated": sum(s.truncated for s in samples), "by_domain": by_domain})
+    for shard in samples.shards():
+        for row in read_shard(shard, columns=("prompt_id", "index", "finish_reason")):
+            if row["index"] >= samples.wanted.get(row["prompt_id"], 0):
+                continue
+            counts = by_domain.setdefault(domain_of[row["prompt_id"]], {"samples": 0, "truncated": 0})
+            counts["samples"] += 1
+            counts["truncated"] += int(row["finish_reason"] == "length")
+    return {"samples": sum(c["samples"] for c in by_domain.values()), "prompts": len(prompts),
+            "truncated": sum(c["truncated"] for c in by_domain.values()), "by_domain": by_domain}
 
 
-#: Incremental (no ``load``): it always runs, keeping the samples already in ``samples.jsonl``
-#: and drawing only the missing ``(prompt_id, index)``; a changed teacher or sampling setting
-#: starts over.
+#: Incremental (no ``load``): it always runs, keeping the samples already in ``samples/`` and
+#: drawing only the missing ``(prompt_id, index)``; a changed teacher or sampling setting starts
+#: over.
 SAMPLE = Stage("sample", "curate", _sample, reads=("select",), keyed_on=(), depends_on=_depends_on,
-               outputs=("samples.jsonl",), funnel=(FunnelRow("samples drawn", "samples", "samples"),))
+               outputs=(SAMPLES,), funnel=(FunnelRow("samples drawn", "samples", "samples"),))
 
 
-def _sample_chunk(ctx: RunContext, cfg: Sampling, teacher: str, sampler: Sampler, chunk: list[Prompt],
-                  have: dict[str, set[int]], wanted: dict[str, int], run_seed: int, table: JsonlAppender) -> int:
-    """Draw ``chunk``'s missing samples, appending them to ``table`` after each sampler call;
-    returns how many were written. On Ctrl-C the completions that arrived are written first."""
-    by_need: dict[int, list[Prompt]] = defaultdict(list)
-    for p in chunk:
-        by_need[wanted[p.id] - len(have[p.id])].append(p)
-    written = 0
-    for need, group in sorted(by_need.items()):
-        free = {p.id: [i for i in range(wanted[p.id]) if i not in have[p.id]] for p in group}
-        seeds = tuple(tuple(sample_seed(run_seed, p.id, i) for i in free[p.id]) for p in group)
-        # ``seed`` is for samplers that cannot honour ``seeds``: tied to the group's first sample
-        # rather than to its position in this attempt's to-do list.
-        params = cfg.params(n=need, seed=seeds[0][0], seeds=seeds)
-        conversations = [ctx.verifier(p.domain).messages(p) for p in group]
-        try:
-            completions = sampler.generate(conversations, params)
-        except SamplingInterrupted as stop:
-            # Ctrl-C: keep every completion that arrived; each has its own seed, so the resumed
-            # run asks for exactly the missing ones.
-            table.append(_rows(group, stop.completions, free, have, teacher, params))
-            raise
-        # A backend that returns copies at temperature > 0 stops the run before they are stored.
-        check_samples_differ(completions, params, f"the {cfg.backend!r} sampler (teacher {teacher})")
-        rows = _rows(group, completions, free, have, teacher, params)
-        table.append(rows)
-        written += len(rows)
-    return written
+def _jobs(ctx: RunContext, cfg: Sampling, todo: list[Prompt], have: dict[str, int], wanted: dict[str, int],
+          run_seed: int) -> Iterator[GenerateJob]:
+    """The sampler calls that draw every missing sample of ``todo``: ``chunk_size`` prompts at a
+    time, grouped by how many samples each still needs (one call asks the same ``n`` of all its
+    conversations). Made lazily, so a run of millions of prompts never holds them all."""
+    for start in range(0, len(todo), cfg.chunk_size):
+        by_need: dict[int, list[Prompt]] = defaultdict(list)
+        for p in todo[start:start + cfg.chunk_size]:
+            by_need[len(_missing(have[p.id], wanted[p.id]))].append(p)
+        for need, group in sorted(by_need.items()):
+            free = [_missing(have[p.id], wanted[p.id]) for p in group]
+            seeds = tuple(tuple(sample_seed(run_seed, p.id, i) for i in indices) for p, indices in zip(group, free))
+            # ``seed`` is for samplers that cannot honour ``seeds``: tied to the group's first
+            # sample rather than to its position in this attempt's to-do list.
+            params = cfg.params(n=need, seed=seeds[0][0], seeds=seeds)
+            conversations = [ctx.verifier(p.domain).messages(p) for p in group]
+            yield GenerateJob(key=list(zip(group, free)), conversations=conversations, params=params)
 
 
-def _rows(group: list[Prompt], completions: Any, free: dict[str, list[int]], have: dict[str, set[int]],
-          teacher: str, params: SamplingParams) -> list[dict[str, Any]]:
+def _rows(drawn: list[tuple[Prompt, list[int]]], completions: Any, teacher: str,
+          params: SamplingParams) -> list[dict[str, Any]]:
     rows = []
-    for prompt, outs in zip(group, completions):
-        for completion, index in zip(outs, free[prompt.id]):
+    for (prompt, indices), outs in zip(drawn, completions):
+        for completion, index in zip(outs, indices):
             if completion is None:  # had not arrived when Ctrl-C stopped the call
                 continue
-            have[prompt.id].add(index)
             rows.append(Sample(prompt_id=prompt.id, index=index, response=completion.text, model=teacher,
                                params={"temperature": params.temperature, "top_p": params.top_p,
                                        "max_new_tokens": params.max_new_tokens},

@@ -7,7 +7,7 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +97,22 @@ def write_table(path: str | Path, rows: Iterable[Any]) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def streamed_table(path: str | Path) -> Iterator[Callable[[Iterable[Any]], None]]:
+    """Write a JSONL table a batch at a time, atomically: ``with streamed_table(p) as write:
+    write(rows)``. Readers see the old file, or the whole new one once the block ends; if it
+    fails, nothing changes."""
+    path = Path(path)
+    with _atomically(path) as (fd, _), os.fdopen(fd, "w", encoding="utf-8") as handle:
+
+        def write(rows: Iterable[Any]) -> None:
+            handle.write("".join(dumps_line(_to_jsonable(r)) for r in rows))
+
+        yield write
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
 def write_json(path: str | Path, obj: Any) -> Path:
     """Write a JSON document atomically."""
     path = Path(path)
@@ -128,33 +144,10 @@ class JsonlAppender:
         self._handle = os.fdopen(fd, "a", encoding="utf-8")
 
     def _recover(self) -> None:
-        data = self.path.read_bytes()
-        complete = data.rfind(b"\n") + 1  # bytes up to and including the last newline
-        for number, line in enumerate(data[:complete].splitlines(), start=1):
-            if not line.strip():
-                continue
-            self.rows.append(self._parse(line, number))
-        self.torn_bytes = len(data) - complete
+        self.rows, self.torn_bytes = read_journal(self.path)
         if self.torn_bytes:
             with self.path.open("r+b") as handle:
-                handle.truncate(complete)
-
-    def _parse(self, line: bytes, number: int) -> dict[str, Any]:
-        advice = ("the table is damaged (a crash only ever tears the last, unterminated line); fix or delete "
-                  "this line and run again: only the rows missing then are redone")
-        try:
-            text = line.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise InputError(self.path, f"bytes that are not UTF-8 at column {exc.start + 1}; {advice}",
-                             line=number) from None
-        try:
-            row = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(self.path, f"invalid JSON ({exc.msg} at column {exc.colno}); {advice}",
-                             line=number) from None
-        if not isinstance(row, dict):
-            raise InputError(self.path, f"expected a JSON object, got {type(row).__name__}; {advice}", line=number)
-        return row
+                handle.truncate(self.path.stat().st_size - self.torn_bytes)
 
     def append(self, rows: Iterable[Any]) -> None:
         batch = [_to_jsonable(r) for r in rows]
@@ -173,3 +166,30 @@ class JsonlAppender:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def read_journal(path: Path) -> tuple[list[dict[str, Any]], int]:
+    """The rows of an append-only JSONL table and the size of its torn tail (bytes after the last
+    newline), without changing the file: a reader may look at a table another process appends to.
+    A damaged complete line is an :class:`~redstar.errors.InputError` naming file and line."""
+    data = path.read_bytes()
+    complete = data.rfind(b"\n") + 1  # bytes up to and including the last newline
+    rows = [_parse_line(path, line, number)
+            for number, line in enumerate(data[:complete].splitlines(), start=1) if line.strip()]
+    return rows, len(data) - complete
+
+
+def _parse_line(path: Path, line: bytes, number: int) -> dict[str, Any]:
+    advice = ("the table is damaged (a crash only ever tears the last, unterminated line); fix or delete "
+              "this line and run again: only the rows missing then are redone")
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(path, f"bytes that are not UTF-8 at column {exc.start + 1}; {advice}", line=number) from None
+    try:
+        row = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(path, f"invalid JSON ({exc.msg} at column {exc.colno}); {advice}", line=number) from None
+    if not isinstance(row, dict):
+        raise InputError(path, f"expected a JSON object, got {type(row).__name__}; {advice}", line=number)
+    return row

@@ -1,0 +1,140 @@
+"""A run's sample and verdict tables, read in bounded memory.
+
+``samples/`` is a :class:`~redstar.tables.ShardedTable` of :class:`~redstar.records.Sample`
+rows. Its shards are sealed when sampling ends and never change afterwards (a later, larger
+run adds shards), so verification works shard by shard: the verdicts of sample shard
+``part-000007`` are the table ``verdicts/part-000007/``. Joining a sample with its verdict then
+needs one shard of each in memory, whatever the size of the run; the prompts themselves (one
+per selected prompt, not per sample) are the only thing held for the whole run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from redstar.records import Sample, Verdict
+from redstar.tables import ShardedTable, read_shard
+
+SAMPLES = "samples"
+VERDICTS = "verdicts"
+VERDICT_FIELDS = ("correct", "reward", "reason", "extracted")
+
+
+def response_digest(text: str) -> str:
+    """What a verdict row records of the text it judged (``surrogatepass``: a response may hold a
+    lone surrogate, and it still needs a digest)."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class SampleSet:
+    """The samples a run uses: those of its selected prompts with ``index < wanted[prompt_id]``
+    (the table may hold more, drawn for an earlier, larger selection)."""
+
+    run_root: Path
+    wanted: dict[str, int]
+
+    @property
+    def table(self) -> Path:
+        return self.run_root / SAMPLES
+
+    def shards(self) -> list[Path]:
+        return ShardedTable(self.table).shards() if self.table.exists() else []
+
+    def in_shard(self, shard: Path) -> Iterator[Sample]:
+        for row in read_shard(shard):
+            if row["index"] < self.wanted.get(row["prompt_id"], 0):
+                yield Sample.from_dict(row)
+
+    def __iter__(self) -> Iterator[Sample]:
+        for shard in self.shards():
+            yield from self.in_shard(shard)
+
+    @cached_property
+    def count(self) -> int:
+        """How many samples the run uses (read from two columns, not the texts)."""
+        return sum(1 for shard in self.shards() for row in read_shard(shard, ("prompt_id", "index"))
+                   if row["index"] < self.wanted.get(row["prompt_id"], 0))
+
+    def __len__(self) -> int:
+        return self.count
+
+
+def verdict_table(run_root: Path, sample_shard: Path) -> ShardedTable:
+    """The verdicts of the samples in ``sample_shard``."""
+    return ShardedTable(run_root / VERDICTS / sample_shard.name.split(".")[0])
+
+
+def verdicts_of(run_root: Path, sample_shard: Path, samples: list[Sample]) -> dict[str, Verdict]:
+    """The stored verdicts of ``samples`` (all from ``sample_shard``) that judged their very text;
+    later rows win (a sample judged again appends a newer verdict)."""
+    digests = {s.id: response_digest(s.response) for s in samples}
+    root = run_root / VERDICTS / sample_shard.name.split(".")[0]
+    found: dict[str, Verdict] = {}
+    if root.exists():
+        for row in ShardedTable(root).rows():
+            if digests.get(row["sample_id"]) == row.get("response_sha256"):
+                found[row["sample_id"]] = Verdict.from_dict({k: row[k] for k in VERDICT_FIELDS})
+    return found
+
+
+@dataclass(frozen=True)
+class JudgedSamples:
+    """The value of the verify stage: every sample of the run with its verdict, a shard at a time."""
+
+    samples: SampleSet
+
+    def by_shard(self) -> Iterator[list[tuple[Sample, Verdict]]]:
+        """Each sample shard's samples with their verdicts (a shard is the unit held in memory)."""
+        for shard in self.samples.shards():
+            samples = list(self.samples.in_shard(shard))
+            verdicts = verdicts_of(self.samples.run_root, shard, samples)
+            yield [(s, verdicts[s.id]) for s in samples if s.id in verdicts]
+
+    def __iter__(self) -> Iterator[tuple[Sample, Verdict]]:
+        for pairs in self.by_shard():
+            yield from pairs
+
+    @cached_property
+    def count(self) -> int:
+        """How many samples have a verdict."""
+        return sum(len(pairs) for pairs in self.by_shard())
+
+    def __len__(self) -> int:
+        return self.count
+
+
+def sample_rows(run_root: str | Path) -> Iterator[dict]:
+    """Every row of a run's sample table, as stored (for tools, exports and tests)."""
+    root = Path(run_root) / SAMPLES
+    return ShardedTable(root).rows() if root.exists() else iter(())
+
+
+def verdict_rows(run_root: str | Path) -> Iterator[dict]:
+    """Every row of a run's verdict tables, in sample-shard order."""
+    root = Path(run_root) / VERDICTS
+    if not root.exists():
+        return
+    for table in sorted(p for p in root.iterdir() if p.is_dir()):
+        yield from ShardedTable(table).rows()
+
+
+def judged_rows(run_root: str | Path, columns: tuple[str, ...] | None = None) -> Iterator[tuple[dict, dict]]:
+    """``(sample row, verdict row)`` for every judged sample of a run, one shard in memory at a
+    time (``columns``: only those sample fields), for reports and tools."""
+    root = Path(run_root)
+    if not (root / SAMPLES).exists():
+        return
+    for shard in ShardedTable(root / SAMPLES).shards():
+        verdicts_dir = root / VERDICTS / shard.name.split(".")[0]
+        if not verdicts_dir.exists():
+            continue
+        verdicts = {row["sample_id"]: row for row in ShardedTable(verdicts_dir).rows()}
+        for row in read_shard(shard, columns):
+            verdict = verdicts.get(f"{row['prompt_id']}#{row['index']}")
+            if verdict is not None:
+                yield row, verdict
