@@ -112,8 +112,10 @@ def test_sampling_runs_once_for_a_sweep_over_selection_total(tmp_path, arith_hos
     for v, s in zip(variants[1:], summaries[1:]):
         state = json.loads((v.run_dir(out) / "state.json").read_text())["stages"]
         assert state["load"]["shared_from"] and state["sample"]["shared_from"]
-        # the selection is what differs; verification is keyed on it (redone for the variant's samples)
-        assert "shared_from" not in state["select"] and "shared_from" not in state["verify"]
+        # the selection is what differs; verification is keyed on the samples, so the sibling's
+        # verdicts are reused and only the variant's new samples are judged
+        assert "shared_from" not in state["select"] and state["verify"]["shared_from"]
+        assert s["stages"]["verify"]["verified"] == s["stages"]["sample"]["samples"]
         assert s["stages"]["select"]["selected"] == v.recipe.selection.total
     # the finished sibling is unchanged by the samples its siblings added after copying its tables
     assert snapshot(smallest) == before

@@ -179,7 +179,9 @@ def _write_sets(ctx: RunContext, prompts: list[Prompt], scratch: Path, partition
     }
 
 
-BUILD = Stage("build", "curate", _build, reads=("select", "sample", "verify"), keyed_on=("verify",),
+# Keyed on the selection too: verification is keyed on the samples alone, and the sets are built
+# from the selected prompts' samples.
+BUILD = Stage("build", "curate", _build, reads=("select", "sample", "verify"), keyed_on=("select", "verify"),
               depends_on=lambda recipe: (recipe.cleaning, recipe.preference),
               outputs=("sft.jsonl", "preference.jsonl", "online.jsonl"),
               load=lambda ctx: ctx.run.stage("build")["counts"],

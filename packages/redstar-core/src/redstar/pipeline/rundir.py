@@ -23,8 +23,7 @@ import os
 import shutil
 import socket
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from contextvars import ContextVar
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -101,22 +100,6 @@ def _holder(fd: int) -> str:
         return "another process"
 
 
-#: The sibling run directories a :class:`RunDir` created without ``siblings`` reuses steps from;
-#: set with :func:`sharing_with` around a ``run_pipeline`` call (``redstar sweep`` does).
-_SIBLINGS: ContextVar[tuple[Path, ...]] = ContextVar("redstar_sibling_runs", default=())
-
-
-@contextlib.contextmanager
-def sharing_with(siblings: Iterable[str | Path]) -> Iterator[None]:
-    """Within this block, runs reuse finished steps of the run directories ``siblings`` whose
-    fingerprints match (see :meth:`RunDir.adopt`)."""
-    token = _SIBLINGS.set(tuple(Path(s) for s in siblings))
-    try:
-        yield
-    finally:
-        _SIBLINGS.reset(token)
-
-
 def appended_in_place(path: Path) -> bool:
     """Whether a run file may grow in place after it is written: JSONL tables (``JsonlAppender``
     appends to them) and journals. Such a file is copied to a sibling, never hard-linked, so that
@@ -186,13 +169,12 @@ def _size(path: Path) -> int:
 
 
 class RunDir:
-    def __init__(self, root: str | Path, siblings: Sequence[str | Path] | None = None) -> None:
+    def __init__(self, root: str | Path, siblings: Sequence[str | Path] = ()) -> None:
         self.root = Path(root)
         writable_dir(self.root)
         mine = self.root.resolve()
         #: Run directories whose finished steps this run reuses when the fingerprints match.
-        self.siblings = tuple(p for p in (Path(s) for s in (_SIBLINGS.get() if siblings is None else siblings))
-                              if p.resolve() != mine)
+        self.siblings = tuple(p for p in map(Path, siblings) if p.resolve() != mine)
         self.state_file = self.root / "state.json"
         self.state: dict[str, Any] = {"stages": {}}
         self._rechecked: set[str] = set()

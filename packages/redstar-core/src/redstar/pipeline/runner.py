@@ -9,6 +9,7 @@ interrupted, and redone when what it depends on changed (:func:`~redstar.pipelin
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -28,22 +29,23 @@ from redstar.tables import write_json
 
 
 def run_pipeline(recipe: Recipe, out_dir: str | Path, host: Host, board: ProgressBoard | None = None,
-                 until: str = "report") -> dict[str, Any]:
+                 until: str = "report", siblings: Sequence[str | Path] = ()) -> dict[str, Any]:
     """Run ``recipe`` into ``out_dir``, holding the directory's lock throughout: a second run on
     the same directory fails at once instead of writing every sample twice. The recipe's plugins,
     options and model paths are checked (:func:`~redstar.pipeline.preflight.preflight`) before
     the first stage runs. ``until`` is a part of the run (``redstar run --until``): the stages of
-    that part and those before it run."""
+    that part and those before it run. ``siblings`` are other run directories whose finished
+    steps this run reuses where the fingerprints match (``redstar sweep``; see
+    :meth:`~redstar.pipeline.rundir.RunDir.adopt`)."""
     stages = pipeline_stages(host)
     if until not in parts(stages):
         raise ValueError(f"until must be one of {', '.join(parts(stages))}, got {until!r}")
     with run_lock(Path(out_dir)):
-        return _run_locked(recipe, Path(out_dir), host, board or ProgressBoard(), stages, until)
+        return _run_locked(recipe, RunDir(out_dir, siblings), host, board or ProgressBoard(), stages, until)
 
 
-def _run_locked(recipe: Recipe, out_dir: Path, host: Host, board: ProgressBoard, stages: list[Stage],
+def _run_locked(recipe: Recipe, run: RunDir, host: Host, board: ProgressBoard, stages: list[Stage],
                 until: str) -> dict[str, Any]:
-    run = RunDir(out_dir)
     ctx = RunContext(recipe=recipe, host=host, run=run, board=board)
     try:
         preflight(ctx)

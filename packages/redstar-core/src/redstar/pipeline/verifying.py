@@ -97,5 +97,9 @@ class _Tally:
 
 
 #: Incremental: it always runs and judges only the samples without a verdict for their text.
-VERIFY = Stage("verify", "curate", _verify, reads=("select", "sample"), depends_on=lambda recipe: recipe.verifiers,
+# Keyed on the samples only: a verdict judges a sample's text against its prompt, and a sample's
+# prompt id is a hash of the prompt's content, so selecting more or fewer prompts (a sweep over
+# ``selection.total``) reuses every verdict already there instead of judging them all again.
+VERIFY = Stage("verify", "curate", _verify, reads=("select", "sample"), keyed_on=("sample",),
+               depends_on=lambda recipe: recipe.verifiers,
                outputs=(VERDICTS,), funnel=(FunnelRow("samples correct", "correct", "samples"),))

@@ -1,6 +1,6 @@
 """Running a sweep: each variant an ordinary run (:func:`~redstar.pipeline.runner.run_pipeline`)
 in ``<out>/runs/<variant>/``, reusing the steps its siblings already did with the same
-fingerprint (:func:`~redstar.pipeline.rundir.sharing_with`), then the tables.
+fingerprint (``run_pipeline(..., siblings=...)``), then the tables.
 
 Resumable as a whole: a variant that finished is marked (``<run>/sweep-done.json``, with the
 fingerprint of its recipe and ``--until``) and skipped on the next call; one that was interrupted
@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from redstar.pipeline.rundir import fingerprint, run_lock, sharing_with
+from redstar.pipeline.rundir import fingerprint, run_lock
 from redstar.progress import ProgressBoard
 from redstar.recipe import dump
 from redstar.sweep.render import write_sweep_files
@@ -71,8 +71,8 @@ def run_sweep(spec: SweepSpec, variants: list[Variant], out: Path, host: Any, ec
                 continue
             echo(f"{head}: running in {run}")
             begin = time.perf_counter()
-            with sharing_with(r for r in runs if r != run):
-                summary = run_pipeline(variant.recipe, run, host, board(), until=until)
+            summary = run_pipeline(variant.recipe, run, host, board(), until=until,
+                                   siblings=[r for r in runs if r != run])
             write_json(run / DONE, {"key": variant_key(variant, until), "until": until})
             shared = sorted(name for name, st in summary_state(run).items() if st.get("shared_from"))
             note = f"; reused from siblings: {', '.join(shared)}" if shared else ""
