@@ -5,9 +5,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from redstar.interfaces import Completion, Messages, Sampler, SamplingParams
+from redstar.interfaces import Completion, Messages, Sampler, SamplingParams, Verifier
 from redstar.records import Prompt, Verdict
 
 
@@ -68,6 +68,11 @@ class Engine(ABC):
         benchmark's problems fan out as sampling's prompts do). The caller closes it."""
         return EngineSampler(self, spec)
 
+    def verifier(self, local: Verifier, batch: int = 64) -> Verifier:
+        """``local`` with its ``verify_many`` run on this engine (evaluation judges a benchmark's
+        responses with it); everything else, the prompt's rendering included, stays ``local``'s."""
+        return cast(Verifier, EngineVerifier(self, local, batch))
+
     def close(self) -> None:  # noqa: B027 - the local engine holds nothing of its own
         """Release workers (actors, a Ray instance this engine started)."""
 
@@ -102,3 +107,21 @@ class EngineSampler(Sampler):
             if self.on_progress is not None:
                 self.on_progress(finished, len(conversations) * params.n)
         return out
+
+
+class EngineVerifier:
+    """A domain's verifier whose batches are judged on an engine, ``batch`` pairs per job; every
+    other attribute (its domain, instruction, ``messages``, ``verify``) is the local one's."""
+
+    def __init__(self, engine: Engine, local: Verifier, batch: int) -> None:
+        self.engine, self.local, self.batch = engine, local, batch
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.local, name)
+
+    def verify_many(self, items: Sequence[tuple[str, Prompt]]) -> list[Verdict]:
+        jobs = [VerifyJob(start, items[start:start + self.batch]) for start in range(0, len(items), self.batch)]
+        out: list[Verdict | None] = [None] * len(items)
+        for job, verdicts in self.engine.verify(jobs):
+            out[job.key:job.key + len(verdicts)] = verdicts
+        return out  # type: ignore[return-value]  # every job returns, or verify raises

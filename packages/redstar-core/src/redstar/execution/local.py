@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from redstar.execution.base import Engine, GenerateJob, SamplerSpec, VerifyJob
-from redstar.interfaces import Completion, Sampler
+from redstar.interfaces import Completion, Sampler, Verifier
 from redstar.records import Verdict
 from redstar.samplers.interrupted import SamplingInterrupted
 
@@ -50,6 +50,9 @@ class LocalEngine(Engine):
         # The sampler itself (the caller owns and closes it): no chunking to undo, and its own
         # progress reporting reaches the bar.
         return self._new_sampler(spec)
+
+    def verifier(self, local: Verifier, batch: int = 64) -> Verifier:
+        return local  # already here: nothing to fan out
 
     def close(self) -> None:
         for sampler in self._samplers.values():

@@ -58,8 +58,10 @@ def _evaluate_one(ctx: RunContext, model: ModelStage, spec: PluginRef, evaluator
     results = run.root / "eval" / model.tag / f"{spec.name}.jsonl"
 
     def work() -> Outcome:
+        # Judged on the run's engine too: with Ray, a benchmark's responses fan out as tasks.
+        verifier = ctx.engine.verifier(ctx.verifier(evaluator.domain), recipe.execution.verify_batch)
         score = evaluate_on(ctx.board, f"evaluating {model.tag} on {spec.name}", evaluator, sampler(),
-                            ctx.verifier(evaluator.domain), cfg.params(seed=recipe.seed), results).to_dict()
+                            verifier, cfg.params(seed=recipe.seed), results).to_dict()
         return Outcome(score, extra={"score": score})
 
     return run_step(ctx, stage, fp, [results], work=work, load=lambda: run.stage(stage)["score"],

@@ -1,0 +1,95 @@
+"""The engine seam: results that come back in any order are put back in order, each job's seeds
+travel with it, and Ctrl-C names the job it cut short."""
+
+from __future__ import annotations
+
+import pytest
+
+from redstar.execution import Engine, EngineSampler, GenerateJob, LocalEngine, SamplerSpec
+from redstar.interfaces import Completion, Sampler, SamplingParams
+from redstar.records import Prompt, Verdict
+from redstar.samplers.interrupted import SamplingInterrupted
+
+
+class Backwards(Engine):
+    """Finishes jobs last-first, as a cluster may; echoes what each job asked for."""
+
+    def __init__(self):
+        self.jobs = []
+
+    def generate(self, spec, jobs):
+        jobs = list(jobs)
+        self.jobs += jobs
+        for job in reversed(jobs):
+            seeds = job.params.seeds or [[None] * job.params.n for _ in job.conversations]
+            yield job, [[Completion(f"{conv[0]['content']}|{seed}") for seed in row]
+                        for conv, row in zip(job.conversations, seeds)]
+
+    def verify(self, jobs):
+        for job in reversed(list(jobs)):
+            yield job, [Verdict(response == prompt.reference, int(response == prompt.reference), "echo")
+                        for response, prompt in job.items]
+
+
+def test_engine_sampler_puts_chunks_back_in_order_with_their_seeds():
+    engine = Backwards()
+    sampler = EngineSampler(engine, SamplerSpec("any", "m"), chunk=3)
+    conversations = [[{"role": "user", "content": f"q{i}"}] for i in range(8)]
+    seeds = tuple((100 + i, 200 + i) for i in range(8))
+    progress = []
+    sampler.on_progress = lambda done, total: progress.append((done, total))
+    out = sampler.generate(conversations, SamplingParams(n=2, seeds=seeds))
+    assert [[c.text for c in row] for row in out] == [[f"q{i}|{100 + i}", f"q{i}|{200 + i}"] for i in range(8)]
+    assert [len(j.conversations) for j in engine.jobs] == [3, 3, 2]
+    assert progress[-1] == (16, 16) and len(progress) == 3
+
+
+def test_engine_verifier_keeps_input_order_and_the_local_rendering():
+    class Local:
+        domain, instruction = "arith", "Box it."
+
+        def messages(self, prompt):
+            return [{"role": "user", "content": prompt.question + " " + self.instruction}]
+
+    items = [(str(i % 3), Prompt(domain="arith", source="t", question=f"q{i}", reference="1")) for i in range(10)]
+    verifier = Backwards().verifier(Local(), batch=4)
+    assert [v.correct for v in verifier.verify_many(items)] == [i % 3 == 1 for i in range(10)]
+    assert verifier.messages(items[0][1])[0]["content"] == "q0 Box it." and verifier.domain == "arith"
+
+
+def test_local_engine_names_the_job_ctrl_c_cut_short():
+    class HalfThenStop(Sampler):
+        name = "half"
+
+        def generate(self, conversations, params):
+            raise SamplingInterrupted([[Completion("x"), None] for _ in conversations])
+
+    engine = LocalEngine(build_sampler=lambda *a, **k: HalfThenStop("m"), verifiers=None)
+    job = GenerateJob("key", [[{"role": "user", "content": "q"}]], SamplingParams(n=2))
+    with pytest.raises(SamplingInterrupted) as stop:
+        list(engine.generate(SamplerSpec("half", "m"), [job]))
+    assert stop.value.job is job and stop.value.arrived == 1
+
+
+def test_local_engine_builds_one_sampler_per_spec_and_closes_it():
+    built, closed = [], []
+
+    class Counting(Sampler):
+        name = "counting"
+
+        def generate(self, conversations, params):
+            return [[Completion("a")] * params.n for _ in conversations]
+
+        def close(self):
+            closed.append(self)
+
+    def build(kind, name, options, key, model):
+        built.append((name, options.get("x"), model))
+        return Counting(model)
+
+    engine = LocalEngine(build_sampler=build, verifiers=None)
+    jobs = [GenerateJob(i, [[{"role": "user", "content": "q"}]], SamplingParams()) for i in range(3)]
+    for spec in (SamplerSpec("c", "m", {"x": 1}), SamplerSpec("c", "m", {"x": 1}), SamplerSpec("c", "m", {"x": 2})):
+        assert [k.key for k, _ in engine.generate(spec, jobs)] == [0, 1, 2]
+    engine.close()
+    assert built == [("c", 1, "m"), ("c", 2, "m")] and len(closed) == 2
