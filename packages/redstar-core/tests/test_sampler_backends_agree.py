@@ -83,15 +83,18 @@ def test_both_backends_decode_token_ids_by_one_rule(sampler: TransformersSampler
     assert (truncated.text, truncated.finish_reason) == ("<think>3 +", "length")
 
 
-@pytest.fixture(scope="module")
-def doctored(teacher: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The embedded teacher with logit-shaping defaults in its ``generation_config.json``."""
-    out = tmp_path_factory.mktemp("shipped-defaults")
-    for item in teacher.iterdir():
+def with_shipped_defaults(model: Path, out: Path) -> Path:
+    """A copy of ``model`` with logit-shaping defaults in its ``generation_config.json``."""
+    for item in model.iterdir():
         shutil.copy(item, out / item.name)
-    config = json.loads((teacher / "generation_config.json").read_text())
+    config = json.loads((model / "generation_config.json").read_text())
     (out / "generation_config.json").write_text(json.dumps({**config, **SHIPPED_DEFAULTS}))
     return out
+
+
+@pytest.fixture(scope="module")
+def doctored(teacher: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return with_shipped_defaults(teacher, tmp_path_factory.mktemp("shipped-defaults"))
 
 
 def test_generation_config_sampling_defaults_do_not_apply(sampler: TransformersSampler, doctored: Path) -> None:
