@@ -213,3 +213,33 @@ def test_unknown_plugin_option_names_the_recipe_key(tmp_path, arith_host):
     recipe.sources[0].options["colour"] = "red"
     with pytest.raises(RecipeError, match=r"sources\[0\]\.options\.colour"):
         curate(recipe, tmp_path / "run", arith_host)
+
+
+def test_a_run_made_before_sharding_resumes_from_its_jsonl_tables(tmp_path, arith_host, monkeypatch):
+    import shutil
+
+    import arith_plugin
+
+    out = tmp_path / "run"
+    recipe = write_recipe(tmp_path)
+    first = curate(recipe, out, arith_host)
+    samples, verdicts = list(sample_rows(out)), list(verdict_rows(out))
+    # the layout of the previous release: one samples.jsonl, one verdicts.jsonl
+    (out / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in samples))
+    (out / "verdicts.jsonl").write_text("".join(json.dumps(r) + "\n" for r in verdicts))
+    shutil.rmtree(out / "samples")
+    shutil.rmtree(out / "verdicts")
+    state = json.loads((out / "state.json").read_text())
+    for stage in ("sample", "verify", "build"):
+        state["stages"][stage]["done"] = False
+    (out / "state.json").write_text(json.dumps(state))
+
+    def no_sampling(self, conversations, params):
+        raise AssertionError("a migrated run must not sample again")
+
+    monkeypatch.setattr(arith_plugin.ScriptedTeacher, "generate", no_sampling)
+    again = curate(recipe, out, arith_host)
+    assert list(sample_rows(out)) == samples
+    assert sorted(verdict_rows(out), key=lambda r: r["sample_id"]) == sorted(verdicts, key=lambda r: r["sample_id"])
+    assert again["stages"]["verify"] == first["stages"]["verify"]
+    assert (out / "samples.jsonl.migrated").exists() and not (out / "samples.jsonl").exists()

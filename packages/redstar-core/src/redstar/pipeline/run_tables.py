@@ -138,3 +138,52 @@ def judged_rows(run_root: str | Path, columns: tuple[str, ...] | None = None) ->
             verdict = verdicts.get(f"{row['prompt_id']}#{row['index']}")
             if verdict is not None:
                 yield row, verdict
+
+
+def adopt_legacy_tables(run_root: Path) -> int:
+    """Move the single-file tables of runs made before sharding (``samples.jsonl``,
+    ``verdicts.jsonl``) into ``samples/`` and ``verdicts/``, so such a run resumes instead of
+    drawing every sample again. The old files are kept as ``*.jsonl.migrated``. Returns the
+    number of samples moved."""
+    legacy = run_root / "samples.jsonl"
+    if not legacy.exists() or (run_root / SAMPLES).exists():
+        return 0
+    from redstar.tables import iter_jsonl
+
+    staging = run_root / f".{SAMPLES}.migrating"
+    if staging.exists():
+        import shutil
+
+        shutil.rmtree(staging)  # a migration that was cut short: start it again
+    shard_of: dict[str, str] = {}
+    moved = 0
+    with ShardedTable(staging) as table:
+        batch: list[dict] = []
+        for _, row in iter_jsonl(legacy):
+            batch.append(row)
+            if len(batch) == 1024:
+                table.append(batch)
+                moved += len(batch)
+                batch = []
+        table.append(batch)
+        moved += len(batch)
+        table.seal()
+    for shard in ShardedTable(staging).shards():
+        for row in read_shard(shard, ("prompt_id", "index")):
+            shard_of[f"{row['prompt_id']}#{row['index']}"] = shard.name.split(".")[0]
+    old_verdicts = run_root / "verdicts.jsonl"
+    if old_verdicts.exists():
+        tables: dict[str, ShardedTable] = {}
+        try:
+            for _, row in iter_jsonl(old_verdicts):
+                name = shard_of.get(row.get("sample_id", ""))
+                if name is not None:
+                    table = tables.setdefault(name, ShardedTable(run_root / VERDICTS / name))
+                    table.append([row])
+        finally:
+            for table in tables.values():
+                table.close()
+        old_verdicts.rename(run_root / "verdicts.jsonl.migrated")
+    staging.rename(run_root / SAMPLES)
+    legacy.rename(run_root / "samples.jsonl.migrated")
+    return moved

@@ -22,7 +22,7 @@ from redstar.execution import GenerateJob, SamplerSpec
 from redstar.interfaces import SamplingParams
 from redstar.models import resolve_model
 from redstar.pipeline.context import RunContext
-from redstar.pipeline.run_tables import SAMPLES, SampleSet
+from redstar.pipeline.run_tables import SAMPLES, SampleSet, adopt_legacy_tables
 from redstar.pipeline.stage import FunnelRow, Outcome, Stage
 from redstar.recipe import Recipe, Sampling
 from redstar.records import Prompt, Sample
@@ -66,6 +66,9 @@ def _sample(ctx: RunContext, inputs: Mapping[str, Any]) -> Outcome:
     prompts: list[Prompt] = inputs["select"]
     teacher = recipe.models.teacher
     wanted = {p.id: samples_for(p, cfg.n, cfg.n_by_level, recipe.selection.domains) for p in prompts}
+    moved = adopt_legacy_tables(ctx.run.root)
+    if moved:
+        ctx.log(f"moved {moved} samples of this run's samples.jsonl (made before tables were sharded) into samples/")
     with ShardedTable(ctx.run.path(SAMPLES)) as table:
         have = _drawn(table, wanted)
         todo = [p for p in prompts if _missing(have[p.id], wanted[p.id])]
@@ -122,7 +125,9 @@ def _counts(samples: SampleSet, prompts: list[Prompt]) -> dict[str, Any]:
 #: drawing only the missing ``(prompt_id, index)``; a changed teacher or sampling setting starts
 #: over.
 SAMPLE = Stage("sample", "curate", _sample, reads=("select",), keyed_on=(), depends_on=_depends_on,
-               outputs=(SAMPLES,), funnel=(FunnelRow("samples drawn", "samples", "samples"),))
+               # samples.jsonl: the table of runs made before sharding, which a resumed run moves
+               # into samples/ (and a changed recipe removes, like samples/ itself)
+               outputs=(SAMPLES, "samples.jsonl"), funnel=(FunnelRow("samples drawn", "samples", "samples"),))
 
 
 def _jobs(ctx: RunContext, cfg: Sampling, todo: list[Prompt], have: dict[str, int], wanted: dict[str, int],

@@ -102,4 +102,4 @@ class _Tally:
 # ``selection.total``) reuses every verdict already there instead of judging them all again.
 VERIFY = Stage("verify", "curate", _verify, reads=("select", "sample"), keyed_on=("sample",),
                depends_on=lambda recipe: recipe.verifiers,
-               outputs=(VERDICTS,), funnel=(FunnelRow("samples correct", "correct", "samples"),))
+               outputs=(VERDICTS, "verdicts.jsonl"), funnel=(FunnelRow("samples correct", "correct", "samples"),))
