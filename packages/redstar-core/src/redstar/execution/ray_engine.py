@@ -1,0 +1,281 @@
+"""The ray engine: sampling, verification and evaluation fanned out over a Ray cluster.
+
+- **Sampling**: ``execution.replicas`` sampler replicas per :class:`SamplerSpec`, each a Ray
+  actor (:class:`~redstar.execution.ray_workers.SamplerWorker`) holding its model once, with
+  ``num_gpus``/``num_cpus`` from the recipe (a vLLM replica asks for its tensor-parallel size in
+  GPUs), spread over the nodes. Each actor has two jobs in flight, one running and one queued
+  behind it, so it never waits on the driver between chunks; jobs are drawn from the caller's
+  iterator only as slots free up, so memory stays bounded whatever the run's size.
+- **Verification**: Ray tasks (:func:`~redstar.execution.ray_workers.verify_items`), one per
+  :class:`VerifyJob`. Tasks rather than verifier actors because a task holds its CPUs only
+  while it runs: the cluster's CPUs stay free for the next stage's sampler replicas, and Ray
+  places each batch wherever a CPU is idle. Verifiers are still not rebuilt per batch: each
+  worker process builds them once and keeps them (Ray reuses worker processes across tasks).
+- **Workers that die**: a replica whose process or node died is replaced by a fresh actor
+  (Ray schedules it on a live node) and the chunks it held are resubmitted, each up to
+  ``execution.max_retries`` times; every job is handed back exactly once (see
+  :mod:`~redstar.execution.ray_dispatch`). The actors themselves have ``max_restarts=0``: a
+  restarted actor and a replaced one cost the same (the model is loaded again), but only a
+  replacement lets the engine tell "coming back" from "gone for good" without Ray's state API
+  (which needs the dashboard), so the engine never waits on a handle that will not return.
+
+Ray is optional (``pip install 'redstar-core[ray]'``): this module imports it when an engine is
+built, never at import time. docs/scale.md covers clusters, drivers and what ran where.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import logging
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from redstar.errors import MissingDependencyError, RedStarError
+from redstar.execution.base import Engine, GenerateJob, SamplerSpec, VerifyJob
+from redstar.execution.ray_dispatch import dispatch, first_line, name_key
+from redstar.execution.ray_workers import SamplerWorker, verify_items
+from redstar.interfaces import Completion
+from redstar.plugins import ALLOWLIST_ENV
+from redstar.records import Verdict
+
+INSTALL_HINT = "the ray engine needs Ray: pip install 'redstar-core[ray]'"
+
+#: Jobs queued on each sampler replica beyond the one it runs, so it starts the next chunk
+#: without a round trip to the driver.
+QUEUED_PER_REPLICA = 1
+#: Seconds a replica gets to close its sampler before it is killed (one still running a chunk
+#: after Ctrl-C is not waited for: Ray ends a killed worker's child processes too).
+CLOSE_WAIT_S = 10
+#: At most this many verification tasks in flight (each holds one batch of responses).
+MAX_VERIFY_IN_FLIGHT = 256
+
+
+def import_ray() -> Any:
+    """The ``ray`` module, typed ``Any`` (Ray's own annotations are not what mypy checks here),
+    or a :class:`MissingDependencyError` saying what to install."""
+    try:
+        return importlib.import_module("ray")
+    except ImportError as exc:
+        raise MissingDependencyError(f"{INSTALL_HINT} ({exc})") from None
+
+
+def connect(ray: Any, address: str | None) -> bool:
+    """Join the cluster at ``address`` (None: start a Ray instance on this machine) unless this
+    process is already connected (a test's cluster, a script that called ``ray.init``). True
+    when this call connected, so that closing the engine disconnects again."""
+    if ray.is_initialized():
+        return False
+    options: dict[str, Any] = {"address": address, "logging_level": logging.WARNING}
+    if address is None:
+        options["include_dashboard"] = False  # a private instance for this run: no web UI to serve
+    try:
+        ray.init(**options)
+    except (ConnectionError, TimeoutError, RuntimeError, ValueError, OSError) as exc:
+        where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+        raise RedStarError(f"execution.address: cannot reach {where}: {first_line(exc)}") from None
+    return True
+
+
+@dataclass
+class _Slot:
+    """One replica: its actor, how often it was replaced, and the jobs submitted to it now."""
+
+    actor: Any
+    generation: int = 0
+    in_flight: int = 0
+
+
+class _SamplerPool:
+    """``replicas`` actors of one spec (the :class:`~redstar.execution.ray_dispatch.Workers` of
+    sampling). A job goes to the replica with the fewest jobs in flight."""
+
+    def __init__(self, ray: Any, spec: SamplerSpec, execution: Any, runtime_env: dict[str, Any] | None) -> None:
+        self._ray, self.spec = ray, spec
+        options: dict[str, Any] = {"num_cpus": execution.num_cpus, "num_gpus": execution.num_gpus,
+                                   "max_restarts": 0, "max_task_retries": 0, "scheduling_strategy": "SPREAD"}
+        if runtime_env:
+            options["runtime_env"] = runtime_env
+        self._actor_class = ray.remote(SamplerWorker).options(**options)
+        self._slots = [_Slot(self._new_actor()) for _ in range(max(1, execution.replicas))]
+
+    def _new_actor(self) -> Any:
+        spec = self.spec
+        return self._actor_class.remote(spec.backend, spec.model, dict(spec.options), spec.key)
+
+    @property
+    def capacity(self) -> int:
+        return len(self._slots) * (1 + QUEUED_PER_REPLICA)
+
+    @property
+    def actors(self) -> list[Any]:
+        """The replicas' actor handles now (tests kill one)."""
+        return [slot.actor for slot in self._slots]
+
+    def submit(self, job: GenerateJob) -> tuple[Any, Any]:
+        index = min(range(len(self._slots)), key=lambda i: self._slots[i].in_flight)
+        slot = self._slots[index]
+        slot.in_flight += 1
+        params = {f.name: getattr(job.params, f.name) for f in fields(job.params)}
+        return slot.actor.generate.remote(list(job.conversations), params), (index, slot.generation)
+
+    def finished(self, token: Any) -> None:
+        index, generation = token
+        if self._slots[index].generation == generation:
+            self._slots[index].in_flight -= 1
+
+    def lost(self, token: Any, error: BaseException) -> None:
+        index, generation = token
+        slot = self._slots[index]
+        if slot.generation != generation:
+            return  # an earlier job of the same dead actor already replaced it
+        self._kill(slot.actor)
+        self._slots[index] = _Slot(self._new_actor(), generation + 1)
+
+    def _kill(self, actor: Any) -> None:
+        with contextlib.suppress(Exception):  # already dead, or its node is gone
+            self._ray.kill(actor, no_restart=True)
+
+    def close(self) -> None:
+        """Close each sampler in its process first (a vLLM engine stops its own workers and
+        frees its GPUs), then end the actors."""
+        closing = [slot.actor.close.remote() for slot in self._slots]
+        with contextlib.suppress(Exception):  # a dead replica has nothing left to close
+            self._ray.wait(closing, num_returns=len(closing), timeout=CLOSE_WAIT_S)
+        for slot in self._slots:
+            self._kill(slot.actor)
+        self._slots = []
+
+
+class _VerifyTasks:
+    """Verification as Ray tasks (the :class:`~redstar.execution.ray_dispatch.Workers` of
+    verification): twice as many in flight as the cluster has task slots, so none sits idle."""
+
+    def __init__(self, ray: Any, options_json: str, execution: Any, runtime_env: dict[str, Any] | None) -> None:
+        options: dict[str, Any] = {"num_cpus": execution.num_cpus, "max_retries": 0}
+        if runtime_env:
+            options["runtime_env"] = runtime_env
+        self._task = ray.remote(verify_items).options(**options)
+        self._options_json = options_json
+        slots = int(ray.cluster_resources().get("CPU", 1) // max(execution.num_cpus, 1e-9))
+        self._capacity = min(MAX_VERIFY_IN_FLIGHT, 2 * max(1, slots))
+
+    @property
+    def capacity(self) -> int:
+        return self._capacity
+
+    def submit(self, job: VerifyJob) -> tuple[Any, Any]:
+        return self._task.remote(self._options_json, list(job.items)), None
+
+    def finished(self, token: Any) -> None:
+        """Nothing to track: a task holds no worker between jobs."""
+
+    def lost(self, token: Any, error: BaseException) -> None:
+        """Nothing to replace: Ray starts a new worker process for the resubmitted task."""
+
+
+class RayEngine(Engine):
+    """Runs jobs on the Ray cluster ``execution.address`` names (see the module docstring).
+    ``verifier_options`` is the recipe's ``verifiers`` (domain -> options); ``board`` (the run's
+    :class:`~redstar.progress.ProgressBoard`, or None) gets a line when the engine connects and
+    whenever a chunk is redone."""
+
+    def __init__(self, execution: Any, verifier_options: Mapping[str, Mapping[str, Any]] | None = None,
+                 board: Any = None) -> None:
+        self.execution = execution
+        self._board = board
+        self._verifier_options = json.dumps(verifier_options or {}, sort_keys=True, default=str)
+        self._ray = import_ray()
+        self._started = connect(self._ray, execution.address)
+        self._pools: dict[str, _SamplerPool] = {}
+        self._generating = 0
+        resources = self._ray.cluster_resources()
+        nodes = sum(1 for node in self._ray.nodes() if node.get("Alive"))
+        self._log(f"ray: {nodes} node(s), {resources.get('CPU', 0):g} CPUs, {resources.get('GPU', 0):g} GPUs"
+                  f"{'' if execution.address is None else f' at {execution.address}'}")
+
+    def _log(self, message: str) -> None:
+        if self._board is not None:
+            self._board.log(message)
+        else:
+            logging.getLogger(__name__).info(message)
+
+    def runtime_env(self) -> dict[str, Any] | None:
+        """``execution.runtime_env`` plus this driver's plugin allowlist (``redstar --plugins``),
+        so every worker loads the plugins the driver does. None when empty: the workers then
+        inherit the job's own environment (``ray job submit --runtime-env-json``) untouched."""
+        env = json.loads(json.dumps(self.execution.runtime_env or {}))
+        allow = os.environ.get(ALLOWLIST_ENV)
+        if allow is not None:
+            env["env_vars"] = {ALLOWLIST_ENV: allow, **env.get("env_vars", {})}
+        return env or None
+
+    # -- sampling ------------------------------------------------------------------------
+    def pool(self, spec: SamplerSpec) -> _SamplerPool:
+        """The replicas of ``spec``, started on first use. Only the latest spec keeps its
+        replicas: starting another's releases them first, so the teacher's GPUs are free for
+        the student's replicas (a cluster rarely has room for both)."""
+        key = json.dumps([spec.backend, spec.model, spec.key, dict(spec.options)], sort_keys=True, default=str)
+        if key not in self._pools:
+            self._release_pools()
+            self._warn_if_unschedulable()
+            self._pools[key] = _SamplerPool(self._ray, spec, self.execution, self.runtime_env())
+            self._log(f"ray: {self.execution.replicas} {spec.backend} replica(s) of {spec.model} "
+                      f"({self.execution.num_gpus:g} GPUs, {self.execution.num_cpus:g} CPUs each)")
+        return self._pools[key]
+
+    def _warn_if_unschedulable(self) -> None:
+        # A replica no node can hold waits silently in Ray's queue: say so (an autoscaler may
+        # still add such a node, so this is not an error).
+        need_cpu, need_gpu = self.execution.num_cpus, self.execution.num_gpus
+        for node in self._ray.nodes():
+            have = node.get("Resources", {})
+            if node.get("Alive") and have.get("CPU", 0) >= need_cpu and have.get("GPU", 0) >= need_gpu:
+                return
+        self._log(f"ray: warning: no node has {need_gpu:g} GPUs and {need_cpu:g} CPUs free for a sampler "
+                  "replica; the replicas wait until one joins the cluster")
+
+    def _release_pools(self) -> None:
+        for pool in self._pools.values():
+            pool.close()
+        self._pools.clear()
+
+    def generate(self, spec: SamplerSpec, jobs: Iterable[GenerateJob]) -> Iterator[tuple[GenerateJob, list[list[Completion]]]]:
+        self._generating += 1
+        try:
+            yield from dispatch(self._ray, jobs, self.pool(spec), max_retries=self.execution.max_retries,
+                                describe=lambda job: f"{spec.key} chunk {name_key(job.key)}", log=self._log,
+                                decode=_completions)
+        finally:
+            self._generating -= 1
+
+    # -- verification --------------------------------------------------------------------
+    def verify(self, jobs: Iterable[VerifyJob]) -> Iterator[tuple[VerifyJob, list[Verdict]]]:
+        if not self._generating and self._pools and \
+                self._ray.available_resources().get("CPU", 0) < self.execution.num_cpus:
+            # Idle sampler replicas hold every CPU: without this the tasks would wait forever.
+            self._log("ray: releasing the idle sampler replicas to free CPUs for verification")
+            self._release_pools()
+        tasks = _VerifyTasks(self._ray, self._verifier_options, self.execution, self.runtime_env())
+        yield from dispatch(self._ray, jobs, tasks, max_retries=self.execution.max_retries,
+                            describe=lambda job: f"verification batch {name_key(job.key)}", log=self._log,
+                            decode=_verdicts)
+
+    def close(self) -> None:
+        try:
+            self._release_pools()
+        finally:
+            if self._started and self._ray.is_initialized():
+                self._ray.shutdown()
+            self._started = False
+
+
+def _completions(job: GenerateJob, value: list[list[tuple[str, str | None]]]) -> list[list[Completion]]:
+    return [[Completion(text, finish) for text, finish in row] for row in value]
+
+
+def _verdicts(job: VerifyJob, value: list[tuple[bool, int, str, str | None]]) -> list[Verdict]:
+    return [Verdict(correct, reward, reason, extracted) for correct, reward, reason, extracted in value]

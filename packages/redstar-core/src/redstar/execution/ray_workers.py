@@ -1,0 +1,104 @@
+"""What runs inside Ray's worker processes for the ray engine (:mod:`redstar.execution.ray_engine`).
+
+Nothing here imports Ray: the driver wraps :class:`SamplerWorker` with ``ray.remote`` as an actor
+and :func:`verify_items` as a task. Ray ships them by reference (module and name), so a worker
+imports this module from its own RedStar install, and builds samplers and verifiers from its
+own plugins (the ``redstar`` entry points installed on that node, limited by the driver's
+``REDSTAR_PLUGINS``, which the engine forwards). Every node therefore needs the same packages as
+the driver (see docs/scale.md).
+
+Results cross the wire as plain data (tuples of strings and numbers), so the driver never
+unpickles a plugin's class and a result is as small as its text.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from redstar.errors import PluginError
+from redstar.interfaces import Messages, Sampler, SamplingParams
+from redstar.records import Prompt
+
+#: ``(text, finish_reason)`` of one completion.
+PlainCompletion = tuple[str, "str | None"]
+#: ``(correct, reward, reason, extracted)`` of one verdict.
+PlainVerdict = tuple[bool, int, str, "str | None"]
+
+_host: Any = None
+_pools: dict[str, Any] = {}
+
+
+def worker_host() -> Any:
+    """This worker process's plugin host, loaded once (a sampler actor and every verification
+    task that lands in this process share it)."""
+    global _host
+    if _host is None:
+        from redstar.plugins import Host
+
+        _host = Host()
+    return _host
+
+
+def build_sampler(backend: str, model: str, options: Mapping[str, Any], key: str) -> Sampler:
+    """The sampler a :class:`~redstar.execution.SamplerSpec` describes, built from this node's
+    plugins. Errors name the recipe key as the local engine's do."""
+    from redstar.models import resolve_model
+    from redstar.plugins import instantiate
+
+    host = worker_host()
+    cls = host.get("samplers", backend)
+    if "model" in options:
+        raise PluginError(f"{key}.options.model: is set by RedStar; remove it")
+    # An ``embedded:NAME`` model resolves to this node's install; a path must exist here too
+    # (a shared filesystem, or the same path on every node).
+    resolved = resolve_model(model, host)
+
+    def where(option: str | None, message: str) -> Exception:
+        return PluginError(f"{key}: {message}" if option is None else f"{key}.options.{option}: {message}")
+
+    sampler: Sampler = instantiate(cls, {**options, "model": resolved}, where)
+    return sampler
+
+
+class SamplerWorker:
+    """One sampler replica (a Ray actor): builds its sampler on the first call, so a sampler
+    that cannot be built fails the call with the plugin's message (not an actor that dies
+    before it starts), and keeps it for every later call."""
+
+    def __init__(self, backend: str, model: str, options: Mapping[str, Any], key: str) -> None:
+        self._args = (backend, model, dict(options), key)
+        self._sampler: Sampler | None = None
+
+    def pid(self) -> int:
+        """This replica's process id (tests kill it to stand for a worker that dies)."""
+        return os.getpid()
+
+    def generate(self, conversations: Sequence[Messages], params: Mapping[str, Any]) -> list[list[PlainCompletion]]:
+        """``Sampler.generate`` with plain data in and out."""
+        if self._sampler is None:
+            self._sampler = build_sampler(*self._args)
+        out = self._sampler.generate(list(conversations), SamplingParams(**params))
+        return [[(c.text, c.finish_reason) for c in row] for row in out]
+
+    def close(self) -> None:
+        if self._sampler is not None:
+            self._sampler.close()
+            self._sampler = None
+
+
+def verify_items(options_json: str, items: Sequence[tuple[str, Prompt]]) -> list[PlainVerdict]:
+    """Verdicts for one :class:`~redstar.execution.VerifyJob` (a Ray task). The verifiers are
+    built once per worker process and options (Ray reuses a worker process for many tasks), not
+    once per batch: the code verifier checks for bubblewrap and math's loads its parser."""
+    pool = _pools.get(options_json)
+    if pool is None:
+        from redstar.services import VerifierPool
+
+        pool = VerifierPool.from_options(worker_host(), json.loads(options_json))
+        _pools[options_json] = pool
+        atexit.register(pool.close)
+    return [(v.correct, v.reward, v.reason, v.extracted) for v in pool.verify(items)]

@@ -1,0 +1,433 @@
+"""The ray engine on a real two-node Ray cluster on this machine (``ray.cluster_utils.Cluster``:
+a head and one worker node, each a raylet of its own). It must give what the local engine gives,
+lose and duplicate nothing when a replica dies mid-run, and fail clearly when a chunk keeps
+killing its worker.
+
+The workers find the test sampler the way a cluster finds any plugin: as a ``redstar`` entry
+point of an installed distribution (a ``.dist-info`` folder put on the workers' ``PYTHONPATH``
+through ``execution.runtime_env``)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+ray = pytest.importorskip("ray")
+
+#: a two-node Ray cluster, worker processes killed on purpose and two small runs: about 1.5 minutes
+#: on 2 cores. `pytest -m 'not slow'` leaves it out of a quick loop (CI runs everything).
+pytestmark = pytest.mark.slow
+
+from redstar.errors import MissingDependencyError, PluginError, RedStarError  # noqa: E402
+from redstar.execution import GenerateJob, LocalEngine, SamplerSpec, VerifyJob  # noqa: E402
+from redstar.execution.ray_engine import RayEngine, import_ray  # noqa: E402
+from redstar.interfaces import SamplingParams  # noqa: E402
+from redstar.plugins import Host, instantiate  # noqa: E402
+from redstar.recipe import Execution  # noqa: E402
+from redstar.records import Prompt  # noqa: E402
+from redstar.services import VerifierPool  # noqa: E402
+
+STORE = 80 * 1024**2
+
+#: The test plugin: a sampler whose text is a function of (model, conversation, seed) alone, which
+#: can record its pid, sleep, and SIGKILL its own process on chosen conversations.
+PLUGIN = '''
+import os, signal, time
+from redstar import hookimpl
+from redstar.interfaces import Completion, Sampler
+
+
+class EchoSampler(Sampler):
+    name = "echo"
+
+    def __init__(self, model, delay=0.0, pids=None, crash_once=None, crash_always=None):
+        super().__init__(model)
+        self.delay, self.pids, self.crash_once, self.crash_always = delay, pids, crash_once, crash_always
+
+    def generate(self, conversations, params):
+        if self.pids:
+            open(os.path.join(self.pids, str(os.getpid())), "w").close()
+        time.sleep(self.delay)
+        out = []
+        for c, conversation in enumerate(conversations):
+            content = conversation[-1]["content"]
+            if self.crash_always and self.crash_always in content:
+                os.kill(os.getpid(), signal.SIGKILL)
+            if self.crash_once and "victim" in content:
+                try:
+                    os.close(os.open(self.crash_once, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+                except FileExistsError:
+                    pass
+                else:
+                    os.kill(os.getpid(), signal.SIGKILL)
+            seeds = params.seeds[c]
+            out.append([Completion(f"{self.model}|{content}|{seed}") for seed in seeds])
+        return out
+
+
+@hookimpl
+def redstar_register_samplers(register):
+    register(EchoSampler)
+'''
+
+
+@pytest.fixture(scope="module")
+def plugin_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An installed-looking distribution ``redstar-raytest`` with the ``raytest`` entry point."""
+    root = tmp_path_factory.mktemp("plugin")
+    (root / "redstar_raytest.py").write_text(PLUGIN)
+    info = root / "redstar_raytest-0.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: redstar-raytest\nVersion: 0.0\n")
+    (info / "entry_points.txt").write_text("[redstar]\nraytest = redstar_raytest\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """Head (1 CPU) + worker node (2 CPUs), started once for the module."""
+    from ray.cluster_utils import Cluster
+
+    started = time.monotonic()
+    nodes = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False,
+                                                          "object_store_memory": STORE})
+    nodes.add_node(num_cpus=2, object_store_memory=STORE)
+    nodes.wait_for_nodes()
+    print(f"two-node cluster up in {time.monotonic() - started:.1f}s")
+    yield nodes
+    if ray.is_initialized():
+        ray.shutdown()
+    nodes.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def plugins_to_load(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The driver's plugin allowlist, which the engine forwards to every worker (and which keeps
+    redstar-rl, whose import loads torch, out of the echo replicas)."""
+    allow = "math,code,raytest"
+    monkeypatch.setenv("REDSTAR_PLUGINS", allow)
+    return allow
+
+
+class Board:
+    """Collects the engine's lines, as the run's board would show them."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def log(self, message: str) -> None:
+        self.lines.append(message)
+
+
+def execution(cluster, plugin_dir: Path, **overrides) -> Execution:
+    path = os.pathsep.join(p for p in (str(plugin_dir), os.environ.get("PYTHONPATH")) if p)
+    options = {"engine": "ray", "address": cluster.address, "replicas": 2, "num_cpus": 1, "max_retries": 2,
+               "runtime_env": {"env_vars": {"PYTHONPATH": path}}, **overrides}
+    return Execution(**options)
+
+
+def local_host(plugin_dir: Path) -> Host:
+    """The driver's host: the installed plugins plus the test plugin, loaded from its file."""
+    host = Host()
+    spec = importlib.util.spec_from_file_location("redstar_raytest", plugin_dir / "redstar_raytest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    host.register(module, name="raytest-driver")  # "raytest" is the entry point the workers load
+    return host
+
+
+def local_engine(host: Host) -> LocalEngine:
+    def build(kind, name, options, key, model):
+        return instantiate(host.get(kind, name), {**options, "model": model})
+
+    return LocalEngine(build, VerifierPool.from_options(host, {}))
+
+
+def jobs_of(count: int, per_job: int = 2, n: int = 2, victim: int | None = None, word: str = "q") -> list[GenerateJob]:
+    jobs = []
+    for k in range(count):
+        conversations = [[{"role": "user", "content": f"{'victim' if k == victim else word} {k}.{c}"}]
+                         for c in range(per_job)]
+        seeds = tuple(tuple(1000 * k + 10 * c + i for i in range(n)) for c in range(per_job))
+        jobs.append(GenerateJob(k, conversations, SamplingParams(n=n, max_new_tokens=8, seeds=seeds)))
+    return jobs
+
+
+def texts(results) -> dict:
+    return {job.key: [[c.text for c in row] for row in completions] for job, completions in results}
+
+
+def expected(model: str, jobs: list[GenerateJob]) -> dict:
+    """What the echo sampler answers to ``jobs``, worked out here."""
+    return {job.key: [[f"{model}|{conversation[-1]['content']}|{seed}" for seed in seeds]
+                      for conversation, seeds in zip(job.conversations, job.params.seeds)] for job in jobs}
+
+
+def collect_once(results) -> dict:
+    """``texts`` of ``results``, failing on a job handed back twice."""
+    out = {}
+    for job, completions in results:
+        assert job.key not in out, f"job {job.key} returned twice"
+        out[job.key] = [[c.text for c in row] for row in completions]
+    return out
+
+
+def test_generate_with_transformers_matches_the_local_engine(cluster, plugin_dir):
+    import torch
+
+    spec = SamplerSpec("transformers", "embedded:tiny-teacher", {"device": "cpu", "batch_size": 4}, "sampling")
+    jobs = [GenerateJob(k, [[{"role": "user", "content": f"What is {k} + {c}?"}] for c in range(2)],
+                        SamplingParams(n=2, max_new_tokens=12, temperature=1.0,
+                                       seeds=tuple((100 * k + 2 * c, 100 * k + 2 * c + 1) for c in range(2))))
+            for k in range(4)]
+    board = Board()
+    with RayEngine(execution(cluster, plugin_dir), board=board) as engine:
+        remote = collect_once(engine.generate(spec, jobs))
+    # Ray gives a 1-CPU actor one thread; the local run matches it so float sums add up alike.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        from redstar.models import resolve_model
+
+        local_spec = SamplerSpec("transformers", resolve_model("embedded:tiny-teacher"), spec.options, "sampling")
+        with local_engine(Host()) as engine:
+            local = texts(engine.generate(local_spec, jobs))
+    finally:
+        torch.set_num_threads(threads)
+    assert remote == local
+    assert len({t for rows in local.values() for row in rows for t in row}) > 8  # really sampled
+    assert any("2 node(s)" in line for line in board.lines), board.lines
+    assert not ray.is_initialized()  # the engine connected, so closing it disconnected
+
+
+def test_echo_matches_local_spreads_over_replicas_and_draws_jobs_lazily(cluster, plugin_dir, tmp_path,
+                                                                       plugins_to_load):
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    spec = SamplerSpec("echo", "m", {"pids": str(pids), "delay": 0.05}, "sampling")
+    jobs = jobs_of(24)
+    drawn = 0
+    ahead = []
+
+    def lazily():
+        nonlocal drawn
+        for job in jobs:
+            drawn += 1
+            yield job
+
+    remote = {}
+    with RayEngine(execution(cluster, plugin_dir)) as engine:
+        assert engine.runtime_env()["env_vars"]["REDSTAR_PLUGINS"] == plugins_to_load
+        for job, completions in engine.generate(spec, lazily()):
+            remote[job.key] = [[c.text for c in row] for row in completions]
+            ahead.append(drawn - len(remote))
+    replicas = {p.name for p in pids.iterdir()}
+    with local_engine(local_host(plugin_dir)) as engine:
+        local = texts(engine.generate(spec, jobs))
+    assert remote == local and len(remote) == 24
+    # two replicas, each with one job running and one queued: never more drawn than that
+    assert max(ahead) <= 4, ahead
+    assert len(replicas) == 2 and str(os.getpid()) not in replicas  # both replicas worked, in their processes
+
+
+def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(cluster, plugin_dir, tmp_path):
+    marker = tmp_path / "crashed"
+    spec = SamplerSpec("echo", "m", {"crash_once": str(marker), "delay": 0.05}, "sampling")
+    jobs = jobs_of(12, victim=5)
+    board = Board()
+    with RayEngine(execution(cluster, plugin_dir), board=board) as engine:
+        remote = collect_once(engine.generate(spec, jobs))
+    assert marker.exists()  # the replica holding job 5 really died (SIGKILL) mid-job
+    with local_engine(local_host(plugin_dir)) as engine:
+        assert remote == texts(engine.generate(spec, jobs_of(12, victim=5)))
+    assert any("chunk 5" in line and "redoing" in line for line in board.lines), board.lines
+
+
+def test_an_actor_killed_from_outside_is_replaced(cluster, plugin_dir):
+    spec = SamplerSpec("echo", "m", {"delay": 0.3}, "sampling")
+    jobs = jobs_of(10)
+    remote = {}
+    with RayEngine(execution(cluster, plugin_dir)) as engine:
+        for job, completions in engine.generate(spec, jobs):
+            if not remote:
+                # both replicas hold jobs now (one running, one queued each)
+                ray.kill(engine.pool(spec).actors[0], no_restart=False)
+            assert job.key not in remote
+            remote[job.key] = [[c.text for c in row] for row in completions]
+    assert remote == expected("m", jobs)
+
+
+def test_a_node_lost_mid_run_loses_and_duplicates_nothing(cluster, plugin_dir):
+    spec = SamplerSpec("echo", "m", {"delay": 0.3}, "sampling")
+    jobs = jobs_of(12)
+    board = Board()
+    remote = {}
+    with RayEngine(execution(cluster, plugin_dir), board=board) as engine:
+        for job, completions in engine.generate(spec, jobs):
+            if not remote:
+                # The worker node goes (its raylet and every process on it) and another joins,
+                # as a preempted machine and its replacement would.
+                (lost,) = cluster.worker_nodes
+                cluster.remove_node(lost)
+                cluster.add_node(num_cpus=2, object_store_memory=STORE)
+            assert job.key not in remote
+            remote[job.key] = [[c.text for c in row] for row in completions]
+    assert remote == expected("m", jobs)
+    assert any("worker lost" in line for line in board.lines), board.lines
+
+
+def test_a_chunk_that_keeps_killing_its_worker_stops_the_run_naming_it(cluster, plugin_dir):
+    spec = SamplerSpec("echo", "m", {"crash_always": "poison"}, "sampling")
+    jobs = jobs_of(3) + [
+        GenerateJob("poisoned", [[{"role": "user", "content": "poison"}]], SamplingParams(n=1, seeds=((1,),)))]
+    with RayEngine(execution(cluster, plugin_dir, max_retries=1)) as engine, \
+            pytest.raises(RedStarError, match=r"sampling chunk 'poisoned' failed 2 times .*max_retries is 1"):
+        for _ in engine.generate(spec, jobs):
+            pass
+
+
+def test_a_plugin_error_in_a_worker_is_the_plugins_message(cluster, plugin_dir):
+    spec = SamplerSpec("echo", "m", {"bogus": 1}, "sampling")
+    with RayEngine(execution(cluster, plugin_dir)) as engine, \
+            pytest.raises(PluginError, match=r"sampling\.options\.bogus: unknown option 'bogus'"):
+        list(engine.generate(spec, jobs_of(2)))
+
+
+CODE_IO = json.dumps({"inputs": ["2 3\n", "10 -4\n"], "outputs": ["5\n", "6\n"]})
+
+
+def verify_jobs() -> list[VerifyJob]:
+    math = [Prompt(domain="math", source="t", question=f"{i} + {i}?", reference=str(2 * i), id=f"m{i}")
+            for i in range(4)]
+    code = Prompt(domain="code", source="t", question="Add two numbers.", reference=CODE_IO, id="c")
+    right = "```python\na, b = map(int, input().split())\nprint(a + b)\n```"
+    items = [(f"so \\boxed{{{2 * i}}}", math[i]) for i in range(4)] + [("so \\boxed{7}", math[1]),
+                                                                        ("no answer", math[2])]
+    items += [(right, code), ("```python\nprint(5)\n```", code), ("a + b", code)]
+    return [VerifyJob(k, items[k::3]) for k in range(3)]
+
+
+def test_verify_matches_the_local_engine_for_math_and_code(cluster, plugin_dir):
+    with RayEngine(execution(cluster, plugin_dir)) as engine:
+        remote = {job.key: verdicts for job, verdicts in engine.verify(verify_jobs())}
+    with local_engine(Host()) as engine:
+        local = {job.key: verdicts for job, verdicts in engine.verify(verify_jobs())}
+    assert remote == local and len(remote) == 3
+    flat = [v for k in sorted(local) for v in local[k]]
+    assert sum(v.correct for v in flat) == 5 and {v.reward for v in flat} == {1, 0, -1}
+    assert {v.reason for v in flat if not v.correct} >= {"wrong answer on test 2 of 2"}
+
+
+def test_ctrl_c_stops_and_hands_back_only_finished_jobs(cluster, plugin_dir):
+    spec = SamplerSpec("echo", "m", {"delay": 0.4}, "sampling")
+    got = {}
+    with RayEngine(execution(cluster, plugin_dir)) as engine:
+        results = engine.generate(spec, jobs_of(30))
+        with pytest.raises(KeyboardInterrupt):
+            for job, completions in results:
+                if not got:
+                    threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
+                assert job.key not in got
+                got[job.key] = [[c.text for c in row] for row in completions]
+    assert 1 <= len(got) < 30
+    assert got == {key: rows for key, rows in expected("m", jobs_of(30)).items() if key in got}
+
+
+def test_an_engine_reuses_a_connection_it_did_not_make(cluster, plugin_dir):
+    ray.init(address=cluster.address)
+    try:
+        with RayEngine(execution(cluster, plugin_dir, address="ray://127.0.0.1:1")) as engine:
+            assert list(engine.verify([])) == []
+        assert ray.is_initialized()  # not the engine's to shut down
+    finally:
+        ray.shutdown()
+
+
+def test_missing_ray_and_an_unreachable_cluster_are_one_line_errors(monkeypatch, cluster, plugin_dir):
+    with monkeypatch.context() as patched:
+        patched.setitem(sys.modules, "ray", None)
+        with pytest.raises(MissingDependencyError, match=r"pip install 'redstar-core\[ray\]'"):
+            import_ray()
+    # Ray's client waits 5 s, then 10 s, ... for a server; a second is enough to know none is there.
+    monkeypatch.setattr("ray.util.client.worker.INITIAL_TIMEOUT_SEC", 1, raising=False)
+    started = time.monotonic()
+    with pytest.raises(RedStarError, match=r"^execution.address: cannot reach the Ray cluster at ray://127.0.0.1:1: "
+                                           r"[^\n]*$"):
+        RayEngine(execution(cluster, plugin_dir, address="ray://127.0.0.1:1"))
+    assert not ray.is_initialized()
+    print(f"unreachable cluster reported in {time.monotonic() - started:.1f}s")
+
+
+E2E_RECIPE = """
+name: ray-e2e
+models: {teacher: "embedded:tiny-teacher", student: "embedded:tiny-student"}
+sources:
+  - {name: synthetic-math, options: {count: 10}}
+  - {name: synthetic-code, options: {count: 6}}
+selection: {mix_mode: cap, domains: {math: {min_level: 1, max_level: 10}, code: {min_level: 1, max_level: 10}}}
+sampling: {backend: transformers, options: {device: cpu, batch_size: 4}, n: 2, n_by_level: {}, temperature: 1.0,
+           max_new_tokens: 96, chunk_size: 3}
+sft: null
+evaluation:
+  evaluators:
+    - {name: synthetic-math-heldout, options: {count: 1}}
+    - {name: synthetic-code-heldout, options: {count: 1}}
+  backend: transformers
+  options: {device: cpu, batch_size: 4}
+  n: 2
+  max_new_tokens: 24
+"""
+
+
+def redstar_run(tmp_path: Path, name: str, extra: str = "") -> tuple[Path, str]:
+    """``redstar run --until eval`` on the small recipe, in its own process (the driver): the run
+    directory and what the run printed."""
+    recipe = tmp_path / f"{name}.yaml"
+    recipe.write_text(E2E_RECIPE + extra)
+    out = tmp_path / name
+    # One torch thread, as Ray gives a 1-CPU replica: float sums then add up alike in both runs.
+    env = {**os.environ, "REDSTAR_PLUGINS": "math,code", "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([str(Path(sys.executable).parent / "redstar"), "run", "--recipe", str(recipe), "--out", str(out),
+                           "--until", "eval", "--no-progress"], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return out, done.stdout + done.stderr
+
+
+def outcome(run: Path) -> dict:
+    """What a run produced: its stages' counts and scores, every sample's text, every verdict and
+    every evaluation row (the run directory's own path left out)."""
+    from redstar.pipeline.run_tables import sample_rows, verdict_rows
+
+    summary = json.loads((run / "summary.json").read_text())
+    samples = {(r["prompt_id"], r["index"]): r["response"] for r in sample_rows(run)}
+    verdicts = {(r["prompt_id"], r["index"]): (r["correct"], r["reward"]) for r in verdict_rows(run)}
+    evaluated = {p.name: sorted(p.read_text().splitlines()) for p in sorted((run / "eval").rglob("*.jsonl"))}
+    return {"counts": {k: summary["stages"][k] for k in ("load", "select", "sample", "verify")},
+            "scores": summary["scores"], "samples": samples, "verdicts": verdicts, "eval": evaluated}
+
+
+def test_a_small_run_on_ray_produces_what_the_local_run_does(cluster, tmp_path):
+    started = time.monotonic()
+    local_run, local_log = redstar_run(tmp_path, "local")
+    ray_run, ray_log = redstar_run(tmp_path, "ray", f"execution: {{engine: ray, address: '{cluster.address}', replicas: 2}}\n")
+    print(f"local and ray runs in {time.monotonic() - started:.0f}s")
+    # the Ray run sampled with the teacher's replicas, then evaluated with the student's
+    said = " ".join(ray_log.split())  # the console may wrap the engine's lines
+    assert "ray: 2 node(s)" in said and "ray: " not in local_log
+    assert said.count("transformers replica(s) of") == 2 and "tiny-teacher" in said and "tiny-student" in said, said
+    local, on_ray = outcome(local_run), outcome(ray_run)
+    assert on_ray == local
+    assert local["counts"]["sample"]["samples"] == len(local["samples"]) > 20
+    rewards = {reward for _, reward in local["verdicts"].values()}
+    assert rewards == {1, 0, -1}  # the comparison covers right, wrong and unanswered
+    assert set(local["eval"]) == {"synthetic-math-heldout.jsonl", "synthetic-code-heldout.jsonl"}
+    assert not ray.is_initialized()  # the runs were other processes: this one never connected
