@@ -1,11 +1,8 @@
-"""The ray engine on a real two-node Ray cluster on this machine (``ray.cluster_utils.Cluster``:
-a head and one worker node, each a raylet of its own). It must give what the local engine gives,
-lose and duplicate nothing when a replica dies mid-run, and fail clearly when a chunk keeps
-killing its worker.
-
-The workers find the test sampler the way a cluster finds any plugin: as a ``redstar`` entry
-point of an installed distribution (a ``.dist-info`` folder put on the workers' ``PYTHONPATH``
-through ``execution.runtime_env``)."""
+"""The ray engine on a real two-node Ray cluster on this machine (``ray.cluster_utils.Cluster``: a
+head and a worker node, each its own raylet): what the local engine gives, nothing lost or doubled
+when a replica or node dies, clear errors. Workers find the test sampler as a cluster finds any
+plugin: a ``redstar`` entry point of an installed distribution (a ``.dist-info`` on their
+``PYTHONPATH``, set through ``execution.runtime_env``)."""
 
 from __future__ import annotations
 
@@ -13,24 +10,26 @@ import importlib.util
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 ray = pytest.importorskip("ray")
 
-#: a two-node Ray cluster, worker processes killed on purpose and two small runs: about 1.5 minutes
-#: on 2 cores. `pytest -m 'not slow'` leaves it out of a quick loop (CI runs everything).
+#: a two-node cluster, workers killed on purpose, two small runs: about 1.5 minutes on 2 cores.
+#: `pytest -m 'not slow'` leaves it out of a quick loop (CI runs everything).
 pytestmark = pytest.mark.slow
 
 from redstar.errors import MissingDependencyError, PluginError, RedStarError  # noqa: E402
 from redstar.execution import GenerateJob, LocalEngine, SamplerSpec, VerifyJob  # noqa: E402
 from redstar.execution.ray_engine import RayEngine, import_ray  # noqa: E402
 from redstar.interfaces import SamplingParams  # noqa: E402
+from redstar.models import resolve_model  # noqa: E402
 from redstar.plugins import Host, instantiate  # noqa: E402
 from redstar.recipe import Execution  # noqa: E402
 from redstar.records import Prompt  # noqa: E402
@@ -44,8 +43,6 @@ PLUGIN = '''
 import os, signal, time
 from redstar import hookimpl
 from redstar.interfaces import Completion, Sampler
-
-
 class EchoSampler(Sampler):
     name = "echo"
 
@@ -57,21 +54,19 @@ class EchoSampler(Sampler):
         if self.pids:
             open(os.path.join(self.pids, str(os.getpid())), "w").close()
         time.sleep(self.delay)
-        out = []
-        for c, conversation in enumerate(conversations):
-            content = conversation[-1]["content"]
-            if self.crash_always and self.crash_always in content:
-                os.kill(os.getpid(), signal.SIGKILL)
-            if self.crash_once and "victim" in content:
-                try:
-                    os.close(os.open(self.crash_once, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-                except FileExistsError:
-                    pass
-                else:
-                    os.kill(os.getpid(), signal.SIGKILL)
-            seeds = params.seeds[c]
-            out.append([Completion(f"{self.model}|{content}|{seed}") for seed in seeds])
-        return out
+        contents = [conversation[-1]["content"] for conversation in conversations]
+        if any(self.crash_always and self.crash_always in c for c in contents) or (
+                self.crash_once and any("victim" in c for c in contents) and self.first(self.crash_once)):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return [[Completion(f"{self.model}|{c}|{seed}") for seed in seeds] for c, seeds in zip(contents, params.seeds)]
+
+    @staticmethod
+    def first(marker):
+        try:
+            os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))  # across replicas: once
+            return True
+        except FileExistsError:
+            return False
 
 
 @hookimpl
@@ -94,15 +89,18 @@ def plugin_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def cluster():
-    """Head (1 CPU) + worker node (2 CPUs), started once for the module."""
+    """Head (1 CPU, a Ray client server at ``client_address``) + worker node (2 CPUs), once."""
     from ray.cluster_utils import Cluster
 
-    started = time.monotonic()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     nodes = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False,
-                                                          "object_store_memory": STORE})
+                                                          "object_store_memory": STORE,
+                                                          "ray_client_server_port": port})
+    nodes.client_address = f"ray://127.0.0.1:{port}"
     nodes.add_node(num_cpus=2, object_store_memory=STORE)
     nodes.wait_for_nodes()
-    print(f"two-node cluster up in {time.monotonic() - started:.1f}s")
     yield nodes
     if ray.is_initialized():
         ray.shutdown()
@@ -111,21 +109,16 @@ def cluster():
 
 @pytest.fixture(autouse=True)
 def plugins_to_load(monkeypatch: pytest.MonkeyPatch) -> str:
-    """The driver's plugin allowlist, which the engine forwards to every worker (and which keeps
-    redstar-rl, whose import loads torch, out of the echo replicas)."""
+    """The driver's plugin allowlist, forwarded to the workers (redstar-rl's import loads torch)."""
     allow = "math,code,raytest"
     monkeypatch.setenv("REDSTAR_PLUGINS", allow)
     return allow
 
 
-class Board:
-    """Collects the engine's lines, as the run's board would show them."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def log(self, message: str) -> None:
-        self.lines.append(message)
+def board() -> SimpleNamespace:
+    """Collects the engine's lines (``.lines``), as the run's board would show them."""
+    lines: list[str] = []
+    return SimpleNamespace(log=lines.append, lines=lines)
 
 
 def execution(cluster, plugin_dir: Path, **overrides) -> Execution:
@@ -135,35 +128,29 @@ def execution(cluster, plugin_dir: Path, **overrides) -> Execution:
     return Execution(**options)
 
 
-def local_host(plugin_dir: Path) -> Host:
-    """The driver's host: the installed plugins plus the test plugin, loaded from its file."""
+def local_engine(plugin_dir: Path | None = None) -> LocalEngine:
+    """The local engine on the installed plugins (and the test plugin, from its file)."""
     host = Host()
-    spec = importlib.util.spec_from_file_location("redstar_raytest", plugin_dir / "redstar_raytest.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    host.register(module, name="raytest-driver")  # "raytest" is the entry point the workers load
-    return host
+    if plugin_dir is not None:
+        spec = importlib.util.spec_from_file_location("redstar_raytest", plugin_dir / "redstar_raytest.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        host.register(module, name="raytest-driver")  # "raytest" is the entry point the workers load
 
-
-def local_engine(host: Host) -> LocalEngine:
     def build(kind, name, options, key, model):
         return instantiate(host.get(kind, name), {**options, "model": model})
 
     return LocalEngine(build, VerifierPool.from_options(host, {}))
 
 
-def jobs_of(count: int, per_job: int = 2, n: int = 2, victim: int | None = None, word: str = "q") -> list[GenerateJob]:
+def jobs_of(count: int, per_job: int = 2, n: int = 2, victim: int | None = None) -> list[GenerateJob]:
     jobs = []
     for k in range(count):
-        conversations = [[{"role": "user", "content": f"{'victim' if k == victim else word} {k}.{c}"}]
+        conversations = [[{"role": "user", "content": f"{'victim' if k == victim else 'q'} {k}.{c}"}]
                          for c in range(per_job)]
         seeds = tuple(tuple(1000 * k + 10 * c + i for i in range(n)) for c in range(per_job))
         jobs.append(GenerateJob(k, conversations, SamplingParams(n=n, max_new_tokens=8, seeds=seeds)))
     return jobs
-
-
-def texts(results) -> dict:
-    return {job.key: [[c.text for c in row] for row in completions] for job, completions in results}
 
 
 def expected(model: str, jobs: list[GenerateJob]) -> dict:
@@ -173,7 +160,7 @@ def expected(model: str, jobs: list[GenerateJob]) -> dict:
 
 
 def collect_once(results) -> dict:
-    """``texts`` of ``results``, failing on a job handed back twice."""
+    """Each job's texts by key, failing on a job handed back twice."""
     out = {}
     for job, completions in results:
         assert job.key not in out, f"job {job.key} returned twice"
@@ -185,32 +172,25 @@ def test_generate_with_transformers_matches_the_local_engine(cluster, plugin_dir
     import torch
 
     spec = SamplerSpec("transformers", "embedded:tiny-teacher", {"device": "cpu", "batch_size": 4}, "sampling")
-    jobs = [GenerateJob(k, [[{"role": "user", "content": f"What is {k} + {c}?"}] for c in range(2)],
-                        SamplingParams(n=2, max_new_tokens=12, temperature=1.0,
-                                       seeds=tuple((100 * k + 2 * c, 100 * k + 2 * c + 1) for c in range(2))))
-            for k in range(4)]
-    board = Board()
-    with RayEngine(execution(cluster, plugin_dir), board=board) as engine:
+    jobs = jobs_of(4)  # at temperature 1, seeded per sample
+    with RayEngine(execution(cluster, plugin_dir), board=(said := board())) as engine:
         remote = collect_once(engine.generate(spec, jobs))
     # Ray gives a 1-CPU actor one thread; the local run matches it so float sums add up alike.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        from redstar.models import resolve_model
-
         local_spec = SamplerSpec("transformers", resolve_model("embedded:tiny-teacher"), spec.options, "sampling")
-        with local_engine(Host()) as engine:
-            local = texts(engine.generate(local_spec, jobs))
+        with local_engine() as engine:
+            local = collect_once(engine.generate(local_spec, jobs))
     finally:
         torch.set_num_threads(threads)
     assert remote == local
     assert len({t for rows in local.values() for row in rows for t in row}) > 8  # really sampled
-    assert any("2 node(s)" in line for line in board.lines), board.lines
+    assert any("2 node(s)" in line for line in said.lines), said.lines
     assert not ray.is_initialized()  # the engine connected, so closing it disconnected
 
 
-def test_echo_matches_local_spreads_over_replicas_and_draws_jobs_lazily(cluster, plugin_dir, tmp_path,
-                                                                       plugins_to_load):
+def test_echo_matches_local_uses_every_replica_draws_lazily(cluster, plugin_dir, tmp_path, plugins_to_load):
     pids = tmp_path / "pids"
     pids.mkdir()
     spec = SamplerSpec("echo", "m", {"pids": str(pids), "delay": 0.05}, "sampling")
@@ -231,8 +211,8 @@ def test_echo_matches_local_spreads_over_replicas_and_draws_jobs_lazily(cluster,
             remote[job.key] = [[c.text for c in row] for row in completions]
             ahead.append(drawn - len(remote))
     replicas = {p.name for p in pids.iterdir()}
-    with local_engine(local_host(plugin_dir)) as engine:
-        local = texts(engine.generate(spec, jobs))
+    with local_engine(plugin_dir) as engine:
+        local = collect_once(engine.generate(spec, jobs))
     assert remote == local and len(remote) == 24
     # two replicas, each with one job running and one queued: never more drawn than that
     assert max(ahead) <= 4, ahead
@@ -243,37 +223,24 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(cluster, plugin_di
     marker = tmp_path / "crashed"
     spec = SamplerSpec("echo", "m", {"crash_once": str(marker), "delay": 0.05}, "sampling")
     jobs = jobs_of(12, victim=5)
-    board = Board()
-    with RayEngine(execution(cluster, plugin_dir), board=board) as engine:
+    with RayEngine(execution(cluster, plugin_dir), board=(said := board())) as engine:
         remote = collect_once(engine.generate(spec, jobs))
     assert marker.exists()  # the replica holding job 5 really died (SIGKILL) mid-job
-    with local_engine(local_host(plugin_dir)) as engine:
-        assert remote == texts(engine.generate(spec, jobs_of(12, victim=5)))
-    assert any("chunk 5" in line and "redoing" in line for line in board.lines), board.lines
+    with local_engine(plugin_dir) as engine:
+        assert remote == collect_once(engine.generate(spec, jobs_of(12, victim=5)))
+    assert any("chunk 5" in line and "redoing" in line for line in said.lines), said.lines
 
 
-def test_an_actor_killed_from_outside_is_replaced(cluster, plugin_dir):
-    spec = SamplerSpec("echo", "m", {"delay": 0.3}, "sampling")
-    jobs = jobs_of(10)
-    remote = {}
-    with RayEngine(execution(cluster, plugin_dir)) as engine:
-        for job, completions in engine.generate(spec, jobs):
-            if not remote:
-                # both replicas hold jobs now (one running, one queued each)
-                ray.kill(engine.pool(spec).actors[0], no_restart=False)
-            assert job.key not in remote
-            remote[job.key] = [[c.text for c in row] for row in completions]
-    assert remote == expected("m", jobs)
-
-
-def test_a_node_lost_mid_run_loses_and_duplicates_nothing(cluster, plugin_dir):
+@pytest.mark.parametrize("lose", ["actor", "node"])
+def test_an_actor_or_a_node_lost_mid_run_loses_and_duplicates_nothing(cluster, plugin_dir, lose):
     spec = SamplerSpec("echo", "m", {"delay": 0.3}, "sampling")
     jobs = jobs_of(12)
-    board = Board()
     remote = {}
-    with RayEngine(execution(cluster, plugin_dir), board=board) as engine:
+    with RayEngine(execution(cluster, plugin_dir), board=(said := board())) as engine:
         for job, completions in engine.generate(spec, jobs):
-            if not remote:
+            if not remote and lose == "actor":  # both replicas hold a running and a queued job now
+                ray.kill(engine.pool(spec).actors[0], no_restart=False)
+            elif not remote:
                 # The worker node goes (its raylet and every process on it) and another joins,
                 # as a preempted machine and its replacement would.
                 (lost,) = cluster.worker_nodes
@@ -282,7 +249,20 @@ def test_a_node_lost_mid_run_loses_and_duplicates_nothing(cluster, plugin_dir):
             assert job.key not in remote
             remote[job.key] = [[c.text for c in row] for row in completions]
     assert remote == expected("m", jobs)
-    assert any("worker lost" in line for line in board.lines), board.lines
+    assert any("worker lost" in line for line in said.lines), said.lines
+
+
+def test_a_driver_elsewhere_joins_through_the_ray_client(cluster, plugin_dir, tmp_path):
+    """``address: ray://head:10001`` (a laptop): a dead replica is replaced there too."""
+    marker = tmp_path / "crashed"
+    spec = SamplerSpec("echo", "m", {"crash_once": str(marker)}, "sampling")
+    jobs = jobs_of(8, victim=3)
+    with RayEngine(execution(cluster, plugin_dir, address=cluster.client_address)) as engine:
+        remote = collect_once(engine.generate(spec, jobs))
+        verdicts = {job.key: verdicts for job, verdicts in engine.verify(verify_jobs())}
+    assert remote == expected("m", jobs) and marker.exists()
+    assert sum(v.correct for part in verdicts.values() for v in part) == 5
+    assert not ray.is_initialized()
 
 
 def test_a_chunk_that_keeps_killing_its_worker_stops_the_run_naming_it(cluster, plugin_dir):
@@ -319,7 +299,7 @@ def verify_jobs() -> list[VerifyJob]:
 def test_verify_matches_the_local_engine_for_math_and_code(cluster, plugin_dir):
     with RayEngine(execution(cluster, plugin_dir)) as engine:
         remote = {job.key: verdicts for job, verdicts in engine.verify(verify_jobs())}
-    with local_engine(Host()) as engine:
+    with local_engine() as engine:
         local = {job.key: verdicts for job, verdicts in engine.verify(verify_jobs())}
     assert remote == local and len(remote) == 3
     flat = [v for k in sorted(local) for v in local[k]]
@@ -342,7 +322,12 @@ def test_ctrl_c_stops_and_hands_back_only_finished_jobs(cluster, plugin_dir):
     assert got == {key: rows for key, rows in expected("m", jobs_of(30)).items() if key in got}
 
 
-def test_an_engine_reuses_a_connection_it_did_not_make(cluster, plugin_dir):
+def test_no_ray_or_no_cluster_is_a_one_line_error_and_a_joined_cluster_is_reused(monkeypatch, cluster, plugin_dir):
+    with monkeypatch.context() as patched, \
+            pytest.raises(MissingDependencyError, match=r"pip install 'redstar-core\[ray\]'"):
+        patched.setitem(sys.modules, "ray", None)
+        import_ray()
+    # A process that joined already (before the failed client below, after which it cannot): reused.
     ray.init(address=cluster.address)
     try:
         with RayEngine(execution(cluster, plugin_dir, address="ray://127.0.0.1:1")) as engine:
@@ -350,47 +335,30 @@ def test_an_engine_reuses_a_connection_it_did_not_make(cluster, plugin_dir):
         assert ray.is_initialized()  # not the engine's to shut down
     finally:
         ray.shutdown()
-
-
-def test_missing_ray_and_an_unreachable_cluster_are_one_line_errors(monkeypatch, cluster, plugin_dir):
-    with monkeypatch.context() as patched:
-        patched.setitem(sys.modules, "ray", None)
-        with pytest.raises(MissingDependencyError, match=r"pip install 'redstar-core\[ray\]'"):
-            import_ray()
     # Ray's client waits 5 s, then 10 s, ... for a server; a second is enough to know none is there.
     monkeypatch.setattr("ray.util.client.worker.INITIAL_TIMEOUT_SEC", 1, raising=False)
-    started = time.monotonic()
     with pytest.raises(RedStarError, match=r"^execution.address: cannot reach the Ray cluster at ray://127.0.0.1:1: "
                                            r"[^\n]*$"):
         RayEngine(execution(cluster, plugin_dir, address="ray://127.0.0.1:1"))
     assert not ray.is_initialized()
-    print(f"unreachable cluster reported in {time.monotonic() - started:.1f}s")
 
 
 E2E_RECIPE = """
 name: ray-e2e
 models: {teacher: "embedded:tiny-teacher", student: "embedded:tiny-student"}
-sources:
-  - {name: synthetic-math, options: {count: 10}}
-  - {name: synthetic-code, options: {count: 6}}
+sources: [{name: synthetic-math, options: {count: 10}}, {name: synthetic-code, options: {count: 6}}]
 selection: {mix_mode: cap, domains: {math: {min_level: 1, max_level: 10}, code: {min_level: 1, max_level: 10}}}
 sampling: {backend: transformers, options: {device: cpu, batch_size: 4}, n: 2, n_by_level: {}, temperature: 1.0,
            max_new_tokens: 96, chunk_size: 3}
 sft: null
-evaluation:
-  evaluators:
-    - {name: synthetic-math-heldout, options: {count: 1}}
-    - {name: synthetic-code-heldout, options: {count: 1}}
-  backend: transformers
-  options: {device: cpu, batch_size: 4}
-  n: 2
-  max_new_tokens: 24
+evaluation: {evaluators: [{name: synthetic-math-heldout, options: {count: 1}},
+                          {name: synthetic-code-heldout, options: {count: 1}}],
+             backend: transformers, options: {device: cpu, batch_size: 4}, n: 2, max_new_tokens: 24}
 """
 
 
 def redstar_run(tmp_path: Path, name: str, extra: str = "") -> tuple[Path, str]:
-    """``redstar run --until eval`` on the small recipe, in its own process (the driver): the run
-    directory and what the run printed."""
+    """``redstar run --until eval`` in its own process (the driver): the run and what it printed."""
     recipe = tmp_path / f"{name}.yaml"
     recipe.write_text(E2E_RECIPE + extra)
     out = tmp_path / name
@@ -403,8 +371,7 @@ def redstar_run(tmp_path: Path, name: str, extra: str = "") -> tuple[Path, str]:
 
 
 def outcome(run: Path) -> dict:
-    """What a run produced: its stages' counts and scores, every sample's text, every verdict and
-    every evaluation row (the run directory's own path left out)."""
+    """A run's counts and scores, every sample's text, every verdict and every evaluation row."""
     from redstar.pipeline.run_tables import sample_rows, verdict_rows
 
     summary = json.loads((run / "summary.json").read_text())
@@ -416,10 +383,9 @@ def outcome(run: Path) -> dict:
 
 
 def test_a_small_run_on_ray_produces_what_the_local_run_does(cluster, tmp_path):
-    started = time.monotonic()
     local_run, local_log = redstar_run(tmp_path, "local")
-    ray_run, ray_log = redstar_run(tmp_path, "ray", f"execution: {{engine: ray, address: '{cluster.address}', replicas: 2}}\n")
-    print(f"local and ray runs in {time.monotonic() - started:.0f}s")
+    on_cluster = f"execution: {{engine: ray, address: '{cluster.address}', replicas: 2}}\n"
+    ray_run, ray_log = redstar_run(tmp_path, "ray", on_cluster)
     # the Ray run sampled with the teacher's replicas, then evaluated with the student's
     said = " ".join(ray_log.split())  # the console may wrap the engine's lines
     assert "ray: 2 node(s)" in said and "ray: " not in local_log
