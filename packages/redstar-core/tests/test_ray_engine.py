@@ -30,6 +30,7 @@ from redstar.execution import GenerateJob, LocalEngine, SamplerSpec, VerifyJob  
 from redstar.execution.ray_engine import RayEngine, import_ray  # noqa: E402
 from redstar.interfaces import SamplingParams  # noqa: E402
 from redstar.models import resolve_model  # noqa: E402
+from redstar.pipeline.run_tables import sample_rows, verdict_rows  # noqa: E402
 from redstar.plugins import Host, instantiate  # noqa: E402
 from redstar.recipe import Execution  # noqa: E402
 from redstar.records import Prompt  # noqa: E402
@@ -110,9 +111,8 @@ def cluster():
 @pytest.fixture(autouse=True)
 def plugins_to_load(monkeypatch: pytest.MonkeyPatch) -> str:
     """The driver's plugin allowlist, forwarded to the workers (redstar-rl's import loads torch)."""
-    allow = "math,code,raytest"
-    monkeypatch.setenv("REDSTAR_PLUGINS", allow)
-    return allow
+    monkeypatch.setenv("REDSTAR_PLUGINS", "math,code,raytest")
+    return os.environ["REDSTAR_PLUGINS"]
 
 
 def board() -> SimpleNamespace:
@@ -275,11 +275,14 @@ def test_a_chunk_that_keeps_killing_its_worker_stops_the_run_naming_it(cluster, 
             pass
 
 
-def test_a_plugin_error_in_a_worker_is_the_plugins_message(cluster, plugin_dir):
+def test_a_plugin_error_or_an_environment_ray_cannot_build_is_a_message(cluster, plugin_dir):
     spec = SamplerSpec("echo", "m", {"bogus": 1}, "sampling")
     with RayEngine(execution(cluster, plugin_dir)) as engine, \
             pytest.raises(PluginError, match=r"sampling\.options\.bogus: unknown option 'bogus'"):
         list(engine.generate(spec, jobs_of(2)))
+    with RayEngine(execution(cluster, plugin_dir, runtime_env={"conda": "no-such-env"})) as engine, \
+            pytest.raises(RedStarError, match=r"^ray: verification batch 0: RuntimeEnvSetupError: [^\n]+$"):
+        list(engine.verify(verify_jobs()[:1]))
 
 
 CODE_IO = json.dumps({"inputs": ["2 3\n", "10 -4\n"], "outputs": ["5\n", "6\n"]})
@@ -364,16 +367,15 @@ def redstar_run(tmp_path: Path, name: str, extra: str = "") -> tuple[Path, str]:
     out = tmp_path / name
     # One torch thread, as Ray gives a 1-CPU replica: float sums then add up alike in both runs.
     env = {**os.environ, "REDSTAR_PLUGINS": "math,code", "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([str(Path(sys.executable).parent / "redstar"), "run", "--recipe", str(recipe), "--out", str(out),
-                           "--until", "eval", "--no-progress"], env=env, capture_output=True, text=True, timeout=600)
+    command = [str(Path(sys.executable).parent / "redstar"), "run", "--recipe", str(recipe), "--out", str(out),
+               "--until", "eval", "--no-progress"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return out, done.stdout + done.stderr
 
 
 def outcome(run: Path) -> dict:
     """A run's counts and scores, every sample's text, every verdict and every evaluation row."""
-    from redstar.pipeline.run_tables import sample_rows, verdict_rows
-
     summary = json.loads((run / "summary.json").read_text())
     samples = {(r["prompt_id"], r["index"]): r["response"] for r in sample_rows(run)}
     verdicts = {(r["prompt_id"], r["index"]): (r["correct"], r["reward"]) for r in verdict_rows(run)}
@@ -386,14 +388,12 @@ def test_a_small_run_on_ray_produces_what_the_local_run_does(cluster, tmp_path):
     local_run, local_log = redstar_run(tmp_path, "local")
     on_cluster = f"execution: {{engine: ray, address: '{cluster.address}', replicas: 2}}\n"
     ray_run, ray_log = redstar_run(tmp_path, "ray", on_cluster)
-    # the Ray run sampled with the teacher's replicas, then evaluated with the student's
     said = " ".join(ray_log.split())  # the console may wrap the engine's lines
     assert "ray: 2 node(s)" in said and "ray: " not in local_log
+    # the teacher's replicas sampled, then the student's evaluated
     assert said.count("transformers replica(s) of") == 2 and "tiny-teacher" in said and "tiny-student" in said, said
-    local, on_ray = outcome(local_run), outcome(ray_run)
-    assert on_ray == local
+    assert (local := outcome(local_run)) == outcome(ray_run)
     assert local["counts"]["sample"]["samples"] == len(local["samples"]) > 20
-    rewards = {reward for _, reward in local["verdicts"].values()}
-    assert rewards == {1, 0, -1}  # the comparison covers right, wrong and unanswered
-    assert set(local["eval"]) == {"synthetic-math-heldout.jsonl", "synthetic-code-heldout.jsonl"}
+    # right, wrong and unanswered responses; both benchmarks evaluated
+    assert {reward for _, reward in local["verdicts"].values()} == {1, 0, -1} and len(local["eval"]) == 2
     assert not ray.is_initialized()  # the runs were other processes: this one never connected

@@ -23,6 +23,8 @@ J_contra = TypeVar("J_contra", contravariant=True)
 #: Ray's exceptions for work lost with its process or node (the job itself did not fail).
 LOST_WORK = ("RayActorError", "WorkerCrashedError", "NodeDiedError", "ObjectLostError", "OutOfMemoryError",
              "LocalRayletDiedError")
+#: Ray's exceptions for a job no worker can be given (redoing it would fail the same way).
+NO_WORKER = ("RuntimeEnvSetupError", "ActorUnschedulableError")
 
 
 class Workers(Protocol[J_contra]):
@@ -43,11 +45,14 @@ class Workers(Protocol[J_contra]):
 
 
 def first_line(error: BaseException) -> str:
-    """The first non-empty line of ``error``'s message (Ray's carry whole tracebacks)."""
-    for line in str(error).splitlines():
-        if line.strip():
-            return line.strip()
-    return type(error).__name__
+    """``error``'s message on one line: Ray's carry whole tracebacks, so their first line (what
+    failed) and, where there is one, the traceback's last exception (why)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__
+    why = [line for line in str(error).splitlines()[1:]
+           if line and not line[0].isspace() and ": " in line and not line.startswith(("Traceback", "During", "["))]
+    return f"{lines[0]} ({why[-1].strip()})" if why and why[-1].strip() != lines[0] else lines[0]
 
 
 def name_key(key: Any) -> str:
@@ -85,6 +90,7 @@ def dispatch(ray: Any, jobs: Iterable[J], workers: Workers[J], *, max_retries: i
     still running is cancelled.
     """
     lost_types = tuple(getattr(ray.exceptions, name) for name in LOST_WORK)
+    setup_types = tuple(getattr(ray.exceptions, name) for name in NO_WORKER)
     pending: dict[Any, _Flight[J]] = {}
     source = iter(jobs)
     more = True
@@ -126,6 +132,11 @@ def dispatch(ray: Any, jobs: Iterable[J], workers: Workers[J], *, max_retries: i
                     if isinstance(cause, RedStarError):
                         raise cause from None
                     raise
+                except setup_types as error:
+                    # The cluster cannot give the job a worker at all (execution.runtime_env,
+                    # resources): the user's to fix, so a message, not a traceback.
+                    raise RedStarError(f"ray: {describe(flight.job)}: {type(error).__name__}: "
+                                       f"{first_line(error)}") from None
                 workers.finished(flight.token)
                 yield flight.job, decode(flight.job, value)
     finally:

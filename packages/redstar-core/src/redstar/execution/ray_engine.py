@@ -243,7 +243,8 @@ class RayEngine(Engine):
             pool.close()
         self._pools.clear()
 
-    def generate(self, spec: SamplerSpec, jobs: Iterable[GenerateJob]) -> Iterator[tuple[GenerateJob, list[list[Completion]]]]:
+    def generate(self, spec: SamplerSpec,
+                 jobs: Iterable[GenerateJob]) -> Iterator[tuple[GenerateJob, list[list[Completion]]]]:
         self._generating += 1
         try:
             yield from dispatch(self._ray, jobs, self.pool(spec), max_retries=self.execution.max_retries,
