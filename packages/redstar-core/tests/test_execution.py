@@ -93,3 +93,37 @@ def test_local_engine_builds_one_sampler_per_spec_and_closes_it():
         assert [k.key for k, _ in engine.generate(spec, jobs)] == [0, 1, 2]
     engine.close()
     assert built == [("c", 1, "m"), ("c", 2, "m")] and len(closed) == 2
+
+
+def test_the_engine_is_released_between_parts_of_a_run(tmp_path, arith_host, monkeypatch):
+    """Sampler replicas (GPUs, or a model in memory) do not outlive curation: training gets the
+    machine, and evaluation starts an engine of its own."""
+    from redstar.pipeline import context
+    from redstar.pipeline.runner import run_pipeline
+    from redstar.progress import ProgressBoard
+    from redstar.recipe import validate
+
+    events = []
+    real = context.engine_for
+
+    def tracking(ctx):
+        engine = real(ctx)
+        events.append("start")
+        close = engine.close
+        engine.close = lambda: (events.append("close"), close())[1]
+        return engine
+
+    monkeypatch.setattr(context, "engine_for", tracking)
+    recipe = validate({"name": "t", "models": {"teacher": "scripted-teacher", "student": "scripted-student"},
+                       "sources": [{"name": "arith-gen", "options": {"count": 6}}],
+                       "selection": {"min_level": 1, "max_level": 10}, "sampling": {"backend": "scripted", "n": 2},
+                       "decontamination": {"enabled": False}, "sft": None})
+    stages = []
+    board = ProgressBoard(enabled=False)
+    stage = board.stage
+    board.stage = lambda name: (stages.append((name, list(events))), stage(name))[1]
+    run_pipeline(recipe, tmp_path / "run", arith_host, board, until="report")
+    engine_when = dict(stages)
+    assert engine_when["verify"] == ["start"]  # sampling and verification share one engine
+    assert engine_when["train"] == ["start", "close"]  # closed as curation ended
+    assert events[-1] == "close"

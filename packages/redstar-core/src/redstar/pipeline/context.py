@@ -77,11 +77,15 @@ class RunContext(PluginContext):
             self._engine = engine_for(self)
         return self._engine
 
+    def release_engine(self) -> None:
+        """Close the engine and its workers (sampler replicas); the next use starts another."""
+        if self._engine is not None:
+            engine, self._engine = self._engine, None
+            engine.close()
+
     def close(self) -> None:
         try:
-            if self._engine is not None:
-                self._engine.close()
-                self._engine = None
+            self.release_engine()
         finally:
             super().close()
 

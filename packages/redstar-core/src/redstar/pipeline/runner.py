@@ -76,9 +76,15 @@ def run_stages(ctx: RunContext, stages: list[Stage], until: str) -> tuple[dict[s
     order = parts(stages)
     results: dict[str, Result] = {}
     seconds: dict[str, float] = {}
+    part = None
     for stage in stages:
         if order.index(stage.part) > order.index(until):
             break
+        if part is not None and stage.part != part:
+            # The teacher's replicas (GPUs with vLLM, or a model in memory locally) are not
+            # needed to train; evaluation starts its own engine when it needs one.
+            ctx.release_engine()
+        part = stage.part
         ctx.board.stage(stage.name)  # a plain line where there is no terminal (nohup, Slurm, | tee)
         inputs = {name: results[name].value for name in stage.reads}
         start = time.perf_counter()
