@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -109,29 +110,33 @@ def teacher() -> Path:
 
 @pytest.fixture(scope="module")
 def engine(vllm_python: str, teacher: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """What the vllm sampler returned on the real engine (see ``vllm_cpu_worker.py``)."""
+    """What the vllm sampler returned on the real engine (see ``vllm_cpu_worker.py``), and the
+    copy of the embedded teacher it ran on: the transformers side must read the same weights even
+    if the embedded model is rebuilt meanwhile (``redstar run`` below uses it by name)."""
     from test_sampler_backends_agree import with_shipped_defaults
 
     work = tmp_path_factory.mktemp("vllm-cpu")
+    model = work / "teacher"
+    shutil.copytree(teacher, model)
     (work / "doctored").mkdir()
-    doctored = with_shipped_defaults(teacher, work / "doctored")
-    spec = {"model": "embedded:tiny-teacher", "doctored_model": str(doctored), "questions": QUESTIONS,
+    doctored = with_shipped_defaults(model, work / "doctored")
+    spec = {"model": str(model), "doctored_model": str(doctored), "questions": QUESTIONS,
             "seeds": SEEDS, "max_new_tokens": MAX_NEW_TOKENS, "greedy_tokens": GREEDY_TOKENS}
     (work / "spec.json").write_text(json.dumps(spec))
     done = subprocess.run([vllm_python, str(HERE / "vllm_cpu_worker.py"), str(work / "spec.json"),
                            str(work / "out.json")], capture_output=True, text=True, timeout=900, env=ENV)
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
-    return json.loads((work / "out.json").read_text())
+    return {"model": str(model), **json.loads((work / "out.json").read_text())}
 
 
 def texts(rows: list[list[dict[str, Any]]]) -> list[list[str]]:
     return [[c["text"] for c in row] for row in rows]
 
 
-def test_sampled_completions_are_real(engine: dict[str, Any], teacher: Path) -> None:
+def test_sampled_completions_are_real(engine: dict[str, Any]) -> None:
     from transformers import AutoTokenizer
 
-    eos = AutoTokenizer.from_pretrained(teacher).eos_token_id
+    eos = AutoTokenizer.from_pretrained(engine["model"]).eos_token_id
     sampled = engine["sampled"]
     rows = sampled["completions"]
     assert len(rows) == len(QUESTIONS) and all(len(row) == 3 for row in rows)
@@ -161,11 +166,11 @@ def test_a_seed_gives_the_same_completion_in_any_call(engine: dict[str, Any]) ->
     assert texts(engine["alone"]["completions"]) == sampled[:1]
 
 
-def test_greedy_text_matches_the_transformers_sampler(engine: dict[str, Any], teacher: Path) -> None:
+def test_greedy_text_matches_the_transformers_sampler(engine: dict[str, Any]) -> None:
     """Same prompts, temperature 0, on both backends: the same text, and the generation_config
     defaults of the doctored copy change neither (see test_sampler_backends_agree.py)."""
     greedy = SamplingParams(n=2, temperature=0, max_new_tokens=GREEDY_TOKENS)
-    sampler = TransformersSampler(model=str(teacher), device="cpu", batch_size=len(QUESTIONS))
+    sampler = TransformersSampler(model=engine["model"], device="cpu", batch_size=len(QUESTIONS))
     try:
         local = sampler.generate([[{"role": "user", "content": q}] for q in QUESTIONS], greedy)
     finally:
