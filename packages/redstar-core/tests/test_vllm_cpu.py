@@ -160,6 +160,13 @@ def test_sampled_completions_are_real(engine: dict[str, Any]) -> None:
     assert not any(marker in all_text for marker in ("<|im_end|>", "<|im_start|>", "<|endoftext|>"))
 
 
+def test_seeded_prompts_longer_than_an_engine_step(engine: dict[str, Any]) -> None:
+    """16 prompts of about 450 tokens, 2 seeds each: more prompt tokens than vLLM's default step
+    budget (4096), which without ``cpu_scheduling`` kills vLLM 0.32's CPU engine."""
+    rows = engine["long"]["completions"]
+    assert len(rows) == 16 and all(len(row) == 2 and all(c["text"] for c in row) for row in rows)
+
+
 def test_a_seed_gives_the_same_completion_in_any_call(engine: dict[str, Any]) -> None:
     sampled = texts(engine["sampled"]["completions"])
     assert texts(engine["reversed"]["completions"]) == sampled[::-1]

