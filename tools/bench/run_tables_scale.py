@@ -253,9 +253,9 @@ class Meter:
             import tracemalloc
 
             now, _ = tracemalloc.get_traced_memory()
-            # A snapshot when traced memory passes the last snapshot's by 10%: the last one of a
-            # stage is within 10% of its peak, and there are few (snapshots are slow).
-            if now > 1.1 * self._snapshot_at and now > 8 * MIB:
+            # A snapshot when traced memory passes the last snapshot's by 25%: the last one of a
+            # stage is within 25% of its peak, and there are few (snapshots are slow).
+            if now > 1.25 * self._snapshot_at and now > 8 * MIB:
                 self._snapshot_at = now
                 self._peak_snapshot = (now, tracemalloc.take_snapshot())
 
@@ -334,7 +334,7 @@ def child(args: argparse.Namespace) -> int:
     if args.trace:
         import tracemalloc
 
-        tracemalloc.start(12)
+        tracemalloc.start(6)
     from redstar.pipeline.runner import run_pipeline
     from redstar.progress import ProgressBoard
     from redstar.recipe import load_recipe
@@ -401,7 +401,7 @@ def run_one(prompts: int, n: int, workdir: Path, trace: bool = False, keep: bool
     out = workdir / f"run-{prompts}x{n}{'-trace' if trace else ''}"
     result = workdir / f"{out.name}.json"
     command = [sys.executable, str(Path(__file__).resolve()), "--child", "--prompts", str(prompts), "--n", str(n),
-               "--out", str(out), "--result", str(result)] + (["--trace"] if trace else [])
+               "--out", str(out), "--result", str(result)] + (["--trace", "1"] if trace else [])
     print(f"running {prompts} prompts x {n} samples{' (tracemalloc)' if trace else ''} ...", flush=True)
     subprocess.run(command, check=True, env={**os.environ, "REDSTAR_PROGRESS_EVERY": "600"})
     data = json.loads(result.read_text())
@@ -413,16 +413,16 @@ def run_one(prompts: int, n: int, workdir: Path, trace: bool = False, keep: bool
 
 
 def table(results: list[dict]) -> str:
-    lines = ["| samples | prompts x samples each | stage | seconds | peak RSS MiB | growth over before-stages MiB |",
-             "|---:|---|---|---:|---:|---:|"]
+    lines = ["| samples | prompts x samples each | stage | seconds | peak RSS MiB | growth over before-stages MiB "
+             "| rise during the stage MiB |", "|---:|---|---|---:|---:|---:|---:|"]
     for r in results:
         base = r["rss_before_stages_mib"]
-        lines.append(f"| {r['samples']:,} | {r['prompts']:,} x {r['n']} | (before stages) | | {base:.0f} | |")
+        lines.append(f"| {r['samples']:,} | {r['prompts']:,} x {r['n']} | (before stages) | | {base:.0f} | | |")
         for stage in SHOWN:
             st = r["stages"][stage]
             extra = f" (sampler {r['sampler_seconds']:.1f})" if stage == "sample" else ""
             lines.append(f"| {r['samples']:,} | {r['prompts']:,} x {r['n']} | {stage} | {st['seconds']:.1f}{extra} | "
-                         f"{st['peak_mib']:.0f} | {st['peak_mib'] - base:+.0f} |")
+                         f"{st['peak_mib']:.0f} | {st['peak_mib'] - base:+.0f} | {st['peak_mib'] - st['start_mib']:+.0f} |")
     return "\n".join(lines)
 
 
@@ -444,7 +444,7 @@ def plot(results: list[dict], path: Path) -> None:
     series = [("by size (10 samples per prompt)", [r for r in results if r["n"] == 10 and not r["trace"]],
                lambda r: r["samples"], "samples in the run"),
               ("1,000 prompts, more samples each", [r for r in results if r["prompts"] == 1000 and not r["trace"]],
-               lambda r: r["samples"], "samples in the run (1,000 prompts x 10 / 100 / 1,000)")]
+               lambda r: r["n"], "samples per prompt (1,000 prompts: 10k, 100k, 1M samples)")]
     series = [s for s in series if len(s[1]) >= 1]
     fig, axes = plt.subplots(len(series), 2, figsize=(11, 3.8 * len(series)), squeeze=False)
     colors = {"sample": "#2980b9", "verify": "#27ae60", "build": "#c0392b", "report": "#8e44ad"}
