@@ -1,6 +1,7 @@
 """The run report: per-group (per-level) scores in natural order, as a table and as a plot."""
 
 import json
+from collections import Counter
 
 from redstar.report import group_order, write_report
 
@@ -162,7 +163,10 @@ def test_difficulty_plot_shows_loaded_and_selected_with_each_domains_band(tmp_pa
     scored = [{"domain": d, "difficulty": lvl} for d in ("math", "code") for lvl in range(1, 11) for _ in range(4)]
     selected = [r for r in scored if (r["domain"] == "math" and 7 <= r["difficulty"] <= 9)
                 or (r["domain"] == "code" and 3 <= r["difficulty"] <= 8)][::2]
-    fig = _difficulty_figure(plt, scored, selected, bands)
+    def tally(rows):  # what the report counts while streaming the prompt tables
+        return Counter((r["domain"], r["difficulty"]) for r in rows)
+
+    fig = _difficulty_figure(plt, tally(scored), tally(selected), bands)
     code, math = fig.axes
     assert fig._suptitle.get_text() == "Difficulty: 80 prompts loaded, 18 selected"
     assert code.get_title() == "code: 40 loaded, 12 selected"
@@ -173,12 +177,12 @@ def test_difficulty_plot_shows_loaded_and_selected_with_each_domains_band(tmp_pa
 
     # one domain: one panel, the band shaded, both counts in the title; no recipe: no band
     one = [r for r in scored if r["domain"] == "math"]
-    fig = _difficulty_figure(plt, one, [r for r in selected if r["domain"] == "math"], None)
+    fig = _difficulty_figure(plt, tally(one), tally(r for r in selected if r["domain"] == "math"), None)
     (ax,) = fig.axes
     assert ax.get_title() == "Difficulty: 40 prompts loaded, 6 selected"
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["loaded (40)", "selected (6)"]
     plt.close(fig)
-    fig = _difficulty_figure(plt, one, [], {"*": (7.0, 9.0)})
+    fig = _difficulty_figure(plt, tally(one), tally([]), {"*": (7.0, 9.0)})
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["loaded (40)", "selected (0)", "band 7-9"]
     plt.close(fig)
 

@@ -6,6 +6,7 @@ interval."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import numpy as np
 
 from redstar.pipeline.run_tables import judged_rows
 from redstar.report_tables import group_order
+from redstar.tables import iter_jsonl
 
 PLOTS = ("difficulty", "funnel", "funnel_by_domain", "pass_vs_length", "training", "scores", "scores_by_group")
 
@@ -50,9 +52,9 @@ def make_plots(run_dir: Path, summary: dict[str, Any]) -> dict[str, Path]:
         plt.close(fig)
         made[name] = path
 
-    scored = _read_jsonl(run_dir / "scored.jsonl")
+    scored = _level_counts(run_dir / "scored.jsonl")
     if scored:
-        save(_difficulty_figure(plt, scored, _read_jsonl(run_dir / "selected.jsonl"), _bands(run_dir)), "difficulty")
+        save(_difficulty_figure(plt, scored, _level_counts(run_dir / "selected.jsonl"), _bands(run_dir)), "difficulty")
 
     panels = [("prompts", summary.get("funnel", [])), ("samples", summary.get("sample_funnel", []))]
     if any(steps for _, steps in panels):
@@ -163,42 +165,62 @@ def _bands(run_dir: Path) -> dict[str, tuple[float, float]] | None:
     return bands
 
 
-def _difficulty_figure(plt: Any, scored: list[dict[str, Any]], selected: list[dict[str, Any]],
+LevelCounts = Counter  # (domain, level) -> prompts
+
+
+def _level_counts(path: Path) -> LevelCounts:
+    """Prompts per (domain, rounded level) of a prompt table, counted as it streams past (the
+    table of a paper-scale run holds hundreds of thousands of prompts)."""
+    counts: LevelCounts = Counter()
+    if path.exists():
+        for _, row in iter_jsonl(path):
+            if row.get("difficulty") is not None:
+                counts[str(row.get("domain", "")), round(row["difficulty"])] += 1
+    return counts
+
+
+def _difficulty_figure(plt: Any, scored: LevelCounts, selected: LevelCounts,
                        bands: dict[str, tuple[float, float]] | None) -> Any:
     """Loaded (scored) and selected prompts by level, one panel per domain, each domain's
     difficulty band shaded: what the selection kept out of what it was given."""
-    def levels(rows: list[dict[str, Any]], domain: str | None) -> list[int]:
-        return [round(r["difficulty"]) for r in rows
-                if r.get("difficulty") is not None and (domain is None or r.get("domain") == domain)]
+    def by_level(counts: LevelCounts, domain: str | None) -> dict[int, int]:
+        out: Counter = Counter()
+        for (d, level), n in counts.items():
+            if domain is None or d == domain:
+                out[level] += n
+        return dict(out)
 
-    domains = sorted({str(r.get("domain", "")) for r in scored})
+    domains = sorted({d for d, _ in scored})
     panels: list[str | None] = [None] if len(domains) < 2 else list(domains)
     fig, axes = plt.subplots(len(panels), 1, figsize=(7.4, 0.6 + 2.6 * len(panels)), squeeze=False)
-    bins = [x - 0.5 for x in range(1, 12)]
     for ax, domain in zip(axes[:, 0], panels):
-        loaded, kept = levels(scored, domain), levels(selected, domain)
-        ax.hist(loaded, bins=bins, color="#bdc3c7", edgecolor="white", label=f"loaded ({len(loaded)})")
-        ax.hist(kept, bins=bins, color="#c0392b", edgecolor="white", rwidth=0.6, label=f"selected ({len(kept)})")
+        loaded, kept = by_level(scored, domain), by_level(selected, domain)
+        n_loaded, n_kept = sum(loaded.values()), sum(kept.values())
+        handles = [
+            ax.bar(list(loaded), list(loaded.values()), width=1.0, color="#bdc3c7", edgecolor="white",
+                   label=f"loaded ({n_loaded})"),
+            ax.bar(list(kept), list(kept.values()), width=0.6, color="#c0392b", edgecolor="white",
+                   label=f"selected ({n_kept})")]
         band = None
         if bands is not None:
             band = bands.get(domain or (domains[0] if len(domains) == 1 else "*"), bands["*"])
         if band is not None:
             low, high = band
-            ax.axvspan(low - 0.5, high + 0.5, color="#f1c40f", alpha=0.18, zorder=0,
-                       label=f"band {low:g}-{high:g}")
+            handles.append(ax.axvspan(low - 0.5, high + 0.5, color="#f1c40f", alpha=0.18, zorder=0,
+                                      label=f"band {low:g}-{high:g}"))
         ax.set_xticks(range(1, 11))
         ax.set_xlim(0.5, 10.5)
         ax.set_ylabel("prompts")
-        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: never over a bar
+        # outside: never over a bar
+        ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         name = "" if domain is None else f"{domain}: "
-        ax.set_title(f"{name}{len(loaded)} loaded, {len(kept)} selected", fontsize=10)
+        ax.set_title(f"{name}{n_loaded} loaded, {n_kept} selected", fontsize=10)
     axes[-1, 0].set_xlabel("difficulty level")
+    title = f"Difficulty: {sum(scored.values())} prompts loaded, {sum(selected.values())} selected"
     if len(panels) > 1:
-        fig.suptitle(f"Difficulty: {len(levels(scored, None))} prompts loaded, "
-                     f"{len(levels(selected, None))} selected")
+        fig.suptitle(title)
     else:
-        axes[0, 0].set_title(f"Difficulty: {len(levels(scored, None))} prompts loaded, "
-                             f"{len(levels(selected, None))} selected")
+        axes[0, 0].set_title(title)
     return fig
 
 

@@ -22,8 +22,9 @@ from redstar.recipe import Cleaning
 from redstar.records import Prompt, Sample, Verdict
 from redstar.tables import dumps_line, iter_jsonl, streamed_table, write_table
 
-#: Bytes of samples (uncompressed) per partition: what the build holds in memory at once.
-PARTITION_BYTES = 256 << 20
+#: Bytes of samples (uncompressed) per partition: what the build holds at once (about twice
+#: this as Python objects; measured in docs/benchmarks.md, "Run tables at scale").
+PARTITION_BYTES = 128 << 20
 
 
 def _filters(ctx: RunContext, cfg: Cleaning) -> list[Any]:

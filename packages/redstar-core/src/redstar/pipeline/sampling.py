@@ -39,6 +39,11 @@ def _depends_on(recipe: Recipe) -> Any:
     return recipe.models.teacher, {k: v for k, v in recipe.sampling.to_dict().items() if k != "chunk_size"}, recipe.seed
 
 
+#: Responses asked of one sampler call at most: ``chunk_size`` prompts x ``n`` would otherwise
+#: grow with ``n`` (held until the call returns; a vLLM batch is sized by the engine anyway).
+MAX_CALL_SAMPLES = 1024
+
+
 def sample_seed(run_seed: int, prompt_id: str, index: int) -> int:
     """The seed of sample ``index`` of prompt ``prompt_id``: a stable hash (not Python's salted
     ``hash``), the same on every machine and in every process, below ``2**63``."""
@@ -139,14 +144,24 @@ def _jobs(ctx: RunContext, cfg: Sampling, todo: list[Prompt], have: dict[str, in
         by_need: dict[int, list[Prompt]] = defaultdict(list)
         for p in todo[start:start + cfg.chunk_size]:
             by_need[len(_missing(have[p.id], wanted[p.id]))].append(p)
-        for need, group in sorted(by_need.items()):
-            free = [_missing(have[p.id], wanted[p.id]) for p in group]
-            seeds = tuple(tuple(sample_seed(run_seed, p.id, i) for i in indices) for p, indices in zip(group, free))
-            # ``seed`` is for samplers that cannot honour ``seeds``: tied to the group's first
-            # sample rather than to its position in this attempt's to-do list.
-            params = cfg.params(n=need, seed=seeds[0][0], seeds=seeds)
-            conversations = [ctx.verifier(p.domain).messages(p) for p in group]
-            yield GenerateJob(key=list(zip(group, free)), conversations=conversations, params=params)
+        for need, same_need in sorted(by_need.items()):
+            # At most MAX_CALL_SAMPLES responses per call (at least one prompt's): a call's
+            # responses are held until it returns, and n can be in the hundreds.
+            step = max(1, MAX_CALL_SAMPLES // need)
+            for part in range(0, len(same_need), step):
+                yield _job(ctx, cfg, same_need[part:part + step], need, have, wanted, run_seed)
+
+
+def _job(ctx: RunContext, cfg: Sampling, group: list[Prompt], need: int, have: dict[str, int],
+         wanted: dict[str, int], run_seed: int) -> GenerateJob:
+    """One call: ``need`` samples of each prompt of ``group``, each with its own seed."""
+    free = [_missing(have[p.id], wanted[p.id]) for p in group]
+    seeds = tuple(tuple(sample_seed(run_seed, p.id, i) for i in indices) for p, indices in zip(group, free))
+    # ``seed`` is for samplers that cannot honour ``seeds``: tied to the group's first sample
+    # rather than to its position in this attempt's to-do list.
+    params = cfg.params(n=need, seed=seeds[0][0], seeds=seeds)
+    conversations = [ctx.verifier(p.domain).messages(p) for p in group]
+    return GenerateJob(key=list(zip(group, free)), conversations=conversations, params=params)
 
 
 def _rows(drawn: list[tuple[Prompt, list[int]]], completions: Any, teacher: str,
