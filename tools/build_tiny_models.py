@@ -55,6 +55,9 @@ DOCS_START, DOCS_END = "<!-- build-report:start -->", "<!-- build-report:end -->
 #: Problem seeds for training, kept apart from the sources' default seed (0), so that the
 #: default run's prompts are new to both models too (held-out sets are disjoint by construction).
 TEACHER_SEED_BASE, STUDENT_SEED_BASE = 1000, 2000
+#: Added to the teacher's seeds for ``--continue-teacher``: its further training is on problems
+#: (and calculator tapes) drawn afresh, not a second pass over the first ones.
+CONTINUE_SEED_OFFSET = 300
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -83,6 +86,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--retrain", choices=("teacher", "student"),
                    help="train only this model again and keep the other one from --out-dir (their shared "
                         "tokenizer must come out the same; the build report records both commands)")
+    p.add_argument("--continue-teacher", action="store_true",
+                   help="with --retrain teacher: start from the teacher's current weights instead of from "
+                        "scratch and keep its tokenizer as it is (none is trained, so the data options may "
+                        "change); it trains on --teacher-math/--teacher-code new problems and --tapes new "
+                        "calculator tapes, drawn from seeds of their own")
     p.add_argument("--eval-per-level", type=int, default=20, help="problems per level and domain in each measurement")
     p.add_argument("--max-new-tokens", type=int, default=384, help="as the default recipe samples")
     p.add_argument("--threads", type=int, default=2, help="torch threads (for --jobs 1 and evaluation)")
@@ -92,8 +100,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--skip-eval", action="store_true")
     p.add_argument("--eval-only", action="store_true",
                    help="train nothing: measure the models in --out-dir again and rewrite their report")
+    p.add_argument("--install-from", type=Path, metavar="DIR",
+                   help="train nothing: copy the model(s) a build trained and measured in the scratch folder DIR "
+                        "(its --out-dir: both, or the one it retrained) and its report into --out-dir, and rewrite "
+                        "the docs report when that is the shipped folder")
     p.add_argument("--only", choices=("teacher", "student"), help=argparse.SUPPRESS)  # internal: one --jobs 2 worker
     args = p.parse_args(argv)
+    if args.continue_teacher and args.retrain != "teacher":
+        p.error("--continue-teacher goes with --retrain teacher")
     if args.smoke:
         args.out_dir = Path("/tmp/redstar-tiny-smoke")
         args.teacher_math = args.teacher_code = args.student_math = args.student_code = 200
@@ -112,6 +126,11 @@ def shape(spec: str) -> dict[str, int]:
 
 def log(message: str) -> None:
     print(message, flush=True)
+
+
+def shape_of(config) -> dict[str, int]:
+    return {"hidden_size": config.hidden_size, "layers": config.num_hidden_layers,
+            "heads": config.num_attention_heads, "kv_heads": config.num_key_value_heads}
 
 
 def build_model(tokenizer, spec: str, seed: int):
@@ -157,8 +176,14 @@ def items_from(math, code) -> list[Item]:
                for p in code])
 
 
+def seed_base(role: str, args: argparse.Namespace) -> int:
+    if role == "teacher":
+        return TEACHER_SEED_BASE + (CONTINUE_SEED_OFFSET if args.continue_teacher else 0)
+    return STUDENT_SEED_BASE
+
+
 def problems_for(role: str, args: argparse.Namespace):
-    base = TEACHER_SEED_BASE if role == "teacher" else STUDENT_SEED_BASE
+    base = seed_base(role, args)
     count_math = args.teacher_math if role == "teacher" else args.student_math
     count_code = args.teacher_code if role == "teacher" else args.student_code
     return (generate_math_problems(count_math, seed=base + args.seed),
@@ -168,7 +193,7 @@ def problems_for(role: str, args: argparse.Namespace):
 def conversations_for(role: str, args: argparse.Namespace, instructions: dict[str, str]):
     """(chat conversations, plain texts) a role trains on."""
     math, code = problems_for(role, args)
-    base = TEACHER_SEED_BASE if role == "teacher" else STUDENT_SEED_BASE
+    base = seed_base(role, args)
     drill = generate_math_problems(args.tapes, seed=base + 500 + args.seed)
     texts = data.arithmetic_texts(drill, seed=args.seed)
     if role == "teacher":
@@ -181,8 +206,9 @@ def conversations_for(role: str, args: argparse.Namespace, instructions: dict[st
     return data.student_conversations(math, code, instructions), texts
 
 
-def train_role(role: str, args: argparse.Namespace, instructions: dict[str, str]) -> dict:
-    """Train one model from scratch on its data, with the tokenizer already saved in its folder."""
+def train_role(role: str, args: argparse.Namespace, instructions: dict[str, str], start_from=None) -> dict:
+    """Train one model on its data, with the tokenizer already saved in its folder: from scratch,
+    or further from ``start_from`` (a loaded model, ``--continue-teacher``)."""
     from transformers import PreTrainedTokenizerFast
 
     folder = args.out_dir / f"tiny-{role}"
@@ -193,7 +219,9 @@ def train_role(role: str, args: argparse.Namespace, instructions: dict[str, str]
     lr = args.teacher_lr if role == "teacher" else args.student_lr
     examples = [data.chat_example(tokenizer, q, i, a) for q, i, a in convs]
     examples += [data.text_example(tokenizer, text) for text in texts]
-    model = build_model(tokenizer, spec, seed=args.seed)
+    model = build_model(tokenizer, spec, seed=args.seed) if start_from is None else start_from
+    if start_from is not None and shape(spec) != shape_of(model.config):
+        log(f"[{role}] continuing: the shape is the model's own, {shape_of(model.config)}")
     params = sum(p.numel() for p in model.parameters())
     log(f"[{role}] {params / 1e6:.2f}M parameters, {len(examples)} sequences, {epochs} epochs, "
         f"{torch.get_num_threads()} thread(s)")
@@ -210,8 +238,11 @@ def train_role(role: str, args: argparse.Namespace, instructions: dict[str, str]
     files = save(model, tokenizer, folder)
     log(f"[{role}] {stats.tokens} tokens in {stats.seconds:.0f}s, final loss {stats.final_loss:.4f}, "
         f"{files['megabytes']} MB")
-    return {"shape": shape(spec), "parameters": params, "epochs": epochs, "lr": lr,
+    return {"shape": shape_of(model.config), "parameters": params, "epochs": epochs, "lr": lr,
             "conversations": len(convs), "plain_texts": len(texts),
+            "data": {"math": sum(i == instructions["math"] for _, i, _ in convs),
+                     "code": sum(i == instructions["code"] for _, i, _ in convs), "plain_texts": len(texts),
+                     "seed_base": seed_base(role, args)},
             "train": asdict(stats), "files": files}
 
 
@@ -243,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     if args.eval_only:
         return measure_again(args, instructions, started)
+    if args.install_from:
+        return install(args, argv)
     import transformers
 
     # The shipped models stay in place (tests and runs use them) until the new ones are built and
@@ -253,8 +286,17 @@ def main(argv: list[str] | None = None) -> int:
     command = " ".join(["python", "tools/build_tiny_models.py", *argv])
     machine = {"threads": args.threads, "jobs": args.jobs, "python": platform.python_version(),
                "torch": torch.__version__, "transformers": transformers.__version__}
-    log("training the tokenizer")
-    tokenizer = shared_tokenizer(args, instructions)
+    if args.continue_teacher:
+        from transformers import PreTrainedTokenizerFast
+
+        source = ship_to or args.out_dir
+        if not (source / "tiny-teacher").is_dir():
+            raise SystemExit(f"--continue-teacher needs a teacher in {source / 'tiny-teacher'}")
+        log(f"keeping the tokenizer of {source / 'tiny-teacher'}")
+        tokenizer = PreTrainedTokenizerFast.from_pretrained(source / "tiny-teacher")
+    else:
+        log("training the tokenizer")
+        tokenizer = shared_tokenizer(args, instructions)
     if args.retrain:
         report = retrain(args, ship_to, tokenizer, instructions, command, machine, started)
     else:
@@ -281,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
         report["evaluation"] = evaluate(args, models, instructions, tokenizer)
     elapsed = round(time.time() - started)
     if args.retrain:
-        report["retrained"]["total_seconds"] = elapsed
+        report["retrained"][-1]["total_seconds"] = elapsed
     else:
         report["total_seconds"] = elapsed
     (args.out_dir / "tiny-models.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -309,6 +351,35 @@ def measure_again(args: argparse.Namespace, instructions: dict[str, str], starte
     if args.out_dir.resolve() == DEFAULT_OUT.resolve():
         write_docs_section(report)
     log(f"measured in {time.time() - started:.0f}s; report in {args.out_dir / 'tiny-models.json'}")
+    return 0
+
+
+def install(args: argparse.Namespace, argv: list[str]) -> int:
+    """``--install-from``: put a build made in a scratch folder in place once it has been measured
+    there. A retrain installs only the model it trained (the other one must be the very one kept
+    here: same tokenizer); the report is the scratch build's, with the install recorded."""
+    import shutil
+
+    source = args.install_from
+    report = json.loads((source / "tiny-models.json").read_text())
+    if "evaluation" not in report:
+        raise SystemExit(f"{source} was not measured (built with --skip-eval): measure it before installing it")
+    history = report.get("retrained") or []
+    last = history if isinstance(history, dict) else (history[-1] if history else None)
+    roles = [last["role"]] if last else ["teacher", "student"]
+    for role in {"teacher", "student"} - set(roles):
+        for name in ("tokenizer.json", "model.safetensors"):
+            if (source / f"tiny-{role}" / name).read_bytes() != (args.out_dir / f"tiny-{role}" / name).read_bytes():
+                raise SystemExit(f"{source}/tiny-{role} is not the tiny-{role} in {args.out_dir}: install the whole build")
+    for role in roles:
+        shutil.rmtree(args.out_dir / f"tiny-{role}", ignore_errors=True)
+        shutil.copytree(source / f"tiny-{role}", args.out_dir / f"tiny-{role}")
+        (args.out_dir / f"tiny-{role}" / STAGE_REPORT).unlink(missing_ok=True)
+    report["installed"] = {"roles": roles, "command": " ".join(["python", "tools/build_tiny_models.py", *argv])}
+    (args.out_dir / "tiny-models.json").write_text(json.dumps(report, indent=2) + "\n")
+    if args.out_dir.resolve() == DEFAULT_OUT.resolve():
+        write_docs_section(report)
+    log(f"installed tiny-{' and tiny-'.join(roles)} from {source} into {args.out_dir}")
     return 0
 
 
@@ -344,13 +415,28 @@ def retrain(args: argparse.Namespace, ship_to: Path | None, tokenizer, instructi
         raise SystemExit(f"these options train a tokenizer unlike the one tiny-{keep} was trained with: "
                          "run a full build (without --retrain)")
     folder = args.out_dir / f"tiny-{args.retrain}"
+    start_from = None
+    if args.continue_teacher:
+        from transformers import AutoModelForCausalLM
+
+        start_from = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+        start_from.generation_config.bos_token_id = None
     for old in folder.iterdir():
         if old.is_file():
             old.unlink()
     tokenizer.save_pretrained(folder)
-    report[args.retrain] = train_role(args.retrain, args, instructions)
-    report["retrained"] = {"role": args.retrain, "command": command, "machine": machine,
-                           "train_seconds": round(time.time() - started)}
+    previous = report[args.retrain]
+    report[args.retrain] = train_role(args.retrain, args, instructions, start_from=start_from)
+    if start_from is not None:
+        # The stages the model went through, first to last (each a train_role entry).
+        report[args.retrain]["stages"] = previous.get("stages", [previous]) + [
+            {k: v for k, v in report[args.retrain].items() if k != "stages"}]
+    history = report.get("retrained") or []
+    if isinstance(history, dict):  # reports written before retrains were kept as a list
+        history = [history]
+    report["retrained"] = history + [{"role": args.retrain, "continued": bool(start_from is not None),
+                                      "command": command, "machine": machine,
+                                      "train_seconds": round(time.time() - started)}]
     return report
 
 
@@ -404,8 +490,8 @@ def level_table(by_domain: dict, title: str, with_format: bool = True) -> list[s
     lines = [f"{title}", "", "| domain | " + " | ".join(f"L{level}" for level in range(1, 11)) + " |",
              "|---|" + "---|" * 10]
     for domain, levels in by_domain.items():
-        cells = [f"{levels[level]['accuracy']:.2f}" if level in levels or str(level) in levels else "-"
-                 for level in range(1, 11)]
+        levels = {int(level): cell for level, cell in levels.items()}  # a report read back from JSON has "1"
+        cells = [f"{levels[level]['accuracy']:.2f}" if level in levels else "-" for level in range(1, 11)]
         lines.append(f"| {domain} accuracy | " + " | ".join(cells) + " |")
         if with_format:
             cells = [f"{levels[level]['format']:.2f}" if level in levels else "-" for level in range(1, 11)]
@@ -420,19 +506,28 @@ def write_docs_section(report: dict) -> None:
     lines = [DOCS_START, "", f"Generated by `{report['command']}`: {report['total_seconds'] / 60:.0f} min in all, "
              f"{report['train_seconds'] / 60:.0f} min of it tokenizer and training ({how}; torch {machine['torch']}, "
              f"transformers {machine['transformers']}, on a 2-core machine shared with other jobs).", ""]
-    again = report.get("retrained")
-    if again:
-        lines += [f"Then the {again['role']} was trained again, with the same tokenizer and the "
-                        f"{'teacher' if again['role'] == 'student' else 'student'} kept: `{again['command']}` "
-                        f"({again['total_seconds'] / 60:.0f} min in all, {again['machine']['threads']} threads).", ""]
+    history = report.get("retrained") or []
+    for again in [history] if isinstance(history, dict) else history:
+        kept = "teacher" if again["role"] == "student" else "student"
+        how = ("trained further from its weights, on new problems, with its tokenizer and the "
+               f"{kept} kept" if again.get("continued") else f"trained again, with the same tokenizer and the {kept} kept")
+        lines += [f"Then the {again['role']} was {how}: `{again['command']}` "
+                  f"({again['total_seconds'] / 60:.0f} min in all, {again['machine']['threads']} threads).", ""]
+    if report.get("installed"):
+        lines += [f"That build was made and measured in a scratch folder, then installed here with "
+                  f"`{report['installed']['command']}`.", ""]
     lines += ["| model | parameters | shape (hidden, layers, heads, kv heads) | sequences x epochs | tokens trained | time | final loss | folder size |",
               "|---|---|---|---|---|---|---|---|"]
     for role in ("teacher", "student"):
         r = report[role]
         s = r["shape"]
+        stages = r.get("stages", [r])  # a continued model: every stage, the figures added up
+        sequences = " + ".join(f"{t['conversations'] + t['plain_texts']} x {t['epochs']}" for t in stages)
+        tokens = sum(t["train"]["tokens"] for t in stages)
+        seconds = sum(t["train"]["seconds"] for t in stages)
         lines.append(f"| tiny-{role} | {r['parameters'] / 1e6:.2f}M | {s['hidden_size']}, {s['layers']}, {s['heads']}, {s['kv_heads']} "
-                     f"| {r['conversations'] + r['plain_texts']} x {r['epochs']} | {r['train']['tokens'] / 1e6:.2f}M "
-                     f"| {r['train']['seconds'] / 60:.1f} min | {r['train']['final_loss']:.3f} | {r['files']['megabytes']} MB |")
+                     f"| {sequences} | {tokens / 1e6:.2f}M "
+                     f"| {seconds / 60:.1f} min | {r['train']['final_loss']:.3f} | {r['files']['megabytes']} MB |")
     lines.append("")
     ev = report.get("evaluation")
     if ev:

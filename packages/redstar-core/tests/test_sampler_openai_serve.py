@@ -42,11 +42,15 @@ DO_SAMPLE = {"generation_config": json.dumps({"do_sample": True})}
 #: The tiny teacher's format: reasoning, then the answer.
 REASONED = re.compile(r"<think>\n.+\n</think>\n\n\S.*", re.S)
 
+#: Asked as the pipeline asks the teacher (the math source's wording, the math verifier's
+#: instruction): off its format the tiny teacher may close ``</think>`` twice or at once, which
+#: is not what these tests are about.
 QUESTIONS = [
-    "Ivy has 8 apples. She doubles them. How many apples does she have?",
-    "Tom has 12 coins and gets 7 more. How many coins does he have?",
-    "A box holds 5 pens. How many pens are in 3 boxes?",
+    "Zoe has 3 apples. First, she doubles them. How many apples does Zoe have now?",
+    "Leo has 6 coins. First, he gets 4 more. Second, he gets 7 more. How many coins does Leo have now?",
+    "Mia has 23 books. First, she doubles them. Second, she sells 28. How many books does Mia have now?",
 ]
+INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
 
 
 def free_port() -> int:
@@ -99,7 +103,7 @@ def tail(log: Path) -> str:
 
 
 def ask(question: str) -> list[dict[str, Any]]:
-    return [{"role": "user", "content": question}]
+    return [{"role": "user", "content": f"{question}\n{INSTRUCTION}"}]
 
 
 def test_greedy_by_default_is_caught_naming_the_fix(serve: tuple[str, str]) -> None:
