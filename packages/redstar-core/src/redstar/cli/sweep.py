@@ -76,7 +76,7 @@ def sweep(ctx: click.Context, sweep_file: str, out: str | None, dry_run: bool, c
 
     console = Console(stderr=True)
     console.print(f"[bold]redstar sweep[/bold] {spec.name}: {len(variants)} variants -> {out_dir}")
-    run_sweep(spec, variants, out_dir, host_, lambda line: console.print(line, markup=False, highlight=False),
+    run_sweep(spec, variants, out_dir, host_, lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True),
               board=lambda: ProgressBoard(console, enabled=not no_progress), until=until)
 
 sweep.epilog = EPILOG
