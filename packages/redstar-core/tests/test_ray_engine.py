@@ -388,7 +388,7 @@ def test_a_small_run_on_ray_produces_what_the_local_run_does(cluster, tmp_path):
     local_run, local_log = redstar_run(tmp_path, "local")
     on_cluster = f"execution: {{engine: ray, address: '{cluster.address}', replicas: 2}}\n"
     ray_run, ray_log = redstar_run(tmp_path, "ray", on_cluster)
-    said = " ".join(ray_log.split())  # the console may wrap the engine's lines
+    said = " ".join(ray_log.split())  # the console may wrap the engine's lines (not mid-word: soft wrap)
     assert "ray: 2 node(s)" in said and "ray: " not in local_log
     # the teacher's replicas sampled, then the student's evaluated
     assert said.count("transformers replica(s) of") == 2 and "tiny-teacher" in said and "tiny-student" in said, said

@@ -158,7 +158,9 @@ class ProgressBoard:
         self._progress.__exit__(*exc)
 
     def log(self, message: str) -> None:
-        self.console.print(message)
+        # Not wrapped at the console's width: a log line often ends in a path, which a hard wrap
+        # would split mid-name (unreadable, and not what a grep of the log finds).
+        self.console.print(message, soft_wrap=True)
 
     def stage(self, name: str) -> None:
         """A line saying stage ``name`` starts, where there is no live display to show it."""
