@@ -176,8 +176,8 @@ def write_openrlhf(run_dir: str | Path, out: str | Path | None = None) -> tuple[
 
 def write_samples_jsonl(run_dir: str | Path, out: str | Path | None = None) -> tuple[Path, int]:
     """Write every sample with its verdict as JSON Lines, a shard at a time."""
-    from redstar.pipeline.run_tables import SAMPLES, VERDICT_FIELDS, VERDICTS
-    from redstar.tables import ShardedTable, read_shard, streamed_table
+    from redstar.pipeline.run_tables import SAMPLES, VERDICT_FIELDS, judged_rows
+    from redstar.tables import streamed_table
 
     run_dir = Path(run_dir)
     if not (run_dir / SAMPLES).is_dir():
@@ -185,15 +185,14 @@ def write_samples_jsonl(run_dir: str | Path, out: str | Path | None = None) -> t
     out = Path(out) if out is not None else run_dir / "export" / "jsonl" / "samples.jsonl"
     count = 0
     with streamed_table(out) as write:
-        for shard in ShardedTable(run_dir / SAMPLES).shards():
-            judged = run_dir / VERDICTS / shard.name.split(".")[0]
-            verdicts = {r["sample_id"]: r for r in ShardedTable(judged).rows()} if judged.is_dir() else {}
-            batch = []
-            for row in read_shard(shard):
-                verdict = verdicts.get(f"{row['prompt_id']}#{row['index']}")
-                batch.append({**row, "verdict": None if verdict is None else {k: verdict[k] for k in VERDICT_FIELDS}})
-            write(batch)
-            count += len(batch)
+        batch: list[dict[str, Any]] = []
+        for row, verdict in judged_rows(run_dir, unjudged=True):
+            batch.append({**row, "verdict": None if verdict is None else {k: verdict[k] for k in VERDICT_FIELDS}})
+            if len(batch) == 1024:
+                write(batch)
+                count, batch = count + len(batch), []
+        write(batch)
+        count += len(batch)
     return out, count
 
 

@@ -92,7 +92,7 @@ def make_plots(run_dir: Path, summary: dict[str, Any]) -> dict[str, Path]:
         length = len(sample["response"])
         bucket = int(np.searchsorted(edges, length))
         totals[bucket] += 1
-        hits[bucket] += bool(verdict["correct"])
+        hits[bucket] += bool(verdict and verdict["correct"])
         length_sums[bucket] += length
     shown = totals >= 5
     if shown.sum() >= 2:

@@ -64,22 +64,29 @@ class SampleSet:
         return self.count
 
 
+def verdicts_dir(run_root: Path, sample_shard: Path) -> Path:
+    """Where the verdicts of the samples in ``sample_shard`` are: ``verdicts/part-NNNNNN/``."""
+    return run_root / VERDICTS / sample_shard.name.split(".")[0]
+
+
 def verdict_table(run_root: Path, sample_shard: Path) -> ShardedTable:
-    """The verdicts of the samples in ``sample_shard``."""
-    return ShardedTable(run_root / VERDICTS / sample_shard.name.split(".")[0])
+    """The verdicts of the samples in ``sample_shard``, opened for appending."""
+    return ShardedTable(verdicts_dir(run_root, sample_shard))
+
+
+def stored_verdicts(run_root: Path, sample_shard: Path) -> dict[str, dict]:
+    """The verdict rows of ``sample_shard`` by sample id (later rows win: a sample judged again
+    appends a newer verdict); empty when none was written. Reading creates nothing."""
+    root = verdicts_dir(run_root, sample_shard)
+    return {row["sample_id"]: row for row in ShardedTable(root).rows()} if root.is_dir() else {}
 
 
 def verdicts_of(run_root: Path, sample_shard: Path, samples: list[Sample]) -> dict[str, Verdict]:
-    """The stored verdicts of ``samples`` (all from ``sample_shard``) that judged their very text;
-    later rows win (a sample judged again appends a newer verdict)."""
+    """The stored verdicts of ``samples`` (all from ``sample_shard``) that judged their very text."""
     digests = {s.id: response_digest(s.response) for s in samples}
-    root = run_root / VERDICTS / sample_shard.name.split(".")[0]
-    found: dict[str, Verdict] = {}
-    if root.exists():
-        for row in ShardedTable(root).rows():
-            if digests.get(row["sample_id"]) == row.get("response_sha256"):
-                found[row["sample_id"]] = Verdict.from_dict({k: row[k] for k in VERDICT_FIELDS})
-    return found
+    return {sample_id: Verdict.from_dict({k: row[k] for k in VERDICT_FIELDS})
+            for sample_id, row in stored_verdicts(run_root, sample_shard).items()
+            if digests.get(sample_id) == row.get("response_sha256")}
 
 
 @dataclass(frozen=True)
@@ -123,20 +130,19 @@ def verdict_rows(run_root: str | Path) -> Iterator[dict]:
         yield from ShardedTable(table).rows()
 
 
-def judged_rows(run_root: str | Path, columns: tuple[str, ...] | None = None) -> Iterator[tuple[dict, dict]]:
+def judged_rows(run_root: str | Path, columns: tuple[str, ...] | None = None,
+                unjudged: bool = False) -> Iterator[tuple[dict, dict | None]]:
     """``(sample row, verdict row)`` for every judged sample of a run, one shard in memory at a
-    time (``columns``: only those sample fields), for reports and tools."""
+    time (``columns``: only those sample fields; ``unjudged``: samples without a verdict too,
+    with None), for reports and tools."""
     root = Path(run_root)
-    if not (root / SAMPLES).exists():
+    if not (root / SAMPLES).is_dir():
         return
     for shard in ShardedTable(root / SAMPLES).shards():
-        verdicts_dir = root / VERDICTS / shard.name.split(".")[0]
-        if not verdicts_dir.exists():
-            continue
-        verdicts = {row["sample_id"]: row for row in ShardedTable(verdicts_dir).rows()}
+        verdicts = stored_verdicts(root, shard)
         for row in read_shard(shard, columns):
             verdict = verdicts.get(f"{row['prompt_id']}#{row['index']}")
-            if verdict is not None:
+            if verdict is not None or unjudged:
                 yield row, verdict
 
 

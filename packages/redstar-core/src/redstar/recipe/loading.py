@@ -197,20 +197,26 @@ def _check_values(recipe: Recipe, fail: Any) -> None:
         fail("execution.num_cpus", f"must be more than 0, got {execution.num_cpus!r}")
 
 
-def load_recipe(path: str | Path) -> Recipe:
-    path = Path(path)
+def read_yaml_file(path: Path, what: str = "recipe") -> tuple[Any, str]:
+    """``(data, text)`` of a YAML file (a recipe, a sweep file); a missing or unreadable file and
+    invalid YAML are :class:`RecipeError` s naming the file (and the line)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise RecipeError(path, "<file>", "recipe file not found") from None
+        raise RecipeError(path, "<file>", f"{what} file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise RecipeError(path, "<file>", f"cannot read the recipe: {exc}") from None
+        raise RecipeError(path, "<file>", f"cannot read the {what} file: {exc}") from None
     try:
-        data = parse_yaml(text)
+        return parse_yaml(text), text
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         raise RecipeError(where, "<yaml>", f"invalid YAML: {getattr(exc, 'problem', exc)}") from None
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    path = Path(path)
+    data, text = read_yaml_file(path)
     return validate(data, path, text)
 
 

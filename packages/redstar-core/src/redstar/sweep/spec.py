@@ -30,7 +30,8 @@ from typing import Any
 import yaml
 
 from redstar.errors import RecipeError
-from redstar.recipe import Recipe, key_lines, parse_yaml
+from redstar.recipe import Recipe, key_lines
+from redstar.recipe.loading import read_yaml_file
 
 TOP_KEYS = ("name", "base", "plugins", "seeds", "set", "vary", "report")
 REPORT_KEYS = ("model",)
@@ -81,19 +82,8 @@ def load_sweep(path: str | Path) -> SweepSpec:
     """Read and check a sweep file (its shape and keys; the variants' recipes are checked when
     they are expanded, :func:`redstar.sweep.variants.expand`)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RecipeError(path, "<file>", "sweep file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RecipeError(path, "<file>", f"cannot read the sweep file: {exc}") from None
-    try:
-        data = parse_yaml(text)
-        lines = key_lines(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise RecipeError(f"{path}:{mark.line + 1}" if mark else path, "<yaml>",
-                          f"invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    data, text = read_yaml_file(path, "sweep")
+    lines = key_lines(text)
     return _parse(path, data, lines)
 
 

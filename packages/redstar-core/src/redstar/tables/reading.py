@@ -41,22 +41,32 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
         raise InputError(path, "is a folder, not a JSON Lines file") from None
     with handle:
         for number, raw in enumerate(handle, start=1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                # A binary file (an .arrow shard, a pickle) given where JSON Lines was expected.
-                raise InputError(path, f"bytes that are not UTF-8 at column {exc.start + 1}: not a JSON Lines "
-                                 "file (RedStar reads .jsonl, .json, .parquet, .arrow and save_to_disk folders)",
-                                 line=number) from None
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(path, f"invalid JSON ({exc.msg} at column {exc.colno})", line=number) from None
-            if not isinstance(obj, dict):
-                raise InputError(path, f"expected a JSON object, got {type(obj).__name__}", line=number)
-            yield number, obj
+            # A binary file (an .arrow shard, a pickle) given where JSON Lines was expected.
+            obj = parse_json_line(path, raw, number, not_utf8=": not a JSON Lines file (RedStar reads .jsonl, "
+                                  ".json, .parquet, .arrow and save_to_disk folders)")
+            if obj is not None:
+                yield number, obj
+
+
+def parse_json_line(path: Path, raw: bytes, number: int, advice: str = "", not_utf8: str = "") -> dict[str, Any] | None:
+    """The JSON object on line ``number`` of ``path`` (None for a blank line); anything else is an
+    :class:`InputError` naming file, line and column, ending with ``advice`` (``not_utf8`` says
+    more about bytes that are not UTF-8)."""
+    tail = f"; {advice}" if advice else ""
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(path, f"bytes that are not UTF-8 at column {exc.start + 1}{not_utf8}{tail}",
+                         line=number) from None
+    if not line.strip():
+        return None
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise InputError(path, f"invalid JSON ({exc.msg} at column {exc.colno}){tail}", line=number) from None
+    if not isinstance(obj, dict):
+        raise InputError(path, f"expected a JSON object, got {type(obj).__name__}{tail}", line=number)
+    return obj
 
 
 def _is_json_lines(path: Path) -> bool:

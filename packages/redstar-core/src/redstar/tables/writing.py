@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from redstar.errors import InputError
+from redstar.tables.reading import parse_json_line
 
 
 def _to_jsonable(row: Any) -> dict[str, Any]:
@@ -174,22 +174,10 @@ def read_journal(path: Path) -> tuple[list[dict[str, Any]], int]:
     A damaged complete line is an :class:`~redstar.errors.InputError` naming file and line."""
     data = path.read_bytes()
     complete = data.rfind(b"\n") + 1  # bytes up to and including the last newline
-    rows = [_parse_line(path, line, number)
-            for number, line in enumerate(data[:complete].splitlines(), start=1) if line.strip()]
+    rows = [row for number, line in enumerate(data[:complete].splitlines(), start=1)
+            if (row := parse_json_line(path, line, number, advice=_DAMAGED)) is not None]
     return rows, len(data) - complete
 
 
-def _parse_line(path: Path, line: bytes, number: int) -> dict[str, Any]:
-    advice = ("the table is damaged (a crash only ever tears the last, unterminated line); fix or delete "
-              "this line and run again: only the rows missing then are redone")
-    try:
-        text = line.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(path, f"bytes that are not UTF-8 at column {exc.start + 1}; {advice}", line=number) from None
-    try:
-        row = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(path, f"invalid JSON ({exc.msg} at column {exc.colno}); {advice}", line=number) from None
-    if not isinstance(row, dict):
-        raise InputError(path, f"expected a JSON object, got {type(row).__name__}; {advice}", line=number)
-    return row
+_DAMAGED = ("the table is damaged (a crash only ever tears the last, unterminated line); fix or delete this line "
+            "and run again: only the rows missing then are redone")
