@@ -150,6 +150,13 @@ def save(model, tokenizer, folder: Path) -> dict[str, float]:
             old.unlink()
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
+    # safetensors' writer leaves model.safetensors 0600; the shipped models must be readable by
+    # every user who installs RedStar (a non-root test run could not load the teacher).
+    from redstar.tables import file_mode
+
+    for written in folder.iterdir():
+        if written.is_file():
+            written.chmod(file_mode())
     size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
     return {"bytes": size, "megabytes": round(size / 2**20, 2)}
 
