@@ -112,7 +112,7 @@ def _binomial_two_sided(k: int, n: int) -> float:
     return min(1.0, 2 * tail)
 
 
-def _sign_flip_p(diffs: np.ndarray, seed: int) -> float:
+def sign_flip_p(diffs: np.ndarray, seed: int) -> float:
     """Monte Carlo sign-flip test of a zero mean difference, add-one so p is never 0."""
     rng = np.random.default_rng(seed)
     observed = abs(diffs.sum())
@@ -141,7 +141,7 @@ def paired_comparison(model: Sequence[tuple[int, int]], against: Sequence[tuple[
         p = _binomial_two_sided(better, better + worse)
         test = "mcnemar-exact" if single else "sign-flip-exact"
     else:
-        p = _sign_flip_p(nonzero, seed)
+        p = sign_flip_p(nonzero, seed)
         test = "sign-flip-monte-carlo"
     low, high = max(-1.0, low), min(1.0, high)
     within = bool(low <= 0.0 <= high or p >= 1 - LEVEL)
@@ -160,7 +160,7 @@ def seed_spread(values: Sequence[float]) -> dict[str, float]:
 
 # -- comparing the models of a run -----------------------------------------------------------
 
-def _per_problem(path: Path) -> dict[str, tuple[int, int]]:
+def per_problem_results(path: Path) -> dict[str, tuple[int, int]]:
     """``prompt_id -> (correct, samples)`` from an evaluation's per-problem results
     (``<run>/eval/<model>/<evaluator>.jsonl``); a later row for the same problem wins."""
     from redstar.errors import InputError
@@ -196,7 +196,7 @@ def compare_models(run_dir: str | Path, scores: dict[str, dict[str, Any]]) -> di
             paths = [root / "eval" / t / f"{evaluator}.jsonl" for t in (tag, previous)]
             if not all(p.is_file() for p in paths):
                 continue
-            mine, theirs = (_per_problem(p) for p in paths)
+            mine, theirs = (per_problem_results(p) for p in paths)
             shared = sorted(set(mine) & set(theirs))
             if not shared:
                 continue

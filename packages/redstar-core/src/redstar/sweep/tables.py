@@ -29,11 +29,11 @@ from redstar.stats import (
     LEVEL,
     RESAMPLES,
     SEED,
-    _per_problem,
-    _sign_flip_p,
     paired_comparison,
     pass_at_1_interval,
+    per_problem_results,
     seed_spread,
+    sign_flip_p,
 )
 from redstar.sweep.spec import SweepSpec
 from redstar.sweep.variants import Variant
@@ -60,7 +60,7 @@ def _seed_results(run: Path, wanted: str) -> tuple[str | None, dict[str, tuple[f
     out: dict[str, tuple[float, Pooled | None]] = {}
     for evaluator, score in scores[tag].items():
         path = run / "eval" / tag / f"{evaluator}.jsonl"
-        out[evaluator] = (float(score["pass_at_1"]), _per_problem(path) if path.is_file() else None)
+        out[evaluator] = (float(score["pass_at_1"]), per_problem_results(path) if path.is_file() else None)
     return tag, out
 
 
@@ -131,7 +131,7 @@ def _average(cells: dict[str, dict[str, Any]], pooled: dict[str, Pooled | None],
         low, high = _stratified(diffs)
         flat = np.concatenate(weighted)
         nonzero = flat[np.abs(flat) > 1e-12]
-        p = 1.0 if len(nonzero) == 0 else _sign_flip_p(nonzero, SEED)
+        p = 1.0 if len(nonzero) == 0 else sign_flip_p(nonzero, SEED)
         out["vs_baseline"] = {"difference": float(flat.sum()), "ci": [low, high], "p_value": p,
                               "test": "stratified sign-flip Monte Carlo",
                               "within_noise": bool(low <= 0.0 <= high or p >= 1 - LEVEL)}
