@@ -63,3 +63,26 @@ def test_summary_interval_with_several_samples_is_deterministic():
 def test_summary_of_nothing_claims_nothing():
     score = summarise("b", "m", [], 1)
     assert score.pass_at_1 == 0.0 and score.pass_at_1_ci == [0.0, 1.0]
+
+
+def test_pass_at_k_and_majority_vote_carry_their_own_intervals():
+    # 40 problems, 4 samples each: 0..4 right, evenly; majority right where 3 or 4 of 4 are.
+    rows = _rows([0, 1, 2, 3, 4] * 8, 4)
+    score = summarise("b", "m", rows, 4)
+    assert score.majority == pytest.approx(16 / 40)
+    assert score.majority_ci == pytest.approx([0.2635, 0.5540], abs=1e-4)  # Wilson, 16 of 40, by hand
+    assert set(score.pass_at_k_ci) == set(score.pass_at_k) == {"pass@1", "pass@2", "pass@4"}
+    for name, value in score.pass_at_k.items():
+        low, high = score.pass_at_k_ci[name]
+        assert low < value < high, name
+    assert score.pass_at_k_ci["pass@1"] == pytest.approx(score.pass_at_1_ci)  # one estimator, one interval
+    # Every problem solved by some sample: pass@4 is 1 on all but the 8 unsolved problems.
+    assert score.pass_at_k["pass@4"] == pytest.approx(32 / 40)
+    assert score.to_dict()["majority_ci"] == score.majority_ci
+
+
+def test_a_score_whose_problems_all_agree_still_has_a_proper_interval():
+    score = summarise("b", "m", _rows([4] * 12, 4), 4)
+    assert score.pass_at_k["pass@2"] == 1.0 and score.majority == 1.0
+    assert score.pass_at_k_ci["pass@2"][1] == 1.0 and score.pass_at_k_ci["pass@2"][0] < 0.8  # Wilson, 12 of 12
+    assert score.majority_ci == pytest.approx(score.pass_at_k_ci["pass@2"])

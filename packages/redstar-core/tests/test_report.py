@@ -218,7 +218,7 @@ def _eval_file(run, tag, evaluator, solved, total=40):
 
 
 def _scored(p1, ci, groups=None):
-    return {"pass_at_1": p1, "pass_at_1_ci": ci, "majority": p1, "truncated": 0,
+    return {"pass_at_1": p1, "pass_at_1_ci": ci, "majority": p1, "majority_ci": ci, "truncated": 0,
             "by_group": {g: {"pass@1": v, "pass@1_ci": c} for g, (v, c) in (groups or {}).items()}}
 
 
@@ -234,7 +234,8 @@ def test_report_shows_intervals_and_marks_a_difference_within_noise(tmp_path):
                 "math": _scored(0.8, [0.6518, 0.8950])}}}
     md, page = write_report(tmp_path, summary)
     text = md.read_text()
-    assert "| geo | 0.150 [0.07, 0.29] (0.150; 0) | 0.225 [0.12, 0.38] (0.225; 0) |" in text
+    assert ("| geo | 0.150 [0.07, 0.29] (maj 0.150 [0.07, 0.29]; trunc 0) "
+            "| 0.225 [0.12, 0.38] (maj 0.225 [0.12, 0.38]; trunc 0) |") in text
     assert "| angle | 0.200 [0.08, 0.42] | 0.300 [0.14, 0.52] |" in text
     rows = {line.split(" | ")[0]: line for line in text.splitlines() if line.startswith(("| geo | base", "| math | base"))}
     assert "+0.075" in rows["| geo"] and "McNemar exact" in rows["| geo"] and rows["| geo"].endswith("*within noise* |")
@@ -251,7 +252,7 @@ def test_report_uses_the_summarys_comparisons_and_reads_old_summaries(tmp_path):
     summary = {"recipe": "r", "run_dir": str(tmp_path), "comparisons": stored,
                "scores": {"base": {"bench": old}, "sft": {"bench": dict(old, pass_at_1=0.2)}}}
     text = write_report(tmp_path, summary)[0].read_text()  # no eval files: the stored comparison is used
-    assert "| bench | 0.500 (0.500; 0) | 0.200 (0.500; 0) |" in text
+    assert "| bench | 0.500 (maj 0.500; trunc 0) | 0.200 (maj 0.500; trunc 0) |" in text
     assert "| bench | base -> sft | -0.300 [-0.45, -0.15] | 0.001 (McNemar exact) | 1 / 13 of 40 | worse |" in text
 
 

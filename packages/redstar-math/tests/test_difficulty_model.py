@@ -3,6 +3,7 @@ scorer that loads it, and `redstar score-model train|eval`."""
 
 import json
 import math
+import re
 
 import pytest
 
@@ -28,6 +29,21 @@ def test_spearman_and_agreement_on_known_values():
     result = agreement([3.2, 5.6, 9.0, 1.0], [3, 7, 9, 4])
     assert (result.count, result.exact, result.within_one) == (4, 0.5, 0.75)
     assert result.mean_absolute_error == pytest.approx((0.2 + 1.4 + 0 + 3) / 4)
+    # Four prompts say little: each figure carries its 95% interval.
+    assert result.exact_ci == pytest.approx([0.1500, 0.8500], abs=1e-4)  # Wilson, 2 of 4
+    low, high = result.mean_absolute_error_ci
+    assert 0 <= low < result.mean_absolute_error < high <= 3
+    assert result.spearman_ci[0] < result.spearman < result.spearman_ci[1]
+
+
+def test_spearman_interval_narrows_with_more_prompts():
+    from redstar.stats import correlation_interval
+
+    few, many = correlation_interval(0.6, 10), correlation_interval(0.6, 400)
+    assert few[0] < many[0] < 0.6 < many[1] < few[1]
+    assert many == pytest.approx((0.5333, 0.6593), abs=1e-4)  # tanh(atanh(0.6) -+ 1.96/sqrt(397))
+    assert correlation_interval(0.9, 3) == (-1.0, 1.0)
+    assert all(math.isnan(x) for x in correlation_interval(float("nan"), 50))
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +62,7 @@ def test_tiny_model_trains_saves_and_reports_heldout_agreement(trained):
     heldout = card["heldout_agreement"]
     assert heldout["count"] == card["heldout_prompts"]
     assert 0 <= heldout["exact"] <= heldout["within_one"] <= 1
+    assert heldout["exact_ci"][0] <= heldout["exact"] <= heldout["exact_ci"][1]
     assert json.loads((out / MODEL_CARD).read_text())["heldout_agreement"] == heldout
     assert (out / "config.json").exists() and (out / "tokenizer.json").exists()
 
@@ -76,6 +93,10 @@ def test_score_model_cli_train_and_eval(register_plugin, invoke_cli, tmp_path, t
     result = invoke_cli(["score-model", "eval", "--model", str(trained[0]), "--source", "synthetic-math",
                          "--option", "count=20", "--option", "seed=3", "--json"])
     assert json.loads(result.stdout)["agreement"]["count"] == 20
+    shown = invoke_cli(["score-model", "eval", "--model", str(trained[0]), "--source", "synthetic-math",
+                        "--option", "count=20", "--option", "seed=3"]).stdout
+    assert re.search(r"^  exact: \d\.\d{4} \[\d\.\d{4}, \d\.\d{4}\] \(95%\)$", shown, re.M), shown
+    assert "exact_ci" not in shown  # each interval sits beside its figure
     failed = invoke_cli(["score-model", "eval", "--model", str(trained[0]), "--source", "synthetic-math",
                          "--option", "colour=red"], expect_exit=1)
     assert "colour" in failed.output

@@ -19,7 +19,7 @@ from typing import Any
 
 from redstar.interfaces import Sampler, SamplingParams, Verifier
 from redstar.records import Prompt
-from redstar.stats import pass_at_1_interval
+from redstar.stats import mean_interval, pass_at_1_interval, wilson
 from redstar.tables import JsonlAppender
 
 
@@ -54,6 +54,8 @@ class Score:
     # Each group: {"problems": int, "pass@1": float, "pass@1_ci": [low, high]}.
     by_group: dict[str, dict[str, Any]] = field(default_factory=dict)
     pass_at_1_ci: list[float] = field(default_factory=lambda: [0.0, 1.0])  # 95%, see redstar.stats
+    pass_at_k_ci: dict[str, list[float]] = field(default_factory=dict)  # 95% each, bootstrap over problems
+    majority_ci: list[float] = field(default_factory=lambda: [0.0, 1.0])  # 95%, Wilson over problems
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -74,19 +76,22 @@ def summarise(evaluator: str, model: str, rows: Sequence[dict[str, Any]], n: int
 
     total = len(rows)
     overall = stats(rows)
+    per_k = {f"pass@{k}": [pass_at_k(len(r["samples"]), r["correct_count"], k) for r in rows] for k in ks}
+    majority_count = sum(bool(r["majority_correct"]) for r in rows)
     return Score(
         evaluator=evaluator,
         model=model,
         problems=total,
         samples_per_problem=n,
         pass_at_1=overall["pass@1"],
-        pass_at_k={f"pass@{k}": (sum(pass_at_k(len(r["samples"]), r["correct_count"], k) for r in rows) / total
-                                 if total else 0.0) for k in ks},
-        majority=(sum(r["majority_correct"] for r in rows) / total) if total else 0.0,
+        pass_at_k={name: (sum(values) / total) if total else 0.0 for name, values in per_k.items()},
+        majority=(majority_count / total) if total else 0.0,
         truncated=sum(s["finish_reason"] == "length" for r in rows for s in r["samples"]),
         no_answer=sum(s["reward"] == -1 for r in rows for s in r["samples"]),
         by_group={g: stats(rs) for g, rs in sorted(groups.items()) if g != "None"},
         pass_at_1_ci=overall["pass@1_ci"],
+        pass_at_k_ci={name: list(mean_interval(values)) for name, values in per_k.items()},
+        majority_ci=list(wilson(majority_count, total)),
     )
 
 

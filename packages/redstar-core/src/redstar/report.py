@@ -18,6 +18,7 @@ from redstar.report_plots import _difficulty_figure as _difficulty_figure
 from redstar.report_plots import _groups_figure as _groups_figure
 from redstar.report_tables import (
     COMPARISON_COLUMNS,
+    SCORE_LEGEND,
     TESTS,
     _comparison_rows,
     comparison_table,
@@ -27,6 +28,7 @@ from redstar.report_tables import (
     funnel_table,
     group_order,
     print_summary,
+    score_cell,
     score_table,
 )
 
@@ -132,14 +134,13 @@ def write_report(run_dir: str | Path, summary: dict[str, Any]) -> tuple[Path, Pa
     lines += _domain_funnel_rows(summary)
     if summary.get("scores"):
         tags = list(summary["scores"])
-        lines += ["", "## Scores", "", "pass@1 [95% interval] (majority vote; truncated responses)", "",
+        lines += ["", "## Scores", "", SCORE_LEGEND, "",
                   "| evaluator | " + " | ".join(tags) + " |", "|---|" + "---|" * len(tags)]
         for name in sorted({e for per in summary["scores"].values() for e in per}):
             cells = []
             for tag in tags:
                 s = summary["scores"][tag].get(name)
-                cells.append("-" if s is None else
-                             f"{fmt_pass(s['pass_at_1'], s.get('pass_at_1_ci'))} ({s['majority']:.3f}; {s['truncated']})")
+                cells.append("-" if s is None else score_cell(s))
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
         lines += _comparison_rows(comparisons(run_dir, summary))
         lines += _group_rows(summary)

@@ -19,12 +19,23 @@ def group_order(group: str) -> tuple:
     return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", group))
 
 
+SCORE_LEGEND = ("pass@1 [95% interval]; maj = majority vote [95% interval]; "
+                "trunc = responses cut at the token limit")
+
+
 def fmt_pass(value: float, ci: Any) -> str:
     """``0.590 [0.51, 0.66]``: a pass@1 with its 95% interval; the bare number for a score saved
     before intervals existed."""
     if isinstance(ci, (list, tuple)) and len(ci) == 2:
         return f"{value:.3f} [{ci[0]:.2f}, {ci[1]:.2f}]"
     return f"{value:.3f}"
+
+
+def score_cell(score: dict[str, Any]) -> str:
+    """One evaluator's score as the reports show it: pass@1 and majority vote, each with its 95%
+    interval, and how many responses were cut at the token limit."""
+    return (f"{fmt_pass(score['pass_at_1'], score.get('pass_at_1_ci'))} "
+            f"(maj {fmt_pass(score['majority'], score.get('majority_ci'))}; trunc {score['truncated']})")
 
 
 def comparisons(run_dir: str | Path, summary: dict[str, Any]) -> dict[str, Any]:
@@ -82,7 +93,7 @@ def _comparison_rows(found: dict[str, Any]) -> list[str]:
 
 
 def score_table(summary: dict[str, Any]) -> Table:
-    table = Table(title="Scores (pass@1 [95% interval]; maj = majority vote; trunc = responses cut at the token limit)")
+    table = Table(title=f"Scores ({SCORE_LEGEND})")
     table.add_column("evaluator")
     tags = list(summary.get("scores", {}))
     for tag in tags:
@@ -92,8 +103,7 @@ def score_table(summary: dict[str, Any]) -> Table:
         cells = []
         for tag in tags:
             s = summary["scores"][tag].get(name)
-            cells.append("-" if s is None else f"{fmt_pass(s['pass_at_1'], s.get('pass_at_1_ci'))} "
-                                               f"(maj {s['majority']:.3f}, trunc {s['truncated']})")
+            cells.append("-" if s is None else score_cell(s))
         table.add_row(name, *cells)
     return table
 

@@ -77,12 +77,47 @@ def pass_at_1_interval(results: Sequence[tuple[int, int]], seed: int = SEED) -> 
     """95% interval of pass@1 from per-problem ``(correct, samples)``: Wilson when every problem
     has one sample, else a bootstrap over problems (Wilson when that collapses); see the module."""
     rates = _rates(results)
-    if len(rates) == 0:
-        return 0.0, 1.0
-    if all(s == 1 for _, s in results) or np.all(rates == rates[0]):
+    if all(s == 1 for _, s in results):
         return wilson(float(rates.sum()), len(rates))
-    low, high = _percentile_bootstrap(rates, seed)
+    return mean_interval(rates, seed)
+
+
+def mean_interval(values: Sequence[float] | np.ndarray, seed: int = SEED) -> tuple[float, float]:
+    """95% interval of a benchmark score that is the mean of per-problem values in [0, 1] (pass@1
+    with several samples, pass@k): a bootstrap over problems, or the Wilson interval over problems
+    when every value is the same (the bootstrap would collapse to a point). A score that is one
+    0/1 per problem (majority vote) is a proportion: :func:`wilson` is its interval."""
+    arr = np.asarray(values, dtype=float)
+    if len(arr) == 0:
+        return 0.0, 1.0
+    if np.any((arr < 0) | (arr > 1)):
+        raise ValueError(f"a per-problem score lies in [0, 1], got {arr[(arr < 0) | (arr > 1)][0]}")
+    if np.all(arr == arr[0]):
+        return wilson(float(arr.sum()), len(arr))
+    low, high = bootstrap_interval(arr, seed)
     return max(0.0, low), min(1.0, high)
+
+
+def bootstrap_interval(values: Sequence[float] | np.ndarray, seed: int = SEED) -> tuple[float, float]:
+    """95% percentile-bootstrap interval of the mean of ``values`` (any scale: a mean absolute
+    error, a mean length), resampling the values themselves with a fixed seed."""
+    arr = np.asarray(values, dtype=float)
+    if len(arr) == 0:
+        return float("nan"), float("nan")
+    return _percentile_bootstrap(arr, seed)
+
+
+def correlation_interval(r: float, n: int, z: float = Z) -> tuple[float, float]:
+    """95% interval of a (Pearson or Spearman) correlation ``r`` on ``n`` pairs by Fisher's z
+    transform, ``tanh(atanh(r) +- z / sqrt(n - 3))``; ``(-1, 1)`` with fewer than 4 pairs, NaN
+    for a NaN correlation (a constant side)."""
+    if math.isnan(r):
+        return float("nan"), float("nan")
+    if n < 4:
+        return -1.0, 1.0
+    centre = math.atanh(max(-0.999999, min(0.999999, r)))
+    half = z / math.sqrt(n - 3)
+    return math.tanh(centre - half), math.tanh(centre + half)
 
 
 @dataclass(frozen=True)

@@ -61,7 +61,13 @@ def _echo(result: dict[str, Any], as_json: bool) -> None:
         if isinstance(value, dict):
             click.echo(f"{key}:")
             for sub, sub_value in value.items():
-                click.echo(f"  {sub}: {sub_value:.4f}" if isinstance(sub_value, float) else f"  {sub}: {sub_value}")
+                if sub.endswith("_ci"):
+                    continue  # shown beside its figure
+                interval = value.get(f"{sub}_ci")
+                shown = f"{sub_value:.4f}" if isinstance(sub_value, float) else f"{sub_value}"
+                if isinstance(interval, (list, tuple)) and len(interval) == 2:
+                    shown += f" [{interval[0]:.4f}, {interval[1]:.4f}] (95%)"
+                click.echo(f"  {sub}: {shown}")
         else:
             click.echo(f"{key}: {value}")
 

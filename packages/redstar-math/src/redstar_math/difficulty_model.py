@@ -23,7 +23,7 @@ import math
 import tempfile
 import zlib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from redstar.errors import RedStarError
 from redstar.interfaces import Scorer
 from redstar.records import Prompt
 from redstar.scoring import clamp_level
+from redstar.stats import bootstrap_interval, correlation_interval, wilson
 
 #: Written next to the model; marks a folder as a RedStar difficulty model and holds the scale.
 MODEL_CARD = "redstar_difficulty.json"
@@ -40,13 +41,19 @@ CENTER, SCALE = 5.5, 4.5
 
 @dataclass
 class Agreement:
-    """How predicted levels agree with known levels."""
+    """How predicted levels agree with known levels, each figure with its 95% interval
+    (:mod:`redstar.stats`: Wilson for the two accuracies, Fisher's z for Spearman's rho, a
+    bootstrap over prompts for the mean absolute error)."""
 
     count: int
     exact: float
     within_one: float
     spearman: float
     mean_absolute_error: float
+    exact_ci: list[float] = field(default_factory=lambda: [0.0, 1.0])
+    within_one_ci: list[float] = field(default_factory=lambda: [0.0, 1.0])
+    spearman_ci: list[float] = field(default_factory=lambda: [-1.0, 1.0])
+    mean_absolute_error_ci: list[float] = field(default_factory=lambda: [0.0, float("inf")])
 
 
 def _ranks(values: Sequence[float]) -> list[float]:
@@ -79,12 +86,20 @@ def agreement(predicted: Sequence[float], known: Sequence[float]) -> Agreement:
     if len(predicted) != len(known) or not known:
         raise RedStarError("agreement needs as many predictions as known levels, and at least one")
     n = len(known)
+    exact = sum(round(p) == round(k) for p, k in zip(predicted, known))
+    within_one = sum(abs(round(p) - round(k)) <= 1 for p, k in zip(predicted, known))
+    errors = [abs(p - k) for p, k in zip(predicted, known)]
+    rho = spearman(predicted, known)
     return Agreement(
         count=n,
-        exact=sum(round(p) == round(k) for p, k in zip(predicted, known)) / n,
-        within_one=sum(abs(round(p) - round(k)) <= 1 for p, k in zip(predicted, known)) / n,
-        spearman=spearman(predicted, known),
-        mean_absolute_error=sum(abs(p - k) for p, k in zip(predicted, known)) / n,
+        exact=exact / n,
+        within_one=within_one / n,
+        spearman=rho,
+        mean_absolute_error=sum(errors) / n,
+        exact_ci=list(wilson(exact, n)),
+        within_one_ci=list(wilson(within_one, n)),
+        spearman_ci=list(correlation_interval(rho, n)),
+        mean_absolute_error_ci=list(bootstrap_interval(errors)),
     )
 
 

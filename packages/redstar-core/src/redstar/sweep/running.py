@@ -19,6 +19,7 @@ from typing import Any
 from redstar.pipeline.rundir import fingerprint, run_lock
 from redstar.progress import ProgressBoard
 from redstar.recipe import dump
+from redstar.report_tables import fmt_pass
 from redstar.sweep.render import write_sweep_files
 from redstar.sweep.spec import SweepSpec
 from redstar.sweep.tables import build_tables, row_model
@@ -47,7 +48,8 @@ def _brief(summary: dict[str, Any], wanted: str) -> str:
     tag = row_model(scores, wanted)
     if tag is None:
         return ""
-    return f"{tag}: " + ", ".join(f"{name} {s['pass_at_1']:.3f}" for name, s in scores[tag].items())
+    return f"{tag}: " + ", ".join(f"{name} {fmt_pass(s['pass_at_1'], s.get('pass_at_1_ci'))}"
+                                  for name, s in scores[tag].items())
 
 
 def run_sweep(spec: SweepSpec, variants: list[Variant], out: Path, host: Any, echo: Callable[[str], None],
