@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from redstar.report_tables import fmt_pass
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -41,7 +43,7 @@ def main() -> int:
     print(f"{'total wall':<12} {wall:>8.1f}  (process start and model loading included)")
     for tag, per in summary.get("scores", {}).items():
         for name, score in per.items():
-            print(f"score {tag:<8} {name:<26} pass@1 {score['pass_at_1']:.3f}")
+            print(f"score {tag:<8} {name:<26} pass@1 {fmt_pass(score['pass_at_1'], score.get('pass_at_1_ci'))}")
     return 0
 
 
