@@ -12,7 +12,9 @@ import time
 from pathlib import Path
 
 import arith_plugin
+import pytest
 
+from redstar.errors import RedStarError
 from redstar.pipeline.rundir import RunDir, bring_over
 from redstar.progress import ProgressBoard
 from redstar.sweep import expand, load_sweep
@@ -129,6 +131,37 @@ def test_sampling_runs_once_for_a_sweep_over_selection_total(tmp_path, arith_hos
     assert drawn == [] and after == {v.slug: snapshot(v.run_dir(out)) for v in variants}
     assert all(v["finished"] for v in result["variants"])
     assert (out / "sweep.md").is_file() and (out / "sweep.html").is_file() and (out / "sweep.json").is_file()
+
+
+def test_a_sweep_reuses_another_sweeps_runs_through_reuse(tmp_path, arith_host, monkeypatch):
+    drawn = []
+    generate = arith_plugin.ScriptedTeacher.generate
+
+    def counting(self, conversations, params):
+        drawn.append(len(conversations) * params.n)
+        return generate(self, conversations, params)
+
+    monkeypatch.setattr(arith_plugin.ScriptedTeacher, "generate", counting)
+    first = write_sweep(tmp_path, sweep=SWEEP.replace("[6, 12, 24]", "[6, 12]"))
+    run_sweep(first, expand(first, arith_host), tmp_path / "first", arith_host, [].append, until="curate")
+    assert drawn
+    drawn.clear()
+    # another sweep (another name, another folder) whose larger variant is the first's
+    (tmp_path / "second.yaml").write_text("name: second\n" + SWEEP.replace("[6, 12, 24]", "[12, 18]"))
+    second = load_sweep(tmp_path / "second.yaml")
+    variants = expand(second, arith_host)
+    lines: list[str] = []
+    run_sweep(second, variants, tmp_path / "second", arith_host, lines.append, until="curate",
+              reuse=[tmp_path / "first"])
+    same = json.loads((variants[0].run_dir(tmp_path / "second") / "state.json").read_text())["stages"]
+    theirs = tmp_path / "first" / "runs" / "total-12_seed-0"
+    assert same["sample"]["shared_from"] == str(theirs) and same["select"]["shared_from"] == str(theirs)
+    summaries = [json.loads((v.run_dir(tmp_path / "second") / "summary.json").read_text()) for v in variants]
+    # only the 18-prompt variant's six new prompts were drawn
+    assert sum(drawn) == summaries[1]["stages"]["sample"]["samples"] - summaries[0]["stages"]["sample"]["samples"] > 0
+    with pytest.raises(RedStarError, match="--reuse .*neither a sweep directory"):
+        run_sweep(second, variants, tmp_path / "second", arith_host, lines.append, until="curate",
+                  reuse=[tmp_path])
 
 
 KILL_SCRIPT = """

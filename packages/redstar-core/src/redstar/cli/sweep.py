@@ -41,7 +41,8 @@ its 95% interval and the sd over seeds, and each row against the first with a pa
 Examples:
   redstar sweep recipes/sweeps/miniature-table1.yaml --dry-run     # the variants and what they share
   redstar sweep recipes/sweeps/paper-table3.yaml --check --skip-paths
-  redstar sweep recipes/sweeps/miniature-table1.yaml --out runs/table1"""
+  redstar sweep recipes/sweeps/miniature-table1.yaml --out runs/table1
+  redstar sweep recipes/sweeps/miniature-table4.yaml --reuse runs/miniature-table3   # its blend = Table 3's SFT"""
 
 
 @click.command()
@@ -55,9 +56,12 @@ Examples:
 @click.option("--until", type=click.Choice(UNTIL), default="report", show_default=True,
               help="The last part of each variant's run (as `redstar run --until`).")
 @click.option("--no-progress", is_flag=True, help="Only the per-variant lines, no progress bars.")
+@click.option("--reuse", "reuse", multiple=True, type=click.Path(exists=True, file_okay=False),
+              help="Another sweep's directory (or a run directory) whose finished steps this sweep reuses "
+                   "where the fingerprints match, as it reuses its own variants' (repeatable).")
 @click.pass_context
 def sweep(ctx: click.Context, sweep_file: str, out: str | None, dry_run: bool, check: bool, skip_paths: bool,
-          until: str, no_progress: bool) -> None:
+          until: str, no_progress: bool, reuse: tuple[str, ...]) -> None:
     """Run a grid of recipe variants and tabulate them as the paper's comparisons."""
     from redstar.sweep import expand, load_sweep
 
@@ -77,7 +81,8 @@ def sweep(ctx: click.Context, sweep_file: str, out: str | None, dry_run: bool, c
     console = Console(stderr=True)
     console.print(f"[bold]redstar sweep[/bold] {spec.name}: {len(variants)} variants -> {out_dir}")
     run_sweep(spec, variants, out_dir, host_, lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True),
-              board=lambda: ProgressBoard(console, enabled=not no_progress), until=until)
+              board=lambda: ProgressBoard(console, enabled=not no_progress), until=until,
+              reuse=[Path(r) for r in reuse])
 
 sweep.epilog = EPILOG
 

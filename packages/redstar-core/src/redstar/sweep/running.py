@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from redstar.errors import RedStarError
 from redstar.pipeline.rundir import fingerprint, run_lock
 from redstar.progress import ProgressBoard
 from redstar.recipe import dump
@@ -54,14 +55,16 @@ def _brief(summary: dict[str, Any], wanted: str) -> str:
 
 def run_sweep(spec: SweepSpec, variants: list[Variant], out: Path, host: Any, echo: Callable[[str], None],
               board: Callable[[], ProgressBoard] = lambda: ProgressBoard(enabled=False),
-              until: str = "report") -> dict[str, Any]:
+              until: str = "report", reuse: Sequence[Path] = ()) -> dict[str, Any]:
     """Run every variant not already finished, in order, each able to reuse any sibling's
-    finished steps; then write ``sweep.json``, ``sweep.md``, ``sweep.html`` and ``sweep.png``.
+    finished steps (and those of the runs in ``reuse``: other sweeps' directories or run
+    directories); then write ``sweep.json``, ``sweep.md``, ``sweep.html`` and ``sweep.png``.
     Holds ``<out>/.lock`` throughout, so that two sweeps never write one directory."""
     from redstar.pipeline.runner import run_pipeline
 
     with run_lock(out):
         runs = [v.run_dir(out) for v in variants]
+        others = [r for r in reused_runs(reuse) if r.resolve() not in {run.resolve() for run in runs}]
         write_json(out / "variants.json", [{"slug": v.slug, "values": [level.label for level in v.levels],
                                             "seed": v.seed, "run_dir": str(r)} for v, r in zip(variants, runs)])
         total = len(variants)
@@ -74,7 +77,7 @@ def run_sweep(spec: SweepSpec, variants: list[Variant], out: Path, host: Any, ec
             echo(f"{head}: running in {run}")
             begin = time.perf_counter()
             summary = run_pipeline(variant.recipe, run, host, board(), until=until,
-                                   siblings=[r for r in runs if r != run])
+                                   siblings=[r for r in runs if r != run] + others)
             write_json(run / DONE, {"key": variant_key(variant, until), "until": until})
             shared = sorted(name for name, st in summary_state(run).items() if st.get("shared_from"))
             note = f"; reused from siblings: {', '.join(shared)}" if shared else ""
@@ -85,6 +88,21 @@ def run_sweep(spec: SweepSpec, variants: list[Variant], out: Path, host: Any, ec
         files = write_sweep_files(out, result)
         echo("tables: " + ", ".join(str(p) for p in files.values()))
         return result
+
+
+def reused_runs(places: Sequence[Path]) -> list[Path]:
+    """The run directories in ``places``: a sweep directory's ``runs/*``, or a run directory
+    itself (one with a ``state.json``)."""
+    found: list[Path] = []
+    for place in places:
+        if (place / "state.json").is_file():
+            found.append(place)
+        elif (place / "runs").is_dir():
+            found += sorted(d for d in (place / "runs").iterdir() if (d / "state.json").is_file())
+        else:
+            raise RedStarError(f"--reuse {place}: neither a sweep directory (with runs/) nor a run directory "
+                               "(with state.json)")
+    return found
 
 
 def summary_state(run: Path) -> dict[str, dict[str, Any]]:
