@@ -397,3 +397,28 @@ def test_a_small_run_on_ray_produces_what_the_local_run_does(cluster, tmp_path):
     # right, wrong and unanswered responses; both benchmarks evaluated
     assert {reward for _, reward in local["verdicts"].values()} == {1, 0, -1} and len(local["eval"]) == 2
     assert not ray.is_initialized()  # the runs were other processes: this one never connected
+
+
+def test_a_sweep_on_ray_shares_steps_between_variants(cluster, tmp_path):
+    """``redstar sweep`` with ``execution.engine: ray``: each variant samples on the cluster, the
+    larger SFT set reuses the smaller one's samples and draws only its new prompts there."""
+    base = tmp_path / "base.yaml"
+    base.write_text(E2E_RECIPE + f"execution: {{engine: ray, address: '{cluster.address}', replicas: 2}}\n")
+    sweep = tmp_path / "sizes.yaml"
+    sweep.write_text("name: ray-sizes\nbase: base.yaml\nseeds: [0]\nvary:\n  - selection.total: [6, 12]\n")
+    out = tmp_path / "sweep"
+    env = {**os.environ, "REDSTAR_PLUGINS": "math,code", "OMP_NUM_THREADS": "1"}
+    command = [str(Path(sys.executable).parent / "redstar"), "sweep", str(sweep), "--out", str(out),
+               "--until", "eval", "--no-progress"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    said = " ".join((done.stdout + done.stderr).split())
+    assert done.returncode == 0, said[-3000:]
+    assert said.count("ray: 2 node(s)") >= 2, said  # both variants drew on the cluster
+    small, large = out / "runs" / "total-6_seed-0", out / "runs" / "total-12_seed-0"
+    assert json.loads((large / "state.json").read_text())["stages"]["sample"]["shared_from"] == str(small)
+    mine, theirs = ({(r["prompt_id"], r["index"]): r["response"] for r in sample_rows(run)} for run in (small, large))
+    assert mine and set(mine) < set(theirs)
+    assert {key: theirs[key] for key in mine} == mine  # the shared draws, unchanged
+    (table,) = json.loads((out / "sweep.json").read_text())["tables"]
+    assert [row["label"] for row in table["rows"]] == ["total=6", "total=12"]
+    assert all(set(row["cells"]) >= {"synthetic-math-heldout", "synthetic-code-heldout"} for row in table["rows"])
