@@ -310,7 +310,7 @@ def test_verify_matches_the_local_engine_for_math_and_code(cluster, plugin_dir):
     assert {v.reason for v in flat if not v.correct} >= {"wrong answer on test 2 of 2"}
 
 
-def test_ctrl_c_stops_and_hands_back_only_finished_jobs(cluster, plugin_dir):
+def test_ctrl_c_stops_and_hands_back_only_finished_jobs(cluster, plugin_dir, ctrl_c_raises):
     spec = SamplerSpec("echo", "m", {"delay": 0.4}, "sampling")
     got = {}
     with RayEngine(execution(cluster, plugin_dir)) as engine:

@@ -384,7 +384,7 @@ def test_a_server_returning_copies_at_temperature_1_stops_the_call(server: ChatS
 
 
 # -- Ctrl-C ------------------------------------------------------------------------------------
-def test_ctrl_c_cancels_requests_in_flight_and_keeps_what_arrived(server: ChatServer) -> None:
+def test_ctrl_c_cancels_requests_in_flight_and_keeps_what_arrived(server: ChatServer, ctrl_c_raises: None) -> None:
     release = threading.Event()
 
     def reply(body: dict[str, Any]) -> Reply:
