@@ -78,21 +78,27 @@ def test_adopt_copies_the_state_entry_with_paths_rebased(tmp_path):
     assert mine.adopt("train:sft", "fp1", [mine.root / "models" / "sft"]) is None  # done here now
 
 
+@pytest.fixture
+def drawn(monkeypatch):
+    """How many samples the scripted teacher drew, call by call."""
+    calls = []
+    generate = arith_plugin.ScriptedTeacher.generate
+
+    def counting(self, conversations, params):
+        calls.append(len(conversations) * params.n)
+        return generate(self, conversations, params)
+
+    monkeypatch.setattr(arith_plugin.ScriptedTeacher, "generate", counting)
+    return calls
+
+
 def write_sweep(tmp_path, delay=0.0, sweep=SWEEP):
     (tmp_path / "base.yaml").write_text(BASE.replace("DELAY", str(delay)))
     (tmp_path / "sweep.yaml").write_text(sweep)
     return load_sweep(tmp_path / "sweep.yaml")
 
 
-def test_sampling_runs_once_for_a_sweep_over_selection_total(tmp_path, arith_host, monkeypatch):
-    drawn = []
-    generate = arith_plugin.ScriptedTeacher.generate
-
-    def counting(self, conversations, params):
-        drawn.append(len(conversations) * params.n)
-        return generate(self, conversations, params)
-
-    monkeypatch.setattr(arith_plugin.ScriptedTeacher, "generate", counting)
+def test_sampling_runs_once_for_a_sweep_over_selection_total(tmp_path, arith_host, drawn):
     spec = write_sweep(tmp_path)
     variants = expand(spec, arith_host)
     out = tmp_path / "out"
@@ -133,15 +139,7 @@ def test_sampling_runs_once_for_a_sweep_over_selection_total(tmp_path, arith_hos
     assert (out / "sweep.md").is_file() and (out / "sweep.html").is_file() and (out / "sweep.json").is_file()
 
 
-def test_a_sweep_reuses_another_sweeps_runs_through_reuse(tmp_path, arith_host, monkeypatch):
-    drawn = []
-    generate = arith_plugin.ScriptedTeacher.generate
-
-    def counting(self, conversations, params):
-        drawn.append(len(conversations) * params.n)
-        return generate(self, conversations, params)
-
-    monkeypatch.setattr(arith_plugin.ScriptedTeacher, "generate", counting)
+def test_a_sweep_reuses_another_sweeps_runs_through_reuse(tmp_path, arith_host, drawn):
     first = write_sweep(tmp_path, sweep=SWEEP.replace("[6, 12, 24]", "[6, 12]"))
     run_sweep(first, expand(first, arith_host), tmp_path / "first", arith_host, [].append, until="curate")
     assert drawn

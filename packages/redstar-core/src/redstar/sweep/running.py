@@ -64,7 +64,8 @@ def run_sweep(spec: SweepSpec, variants: list[Variant], out: Path, host: Any, ec
 
     with run_lock(out):
         runs = [v.run_dir(out) for v in variants]
-        others = [r for r in reused_runs(reuse) if r.resolve() not in {run.resolve() for run in runs}]
+        own = {run.resolve() for run in runs}
+        others = [r for r in reused_runs(reuse) if r.resolve() not in own]
         write_json(out / "variants.json", [{"slug": v.slug, "values": [level.label for level in v.levels],
                                             "seed": v.seed, "run_dir": str(r)} for v, r in zip(variants, runs)])
         total = len(variants)
