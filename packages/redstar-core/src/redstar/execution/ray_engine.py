@@ -37,6 +37,7 @@ from typing import Any
 from redstar.errors import MissingDependencyError, RedStarError
 from redstar.execution.base import Engine, GenerateJob, SamplerSpec, VerifyJob
 from redstar.execution.ray_dispatch import dispatch, first_line, name_key
+from redstar.execution.ray_local import LOOPBACK, single_machine
 from redstar.execution.ray_workers import SamplerWorker, verify_items
 from redstar.interfaces import Completion
 from redstar.plugins import ALLOWLIST_ENV
@@ -70,11 +71,22 @@ def connect(ray: Any, address: str | None) -> bool:
     if ray.is_initialized():
         return False
     options: dict[str, Any] = {"address": address, "logging_level": logging.WARNING}
+    private: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
     if address is None:
-        options["include_dashboard"] = False  # a private instance for this run: no web UI to serve
+        # A private instance for this run. ``address=None`` would join the machine's latest
+        # cluster (``ray start``'s, another run's) where there is one: "local" always starts a
+        # new one. It has no web UI to serve and is bound to 127.0.0.1: nothing outside this
+        # machine has any business with it.
+        options.update(address="local", include_dashboard=False, _node_ip_address=LOOPBACK)
+        private = single_machine(ray)
     try:
-        ray.init(**options)
+        with private:
+            ray.init(**options)
     except (ConnectionError, TimeoutError, RuntimeError, ValueError, OSError) as exc:
+        # A failed client connection leaves half of itself behind, and the next ray.init in
+        # this process (another engine, a notebook's retry) would fail on it.
+        with contextlib.suppress(Exception):
+            ray.shutdown()
         where = f"the Ray cluster at {address}" if address else "a local Ray instance"
         raise RedStarError(f"execution.address: cannot reach {where}: {first_line(exc)}") from None
     return True
