@@ -31,5 +31,6 @@ def engine_for(ctx: Any) -> Engine:
     if execution.engine == "ray":
         from redstar.execution.ray_engine import RayEngine
 
-        return RayEngine(execution, verifier_options=ctx.recipe.verifiers, board=getattr(ctx, "board", None))
+        return RayEngine(execution, verifier_options=ctx.recipe.verifiers, board=getattr(ctx, "board", None),
+                         host=getattr(ctx, "host", None))
     return LocalEngine(build_sampler=ctx.build, verifiers=ctx.verifiers)
