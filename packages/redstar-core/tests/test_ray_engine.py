@@ -284,13 +284,15 @@ def redstar_run(tmp_path: Path, name: str, extra: str = "") -> tuple[Path, str]:
 
 
 def outcome(run: Path) -> dict:
-    """A run's counts and scores, every sample's text, every verdict and every evaluation row."""
+    """A run's counts and scores, every sample's text, every verdict, the built sets and every
+    evaluation row."""
     summary = json.loads((run / "summary.json").read_text())
     samples = {(r["prompt_id"], r["index"]): r["response"] for r in sample_rows(run)}
     verdicts = {(r["prompt_id"], r["index"]): (r["correct"], r["reward"]) for r in verdict_rows(run)}
     evaluated = {p.name: sorted(p.read_text().splitlines()) for p in sorted((run / "eval").rglob("*.jsonl"))}
-    return {"counts": {k: summary["stages"][k] for k in ("load", "select", "sample", "verify")},
-            "scores": summary["scores"], "samples": samples, "verdicts": verdicts, "eval": evaluated}
+    return {"counts": {k: summary["stages"][k] for k in ("load", "select", "sample", "verify", "build")},
+            "scores": summary["scores"], "samples": samples, "verdicts": verdicts, "eval": evaluated,
+            "sets": {name: (run / name).read_text() for name in ("sft.jsonl", "preference.jsonl", "online.jsonl")}}
 
 
 def test_a_small_run_on_ray_produces_what_the_local_run_does(cluster, tmp_path):
@@ -299,6 +301,8 @@ def test_a_small_run_on_ray_produces_what_the_local_run_does(cluster, tmp_path):
     ray_run, ray_log = redstar_run(tmp_path, "ray", on_cluster)
     said = " ".join(ray_log.split())  # the console may wrap the engine's lines (not mid-word: soft wrap)
     assert "ray: 2 node(s)" in said and "ray: " not in local_log
+    # verification ran while the replicas sampled, and cleaning as tasks: the same sets either way
+    assert "verdicts made while sampling were taken over" in said and "taken over" not in local_log
     # the teacher's replicas sampled, then the student's evaluated
     assert said.count("transformers replica(s) of") == 2 and "tiny-teacher" in said and "tiny-student" in said, said
     assert (local := outcome(local_run)) == outcome(ray_run)

@@ -28,7 +28,7 @@ from redstar.execution.ray_engine import RayEngine  # noqa: E402
 from redstar.interfaces import SamplingParams  # noqa: E402
 
 #: What the tests allow a replica: quick to notice a hang, long enough for a replica to start.
-FAST = {"stall_timeout": 2, "load_timeout": 60}
+FAST = {"stall_timeout": 2, "load_timeout": 10}
 #: Seconds a test waits for the engine before calling it stuck.
 DEADLINE_S = 150
 

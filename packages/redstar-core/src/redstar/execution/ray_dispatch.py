@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Generic, Protocol, TypeVar
 
 from redstar.errors import RedStarError
+from redstar.execution.base import NOT_YET
 
 J = TypeVar("J")
 J_contra = TypeVar("J_contra", contravariant=True)
@@ -32,8 +33,8 @@ LOST_WORK = ("RayActorError", "WorkerCrashedError", "NodeDiedError", "ObjectLost
 #: Ray's exceptions for a job no worker can be given (redoing it would fail the same way).
 NO_WORKER = ("RuntimeEnvSetupError", "ActorUnschedulableError")
 
-#: What a job source yields when it has no job to hand out yet (it may have later).
-NOT_YET = object()
+#: What :func:`dispatch` yields, when asked to (``idle``), after a wait in which nothing arrived.
+IDLE: Any = object()
 #: Seconds between two looks at a source that said :data:`NOT_YET`, when the pool sets no pace.
 FEED_POLL_S = 0.2
 
@@ -113,7 +114,7 @@ class _Flight(Generic[J]):
 
 def dispatch(ray: Any, jobs: Iterable[J], workers: Workers[J], *, max_retries: int,
              describe: Callable[[J], str], log: Callable[[str], None],
-             decode: Callable[[J, Any], Any]) -> Iterator[tuple[J, Any]]:
+             decode: Callable[[J, Any], Any], idle: float | None = None) -> Iterator[Any]:
     """``(job, decode(job, result))`` for every job, in the order they finish.
 
     A job whose worker died or hung is resubmitted (``workers.lost`` first replaces the worker)
@@ -123,11 +124,13 @@ def dispatch(ray: Any, jobs: Iterable[J], workers: Workers[J], *, max_retries: i
     it is sent again as it was. An error the job itself raised stops the iteration: a
     :class:`RedStarError` (a plugin's message) as itself, anything else with Ray's traceback.
     Ctrl-C stops taking jobs: the results that had already arrived are handed back first, then
-    the ``KeyboardInterrupt`` goes on; what was still running is cancelled.
+    the ``KeyboardInterrupt`` goes on; what was still running is cancelled. With ``idle``, no
+    wait lasts longer than that, and one in which nothing arrived yields :data:`IDLE` (so that
+    a caller can serve two loops from one thread).
     """
     run = _Dispatch(ray, workers, max_retries, describe, log)
     try:
-        yield from run.loop(iter(jobs), decode)
+        yield from run.loop(iter(jobs), decode, idle)
     finally:
         # Stopped early (an error, Ctrl-C, or the caller left the loop): nothing of this call
         # keeps running for nobody.
@@ -152,7 +155,7 @@ class _Dispatch(Generic[J]):
         self.pending[ref] = _Flight(job, token, attempt, self.sent)
         self.sent += 1
 
-    def loop(self, source: Iterator[Any], decode: Callable[[J, Any], Any]) -> Iterator[tuple[J, Any]]:
+    def loop(self, source: Iterator[Any], decode: Callable[[J, Any], Any], idle: float | None) -> Iterator[Any]:
         ray, workers, pending = self.ray, self.workers, self.pending
         more = True
         while True:
@@ -171,15 +174,16 @@ class _Dispatch(Generic[J]):
                     self.send(job, 0)
                 if not pending and not more:
                     return
-                poll = workers.poll_s
-                if waiting:
-                    poll = FEED_POLL_S if poll is None else min(poll, FEED_POLL_S)
+                poll = min((t for t in (workers.poll_s, FEED_POLL_S if waiting else None, idle) if t is not None),
+                           default=None)
                 ready, _ = ray.wait(list(pending), num_returns=1, timeout=poll) if pending else ([], [])
                 if not pending and poll is not None:
                     time.sleep(poll)
             except KeyboardInterrupt as interrupt:
                 yield from _arrived(ray, pending, decode)
                 raise interrupt
+            if idle is not None and not ready:
+                yield IDLE
             for ref in ready:
                 if ref not in pending:
                     continue  # its worker was lost with another of its jobs just now

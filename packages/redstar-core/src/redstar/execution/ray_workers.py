@@ -167,3 +167,29 @@ def verify_items(options_json: str, items: Sequence[tuple[str, Prompt]]) -> list
         _pools[options_json] = pool
         atexit.register(pool.close)
     return [(v.correct, v.reward, v.reason, v.extracted) for v in pool.verify(items)]
+
+
+_filters: dict[str, list[Any]] = {}
+
+
+def clean_items(options_json: str, items: Sequence[tuple[str, Prompt]]) -> list[str | None]:
+    """The cleaning filters' drop reasons for one :class:`~redstar.execution.CleanJob` (a Ray
+    task): the filters (``[[name, options], ...]``, the recipe's ``cleaning.filters``) are built
+    once per worker process from this node's plugins, errors naming the recipe key."""
+    from redstar.execution.base import first_reason
+
+    filters = _filters.get(options_json)
+    if filters is None:
+        from redstar.plugins import instantiate
+
+        host = worker_host()
+        filters = []
+        for i, (name, options) in enumerate(json.loads(options_json)):
+            key = f"cleaning.filters[{i}]"
+
+            def where(option: str | None, message: str, key: str = key) -> Exception:
+                return PluginError(f"{key}: {message}" if option is None else f"{key}.options.{option}: {message}")
+
+            filters.append(instantiate(host.get("filters", name), dict(options), where))
+        _filters[options_json] = filters
+    return [first_reason(filters, response, prompt) for response, prompt in items]

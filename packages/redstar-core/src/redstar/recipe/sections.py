@@ -141,6 +141,9 @@ class Execution(Section):
     num_gpus: Number = Field(0, description="GPUs per sampler replica (a vLLM engine's tensor-parallel size)")
     num_cpus: Number = Field(1, description="CPUs per sampler replica and per verification task")
     verify_batch: int = Field(64, description="responses per verification task")
+    verify_during_sampling: bool = Field(
+        True, description="judge each chunk of samples as it arrives, on the cluster's free CPUs, while sampling goes "
+        "on (the ray engine; the local one judges after sampling); the verdicts are the same either way")
     max_retries: int = Field(3, description="times a chunk whose worker died or hung is redone before the run stops")
     stall_timeout: Number | None = Field(
         900, gt=0, description="seconds a sampler replica that holds chunks may go without progress (a vLLM engine "
