@@ -210,6 +210,16 @@ class _Dispatch(Generic[J]):
                 if stuck:
                     self.lose(min(stuck, key=lambda f: f.order), WorkerHung(why), pending_too=True)
 
+    def _lost_with_worker(self, ref: Any) -> bool:
+        """Whether the finished ``ref`` failed because its worker went (not a result)."""
+        try:
+            self.ray.get(ref, timeout=0)
+        except self.lost_types:
+            return True
+        except Exception:  # noqa: BLE001 - the job's own error: the loop reports it
+            return False
+        return False
+
     def lose(self, flight: _Flight[J], error: BaseException, pending_too: bool = False) -> None:
         """``flight``'s worker is gone (died, or hung and is killed now): every job it still
         holds goes elsewhere, those it was running charged a retry, or the run stops."""
@@ -218,14 +228,14 @@ class _Dispatch(Generic[J]):
         running = workers.running(flight.token)
         if flight.token is not None:  # its other jobs were on the same worker
             mates = {ref: f for ref, f in self.pending.items() if f.token == flight.token}
-            # a result that arrived before the worker went is still good: it stays
             done, _ = ray.wait(list(mates), num_returns=len(mates), timeout=0) if mates else ([], [])
             for ref, mate in mates.items():
-                if ref not in done:
-                    del self.pending[ref]
-                    with contextlib.suppress(Exception):
-                        ray.cancel(ref)
-                    group.append(mate)
+                if ref in done and not self._lost_with_worker(ref):
+                    continue  # a result (or the job's own error) that arrived first: the loop takes it
+                del self.pending[ref]
+                with contextlib.suppress(Exception):
+                    ray.cancel(ref)
+                group.append(mate)
         workers.lost(flight.token, error)
         group.sort(key=lambda f: f.order)
         charged = group if running is None else group[:running]
