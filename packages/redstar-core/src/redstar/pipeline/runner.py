@@ -37,7 +37,7 @@ def run_pipeline(recipe: Recipe, out_dir: str | Path, host: Host, board: Progres
     that part and those before it run. ``siblings`` are other run directories whose finished
     steps this run reuses where the fingerprints match (``redstar sweep``; see
     :meth:`~redstar.pipeline.rundir.RunDir.adopt`)."""
-    stages = pipeline_stages(host)
+    stages = pipeline_stages(host, recipe)
     if until not in parts(stages):
         raise ValueError(f"until must be one of {', '.join(parts(stages))}, got {until!r}")
     with run_lock(Path(out_dir)):

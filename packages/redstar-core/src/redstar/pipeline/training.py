@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from redstar.faults import check_train_result
 from redstar.interfaces import TrainContext
 from redstar.models import resolve_model
 from redstar.pipeline.context import RunContext
@@ -60,7 +61,7 @@ def _train_one(ctx: RunContext, stage: str, key: str, step: TrainStep, start: Mo
 
     def train() -> Outcome:
         with ctx.board.task(f"training {tag} ({step.trainer})", None) as update:
-            result = trainer.train(TrainContext(
+            result = check_train_result(trainer, trainer.train(TrainContext(
                 model=start.path,
                 output_dir=out_dir,
                 data_file=data_file,
@@ -68,7 +69,7 @@ def _train_one(ctx: RunContext, stage: str, key: str, step: TrainStep, start: Mo
                 metrics_file=run.path("metrics", f"{tag}.jsonl"),
                 on_step=lambda step, total, metrics: update(step, total),
                 seed=ctx.recipe.seed,
-            ))
+            )))
         return Outcome(ModelStage(tag, str(result.model_path), fp), {"metrics": result.metrics},
                        {"model_path": str(result.model_path)})
 
