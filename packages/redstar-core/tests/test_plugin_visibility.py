@@ -137,3 +137,17 @@ def test_the_report_names_the_scorer_the_samplers_and_each_trainer(site, tmp_pat
                      "| evaluator | base | sft (copy) |"):
         assert expected in report, expected
     assert "sft (copy)" in result.output
+
+
+def test_plugins_options_takes_a_component_name_as_well_as_a_plugin_name(invoke_cli, arith_host):
+    text = invoke_cli(["plugins", "--options", "scripted"]).output
+    assert "sampler 'scripted'" in text and "delay" in text
+    assert "source 'arith-gen'" not in text  # only the class asked for, not its plugin's others
+    whole = invoke_cli(["plugins", "--options", "arith"]).output
+    assert "sampler 'scripted'" in whole and "source 'arith-gen'" in whole
+    core = invoke_cli(["plugins", "--options", "repetition"]).output  # a core class
+    assert "filter 'repetition'" in core and "max_line_repeats" in core
+    rows = json.loads(invoke_cli(["plugins", "--json", "scripted"]).output)
+    assert [(r["name"], list(r["classes"]["samplers"])) for r in rows] == [("arith", ["scripted"])]
+    missing = invoke_cli(["plugins", "--options", "nope"], expect_exit=1).output
+    assert "no installed plugin named nope, and no registered class of that name" in missing
