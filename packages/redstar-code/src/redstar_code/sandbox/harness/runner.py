@@ -88,7 +88,8 @@ def run_test(code: CodeType | None, source: str, command: dict[str, Any], limits
         "lost": lost,
         "seconds": round(seconds, 4),
         "output_missing": stdout is None,
-        "output_limit": stdout is not None and len(stdout) >= limits["max_output"],
+        # the return value's file has the same size limit as the output (RLIMIT_FSIZE)
+        "output_limit": max(len(stdout or b""), len(returned)) >= limits["max_output"],
     }
     return meta, [stdout or b"", stderr[-STDERR_TAIL:], returned]
 
