@@ -2,6 +2,8 @@
 
 The sandbox of one candidate is a bubblewrap (``bwrap``) container with:
 
+- a system-call filter and a new, empty session keyring, installed by the harness before any
+  candidate code runs (``seccomp``; ``harness/guard.py``); ``/proc/keys`` shown empty;
 - new user, PID, network, IPC, UTS and cgroup namespaces (``--unshare-all``), and user
   namespaces disabled inside (``--disable-userns``), so the candidate cannot mount a tmpfs of its
   own to eat memory or gain capabilities;
@@ -40,6 +42,10 @@ SANDBOX_GID = 65534
 #: Directories of the operating system bound read-only at the same path (when they exist).
 SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/lib32", "/libx32", "/bin", "/sbin")
 WORK_DIR = "/sandbox"
+#: Shown empty: /proc/keys lists every key whose owner lets its own uid view it, which inside the
+#: sandbox, where the caller's uid is the candidate's (RedStar not run as root), includes the
+#: names of the caller's keys; /proc/key-users, the key counts of every user.
+HIDDEN_PROC_FILES = ("/proc/keys", "/proc/key-users")
 #: Marks every process of a sandbox (environment and command line), so leaks can be found.
 TAG_VARIABLE = "REDSTAR_SANDBOX"
 
@@ -263,8 +269,11 @@ def bwrap_arguments(
         args += ["--ro-bind", translate(source), target]
     for path in interpreter.hidden:
         args += ["--remount-ro", path]
+    args += ["--proc", "/proc"]
+    for path in HIDDEN_PROC_FILES:
+        if os.path.exists(path):  # (a kernel without keyrings has neither)
+            args += ["--ro-bind", "/dev/null", path]
     args += [
-        "--proc", "/proc",
         "--dev", "/dev", "--remount-ro", "/dev",
         "--size", str(limits.workdir_bytes), "--tmpfs", WORK_DIR,
         "--chdir", WORK_DIR,

@@ -21,6 +21,8 @@ def main() -> None:
     header = protocol.receive(control)
     if header is None:
         return
+    if problem is None:
+        problem = guard.confine(header["keyctl"], header["seccomp"])
     if problem is not None:
         protocol.send({"ready": False, "error": problem})
         return

@@ -6,7 +6,9 @@ Harness -> host: a line of JSON with small fields, then the raw bytes of the ``f
 announces (``[stdout, stderr, returned]`` lengths), so large outputs need no escaping.
 
 - first message: ``{"programs": [source, ...], "call": None | {...}, "limits": {...},
-  "preload": [module, ...], "paths": [dir, ...]}``; answer ``{"ready": true,
+  "preload": [module, ...], "paths": [dir, ...], "keyctl": number, "seccomp": filter}``
+  (``keyctl``'s system-call number and the filter's BPF instructions, see :mod:`.guard`); answer
+  ``{"ready": true,
   "compile_errors": [null | "SyntaxError: ...", ...]}`` (or ``{"ready": false, "error": ...}``
   when the harness cannot protect itself);
 - then per test: ``{"program": i, "io": "stdin" | "files", "input": ...}``; answer: the run's
