@@ -1,7 +1,8 @@
 """The sandbox's system-call filter: a classic BPF program for seccomp, built here, installed by
 the harness before any candidate code runs (see ``harness/guard.py``).
 
-It allows every system call but those a test program never needs and that either reach beyond
+It allows every system call but those a test program never needs (a list of denials: a system
+call added to the kernel later is allowed until it is listed here) and that either reach beyond
 the test (other processes, the kernel's keyrings, state or memory that outlives a test or escapes
 its limits) or are kernel code an ordinary user can reach only for attack surface. Those fail with
 ``ENOSYS`` ("function not implemented", what a kernel without them says, so libraries fall back),
@@ -25,8 +26,8 @@ from redstar_code.sandbox.errors import SandboxUnavailable
 #: Denied, by group (the reasons are in docs/code.md). A name a table lacks does not exist there.
 DENIED_GROUPS: dict[str, tuple[str, ...]] = {
     "other processes and the kernel's introspection": (
-        "ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd",
-        "perf_event_open", "bpf", "userfaultfd",
+        "ptrace", "process_vm_readv", "process_vm_writev", "process_madvise", "process_mrelease", "kcmp",
+        "pidfd_getfd", "perf_event_open", "bpf", "userfaultfd",
     ),
     "kernel keyrings": ("keyctl", "add_key", "request_key"),
     "memory outside the limits, state across tests (IPC)": (
@@ -57,7 +58,8 @@ SOCKET_FAMILIES = {"AF_UNIX": 1, "AF_INET": 2, "AF_INET6": 10, "AF_NETLINK": 16}
 OTHER_NAMES = ("socket", "socketpair", "getpid")
 
 _X86_64 = {
-    "ptrace": 101, "process_vm_readv": 310, "process_vm_writev": 311, "kcmp": 312, "pidfd_getfd": 438,
+    "ptrace": 101, "process_vm_readv": 310, "process_vm_writev": 311, "process_madvise": 440,
+    "process_mrelease": 448, "kcmp": 312, "pidfd_getfd": 438,
     "perf_event_open": 298, "bpf": 321, "userfaultfd": 323,
     "keyctl": 250, "add_key": 248, "request_key": 249,
     "memfd_create": 319, "memfd_secret": 447, "shmget": 29, "shmat": 30, "shmdt": 67, "shmctl": 31,
@@ -77,7 +79,8 @@ _X86_64 = {
 }
 #: asm-generic/unistd.h (arm64, riscv64, loongarch64): no iopl, ioperm, modify_ldt, uselib.
 _GENERIC = {
-    "ptrace": 117, "process_vm_readv": 270, "process_vm_writev": 271, "kcmp": 272, "pidfd_getfd": 438,
+    "ptrace": 117, "process_vm_readv": 270, "process_vm_writev": 271, "process_madvise": 440,
+    "process_mrelease": 448, "kcmp": 272, "pidfd_getfd": 438,
     "perf_event_open": 241, "bpf": 280, "userfaultfd": 282,
     "keyctl": 219, "add_key": 217, "request_key": 218,
     "memfd_create": 279, "memfd_secret": 447, "shmget": 194, "shmat": 196, "shmdt": 197, "shmctl": 195,

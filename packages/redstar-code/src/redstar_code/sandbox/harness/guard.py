@@ -10,6 +10,7 @@ none can remove.
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 
@@ -61,7 +62,9 @@ def confine(keyctl: int, program: bytes) -> str | None:
     _LIBC.syscall.restype = c_long
     joined = _LIBC.syscall(c_long(keyctl), c_long(KEYCTL_JOIN_SESSION_KEYRING), None)
     if joined < 0:
-        return "cannot join a new session keyring: " + os.strerror(ctypes.get_errno())
+        error = ctypes.get_errno()
+        hint = " (each sandbox holds one key of its user's quota: raise kernel.keys.maxkeys)" if error == errno.EDQUOT else ""
+        return "cannot join a new session keyring: " + os.strerror(error) + hint
     if _LIBC.syscall(c_long(keyctl), c_long(KEYCTL_GET_KEYRING_ID), c_long(KEY_SPEC_SESSION_KEYRING), c_long(0)) != joined:
         return "the new session keyring is not this process's session keyring"
     if not program or len(program) % 8:
