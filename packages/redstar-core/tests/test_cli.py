@@ -207,6 +207,12 @@ def test_plugins_shows_each_classes_options_with_type_default_and_doc(invoke_cli
         def __init__(self, tolerance: float = 0.5, mode: str = "strict", undocumented: int | None = None) -> None:
             pass
 
+        def extract(self, response):  # a registered class implements its base's abstract methods
+            return response
+
+        def verify(self, response, reference, metadata=None):
+            raise NotImplementedError
+
     class P:
         @hookimpl
         def redstar_register_verifiers(self, register):

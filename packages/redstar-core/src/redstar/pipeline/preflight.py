@@ -14,7 +14,14 @@ from __future__ import annotations
 from redstar.errors import RecipeError, RedStarError
 from redstar.models import resolve_model
 from redstar.pipeline.context import PluginContext
+from redstar.pipeline.stages import pipeline_stages
 from redstar.recipe import check_plugins
+
+
+def _warn(message: str) -> None:
+    import click
+
+    click.echo(message, err=True)
 
 
 def preflight(ctx: PluginContext, check_paths: bool = True) -> None:
@@ -23,6 +30,9 @@ def preflight(ctx: PluginContext, check_paths: bool = True) -> None:
     False skips the model paths, for a recipe written for another machine (a cluster's paths, or
     a student that an earlier run will produce)."""
     recipe = ctx.recipe
+    # A plugin that failed to load: a warning, or an error where the run would not be the one asked for.
+    ctx.host.check_loaded(getattr(ctx, "log", None) or _warn)
+    pipeline_stages(ctx.host, recipe)  # the plugins' stages, and what `stages:` switches off
     check_plugins(recipe, ctx.host)
     for role in ("teacher", "student") if check_paths else ():
         try:

@@ -37,7 +37,7 @@ def run_pipeline(recipe: Recipe, out_dir: str | Path, host: Host, board: Progres
     that part and those before it run. ``siblings`` are other run directories whose finished
     steps this run reuses where the fingerprints match (``redstar sweep``; see
     :meth:`~redstar.pipeline.rundir.RunDir.adopt`)."""
-    stages = pipeline_stages(host)
+    stages = pipeline_stages(host, recipe)
     if until not in parts(stages):
         raise ValueError(f"until must be one of {', '.join(parts(stages))}, got {until!r}")
     with run_lock(Path(out_dir)):
@@ -137,7 +137,10 @@ def build_summary(run: RunDir, recipe: Recipe, stages: list[Stage], results: dic
     funnel = [[row.label, counts.get(name, {}).get(row.key, 0)] for name, row in rows if row.unit == "prompts"]
     sample_funnel = [[row.label, counts.get(name, {}).get(row.key, 0)] for name, row in rows if row.unit == "samples"]
     domains = sorted(counts.get("load", {}).get("by_domain", {}))
-    ordered = [r for r in rows if r[1].unit == "prompts"] + [r for r in rows if r[1].unit == "samples"]
+    # A stage that ran without counts["by_domain"] (a plugin's, say) has no per-domain rows: its
+    # total is in the funnel, and zeros per domain would contradict it.
+    split = [(name, row) for name, row in rows if name not in counts or "by_domain" in counts[name]]
+    ordered = [r for r in split if r[1].unit == "prompts"] + [r for r in split if r[1].unit == "samples"]
     funnel_by_domain = {domain: [[row.label, _domain_count(counts.get(name, {}), row.key, domain)]
                                  for name, row in ordered] for domain in domains}
     dropping = [(stage.drops, stage.name) for stage in stages if stage.drops]
@@ -147,7 +150,7 @@ def build_summary(run: RunDir, recipe: Recipe, stages: list[Stage], results: dic
     warnings = [c["skipped"] for c in counts.values() if c.get("skipped")]
     built = "build" in counts and counts["build"]
     warnings += [f"domain {domain!r} yielded no SFT rows: {NO_DATA_ADVICE}" for domain in domains
-                 if len(domains) > 1 and built and funnel_by_domain[domain][-1][1] == 0]
+                 if len(domains) > 1 and built and _domain_count(counts["build"], "sft_rows", domain) == 0]
     models = results["train"].value if "train" in results else []
     return {
         "recipe": recipe.name,

@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from redstar.execution import GenerateJob, SamplerSpec
+from redstar.faults import check_completions
 from redstar.interfaces import SamplingParams
 from redstar.models import resolve_model
 from redstar.pipeline.context import RunContext
@@ -81,6 +82,7 @@ def _sample(ctx: RunContext, inputs: Mapping[str, Any]) -> Outcome:
         done = total - sum(len(_missing(have[p.id], wanted[p.id])) for p in todo)
         if todo:
             spec = SamplerSpec(cfg.backend, resolve_model(teacher), cfg.options, "sampling")
+            backend = ctx.host.get("samplers", cfg.backend)
             engine = ctx.engine
             with ctx.board.task("sampling teacher", total) as update:
                 update(done)
@@ -90,8 +92,10 @@ def _sample(ctx: RunContext, inputs: Mapping[str, Any]) -> Outcome:
                 jobs = _jobs(ctx, cfg, todo, have, wanted, recipe.seed)
                 try:
                     for job, completions in engine.generate(spec, jobs):
-                        # A backend that returns copies at temperature > 0 stops the run before
-                        # they are stored.
+                        # What the backend returned, checked before anything is stored: a
+                        # sampler's mistake is named as its own (redstar.faults), and copies at
+                        # temperature > 0 stop the run.
+                        check_completions(backend, completions, len(job.conversations), job.params.n)
                         check_samples_differ(completions, job.params,
                                              f"the {cfg.backend!r} sampler (teacher {teacher})")
                         rows = _rows(job.key, completions, teacher, job.params)

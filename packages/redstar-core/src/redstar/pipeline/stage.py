@@ -3,7 +3,7 @@
 A :class:`Stage` says what it is called, which part of a run it belongs to (``--until``), which
 earlier stages it reads, which of them its output depends on (its fingerprint chains theirs),
 the recipe sections that shape its output, the files it writes, and how to do its work. The run's stages are listed in
-:mod:`redstar.pipeline.stages`; a plugin adds its own through the ``redstar_register_stages``
+:mod:`redstar.pipeline.stages`; a plugin adds its own through the ``redstar_pipeline_stages``
 hook. Stages
 that fan out into several steps (training: one per trainer; evaluation: one per model and
 benchmark) run each step through the same :func:`run_step`, so skipping a finished step,
@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from redstar.faults import in_stage, plugin_code
 from redstar.pipeline.rundir import fingerprint
 
 if TYPE_CHECKING:
@@ -77,7 +78,9 @@ class Stage:
     - ``drops``: the name its ``counts["dropped"]`` (reason -> count) go by in the summary
       (``selection``, ``cleaning``), with ``counts["by_domain"][d]["dropped"]`` or
       ``counts["dropped_by_domain"][d]`` per domain;
-    - ``after``: for a stage a plugin adds, the stage it runs after.
+    - ``after``: for a stage a plugin adds, the stage it runs after;
+    - ``plugin``: the plugin that added it (set by :func:`~redstar.pipeline.stages.pipeline_stages`;
+      None for core's).
     """
 
     name: str
@@ -93,6 +96,7 @@ class Stage:
     funnel: tuple[FunnelRow, ...] = ()
     drops: str | None = None
     after: str | None = None
+    plugin: str | None = None
 
     def fingerprint(self, ctx: RunContext, upstream: Mapping[str, Result]) -> str:
         keyed = self.reads if self.keyed_on is None else self.keyed_on
@@ -115,10 +119,13 @@ def run_step(ctx: RunContext, name: str, fp: str, outputs: Sequence[Path],
     # Done in a sibling run with this fingerprint (a sweep's other variant): reuse its outputs.
     run.adopt(name, fp, outputs)
     complete = is_complete or (lambda: all(Path(p).exists() for p in outputs))
-    if load is not None and run.is_done(name, fp) and complete():
-        return load()
-    run.begin(name, fp, list(outputs))
-    outcome = work()
+    # An exception raised in a plugin's code becomes one line naming the plugin, the method
+    # RedStar called and this step (redstar.faults); the traceback stays its cause (--debug).
+    with in_stage(name), plugin_code(name):
+        if load is not None and run.is_done(name, fp) and complete():
+            return load()
+        run.begin(name, fp, list(outputs))
+        outcome = work()
     run.finish(name, outcome.counts, **outcome.extra)
     return outcome.value
 

@@ -167,6 +167,8 @@ class Recipe(Section):
     rl: list[TrainStep] = Field(default_factory=list)
     evaluation: Evaluation = Field(default_factory=Evaluation)
     execution: Execution = Field(default_factory=Execution)
+    stages: dict[str, bool] = Field(default_factory=dict,
+                                    description="a plugin's pipeline stage -> `false` to leave it out of the run")
 
     _path: Path | None = PrivateAttr(None)
     _lines: dict[str, int] = PrivateAttr(default_factory=dict)
