@@ -151,7 +151,7 @@ def _mix_quotas(mix: Mapping[str, float], total: int | None, by_domain: Mapping[
     return domain_quotas(mix, total)
 
 
-def samples_for_level(level: float | None, n: int, n_by_level: Mapping[int | str, int]) -> int:
+def samples_for_level(level: float | None, n: int, n_by_level: Mapping[float, int]) -> int:
     """Responses to draw for a prompt: the entry of ``n_by_level`` with the largest level not
     above the prompt's, else ``n`` (harder prompts get more, as in the paper)."""
     best = n
@@ -163,7 +163,7 @@ def samples_for_level(level: float | None, n: int, n_by_level: Mapping[int | str
     return best
 
 
-def samples_for(prompt: Prompt, n: int, n_by_level: Mapping[int | str, int],
+def samples_for(prompt: Prompt, n: int, n_by_level: Mapping[float, int],
                 domains: Mapping[str, DomainSelection] | None = None) -> int:
     """Responses to draw for ``prompt``: its domain's ``n``/``n_by_level`` under
     ``selection.domains`` when set, else the sampling section's."""

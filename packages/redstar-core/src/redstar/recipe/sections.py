@@ -26,7 +26,7 @@ class Section(BaseModel):
     validated section is not changed afterwards (its free-form ``options`` mappings are the
     plugin's to read)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="python")
@@ -52,7 +52,7 @@ class DomainSelection(Section):
     max_level: Number | None = None
     max_prompts: int | None = Field(None, description="at most this many prompts of this domain")
     n: int | None = Field(None, description="responses per prompt (null: `sampling.n`)")
-    n_by_level: dict[int | str, int] | None = Field(None, description="level -> responses (null: `sampling.n_by_level`)")
+    n_by_level: dict[Number, int] | None = Field(None, description="level -> responses (null: `sampling.n_by_level`)")
 
 
 class Selection(Section):
@@ -84,7 +84,7 @@ class Sampling(Section):
     backend: str = Field("transformers", description="`transformers`, `vllm`, `openai`, or a plugin's sampler")
     options: dict[str, Any] = Field(default_factory=dict, description="the backend's options")
     n: int = Field(4, description="responses per prompt")
-    n_by_level: dict[int | str, int] = Field(default_factory=dict, description="level -> responses (harder prompts get more)")
+    n_by_level: dict[Number, int] = Field(default_factory=dict, description="level -> responses (harder prompts get more)")
     temperature: Number = 1.0
     top_p: Number = 1.0
     max_new_tokens: int = 1024
@@ -151,8 +151,9 @@ class Recipe(Section):
     ``lines`` maps each dotted key written there to its line, for errors found later (a plugin
     option the plugin does not take)."""
 
-    name: str = Field("redstar-run", description="run name (the default output folder is runs/<name>)")
-    seed: int = Field(0, description="seeds selection order, sampling and training")
+    name: str = Field("redstar-run", description="run name, a plain name (letters, digits, `.`, `_`, `-`, `+`): "
+                      "the default output folder is runs/<name>")
+    seed: int = Field(0, description="seeds selection order, sampling and training (0 to 2**32 - 1)")
     models: Models
     sources: list[PluginRef] = Field(default_factory=list)
     scoring: Scoring = Field(default_factory=Scoring)
