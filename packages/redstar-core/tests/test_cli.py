@@ -223,7 +223,7 @@ def test_plugins_shows_each_classes_options_with_type_default_and_doc(invoke_cli
     assert options["undocumented"]["type"] == "int | None"
     text = invoke_cli(["plugins", "--options", "doc"]).output
     assert "tolerance" in text and "0.5" in text and "still count as right" in text
-    assert "no installed plugin named nope" in invoke_cli(["plugins", "nope"], expect_exit=1).output
+    assert "no installed plugin or component named nope" in invoke_cli(["plugins", "nope"], expect_exit=1).output
 
 
 def test_every_recipe_the_help_cites_exists(invoke_cli):

@@ -12,11 +12,12 @@ gives its description (an ``Args:`` section, one entry per option)::
 
         def __init__(self, timeout: float = 5.0, memory_mb: int = 1024) -> None: ...
 
-An option not described in the class's own docstring is looked up in its base classes' (so the
-options every Hugging Face trainer shares are described once, on their base), and then in the
-``Args:`` of the ``__init__`` docstring. An option class that is a dataclass works the same way
-(its fields are its constructor's parameters); a field may also carry its description as
-``field(metadata={"doc": "..."})``.
+An option not described in the class's own docstring (or its ``__init__``'s) is looked up in
+its base classes', and in the option dataclasses their constructors take: the options every
+Hugging Face trainer shares are described once, on
+:class:`~redstar.trainers.settings.HFOptions`, which ``HFTrainer.__init__`` takes. An option
+class that is a dataclass is described the same way (its fields are its constructor's
+parameters); a field may also carry its description as ``field(metadata={"doc": "..."})``.
 
 :func:`describe_options` is what ``redstar plugins --options`` prints. :func:`option_problems`
 checks option values against the type hints with pydantic, the recipe's values as the recipe
@@ -98,7 +99,8 @@ def _own_docs(cls: type) -> list[str | None]:
 
 
 def option_docs(cls: type) -> dict[str, str]:
-    """Each documented option of ``cls``: the first description found along the class's MRO."""
+    """Each documented option of ``cls``: the first description found along the class's MRO,
+    each class followed by the option dataclasses its own ``__init__`` takes."""
     docs: dict[str, str] = {}
     for klass in cls.__mro__:
         if klass is object:
@@ -106,12 +108,29 @@ def option_docs(cls: type) -> dict[str, str]:
         for doc in _own_docs(klass):
             for name, text in google_args(doc).items():
                 docs.setdefault(name, text)
+        for held in _option_dataclasses(klass):
+            if held is not cls:
+                for name, text in option_docs(held).items():
+                    docs.setdefault(name, text)
     if dataclasses.is_dataclass(cls):
         for f in dataclasses.fields(cls):
             described = f.metadata.get("doc") or f.metadata.get("description")
             if described:
                 docs.setdefault(f.name, str(described))
     return docs
+
+
+def _option_dataclasses(klass: type) -> list[type]:
+    """The dataclasses the constructor defined on ``klass`` itself takes (``HFTrainer(options:
+    HFOptions)``): its subclasses' options are handed over as one and described there."""
+    init = klass.__dict__.get("__init__")
+    if init is None or dataclasses.is_dataclass(klass):
+        return []
+    try:
+        hints = typing.get_type_hints(init)
+    except Exception:  # noqa: BLE001 - an unresolvable hint: nothing to follow
+        return []
+    return [h for h in hints.values() if isinstance(h, type) and dataclasses.is_dataclass(h)]
 
 
 def _hints(cls: type) -> tuple[dict[str, Any], dict[str, str]]:
@@ -146,7 +165,9 @@ def _written(param: inspect.Parameter) -> str | None:
         return None
     if isinstance(param.annotation, str):  # ``from __future__ import annotations``
         return param.annotation
-    return getattr(param.annotation, "__name__", None) or str(param.annotation)
+    if isinstance(param.annotation, type):
+        return param.annotation.__name__
+    return str(param.annotation).replace("typing.", "")
 
 
 def _adapter(hint: Any) -> TypeAdapter[Any] | None:
@@ -231,8 +252,17 @@ def option_problems(cls: type, options: dict[str, Any]) -> list[tuple[str, str, 
 
 def describe_options(cls: type) -> list[dict[str, Any]]:
     """One entry per option: ``name``, ``type`` (as annotated, or None), ``default`` (None and
-    ``required: True`` when there is none), ``doc`` (or None) and ``problem`` (what is wrong
-    with the declaration, or None)."""
+    ``required: True`` when there is none), ``doc`` (its description, or None) and ``problem``
+    (what is wrong with the declaration, or None)."""
     return [{"name": spec.name, "type": spec.type, "default": None if spec.required else spec.default,
-             "required": spec.required, "doc": spec.doc, "problem": spec.problem}
+             "required": spec.required, "doc": _for_people(spec.doc), "problem": spec.problem}
             for spec in option_specs(cls)]
+
+
+def _for_people(doc: str | None) -> str | None:
+    """A docstring's reST for the terminal: literals (````x````) and cross-references
+    (``:data:`~a.b.NAME```) as plain backquotes (```x```, ```NAME```)."""
+    if doc is None:
+        return None
+    doc = re.sub(r"``(.+?)``", r"`\1`", doc)
+    return re.sub(r":\w+:`(~?)([^`]+)`", lambda m: f"`{m.group(2).rsplit('.', 1)[-1] if m.group(1) else m.group(2)}`", doc)

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from redstar.cli.options import host_of
@@ -45,18 +46,25 @@ def plugins(ctx: click.Context, as_json: bool, show_all: bool, show_options: boo
         {"name": i.name, "version": i.version, "module": i.module, "builtin": i.builtin,
          "provides": i.provides, "hooks": i.hooks, "error": host_.failures.get(i.name),
          "classes": classes(i.provides)}
-        for i in host_.infos.values() if show_all or not i.builtin or i.name in names
+        for i in host_.infos.values()
+        if show_all or not i.builtin or i.name in names or set(names) & {k for ks in i.provides.values() for k in ks}
     ]
     known = {r["name"] for r in rows}
     rows += [{"name": n, "version": None, "module": None, "builtin": False, "provides": {}, "hooks": [], "error": e,
               "classes": {}}
              for n, e in host_.failures.items() if n not in known and (show_all or not n.startswith("core:"))]
     if names:
-        unknown = sorted(set(names) - {r["name"] for r in rows})
+        plugin_names = {r["name"] for r in rows}
+        components = {key for r in rows for keys in r["provides"].values() for key in keys}
+        unknown = sorted(set(names) - plugin_names - components)
         if unknown:
-            raise RedStarError(f"no installed plugin named {', '.join(unknown)} "
-                               f"(installed: {', '.join(sorted(r['name'] for r in rows))})")
-        rows = [r for r in rows if r["name"] in names]
+            raise RedStarError(f"no installed plugin or component named {', '.join(unknown)} "
+                               f"(installed: {', '.join(sorted(plugin_names))}; see `redstar plugins --all`)")
+        # A component's name (`llm-judge`) shows the plugin that registers it, with that class only.
+        picked = set(names) - plugin_names
+        rows = [{**r, "classes": {kind: {k: v for k, v in by_key.items() if r["name"] in names or k in picked}
+                                  for kind, by_key in r["classes"].items()}}
+                for r in rows if r["name"] in names or picked & {k for ks in r["provides"].values() for k in ks}]
     if as_json:
         click.echo(json.dumps(rows, indent=2, default=repr))
         return
@@ -79,7 +87,11 @@ def plugins(ctx: click.Context, as_json: bool, show_all: bool, show_options: boo
                     options.add_column(col, overflow="fold")
                 for o in info["options"]:
                     default = "(required)" if o["required"] else repr(o["default"])
-                    options.add_row(o["name"], o["type"] or "-", default, o["doc"] or "-")
+                    doc = escape(o["doc"]) if o["doc"] else \
+                        "[yellow]not described (the class's docstring has no Args: entry for it)"
+                    if o["problem"]:  # the plugin's own fault, e.g. a default of another type than its hint
+                        doc = f"{doc} [red]PROBLEM: {escape(o['problem'])}"
+                    options.add_row(o["name"], escape(o["type"] or "-"), escape(default), doc)
                 if not info["options"]:
                     options.add_row("-", "-", "-", "takes no options")
                 console.print(options)
