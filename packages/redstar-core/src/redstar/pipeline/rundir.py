@@ -182,8 +182,9 @@ class RunDir:
         self.state_file = self.root / "state.json"
         self.state: dict[str, Any] = {"stages": {}}
         self._rechecked: set[str] = set()
-        #: Folders this run set aside stale rows in (``set-aside/...``), for the summary to name.
-        self.set_aside_now: list[Path] = []
+        #: ``(stage, folder)`` for each folder this run set stale rows aside in (``set-aside/...``),
+        #: for the summary to name.
+        self.set_aside_now: list[tuple[str, Path]] = []
         if self.state_file.exists():
             # Written atomically, so only a hand edit or a bad disk can damage it.
             try:
@@ -228,7 +229,7 @@ class RunDir:
         if changed and rows_key is not None and not keeps_rows:
             folder = set_aside(self.root, name, st, outputs, why=STALE)
             if folder is not None:
-                self.set_aside_now.append(folder)
+                self.set_aside_now.append((name, folder))
             restore(self.root, name, rows_key, outputs)
         elif changed and not keeps_rows:
             for out in outputs:
@@ -304,7 +305,7 @@ class RunDir:
                 return None
             folder = set_aside(self.root, name, mine, [self.root / rel for rel in relative], why=STALE)
             if folder is not None:
-                self.set_aside_now.append(folder)
+                self.set_aside_now.append((name, folder))
         for rel in relative:
             _remove(self.root / rel)
             if (sibling / rel).exists() or (sibling / rel).is_symlink():

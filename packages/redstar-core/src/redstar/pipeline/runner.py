@@ -71,9 +71,9 @@ def _run_locked(ctx: RunContext, stages: list[Stage], until: str) -> dict[str, A
             ctx.close()
     summary = build_summary(run, recipe, stages, results, seconds)
     summary["set_aside"] = set_aside_folders(run.root)
-    summary["warnings"] += [f"rows of stage {Path(f).name.rsplit('-', 1)[0]!r} were set aside in {f}: {STALE}; they come "
-                            "back if the recipe changes back (delete the folder to free its space)"
-                            for f in run.set_aside_now]
+    set_aside = [f"rows of stage {stage!r} were set aside in {folder}: {STALE}; they come back if the recipe changes "
+                 "back (delete the folder to free its space)" for stage, folder in run.set_aside_now]
+    summary["warnings"] = [*recipe.warnings, *summary["warnings"], *set_aside]
     summary["provenance"] = describe_run(recipe, host)
     # Each model against the one before it, per benchmark, paired over the same problems.
     summary["comparisons"] = compare_models(run.root, summary["scores"])

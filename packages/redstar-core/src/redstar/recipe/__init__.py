@@ -22,6 +22,7 @@ from redstar.recipe.sections import (
     DomainSelection,
     Evaluation,
     Execution,
+    MixCount,
     Models,
     PluginRef,
     Preference,
@@ -34,7 +35,7 @@ from redstar.recipe.sections import (
 )
 
 __all__ = [
-    "BASE_RECIPE", "Cleaning", "Decontamination", "DomainSelection", "Evaluation", "Execution", "Models",
+    "BASE_RECIPE", "Cleaning", "Decontamination", "DomainSelection", "Evaluation", "Execution", "MixCount", "Models",
     "PluginRef", "PluginReference", "Preference", "Recipe", "Sampling", "Scoring", "Section", "Selection",
     "TrainStep", "check_plugins", "default_recipe", "dump", "key_lines", "load_recipe", "merge_parts",
     "parse_yaml", "plugin_references", "validate",

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from redstar.recipe.sections import Recipe
+from redstar.recipe.sections import MixCount, Recipe
 
 Fail = Callable[[str, str], None]
 
@@ -139,6 +139,17 @@ def check_values(recipe: Recipe, fail: Fail) -> None:
 
 
 def _check_mix(recipe: Recipe, fail: Fail) -> None:
-    for domain, share in recipe.selection.mix.items():
-        if share < 0:
+    selection = recipe.selection
+    counted = 0
+    for domain, share in selection.mix.items():
+        if isinstance(share, MixCount):
+            _at_least(fail, f"selection.mix.{domain}.prompts", share.prompts, 1)
+            counted += share.prompts
+        elif share < 0:
             fail(f"selection.mix.{domain}", f"a share cannot be negative, got {share!r}")
+    if selection.mix and not counted and not any(s > 0 for s in selection.shares().values()):
+        fail("selection.mix", "needs at least one positive share or a count; with every share 0 nothing is selected")
+    if selection.total is not None and counted > selection.total:
+        first = next(d for d, s in selection.mix.items() if isinstance(s, MixCount))
+        fail(f"selection.mix.{first}", f"the mix's counts add up to {counted} prompts, more than "
+             f"selection.total ({selection.total})")
