@@ -147,3 +147,31 @@ def test_more_samples_per_prompt_keeps_every_sample_and_verdict_already_there(fi
     before = everything(out / "samples")
     curate(good, out, arith_host)
     assert everything(out / "samples") == before
+
+
+def test_a_sweep_sibling_never_replaces_rows_still_valid_here_and_sets_stale_ones_aside(tmp_path):
+    from redstar.pipeline.rundir import RunDir
+
+    def run_with(root, fp, key, text):
+        run = RunDir(root)
+        run.begin("sample", fp, [root / "samples"], rows_key=key)
+        (root / "samples").mkdir()
+        (root / "samples" / "part-000000.parquet").write_text(text)
+        run.finish("sample", {"samples": 1})
+        return run
+
+    sibling = run_with(tmp_path / "sibling", "fp-new", "key-new", "sibling's rows")
+    # Here: the same rows key, another fingerprint (more samples per prompt, say): keep them.
+    mine = run_with(tmp_path / "same-key", "fp-old", "key-new", "my rows")
+    mine.siblings = (sibling.root,)
+    assert mine.adopt("sample", "fp-new", [mine.root / "samples"], rows_key="key-new") is None
+    assert (mine.root / "samples" / "part-000000.parquet").read_text() == "my rows"
+    # Here: rows under another key: set aside, then the sibling's are brought over.
+    other = run_with(tmp_path / "other-key", "fp-old", "key-old", "stale rows")
+    other.siblings = (sibling.root,)
+    assert other.adopt("sample", "fp-new", [other.root / "samples"], rows_key="key-new") == sibling.root
+    assert (other.root / "samples" / "part-000000.parquet").read_text() == "sibling's rows"
+    [(stage, folder)] = other.set_aside_now
+    assert stage == "sample" and folder == other.root / "set-aside" / "sample-key-old"
+    assert (folder / "samples" / "part-000000.parquet").read_text() == "stale rows"
+    assert json.loads((folder / "set-aside.json").read_text())["counts"] == {"samples": 1}

@@ -44,15 +44,17 @@ def check_name(name: Any) -> str | None:
 def check_data(data: Any, fail: Fail) -> None:
     """Every number in ``data`` (the parsed YAML, keys included) is finite and fits in 64 bits."""
     stack: list[tuple[str, Any]] = [("", data)]
-    while stack:
+    while stack:  # depth first in the order of the file, so the first problem named is the topmost
         key, value = stack.pop()
         if isinstance(value, dict):
+            children = []
             for k, v in value.items():
                 child = f"{key}.{k}" if key else str(k)
                 _check_number(child, k, fail, what="key")
-                stack.append((child, v))
+                children.append((child, v))
+            stack.extend(reversed(children))
         elif isinstance(value, list):
-            stack.extend((f"{key}[{i}]", v) for i, v in enumerate(value))
+            stack.extend(reversed([(f"{key}[{i}]", v) for i, v in enumerate(value)]))
         else:
             _check_number(key or "<top>", value, fail)
 
