@@ -80,6 +80,14 @@ def split_key_value(item: str, param_hint: str = "--option") -> tuple[str, str]:
 def parse_options(items: tuple[str, ...] | list[str], param_hint: str = "--option") -> dict[str, Any]:
     """``("lr=5e-7", "mode=lenient")`` -> ``{"lr": 5e-07, "mode": "lenient"}``: each value is read
     as YAML with the recipe loader, so a value means the same on the command line as in a recipe."""
+    import yaml
+
     from redstar.recipe import parse_yaml
 
-    return {k: parse_yaml(v) for k, v in (split_key_value(item, param_hint) for item in items)}
+    options = {}
+    for key, value in (split_key_value(item, param_hint) for item in items):
+        try:
+            options[key] = parse_yaml(value)
+        except yaml.YAMLError as exc:
+            raise click.BadParameter(f"{key}: {getattr(exc, 'problem', None) or exc}", param_hint=param_hint) from None
+    return options

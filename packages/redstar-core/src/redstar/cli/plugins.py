@@ -149,7 +149,11 @@ def _print(rows: list[dict[str, Any]], problems: list[str], show_options: bool) 
                     options.add_column(col, overflow="fold")
                 for o in info["options"]:
                     default = "(required)" if o["required"] else repr(o["default"])
-                    options.add_row(o["name"], o["type"] or "-", escape(default), escape(o["doc"] or "-"))
+                    doc = escape(o["doc"]) if o["doc"] else \
+                        "[yellow]not described (the class's docstring has no Args: entry for it)"
+                    if o["problem"]:  # the plugin's own fault, e.g. a default of another type than its hint
+                        doc = f"{doc} [red]PROBLEM: {escape(o['problem'])}"
+                    options.add_row(o["name"], escape(o["type"] or "-"), escape(default), doc)
                 if not info["options"]:
                     options.add_row("-", "-", "-", "takes no options")
                 console.print(options)

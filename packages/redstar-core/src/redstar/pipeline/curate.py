@@ -116,8 +116,8 @@ def _select(ctx: RunContext, inputs: Mapping[str, Any]) -> Outcome:
             update(len(prompts))
     rules = {d: DomainRule(r.min_level, r.max_level, r.max_prompts) for d, r in cfg.domains.items()}
     report = select(candidates, min_level=cfg.min_level, max_level=cfg.max_level,
-                    per_source=cfg.per_source, mix=cfg.mix, total=cfg.total, seed=recipe.seed,
-                    domains=rules, mix_mode=cfg.mix_mode)
+                    per_source=cfg.per_source, mix=cfg.shares(), counts=cfg.counts(), total=cfg.total,
+                    seed=recipe.seed, domains=rules, mix_mode=cfg.mix_mode)
     dropped.update(report.dropped)
     dropped_by_domain = {d: dict(c) for d, c in report.dropped_by_domain.items()}
     if not report.kept:

@@ -1,8 +1,10 @@
 """Everything about a recipe that can be checked before the first stage runs.
 
-A mistake found here costs a second; found after sampling it costs hours. So before any stage,
-a run (and ``redstar recipe check``) checks that every plugin the recipe names is installed and
-takes the options given, that every model path exists, and that the plugins whose constructors
+A mistake found here costs a second; found after sampling it costs hours. So before it creates,
+locks or writes anything in the run directory, a run (and ``redstar recipe check``) checks that
+every plugin the recipe names is installed and takes the options given, with values of the types
+its constructor declares, that the mix's domains are ones the sources yield, that every model
+path exists, and that the plugins whose constructors
 are cheap by contract (verifiers, cleaning filters, trainers, evaluators) accept their option
 *values*: each is built once, and a constructor's ``ValueError`` becomes a
 :class:`~redstar.errors.RecipeError` naming the recipe key. Samplers and sources are not built

@@ -14,9 +14,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from redstar.pipeline.context import RunContext
+from redstar.pipeline.context import PluginContext, RunContext
 from redstar.pipeline.preflight import preflight
-from redstar.pipeline.rundir import RunDir, fingerprint, run_lock
+from redstar.pipeline.rundir import STALE, RunDir, fingerprint, run_lock
+from redstar.pipeline.set_aside import set_aside_folders
 from redstar.pipeline.stage import Result, Stage, parts, run_step
 from redstar.pipeline.stages import pipeline_stages
 from redstar.pipeline.training import NO_DATA_ADVICE
@@ -40,18 +41,28 @@ def run_pipeline(recipe: Recipe, out_dir: str | Path, host: Host, board: Progres
     stages = pipeline_stages(host, recipe)
     if until not in parts(stages):
         raise ValueError(f"until must be one of {', '.join(parts(stages))}, got {until!r}")
-    with run_lock(Path(out_dir)):
-        return _run_locked(recipe, RunDir(out_dir, siblings), host, board or ProgressBoard(), stages, until)
-
-
-def _run_locked(recipe: Recipe, run: RunDir, host: Host, board: ProgressBoard, stages: list[Stage],
-                until: str) -> dict[str, Any]:
-    ctx = RunContext(recipe=recipe, host=host, run=run, board=board)
+    # Everything about the recipe is checked before the run directory is touched (not even
+    # created or locked): a recipe that fails here cannot cost an existing run anything.
+    checked = PluginContext(recipe=recipe, host=host)
     try:
-        preflight(ctx)
+        preflight(checked)
     except BaseException:
-        ctx.close()
+        checked.close()
         raise
+    try:
+        with run_lock(Path(out_dir)):
+            ctx = RunContext(recipe=recipe, host=host, run=RunDir(out_dir, siblings), board=board or ProgressBoard())
+            ctx.verifiers, checked.verifiers = checked.verifiers, ctx.verifiers  # the ones preflight built
+            try:
+                return _run_locked(ctx, stages, until)
+            finally:
+                ctx.close()  # again, on the way out of an error (closing twice is harmless)
+    finally:
+        checked.close()
+
+
+def _run_locked(ctx: RunContext, stages: list[Stage], until: str) -> dict[str, Any]:
+    recipe, run, board, host = ctx.recipe, ctx.run, ctx.board, ctx.host
     (run.root / "recipe.yaml").write_text(dump(recipe), encoding="utf-8")
     with board:
         try:
@@ -59,6 +70,10 @@ def _run_locked(recipe: Recipe, run: RunDir, host: Host, board: ProgressBoard, s
         finally:
             ctx.close()
     summary = build_summary(run, recipe, stages, results, seconds)
+    summary["set_aside"] = set_aside_folders(run.root)
+    set_aside = [f"rows of stage {stage!r} were set aside in {folder}: {STALE}; they come back if the recipe changes "
+                 "back (delete the folder to free its space)" for stage, folder in run.set_aside_now]
+    summary["warnings"] = [*recipe.warnings, *summary["warnings"], *set_aside]
     summary["provenance"] = describe_run(recipe, host)
     # Each model against the one before it, per benchmark, paired over the same problems.
     summary["comparisons"] = compare_models(run.root, summary["scores"])
@@ -96,7 +111,8 @@ def run_stages(ctx: RunContext, stages: list[Stage], until: str) -> tuple[dict[s
             fp = stage.fingerprint(ctx, results)
             value = run_step(ctx, stage.name, fp, [ctx.run.path(o) for o in stage.outputs],
                              work=partial(stage.work, ctx, inputs),
-                             load=None if stage.load is None else partial(stage.load, ctx))
+                             load=None if stage.load is None else partial(stage.load, ctx),
+                             rows_key=stage.rows_key(ctx))
             results[stage.name] = Result(value, fp)
         seconds[stage.name] = round(time.perf_counter() - start, 2)
     return results, seconds

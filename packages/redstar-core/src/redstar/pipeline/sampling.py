@@ -40,6 +40,16 @@ def _depends_on(recipe: Recipe) -> Any:
     return recipe.models.teacher, {k: v for k, v in recipe.sampling.to_dict().items() if k != "chunk_size"}, recipe.seed
 
 
+#: What makes a sample another sample: how many are wanted (``n``, ``n_by_level``) does not (more
+#: are drawn on top, fewer leave the rest unused), so changing it keeps every sample drawn.
+PER_PROMPT = ("n", "n_by_level", "chunk_size")
+
+
+def rows_depend_on(recipe: Recipe) -> Any:
+    """What the samples already drawn depend on: the teacher, how it is sampled and the seed."""
+    return recipe.models.teacher, {k: v for k, v in recipe.sampling.to_dict().items() if k not in PER_PROMPT}, recipe.seed
+
+
 #: Responses asked of one sampler call at most: ``chunk_size`` prompts x ``n`` would otherwise
 #: grow with ``n`` (held until the call returns; a vLLM batch is sized by the engine anyway).
 MAX_CALL_SAMPLES = 1024
@@ -131,12 +141,13 @@ def _counts(samples: SampleSet, prompts: list[Prompt]) -> dict[str, Any]:
 
 
 #: Incremental (no ``load``): it always runs, keeping the samples already in ``samples/`` and
-#: drawing only the missing ``(prompt_id, index)``; a changed teacher or sampling setting starts
-#: over.
+#: drawing only the missing ``(prompt_id, index)``; a changed teacher, sampling setting or seed
+#: sets the samples there aside (``set-aside/``) and starts over.
 SAMPLE = Stage("sample", "curate", _sample, reads=("select",), keyed_on=(), depends_on=_depends_on,
                # samples.jsonl: the table of runs made before sharding, which a resumed run moves
                # into samples/ (and a changed recipe removes, like samples/ itself)
-               outputs=(SAMPLES, "samples.jsonl"), funnel=(FunnelRow("samples drawn", "samples", "samples"),))
+               outputs=(SAMPLES, "samples.jsonl"), funnel=(FunnelRow("samples drawn", "samples", "samples"),),
+               rows_depend_on=rows_depend_on)
 
 
 def _jobs(ctx: RunContext, cfg: Sampling, todo: list[Prompt], have: dict[str, int], wanted: dict[str, int],
