@@ -29,6 +29,7 @@ import platform
 import random
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
@@ -161,7 +162,7 @@ def save(model, tokenizer, folder: Path) -> dict[str, float]:
     return {"bytes": size, "megabytes": round(size / 2**20, 2)}
 
 
-def reload(folder: Path, trained_with=None, probe: list[str] = ()):
+def reload(folder: Path, trained_with=None, probe: Sequence[str] = ()):
     """Load as the pipeline does (``AutoModelForCausalLM``/``AutoTokenizer``, fp32) and check that
     AutoTokenizer (which picks ``Qwen2Tokenizer`` for a qwen2 config) gives the very ids the
     model was trained with on ``probe`` texts."""
