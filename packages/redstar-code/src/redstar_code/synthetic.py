@@ -183,13 +183,15 @@ def generate_code_problems(count: int, seed: int = 0, levels: Iterable[int] = AL
                          what="problem with telling tests")
 
 
-def generate_heldout_code_problems(count_per_level: int, seed: int = 0,
-                                   levels: Iterable[int] = ALL_LEVELS) -> list[CodeProblem]:
+def generate_heldout_code_problems(count_per_level: int, seed: int = 0, levels: Iterable[int] = ALL_LEVELS,
+                                   split: str = "test") -> list[CodeProblem]:
     """``count_per_level`` distinct held-out problems per level, from a separate seed space and
-    only from the held-out bucket."""
+    only from the held-out bucket; ``split="validation"`` draws them from the validation split's
+    own seed space."""
     problems: list[CodeProblem] = []
     for level in check_levels(LABEL, levels, CODE_LEVELS):
-        problems += draw_distinct(LABEL, heldout_draws("synthetic-code", seed, level), count_per_level, make_problem,
+        problems += draw_distinct(LABEL, heldout_draws("synthetic-code", seed, level, split), count_per_level,
+                                  make_problem,
                                   lambda problem: is_heldout(problem.computation) and _telling(problem),
                                   what="problem with telling tests")
     return problems
@@ -229,8 +231,17 @@ class SyntheticCodeEvaluator(SyntheticHeldout):
     each of ``levels`` (default 1-10), grouped by level. Disjoint from :class:`SyntheticCodeSource`
     and the embedded models' training data whatever the seeds (see the module docstring).
 
-    ``path``: a JSON Lines file of prompt rows to evaluate instead of generating (a set saved earlier).
-    ``limit``: only the first N problems (``redstar eval`` passes both to every evaluator)."""
+    Args:
+        count: Problems per level (10 levels by default, so 8 gives 80 problems).
+        seed: Which problems are drawn; the same seed, count and levels give the same set.
+        levels: The levels to draw (1-10), each ``count`` times (default: all ten).
+        split: ``test`` (the held-out set) or ``validation`` (drawn from its own seed space, for
+            choosing hyper-parameters in ``evaluation.validation``).
+        path: A JSON Lines file of prompt rows to evaluate instead of generating (a set saved
+            earlier).
+        limit: Only the first N problems (``redstar eval`` passes ``path`` and ``limit`` to every
+            evaluator).
+    """
 
     name = "synthetic-code-heldout"
     domain = "code"
@@ -238,7 +249,7 @@ class SyntheticCodeEvaluator(SyntheticHeldout):
     levels_known = CODE_LEVELS
 
     def problems(self) -> list[CodeProblem]:
-        return generate_heldout_code_problems(self.count, self.seed, self.levels)
+        return generate_heldout_code_problems(self.count, self.seed, self.levels, self.split)
 
     def to_prompt(self, problem: CodeProblem) -> Prompt:
         return to_prompt(problem, self.name)

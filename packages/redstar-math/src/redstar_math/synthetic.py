@@ -233,14 +233,15 @@ def generate_math_problems(count: int, seed: int = 0, levels: Iterable[int] = AL
                          lambda problem: not is_heldout(problem.arithmetic))
 
 
-def generate_heldout_math_problems(count_per_level: int, seed: int = 0,
-                                   levels: Iterable[int] = ALL_LEVELS) -> list[SyntheticMathProblem]:
+def generate_heldout_math_problems(count_per_level: int, seed: int = 0, levels: Iterable[int] = ALL_LEVELS,
+                                   split: str = "test") -> list[SyntheticMathProblem]:
     """``count_per_level`` distinct held-out problems for each of ``levels``, drawn from a seed
-    space separate from :func:`generate_math_problems` and restricted to the held-out bucket."""
+    space separate from :func:`generate_math_problems` and restricted to the held-out bucket;
+    ``split="validation"`` draws them from the validation split's own seed space."""
     problems: list[SyntheticMathProblem] = []
     for level in check_levels(LABEL, levels, MATH_LEVELS):
-        problems += draw_distinct(LABEL, heldout_draws("synthetic-math", seed, level), count_per_level, make_problem,
-                                  lambda problem: is_heldout(problem.arithmetic))
+        problems += draw_distinct(LABEL, heldout_draws("synthetic-math", seed, level, split), count_per_level,
+                                  make_problem, lambda problem: is_heldout(problem.arithmetic))
     return problems
 
 
@@ -283,8 +284,17 @@ class SyntheticMathEvaluator(SyntheticHeldout):
     in :class:`SyntheticMathSource` or in the embedded models' training data, whatever the seeds
     (see the module docstring).
 
-    ``path``: a JSON Lines file of prompt rows to evaluate instead of generating (a set saved earlier).
-    ``limit``: only the first N problems (``redstar eval`` passes both to every evaluator)."""
+    Args:
+        count: Problems per level (10 levels by default, so 10 gives 100 problems).
+        seed: Which problems are drawn; the same seed, count and levels give the same set.
+        levels: The levels to draw (1-10), each ``count`` times (default: all ten).
+        split: ``test`` (the held-out set) or ``validation`` (drawn from its own seed space, for
+            choosing hyper-parameters in ``evaluation.validation``).
+        path: A JSON Lines file of prompt rows to evaluate instead of generating (a set saved
+            earlier).
+        limit: Only the first N problems (``redstar eval`` passes ``path`` and ``limit`` to every
+            evaluator).
+    """
 
     name = "synthetic-math-heldout"
     domain = "math"
@@ -292,7 +302,7 @@ class SyntheticMathEvaluator(SyntheticHeldout):
     levels_known = MATH_LEVELS
 
     def problems(self) -> list[SyntheticMathProblem]:
-        return generate_heldout_math_problems(self.count, self.seed, self.levels)
+        return generate_heldout_math_problems(self.count, self.seed, self.levels, self.split)
 
     def to_prompt(self, problem: SyntheticMathProblem) -> Prompt:
         return to_prompt(problem, self.name)
