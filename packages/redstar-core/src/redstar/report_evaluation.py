@@ -1,11 +1,12 @@
 """The report's rows for what the evaluation measures beside the primary scores: the sampled
-evaluation and the room it leaves for RL (``evaluation.sampled``)."""
+evaluation and the room it leaves for RL (``evaluation.sampled``), and the validation scores
+(``evaluation.validation``), which chose hyper-parameters and are not results."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from redstar.report_tables import fmt_pass
+from redstar.report_tables import fmt_pass, score_cell
 
 ROOM_COLUMNS = ["evaluator", "model", "pass@1", "sampled pass@1", "pass@k", "pass@k - pass@1 [95% CI]",
                 "primary-wrong solved by a sample"]
@@ -39,4 +40,25 @@ def room_rows(summary: dict[str, Any]) -> list[str]:
                  f"{gain['difference']:+.3f} [{low:+.2f}, {high:+.2f}] p={gain['p_value']:.2g}",
                  f"{room['solved_by_a_sample']} of {room['wrong']}: {room['share']:.2f} [{share_low:.2f}, {share_high:.2f}]"]
         rows.append("| " + " | ".join(cells) + " |")
+    return rows
+
+
+def validation_rows(summary: dict[str, Any]) -> list[str]:
+    """Markdown rows of the validation scores (every model on each validation set); none when
+    the recipe has no validation sets."""
+    validation = summary.get("validation") or {}
+    if not validation:
+        return []
+    tags = list(validation)
+    rows = ["", "### Validation", "",
+            "Scored to choose hyper-parameters (`redstar sweep`'s `select`), apart from the held-out sets above; "
+            "a validation question also in a held-out set is dropped from validation (counted).", "",
+            "| validation set | " + " | ".join(tags) + " | dropped as held-out |", "|---|" + "---|" * (len(tags) + 1)]
+    for name in sorted({e for per in validation.values() for e in per}):
+        cells = []
+        for tag in tags:
+            s = validation[tag].get(name)
+            cells.append("-" if s is None else score_cell(s))
+        dropped = next((validation[t][name].get("dropped_as_heldout", 0) for t in tags if name in validation[t]), 0)
+        rows.append(f"| {name} | " + " | ".join(cells) + f" | {dropped} |")
     return rows

@@ -125,6 +125,9 @@ class SampledEvaluation(Section):
 
 class Evaluation(Section):
     evaluators: list[PluginRef] = Field(default_factory=list, description="benchmarks to evaluate every model on")
+    validation: list[PluginRef] = Field(
+        default_factory=list, description="benchmarks kept apart from `evaluators` for choosing hyper-parameters "
+        "(`redstar sweep`'s `select`); scored for every model before the held-out sets")
     backend: str = "transformers"
     options: dict[str, Any] = Field(default_factory=dict)
     n: int = Field(1, description="samples per problem (pass@1 is averaged over them)")
@@ -148,9 +151,9 @@ class Evaluation(Section):
                               max_new_tokens=self.max_new_tokens, **extra)
 
     def primary_settings(self) -> dict[str, Any]:
-        """What the primary evaluation's fingerprint holds: every setting but the benchmark list
+        """What the primary evaluation's fingerprint holds: every setting but the benchmark lists
         and the sampled evaluation, so that adding either redoes nothing already scored."""
-        return {k: v for k, v in self.to_dict().items() if k not in ("evaluators", "sampled")}
+        return {k: v for k, v in self.to_dict().items() if k not in ("evaluators", "validation", "sampled")}
 
 
 class Execution(Section):
