@@ -71,3 +71,19 @@ def test_the_sampled_evaluation_can_be_limited_to_some_models(tmp_path, arith_ho
     summary = run(tmp_path, arith_host, RECIPE + "  sampled: {n: 2, models: [sft]}\n")
     assert "sampled" not in summary["scores"]["base"]["arith-heldout"]  # base is not listed
     assert not (tmp_path / "run" / "eval" / "base" / "arith-heldout.sampled.jsonl").exists()
+
+
+@pytest.mark.parametrize("options, key, message", [
+    ("{n: 0}", "evaluation.sampled.n", "at least 1"),
+    ("{temperature: 0}", "evaluation.sampled.temperature", "more than 0"),
+    ("{top_p: 1.5}", "evaluation.sampled.top_p", "(0, 1]"),
+    ("{k: 4}", "evaluation.sampled.k", "unknown key (allowed here: n, temperature, top_p, models)"),
+])
+def test_bad_sampled_options_name_their_line(tmp_path, options, key, message):
+    from redstar.errors import RecipeError
+
+    path = tmp_path / "r.yaml"
+    path.write_text(RECIPE + f"  sampled: {options}\n")
+    with pytest.raises(RecipeError) as info:
+        load_recipe(path)
+    assert info.value.key == key and message in str(info.value) and str(info.value).startswith(f"{path}:12: ")

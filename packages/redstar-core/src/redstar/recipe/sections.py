@@ -117,7 +117,7 @@ class SampledEvaluation(Section):
     """A second evaluation beside the primary (greedy) one: k samples per problem at the RL
     trainers' temperature, for sampled pass@1, pass@k and the room-for-RL figures."""
 
-    n: int = Field(4, description="samples per problem: the k of pass@k", ge=1)
+    n: int = Field(4, description="samples per problem: the k of pass@k")
     temperature: Number = Field(1.0, description="sampling temperature, above 0 (the RL trainers' default is 1.0)")
     top_p: Number = Field(1.0, description="nucleus sampling cut")
     models: list[str] | None = Field(None, description="model tags to sample (`sft`, `dpo`...; null: every model)")
