@@ -87,3 +87,14 @@ def test_bad_sampled_options_name_their_line(tmp_path, options, key, message):
     with pytest.raises(RecipeError) as info:
         load_recipe(path)
     assert info.value.key == key and message in str(info.value) and str(info.value).startswith(f"{path}:12: ")
+
+
+def test_redstar_eval_measures_the_room_too(invoke_cli, arith_host, tmp_path):
+    out = tmp_path / "eval"
+    result = invoke_cli(["eval", "--model", "scripted-student", "--backend", "scripted", "--evaluator", "arith-heldout",
+                         "--evaluator-option", "arith-heldout.count=12", "--sampled", "3", "--out", str(out)])
+    score = json.loads((out / "scores.json").read_text())["arith-heldout"]
+    assert score["samples_per_problem"] == 1 and score["sampled"]["samples_per_problem"] == 3
+    greedy, sampled = (per_problem_results(out / f"arith-heldout{s}.jsonl") for s in ("", ".sampled"))
+    assert score["room_for_rl"] == json.loads(json.dumps(room_for_rl(room_units(greedy, sampled))))
+    assert f"{score['room_for_rl']['solved_by_a_sample']} of {score['room_for_rl']['wrong']} wrong answers" in result.output

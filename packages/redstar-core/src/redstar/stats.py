@@ -233,12 +233,13 @@ def paired_sample_size(difference: float, discordance: float, alpha: float = 1 -
 
 def detectable_difference(problems: int, discordance: float, alpha: float = 1 - LEVEL, power: float = 0.8) -> float:
     """The smallest true pass@1 difference that ``problems`` problems detect with probability
-    ``power`` (the inverse of :func:`paired_sample_size`, by bisection); ``discordance`` itself
-    when even that is out of reach (a difference cannot exceed the share of problems that differ)."""
+    ``power`` (the inverse of :func:`paired_sample_size`, by bisection); infinity when none can
+    be (a difference cannot exceed the share of problems that differ, and even that one needs
+    ``z^2 / discordance`` problems)."""
     if problems < 1 or not 0 < discordance <= 1:
         raise ValueError(f"need problems >= 1 and 0 < discordance <= 1, got {problems}, {discordance}")
     if paired_sample_size(discordance, discordance, alpha, power) > problems:
-        return discordance
+        return math.inf
     low, high = 0.0, discordance
     for _ in range(60):
         mid = (low + high) / 2
