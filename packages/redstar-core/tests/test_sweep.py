@@ -149,6 +149,9 @@ CHOOSE = "vary:\n  - - label: fixed\n      sampling.n: 1\n    - label: tuned\n  
     ("vary:\n  - {selection.total: [6, 12], choose: {sampling.n: [1, 2]}}\nselect: {}\n", ":2", "vary[0].choose",
      "listed axis"),
     (CHOOSE + "  - sampling.top_p: [0.3, 0.4]\nselect: {}\n", ":6", "vary[1]", "also varied"),
+    (CHOOSE.replace("label: tuned\n", "label: tuned\n      sampling.top_p: 0.7\n").replace(
+        "choose: {sampling.top_p: [0.5, 0.9]}", "choose: {sampling: [{n: 1}, {n: 2}]}") + "select: {}\n", ":6",
+     "vary[0][1].choose.sampling", "set by the value itself"),
     (CHOOSE + "select: {on: validation}\n", ":6", "select", "no evaluation.validation sets"),
 ])
 def test_choose_and_select_errors_name_the_line_and_key(tmp_path, arith_host, text, where, key, message):
@@ -169,3 +172,16 @@ def test_candidates_expand_per_seed_and_bare_on_means_on(tmp_path, arith_host):
     assert [v.recipe.sampling.top_p for v in variants] == [1.0, 1.0, 0.5, 0.5, 0.9, 0.9]
     assert [v.candidates for v in variants] == [1, 1, 2, 2, 2, 2]
     assert variants[2].title == "tuned, top_p=0.5, seed 0"
+
+
+def test_a_candidate_refines_what_its_value_sets(tmp_path, arith_host):
+    path = write(tmp_path, "base: ../recipes/base.yaml\nvary:\n  - - label: plain\n      rl: []\n"
+                           "    - label: dpo\n      rl: [{trainer: dpo, options: {beta: 0.3}}]\n      choose:\n"
+                           "        rl[0].options.learning_rate: [1.0e-5, 1.0e-4]\nselect: {}\n",
+                 base=BASE.replace("options: {count: 4}}]}", "options: {count: 4}}], validation: [{name: arith-heldout, "
+                                   "options: {count: 4, start: 5000}}]}"))
+    variants = expand(load_sweep(path), arith_host)
+    assert [(v.slug, [s.to_dict()["options"] for s in v.recipe.rl]) for v in variants] == [
+        ("plain_seed-0", []),
+        ("dpo_learning-rate-1e-05_seed-0", [{"beta": 0.3, "learning_rate": 1e-5}]),
+        ("dpo_learning-rate-0-0001_seed-0", [{"beta": 0.3, "learning_rate": 1e-4}])]

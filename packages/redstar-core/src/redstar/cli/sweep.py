@@ -37,7 +37,8 @@ held-out sets):
 
       - label: + DPO
         rl: [{trainer: dpo}]
-        choose: {rl[0].options.learning_rate: [1.0e-6, 5.0e-6, 2.0e-5]}
+        choose:
+          rl[0].options.learning_rate: [1.0e-6, 5.0e-6, 2.0e-5]
   select: {on: validation, metric: pass@1}
 \b
 Each variant runs in <out>/runs/<variant>/ (its recipe.yaml, report and summary as any run).

@@ -26,7 +26,8 @@ says how to choose::
       - - {label: SFT only, rl: []}
         - label: + DPO
           rl: [{trainer: dpo}]
-          choose: {rl[0].options.learning_rate: [1.0e-6, 5.0e-6, 2.0e-5]}   # zipped, like an axis
+          choose:                  # zipped, like an axis
+            rl[0].options.learning_rate: [1.0e-6, 5.0e-6, 2.0e-5]
     select: {on: validation, metric: pass@1}
 
 Each candidate runs up to the validation sets (the recipe's ``evaluation.validation``), the one
@@ -316,7 +317,9 @@ def _axis(entry: Any, where: str, lines: dict[str, int], fail: Any) -> Axis:
         for j, level in enumerate(levels):
             for choice in level.choices[:1]:
                 for key in choice.sets:
-                    clash = next((k for k in level.sets if _overlaps(key, k)), None)
+                    # A candidate may refine what its value sets (rl[0].options.learning_rate in the
+                    # value's rl), never set it again or replace it whole.
+                    clash = next((k for k in level.sets if k == key or k.startswith((key + ".", key + "["))), None)
                     if clash is not None:
                         raise fail(f"{where}[{j}].choose.{key}", f"{clash} is set by the value itself: set it in one place")
         keys = list(dict.fromkeys(k for level in levels for k in level.sets))
