@@ -86,7 +86,7 @@ def run_sweep(spec: SweepSpec, variants: list[Variant], out: Path, host: Any, ec
         selecting = spec.select is not None and VALIDATE in order and order.index(until) >= order.index(VALIDATE)
         first = [v for v in variants if v.candidates > 1] if selecting else []
         # Runs to do: the candidates to validation, then every row's variants (one candidate each).
-        total = len(first) + len(variants) - len(first) + sum(len(g[0]) for g in groups(first))
+        total = len(variants) + sum(len(candidates[0]) for candidates in groups(first))
         started = time.perf_counter()
         count = [0]
 
