@@ -74,7 +74,7 @@ def test_the_sampled_evaluation_can_be_limited_to_some_models(tmp_path, arith_ho
 
 
 @pytest.mark.parametrize("options, key, message", [
-    ("{n: 0}", "evaluation.sampled.n", "at least 1"),
+    ("{n: 0}", "evaluation.sampled.n", "must be from 1 to 100000, got 0"),
     ("{temperature: 0}", "evaluation.sampled.temperature", "more than 0"),
     ("{top_p: 1.5}", "evaluation.sampled.top_p", "(0, 1]"),
     ("{k: 4}", "evaluation.sampled.k", "unknown key (allowed here: n, temperature, top_p, models)"),

@@ -208,10 +208,10 @@ def to_prompt(problem: CodeProblem, source: str) -> Prompt:
 class SyntheticCodeSource(SyntheticSource):
     """Generated programming problems with TACO-format tests (no download).
 
-    Options: ``count`` problems in all, spread evenly over levels ``min_level`` to ``max_level``
-    (1-10, the program size, see :data:`CODE_LEVELS`); ``seed`` makes the set reproducible. The
-    prompt's ``reference`` is the TACO ``input_output`` JSON string; ``metadata`` has ``level``,
-    ``group`` and, for call-based problems, ``fn_name``.
+    A level (1 to 10) is the program's size (see :data:`CODE_LEVELS`). The prompt's
+    ``reference`` is the TACO ``input_output`` JSON string; ``metadata`` has ``level``, ``group``
+    and, for call-based problems, ``fn_name``. The options (``count``, ``seed``, ``min_level``,
+    ``max_level``) are described on :class:`redstar.synthetic.SyntheticSource`.
     """
 
     name = "synthetic-code"
@@ -229,19 +229,8 @@ class SyntheticCodeSource(SyntheticSource):
 class SyntheticCodeEvaluator(SyntheticHeldout):
     """A held-out benchmark of synthetic programming problems: ``count`` problems per level for
     each of ``levels`` (default 1-10), grouped by level. Disjoint from :class:`SyntheticCodeSource`
-    and the embedded models' training data whatever the seeds (see the module docstring).
-
-    Args:
-        count: Problems per level (10 levels by default, so 8 gives 80 problems).
-        seed: Which problems are drawn; the same seed, count and levels give the same set.
-        levels: The levels to draw (1-10), each ``count`` times (default: all ten).
-        split: ``test`` (the held-out set) or ``validation`` (drawn from its own seed space, for
-            choosing hyper-parameters in ``evaluation.validation``).
-        path: A JSON Lines file of prompt rows to evaluate instead of generating (a set saved
-            earlier).
-        limit: Only the first N problems (``redstar eval`` passes ``path`` and ``limit`` to every
-            evaluator).
-    """
+    and the embedded models' training data whatever the seeds (see the module docstring). The
+    options are described on :class:`redstar.synthetic.SyntheticHeldout`."""
 
     name = "synthetic-code-heldout"
     domain = "code"

@@ -131,8 +131,15 @@ class _Synthetic(ABC):
 
 
 class SyntheticSource(_Synthetic, Source):
-    """A source of generated problems. Options: ``count`` problems in all, spread evenly over the
-    levels ``min_level`` to ``max_level``; ``seed`` makes the set reproducible."""
+    """A source of generated problems, spread evenly over a band of levels.
+
+    Args:
+        count: How many problems in all, spread evenly over the levels ``min_level`` to
+            ``max_level``.
+        seed: The seed the problems are drawn with: the same seed gives the same set.
+        min_level: The easiest level generated (1 to 10).
+        max_level: The hardest level generated (1 to 10).
+    """
 
     def __init__(self, count: int = 200, seed: int = 0, min_level: int = 1, max_level: int = 10) -> None:
         self.count = positive(self.label, "count", count)
@@ -149,23 +156,23 @@ class SyntheticSource(_Synthetic, Source):
 
 
 class SyntheticHeldout(_Synthetic, Evaluator):
-    """A held-out benchmark of generated problems, none of whose computations the training side
-    (the source, the embedded models' training data) can produce, whatever the seeds.
+    """A held-out benchmark of generated problems: ``count`` problems per level for each of
+    ``levels``, drawn for ``seed``, none of whose computations the training side (the source, the
+    embedded models' training data) can produce, whatever the seeds.
 
     Args:
-        count: Problems per level; the set has ``count`` times the number of levels. How many a
-            comparison needs to see a given difference is worked out in docs/recipes.md (sizing
-            the held-out sets).
-        seed: Which problems are drawn; the same seed, count and levels give the same set.
-        levels: The levels to draw, each ``count`` times (default: every level).
+        count: How many problems per level. How many a comparison needs to see a given
+            difference is worked out in docs/recipes.md (sizing the held-out sets).
+        seed: The seed the problems are drawn with: the same seed gives the same set.
+        levels: The levels generated (null: every level the generator knows).
         split: ``test`` (the held-out set that reports score) or ``validation`` (a set drawn from
             its own seed space, for choosing hyper-parameters: a recipe's
             ``evaluation.validation``); a run drops any validation question that is also in its
             test sets.
         path: A JSON Lines file of prompt rows to evaluate instead of generating (a set saved
             earlier).
-        limit: Only the first N problems (``redstar eval`` passes ``path`` and ``limit`` to every
-            evaluator).
+        limit: Evaluate only the first this many problems (``redstar eval`` passes ``path`` and
+            ``limit`` to every evaluator).
     """
 
     def __init__(self, count: int = 10, seed: int = 0, levels: list[int] | None = None,
