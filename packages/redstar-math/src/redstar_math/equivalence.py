@@ -22,8 +22,9 @@ with ``d`` decimals and at least three significant digits equals an exact value 
 rounded to ``d`` decimals, gives it (``0.333`` = 1/3, ``3.14`` = pi, ``3.1416`` = pi, but not
 ``0.67`` = 2/3, ``0.3`` = 1/3, ``0.666`` = 2/3 or ``3.1415926535`` = pi); with an ellipsis
 (``3.1415\ldots``) a cut-off expansion counts too. Scientific notation counts its mantissa's
-digits (``1.05 \times 10^{3}`` is rounded to tens). Two decimals must be equal exactly. A
-*percent* answer ``p\%`` equals both ``p`` and ``p/100``.
+digits (``1.05 \times 10^{3}`` is rounded to tens). Two decimals must be equal exactly. Two
+*percents* compare their percents (``0.2\%`` is not ``20\%``); a bare number against ``p\%`` may be
+``p`` or ``p/100``.
 
 Here are the entry points (:func:`compare`, :func:`canonical`); the comparison by shape is in
 :mod:`redstar_math.equivalence_shapes`, that of scalars (and the :class:`Context` every comparison

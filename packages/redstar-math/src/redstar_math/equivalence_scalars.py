@@ -61,10 +61,12 @@ def _close(x: complex, y: complex) -> bool:
 def _scalar(g_text: str, a_text: str, ctx: Context, g_percent: bool, a_percent: bool) -> bool:
     if _scalar_plain(g_text, a_text, ctx):
         return True
-    # p% is both p and p/100.
-    if g_percent and _scalar_plain(f"({g_text})/100", a_text, ctx):
-        return True
-    return a_percent and _scalar_plain(g_text, f"({a_text})/100", ctx)
+    if g_percent == a_percent:
+        return False  # two percents: the percents must be equal (0.2% is not 20%)
+    # One side is a percent p% and the other a bare number: that number may be p or p/100.
+    if g_percent:
+        return _scalar_plain(f"({g_text})/100", a_text, ctx)
+    return _scalar_plain(g_text, f"({a_text})/100", ctx)
 
 
 def _scalar_plain(g_text: str, a_text: str, ctx: Context) -> bool:

@@ -48,6 +48,8 @@ BINOM_SPELLINGS = re.compile(r"\\[dt]binom(?![a-zA-Z])")
 CHOOSE = re.compile(r"\{([^{}]*)\\choose(?![a-zA-Z])([^{}]*)\}")
 DEGREES = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ(?![a-zA-Z])|\\degree(?![a-zA-Z])")
 PERCENT = re.compile(r"\\?%")
+#: "20 percent", "20 per cent", "20 \text{ percent}": a percent sign in words, at the end.
+PERCENT_WORD = re.compile(r"(?i)(?<=[\d}.)])\s*(?:\\(?:text|mathrm|textrm|mbox)\s*\{\s*)?per ?cent\s*\}?\s*$")
 DOLLAR_SIGN = re.compile(r"\\\$|\\(?:dollar|textdollar)(?![a-zA-Z])")
 MATH_DELIMITERS = re.compile(r"\$|\\\(|\\\)|\\\[|\\\]")
 FRAC_TWO_DIGITS = re.compile(r"\\frac\s*(\d)\s*(\d)")
@@ -245,6 +247,9 @@ def clean(answer: str) -> Cleaned:
     percents = 0
     if "%" in text:
         text, percents = PERCENT.subn(" ", text)
+    if "cent" in text:
+        text, words = PERCENT_WORD.subn("", text)
+        percents += words
     if commands:
         # A trailing \text{...} of unit-like words after a number is a unit, even a one-letter one
         # ("3 \text{ m/s}"); the \text wrapper is what tells it from a variable.
