@@ -8,7 +8,8 @@ Cheapest first, and most checks stop early:
    unions, matrices, equations (:mod:`redstar_math.forms`), element by element;
 4. **exact** - both scalars are rational: compare :class:`fractions.Fraction` values;
 5. **numeric** - constants and radicals: compare complex floats (relative tolerance 1e-9);
-   **symbolic** - expressions in variables: compare at five fixed points (Schwartz-Zippel);
+   **symbolic** - expressions in variables: compare at points drawn for the pair over the whole
+   line, on the gold's real domain (:mod:`redstar_math.points`);
 6. **cas** - only when RedStar's parser cannot read an answer: sympy, in a worker process with a
    hard time limit (:mod:`redstar_math.cas`), never for words or answers over 300 characters.
 

@@ -7,22 +7,27 @@ CAS, the paths that decided), which :mod:`redstar_math.equivalence` and
 
 from __future__ import annotations
 
+import math
 import re
 import time
-import zlib
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
 
-from redstar_math import budget, expr, precise
+from redstar_math import budget, expr, points, precise
 from redstar_math.cas import GuardedCAS
 
 PLAIN_WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{3,}")
 RELATIVE_TOLERANCE = 1e-9
 #: A decimal approximation needs at least this many significant digits to equal an exact value.
 MIN_SIGNIFICANT_DIGITS = 3
-POINTS = 5
-MIN_AGREEING_POINTS = 3
+#: Points in one block of a symbolic comparison (:mod:`redstar_math.points`).
+POINTS = points.BLOCK
+#: Agreeing points a symbolic comparison needs (at least one in the gold's real domain).
+MIN_AGREEING_POINTS = 4
+#: Bits of precision a precise comparison at one point may use; a point that needs more (a
+#: factorial or a power tower at a large x) is skipped.
+POINT_PRECISION = 4096
 MAX_CAS_CHARS = 300
 
 
@@ -44,14 +49,6 @@ class Context:
 @lru_cache(maxsize=16384)
 def _parse(text: str) -> expr.Node:
     return expr.parse(text)
-
-
-def _point(names: list[str], index: int) -> dict[str, complex]:
-    """A fixed, generic assignment of each variable (in [0.35, 2.25], the same in every run)."""
-    return {
-        name: complex(0.35 + (zlib.crc32(f"{index}:{name}".encode()) % 10007) / 10007 * 1.9)
-        for name in names
-    }
 
 
 def _close(x: complex, y: complex) -> bool:
@@ -171,11 +168,11 @@ def _numeric(g: expr.Node, a: expr.Node, ctx: Context) -> bool:
 
 
 def _precisely_equal(g: expr.Node, a: expr.Node, env: dict[str, complex], ctx: Context,
-                     undefined: bool = False) -> bool:
+                     undefined: bool = False, max_precision: int | None = None) -> bool:
     """:func:`redstar_math.precise.precise_equal`; ``undefined`` is the answer when it cannot
     evaluate a side."""
     try:
-        return precise.precise_equal(g, a, env)
+        return precise.precise_equal(g, a, env, max_precision)
     except expr.TooBig:
         ctx.paths[-1] = "too large"
         return False
@@ -198,34 +195,94 @@ def _rounds_precisely(literal: tuple[Fraction, int], other: expr.Node, truncated
         return False
 
 
+class _At:
+    """What one point says about two expressions (see :func:`_symbolic`)."""
+
+    SKIP, AGREE, AGREE_OUTSIDE, DIFFER = range(4)
+
+
 def _symbolic(g: expr.Node, a: expr.Node, names: list[str], ctx: Context, g_text: str, a_text: str) -> bool:
+    r"""Expressions in variables, compared at points drawn for this pair (:mod:`redstar_math.points`).
+
+    The answer must equal the gold at every point of the gold's real domain - where no step of
+    the gold leaves the reals (``\sqrt{x}`` and ``\ln x`` need a positive x) - and be defined
+    there. Outside it (the gold's value is not real) an agreement in complex arithmetic still
+    counts towards :data:`MIN_AGREEING_POINTS` but a disagreement does not count against it
+    (``\ln(x^2)`` and ``2\ln x`` differ only there). A gold that is complex (it mentions ``i``, or
+    leaves the reals at every point of the first block) is compared at every point. Floats decide
+    an agreement; a disagreement, a cancellation or an overflow is decided again with
+    :mod:`redstar_math.precise` at that point; one agreement is confirmed there too
+    (``x + 10^{-20}`` is not ``x``). Too few usable points: sympy decides (:func:`_fallback`)."""
     ctx.paths.append("symbolic")
-    agreeing = 0
-    unconfirmed = None  # a point where floats agreed, to confirm at high precision
-    for point in range(POINTS):
-        env = _point(names, point)
-        losses: list[expr.Node] = []
-        try:
-            x, y = expr.numeric_value(g, env, losses), expr.numeric_value(a, env, losses)
-        except (expr.Undefined, expr.NotExact):
-            continue
-        except expr.TooBig:
-            if not _precisely_equal(g, a, env, ctx):
+    seed = f"{g_text}\0{a_text}".encode()
+    scale = max(expr.constant_scale(g), expr.constant_scale(a))
+    complex_gold = expr.mentions(g, ("const", "i"))
+    agreeing, in_domain = 0, 0
+    # A point where floats agreed, to confirm at high precision: in the real domain if there is
+    # one, with values nearest 1 in magnitude (not where a factorial underflowed to 0.0).
+    unconfirmed: tuple[tuple[bool, float], dict[str, complex]] | None = None
+    for block in range(points.MAX_BLOCKS):
+        drawn = points.draw(names, seed, block, scale)
+        said = [_at(g, a, env, ctx, complex_gold) for env in drawn]
+        if block == 0 and not complex_gold and all(verdict[1] is False for verdict in said):
+            complex_gold = True  # never real here: compare as complex values everywhere
+            said = [_at(g, a, env, ctx, complex_gold) for env in drawn]
+        for env, (verdict, real, magnitude) in zip(drawn, said):
+            if verdict == _At.DIFFER:
                 return False
-            agreeing += 1
-            continue
-        if losses:
-            if not _precisely_equal(g, a, env, ctx, undefined=_close(x, y)):
-                return False
-        elif not _close(x, y):
-            return False
-        elif unconfirmed is None:
-            unconfirmed = env
-        agreeing += 1
-    if agreeing >= MIN_AGREEING_POINTS:
+            if verdict in (_At.AGREE, _At.AGREE_OUTSIDE):
+                agreeing += 1
+                in_domain += verdict == _At.AGREE
+                if magnitude is not None:
+                    # (0.0 may be an underflow: e^{2x} at x = -800; last choice)
+                    rank = (not real, abs(math.log2(magnitude)) if magnitude else math.inf)
+                    if unconfirmed is None or rank < unconfirmed[0]:
+                        unconfirmed = (rank, env)
+        if agreeing >= MIN_AGREEING_POINTS and (in_domain or complex_gold) or ctx.remaining() <= 0:
+            break
+    if agreeing >= MIN_AGREEING_POINTS and (in_domain or complex_gold):
         # Floats agree to 1e-9; one precise evaluation tells "x + 10^{-20}" from "x".
-        return unconfirmed is None or _precisely_equal(g, a, unconfirmed, ctx, undefined=True)
+        return unconfirmed is None or _precisely_equal(g, a, unconfirmed[1], ctx, undefined=True,
+                                                       max_precision=POINT_PRECISION)
     return _fallback(g_text, a_text, ctx, textual=False)
+
+
+def _at(g: expr.Node, a: expr.Node, env: dict[str, complex], ctx: Context,
+        complex_gold: bool) -> tuple[int, bool | None, float | None]:
+    """(verdict, whether the gold is real here - None where undefined -, the magnitude of the
+    values where floats alone agreed - a point to confirm precisely - else None)."""
+    losses: list[expr.Node] = []
+    branches: list[expr.Node] = []
+    try:
+        x = expr.numeric_value(g, env, losses, branches)
+    except (expr.Undefined, expr.NotExact):
+        return _At.SKIP, None, None  # not the gold's domain
+    except expr.TooBig:
+        x = None
+    real = not branches
+    counts = complex_gold or real
+    try:
+        y = expr.numeric_value(a, env, losses)
+    except (expr.Undefined, expr.NotExact):
+        # Undefined where the gold is defined: |x| + 0 \cdot 0^x is not x.
+        return (_At.DIFFER if counts and x is not None else _At.SKIP), real, None
+    except expr.TooBig:
+        y = None
+    if x is not None and y is not None and not losses and _close(x, y):
+        return (_At.AGREE if counts else _At.AGREE_OUTSIDE), real, max(abs(x), abs(y))
+    if counts and not complex_gold and y is not None and abs(y.imag) > RELATIVE_TOLERANCE * max(1.0, abs(y)):
+        # The gold is real here and the answer is not: the answer is undefined in the reals
+        # here (\ln x + \ln y at x, y < 0, where \ln(xy) is real), a narrower domain.
+        return _At.SKIP, real, None
+    # Floats disagree, cancelled or overflowed: large points and poles cost floats their
+    # precision (\sin(x + \pi) at x = 10^{12}), so mpmath decides.
+    try:
+        equal = precise.precise_equal(g, a, env, max_precision=POINT_PRECISION)
+    except (expr.TooBig, expr.Undefined, expr.NotExact):
+        return _At.SKIP, real, None
+    if equal:
+        return (_At.AGREE if counts else _At.AGREE_OUTSIDE), real, None
+    return (_At.DIFFER if counts else _At.SKIP), real, None
 
 
 def _has_words(text: str) -> bool:

@@ -23,10 +23,12 @@ from redstar_math.expr_eval import (
     CANCELLATION,
     COMPLEX_FUNCTIONS,
     CONSTANTS,
+    constant_scale,
     decimal_literal,
     exact_value,
     free_variables,
     is_infinity,
+    mentions,
     numeric_value,
     significant_digits,
 )
@@ -57,5 +59,5 @@ from redstar_math.expr_parse import (
 
 __all__ = ["CANCELLATION", "COMPLEX_FUNCTIONS", "CONSTANTS", "EXPONENT_MARK", "FACTOR_COMMANDS", "FUNCTIONS", "GREEK",
            "INVERSE", "MAX_DEPTH", "MAX_EXACT_BITS", "MAX_FACTORIAL", "MAX_SCIENTIFIC_EXPONENT", "MAX_TOKENS",
-           "PRODUCT_OPS", "TOKEN", "Node", "NotExact", "ParseError", "Parser", "TooBig", "Undefined", "decimal_literal",
-           "exact_value", "free_variables", "is_infinity", "numeric_value", "parse", "significant_digits", "tokenize"]
+           "PRODUCT_OPS", "TOKEN", "Node", "NotExact", "ParseError", "Parser", "TooBig", "Undefined", "constant_scale",
+           "decimal_literal", "exact_value", "free_variables", "is_infinity", "mentions", "numeric_value", "parse", "significant_digits", "tokenize"]

@@ -21,8 +21,10 @@ EXPONENT_MARK = re.compile("[eE]")
 
 FUNCTIONS = {
     "sin", "cos", "tan", "sec", "csc", "cot", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
-    "ln", "log", "exp", "sqrt", "arccot", "arcsec", "arccsc",
+    "ln", "log", "exp", "sqrt", "arccot", "arcsec", "arccsc", "sgn", "sign",
 }
+#: Functions of several arguments, ``\max(a, b, c)``.
+EXTREMA = {"max", "min"}
 INVERSE = {"sin": "arcsin", "cos": "arccos", "tan": "arctan"}
 GREEK = {
     "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta", "vartheta", "iota",
@@ -32,7 +34,9 @@ GREEK = {
 PRODUCT_OPS = {"*", r"\cdot", r"\times", "/", r"\div"}
 # Commands that begin a factor, so that "2\sqrt{3}" is an implicit product.
 FACTOR_COMMANDS = {r"\frac", r"\sqrt", r"\binom", r"\pi", r"\infty", r"\lfloor", r"\lceil", r"\overline",
-                   r"\exp", r"\mathrm"} | {"\\" + f for f in FUNCTIONS} | {"\\" + g for g in GREEK}
+                   r"\exp", r"\mathrm"} | {"\\" + f for f in FUNCTIONS | EXTREMA} | {"\\" + g for g in GREEK}
+#: Integers with more digits than this are converted piecewise (Python refuses more than 4300 at once).
+DIGIT_CHUNK = 4000
 
 
 def tokenize(text: str) -> list[tuple[str, str]]:
@@ -64,7 +68,14 @@ def _number(literal: str) -> Node:
             raise TooBig("exponent of scientific notation out of range")
         decimals = len(mantissa.split(".", 1)[1]) - int(exponent) if "." in mantissa.rstrip(".") else None
         return ("num", Fraction(mantissa.rstrip(".")) * Fraction(10) ** int(exponent), decimals)
-    fraction = literal.partition(".")[2]
+    whole, _, fraction = literal.partition(".")
+    if len(literal) > DIGIT_CHUNK:
+        digits = whole + fraction
+        value = 0
+        for start in range(0, len(digits), DIGIT_CHUNK):
+            chunk = digits[start:start + DIGIT_CHUNK]
+            value = value * 10 ** len(chunk) + int(chunk)
+        return ("num", Fraction(value, 10 ** len(fraction)), len(fraction) if fraction else None)
     return ("num", Fraction(literal.rstrip(".") or "0"), len(fraction) if fraction else None)
 
 
@@ -105,10 +116,16 @@ class Parser:
             raise ParseError(f"unexpected {self.peek()[1]!r}")
         return node
 
-    def expression(self) -> Node:
+    def enter(self) -> None:
+        """One level deeper. Groups, signs, powers and commands all nest, and each level costs
+        the parser and the evaluators a few stack frames: past :data:`MAX_DEPTH` the answer is
+        compared as text (never a RecursionError)."""
         self.depth += 1
         if self.depth > MAX_DEPTH:
             raise ParseError("expression nested too deeply", textual=True)
+
+    def expression(self) -> Node:
+        self.enter()
         terms = [self.term()]
         while self.at("+", "-"):
             op = self.take()[1]
@@ -118,12 +135,12 @@ class Parser:
         return terms[0] if len(terms) == 1 else ("add", terms)
 
     def term(self) -> Node:
-        if self.at("-"):
-            self.take()
-            return ("neg", self.term())
-        if self.at("+"):
-            self.take()
-            return self.term()
+        if self.at("-", "+"):
+            signs = 0
+            while self.at("-", "+"):  # a run of signs is one level, however long
+                signs += self.take()[1] == "-"
+            node = self.term()
+            return ("neg", node) if signs % 2 else node
         factors = [self.power()]
         while True:
             token = self.peek()
@@ -160,12 +177,11 @@ class Parser:
         return None
 
     def signed_power(self) -> Node:
-        if self.at("-"):
-            self.take()
-            return ("neg", self.signed_power())
-        if self.at("+"):
-            self.take()
-        return self.power()
+        signs = 0
+        while self.at("-", "+"):
+            signs += self.take()[1] == "-"
+        node = self.power()
+        return ("neg", node) if signs % 2 else node
 
     def starts_factor(self, token: tuple[str, str]) -> bool:
         kind, value = token
@@ -186,12 +202,11 @@ class Parser:
         return base
 
     def exponent(self) -> Node:
-        if self.at("-"):
-            self.take()
-            return ("neg", self.exponent())
-        if self.at("{"):
-            return self.group()
-        return self.power()
+        signs = 0
+        while self.at("-", "+"):
+            signs += self.take()[1] == "-"
+        node = self.group() if self.at("{") else self.power()
+        return ("neg", node) if signs % 2 else node
 
     def postfix(self) -> Node:
         node = self.atom()
@@ -224,6 +239,13 @@ class Parser:
         raise ParseError(f"unexpected {token[1]!r} as an argument")
 
     def atom(self) -> Node:
+        self.enter()
+        try:
+            return self._atom()
+        finally:
+            self.depth -= 1
+
+    def _atom(self) -> Node:
         token = self.take()
         kind, value = token
         if kind in ("num", "sci"):
@@ -299,6 +321,8 @@ class Parser:
         lower = word.lower()
         if lower in FUNCTIONS:
             return self._function(lower)
+        if lower in EXTREMA:
+            return self._extremum(lower)
         if lower == "pi":
             return ("const", "pi")
         if lower in ("inf", "infty", "infinity"):
@@ -333,13 +357,30 @@ class Parser:
             return ("fn", "floor" if name == "lfloor" else "ceil", node)
         if name in FUNCTIONS:
             return self._function(name)
+        if name in EXTREMA:
+            return self._extremum(name)
         if name in GREEK:
             return self._subscripted(("var", name))
         if name == "mathrm":
             return self.group()
         raise ParseError(f"unsupported command {command}")
 
+    def _extremum(self, name: str) -> Node:
+        r"""``\max(a, b)``, ``\min\{a, b, c\}``: ``("ext", name, [arguments])``."""
+        closers = {"(": ")", "[": "]", "{": "}", "\\{": "\\}"}
+        opener = self.take()[1]
+        if opener not in closers:
+            raise ParseError(f"\\{name} needs its arguments in brackets")
+        arguments = [self.expression()]
+        while self.at(","):
+            self.take()
+            arguments.append(self.expression())
+        self.expect(closers[opener])
+        return ("ext", name, arguments)
+
     def _function(self, name: str) -> Node:
+        if name == "sign":
+            name = "sgn"
         power = None
         base = None
         if name == "log" and self.at("_"):

@@ -39,6 +39,7 @@ from redstar_math.expr import (
     Undefined,
     exact_value,
 )
+from redstar_math.expr_eval import odd_root_exponent
 
 PRIMES = (2**61 - 1, 2**62 - 57, 2**63 - 25)
 MAX_MODULAR_FACTORIAL = 100_000
@@ -135,7 +136,7 @@ def _mod(node: Node, p: int) -> int:
             top = top * (n - j) % p
             bottom = bottom * (j + 1) % p
         return top * pow(bottom, -1, p) % p
-    if kind == "fn" and node[1] in ("abs", "floor", "ceil"):
+    if kind == "fn" and node[1] in ("abs", "floor", "ceil", "sgn") or kind == "ext":
         return _mod(("num", exact_value(node), None), p)
     raise NotExact(kind)
 
@@ -175,7 +176,7 @@ _FUNCTION_NAMES = {
     "arccos": "acos", "arctan": "atan", "sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "ln": "ln", "exp": "exp",
     "arccot": "acot", "arcsec": "asec", "arccsc": "acsc",
 }
-assert set(_FUNCTION_NAMES) >= FUNCTIONS - {"log", "sqrt"}
+assert set(_FUNCTION_NAMES) >= FUNCTIONS - {"log", "sqrt", "sgn", "sign"}  # sign is read as sgn
 
 
 class _Evaluator:
@@ -256,7 +257,19 @@ class _Evaluator:
                 raise Undefined("division by zero")
             return numerator / denominator
         if kind == "pow":
-            return self._power(self.value(node[1]), self.value(node[2]))
+            base, exponent = self._real_if_possible(self.value(node[1])), self._real_if_possible(self.value(node[2]))
+            if not isinstance(base, ctx.mpc) and base < 0 and not isinstance(exponent, ctx.mpc) \
+                    and exponent != int(exponent):
+                odd = odd_root_exponent(node[2])
+                if odd is not None:  # the real odd root, as in redstar_math.expr_eval
+                    magnitude = self._power(-base, ctx.mpf(odd.numerator) / odd.denominator)
+                    return -magnitude if odd.numerator % 2 else magnitude
+            return self._power(base, exponent)
+        if kind == "ext":
+            values = [self._real_if_possible(self.value(item)) for item in node[2]]
+            if any(isinstance(value, ctx.mpc) for value in values):
+                raise Undefined("max or min of a complex number")
+            return max(values) if node[1] == "max" else min(values)
         if kind == "root":
             index = self._real_if_possible(self.value(node[2]))
             radicand = self._real_if_possible(self.value(node[1]))
@@ -283,6 +296,8 @@ class _Evaluator:
             name = node[1]
             if name == "abs":
                 return abs(argument)
+            if name == "sgn":
+                return argument / abs(argument) if argument else ctx.mpf(0)
             if name in ("floor", "ceil"):
                 real = argument.real if isinstance(argument, ctx.mpc) else argument
                 return ctx.floor(real) if name == "floor" else ctx.ceil(real)
@@ -344,9 +359,11 @@ def _precision_for(span: int, extra: int = 0) -> int:
     return max(BASE_PRECISION, 96 + 2 * span + extra)
 
 
-def precise_equal(g: Node, a: Node, env: dict[str, complex]) -> bool:
+def precise_equal(g: Node, a: Node, env: dict[str, complex], max_precision: int | None = None) -> bool:
     """Whether ``g`` and ``a`` are equal at ``env`` (see the module docstring). Raises
-    :class:`TooBig`, :class:`Undefined` or :class:`NotExact` when it cannot decide.
+    :class:`TooBig`, :class:`Undefined` or :class:`NotExact` when it cannot decide, and
+    :class:`TooBig` when the magnitudes would need more than ``max_precision`` bits (a factorial
+    at a point x = 3000 needs 70 000, and mpmath takes seconds for its gamma function there).
 
     Without cancellation every value carries a relative error of a few units in its last place,
     so one evaluation decides: equal when the values agree to all but :data:`SLACK_BITS` of
@@ -355,6 +372,8 @@ def precise_equal(g: Node, a: Node, env: dict[str, complex]) -> bool:
     difference stays."""
     (x, y), evaluation = _evaluate((g, a), env, BASE_PRECISION)
     prec = _precision_for(evaluation.span)
+    if max_precision is not None and prec > max_precision:
+        raise TooBig("too many bits for a precise comparison at this point")
     if prec > BASE_PRECISION:
         (x, y), evaluation = _evaluate((g, a), env, prec)
     first = abs(x - y)
