@@ -23,3 +23,20 @@ def decide(gold, answer, budget=5.0, **options):
 ])
 def test_percent_semantics(gold, answer, equal):
     assert decide(gold, answer).equal == equal, (gold, answer)
+
+
+@pytest.mark.parametrize(("gold", "answer", "equal"), [
+    (r"x = 2 \pm \sqrt{3}", r"2+\sqrt3, 2-\sqrt3", True), (r"2+\sqrt3, 2-\sqrt3", r"x = 2 \pm \sqrt{3}", True),
+    (r"\frac{1\pm\sqrt5}{2}", r"\frac{1+\sqrt5}{2}, \frac{1-\sqrt5}{2}", True),  # inside a fraction
+    (r"\frac{-b \pm \sqrt{b^2-4ac}}{2a}", r"\frac{-b - \sqrt{b^2-4ac}}{2a}, \frac{-b + \sqrt{b^2-4ac}}{2a}", True),
+    (r"1 \pm \sqrt2 + 1", r"2+\sqrt2, 2-\sqrt2", True),  # the sign belongs to \sqrt2 alone
+    (r"1 \pm \sqrt2 + 1", r"1+\sqrt3, 3-\sqrt2", False),
+    (r"x_{1,2} = 2 \pm \sqrt3", r"2+\sqrt3, 2-\sqrt3", True), (r"x = 2 \pm \sqrt{3}", r"x = 2 + \sqrt3 \text{ or } x = 2 - \sqrt3", True),
+    (r"\{2\pm\sqrt3\}", r"\{2+\sqrt3, 2-\sqrt3\}", True), (r"\{0, \pm 1\}", r"\{-1, 0, 1\}", True),
+    (r"\pm 1, \pm 2", "1, -1, 2, -2", True), (r"\pm 1, \pm 2", "1, -1, 2", False), ("x = ±3", "3, -3", True),
+    (r"(\pm 1, 0)", "(1, 0), (-1, 0)", True), (r"(\pm 1, 0)", "(1, 0), (0, -1)", False),
+    (r"a \pm b \mp c", "a + b - c, a - b + c", True), (r"a \pm b \mp c", "a + b + c, a - b - c", False),
+    (r"2 \pm \sqrt{3}", r"2 + \sqrt 3", False), (r"\pm\sqrt{2}", r"\sqrt{2}", False),
+])
+def test_plus_minus(gold, answer, equal):
+    assert decide(gold, answer).equal == equal, (gold, answer)
