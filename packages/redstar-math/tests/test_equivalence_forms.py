@@ -40,3 +40,17 @@ def test_percent_semantics(gold, answer, equal):
 ])
 def test_plus_minus(gold, answer, equal):
     assert decide(gold, answer).equal == equal, (gold, answer)
+
+
+@pytest.mark.parametrize(("gold", "answer", "equal"), [
+    ("3:30 PM", "15:30", True), ("15:30", r"3{:}30 \text{ PM}", True), (r"3{:}30", "3:30", True),
+    (r"3:30 \text{ p.m.}", "15:30", True), (r"\text{3:30 p.m.}", r"15\colon 30", True), ("3 PM", "15:00", True),
+    ("12:15 AM", "00:15", True), ("12:15 PM", "12:15", True), ("9:05:30 am", "09:05:30", True),
+    ("3:30 PM", "3:30 AM", False), ("3:30 PM", "15:45", False), ("3:30 PM", "03:30", False),
+    ("15:30", "3:30", False),  # neither says a.m. or p.m.: the clock must be the same
+    ("3:30", "3:30 PM", True), ("3:30 PM", "3:30", True),  # one side unmarked: either half of the day
+    ("3:30 PM", "330", False), ("1:30 PM", "13:30 PM", False),  # 13 p.m. is no time
+])
+def test_times_of_day(gold, answer, equal):
+    decision = decide(gold, answer)
+    assert decision.equal == equal, (gold, answer, decision)

@@ -38,7 +38,7 @@ import re
 import time
 from dataclasses import dataclass
 
-from redstar_math import expr
+from redstar_math import expr, times
 from redstar_math.cas import GuardedCAS
 from redstar_math.equivalence_scalars import (
     MAX_CAS_CHARS,
@@ -78,6 +78,9 @@ def compare(gold: str, answer: str, deadline: float, cas: GuardedCAS | None = No
     """Compare a gold answer with a model's final answer, both as written (LaTeX)."""
     if len(gold) > MAX_CLEAN_CHARS or len(answer) > MAX_CLEAN_CHARS:
         return Decision(" ".join(gold.split()) == " ".join(answer.split()), "too long to parse")
+    same_time = times.same_time(gold, answer)  # before cleaning, which drops "PM" as a unit
+    if same_time is not None:
+        return Decision(same_time, "time")
     g, a = clean(gold), clean(answer)
     if g.key == a.key and g.key:
         return Decision(True, "string")
