@@ -54,3 +54,18 @@ def test_plus_minus(gold, answer, equal):
 def test_times_of_day(gold, answer, equal):
     decision = decide(gold, answer)
     assert decision.equal == equal, (gold, answer, decision)
+
+
+@pytest.mark.parametrize(("gold", "answer", "default", "strict"), [
+    (r"\frac13", "0.333", True, False), (r"\pi", "3.14", True, False), ("3.14", r"\pi", True, False),
+    (r"\pi", r"3.1415\ldots", True, False), (r"\frac{1}{3}", r"33.3\%", True, False),
+    (r"\frac{1000\pi}{3}", r"1.047 \times 10^{3}", True, False), (r"\sqrt2", "1.414", True, False),
+    # exact decimals stay equal in both readings
+    (r"\frac12", "0.5", True, True), ("0.5", r"\sin\frac{\pi}{6}", True, True), (r"\frac{3}{8}", "0.375", True, True),
+    (r"\frac34", r"75\%", True, True), ("1.5", r"\frac{3}{2}", True, True), ("0.125", "1.25e-1", True, True),
+    # and two decimals are compared exactly in both
+    ("0.33", "0.333", False, False),
+])
+def test_strict_decimals(gold, answer, default, strict):
+    assert decide(gold, answer).equal == default, (gold, answer)
+    assert decide(gold, answer, strict_decimals=True).equal == strict, (gold, answer)

@@ -18,7 +18,8 @@ cancelled or overflowed, is decided again by :mod:`redstar_math.precise` (mpmath
 chosen from the magnitudes, or exact arithmetic modulo large primes for huge rationals), so
 ``2^{1000000}`` = ``4^{500000}`` and ``\pi + 10^{-20}`` != ``\pi``.
 
-Two rules take approximation into account (``docs/math.md``, "Rounding"). A *decimal* written
+Two rules take approximation into account (``docs/math.md``, "Rounding"); with
+``strict_decimals`` the first is off and a decimal equals only its exact value. A *decimal* written
 with ``d`` decimals and at least three significant digits equals an exact value that, correctly
 rounded to ``d`` decimals, gives it (``0.333`` = 1/3, ``3.14`` = pi, ``3.1416`` = pi, but not
 ``0.67`` = 2/3, ``0.3`` = 1/3, ``0.666`` = 2/3 or ``3.1415926535`` = pi); with an ellipsis
@@ -74,8 +75,10 @@ class Decision:
     path: str
 
 
-def compare(gold: str, answer: str, deadline: float, cas: GuardedCAS | None = None) -> Decision:
-    """Compare a gold answer with a model's final answer, both as written (LaTeX)."""
+def compare(gold: str, answer: str, deadline: float, cas: GuardedCAS | None = None,
+            strict_decimals: bool = False) -> Decision:
+    """Compare a gold answer with a model's final answer, both as written (LaTeX). With
+    ``strict_decimals`` a decimal equals only its exact value (no rounding rule)."""
     if len(gold) > MAX_CLEAN_CHARS or len(answer) > MAX_CLEAN_CHARS:
         return Decision(" ".join(gold.split()) == " ".join(answer.split()), "too long to parse")
     same_time = times.same_time(gold, answer)  # before cleaning, which drops "PM" as a unit
@@ -92,7 +95,7 @@ def compare(gold: str, answer: str, deadline: float, cas: GuardedCAS | None = No
         return Decision(True, "string")
     if len(g.text) > MAX_PARSE_CHARS or len(a.text) > MAX_PARSE_CHARS:
         return Decision(False, "too long to parse")
-    ctx = Context(deadline, cas, truncated=(g.truncated, a.truncated))
+    ctx = Context(deadline, cas, truncated=(g.truncated, a.truncated), strict_decimals=strict_decimals)
     equal = _match(parse_answer(g.text), parse_answer(a.text), ctx, g.percent, a.percent)
     if not equal and time.monotonic() > deadline:
         return Decision(False, "timeout")

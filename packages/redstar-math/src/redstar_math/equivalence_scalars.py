@@ -40,6 +40,9 @@ class Context:
     paths: list[str] = field(default_factory=list)
     #: Whether the gold and the answer were written as a decimal with an ellipsis ("3.14...").
     truncated: tuple[bool, bool] = (False, False)
+    #: The strict reading: a decimal equals only its exact value, never one it rounds (0.333 is
+    #: not 1/3, 3.14 is not pi); see ``MathVerifier``'s ``strict_decimals``.
+    strict_decimals: bool = False
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
@@ -107,6 +110,8 @@ def _exact(g: expr.Node, a: expr.Node, ctx: Context) -> bool | None:
     ctx.paths.append("exact")
     if x == y:
         return True
+    if ctx.strict_decimals:
+        return False
     g_literal, a_literal = expr.decimal_literal(g), expr.decimal_literal(a)
     if g_literal is not None and a_literal is not None:
         return False  # two decimals must agree exactly: 1726.2 is not 1726.16
@@ -183,7 +188,7 @@ def _precisely_equal(g: expr.Node, a: expr.Node, env: dict[str, complex], ctx: C
 def _rounds_precisely(literal: tuple[Fraction, int], other: expr.Node, truncated: bool, ctx: Context) -> bool:
     number, decimals = literal
     try:
-        if expr.significant_digits(number, decimals) < MIN_SIGNIFICANT_DIGITS:
+        if ctx.strict_decimals or expr.significant_digits(number, decimals) < MIN_SIGNIFICANT_DIGITS:
             # Too few digits to stand for an approximation, but it may be the value itself:
             # 0.5 = \sin(\pi/6). (With enough digits, being the value implies rounding to it.)
             return precise.precise_equal(("num", number, None), other, {})
