@@ -1,11 +1,12 @@
 """Answer forms of issue 23: percents compared as percents, ``\\pm`` sets, times of day, long
 expressions that equal the gold, and the ``strict_decimals`` reading."""
 
+import math
 import time
 
 import pytest
 
-from redstar_math.equivalence import compare
+from redstar_math.equivalence import Decision, compare
 
 
 def decide(gold, answer, budget=5.0, **options):
@@ -69,3 +70,39 @@ def test_times_of_day(gold, answer, equal):
 def test_strict_decimals(gold, answer, default, strict):
     assert decide(gold, answer).equal == default, (gold, answer)
     assert decide(gold, answer, strict_decimals=True).equal == strict, (gold, answer)
+
+
+def _digits(n):
+    """The decimal digits of a positive integer of any size (str() refuses more than 4300)."""
+    chunks = []
+    while n:
+        n, chunk = divmod(n, 10**1000)
+        chunks.append(chunk)
+    return str(chunks[-1]) + "".join(f"{chunk:01000d}" for chunk in reversed(chunks[:-1]))
+
+
+def _expanded(n):
+    """(x+1)^n written out term by term: 1176 characters for n = 60."""
+    return "+".join(f"{math.comb(n, k)}x^{{{k}}}" for k in range(n + 1))
+
+
+@pytest.mark.parametrize(("gold", "answer", "equal"), [
+    ("601", "+".join(["1"] * 601), True), ("601", "+".join(["1"] * 600), False),
+    ("(x+1)^{60}", _expanded(60), True), ("(x+1)^{60}", _expanded(60) + "+1", False), (_expanded(60), "(1+x)^{60}", True),
+    ("2^{16000}", _digits(2**16000), True), ("2^{16000}", _digits(2**16000 + 1), False),  # 4817 digits: past 4300
+    ("x", "+".join([r"\frac{x}{200}"] * 200), True),
+])
+def test_long_expressions_that_equal_the_gold(gold, answer, equal):
+    assert len(answer) > 1000 or len(gold) > 1000
+    decision = decide(gold, answer)
+    assert decision.equal == equal and decision.path != "too long to parse", (decision, len(answer))
+
+
+def test_answers_beyond_the_parse_limit_are_compared_as_text():
+    long_sum = "+".join(["1"] * 2600)  # 5199 characters
+    assert decide("2600", long_sum) == Decision(False, "too long to parse")
+    assert decide(long_sum, long_sum + " ").equal
+    # However deep, nesting is refused before it can exhaust the stack.
+    for nested in (r"\sqrt" * 500 + "{4}", "2^" * 2000 + "1", r"\frac{1}{" * 300 + "2" + "}" * 300, "(" * 1000 + "2" + ")" * 1000):
+        assert not decide("2", nested).equal
+    assert decide("2", "-" * 4000 + "2").equal  # a run of signs is one level

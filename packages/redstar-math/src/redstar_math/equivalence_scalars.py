@@ -16,6 +16,7 @@ from functools import lru_cache
 
 from redstar_math import budget, expr, points, precise
 from redstar_math.cas import GuardedCAS
+from redstar_math.expr_limits import MAX_CACHED_CHARS
 
 PLAIN_WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{3,}")
 RELATIVE_TOLERANCE = 1e-9
@@ -28,6 +29,11 @@ MIN_AGREEING_POINTS = 4
 #: Bits of precision a precise comparison at one point may use; a point that needs more (a
 #: factorial or a power tower at a large x) is skipped.
 POINT_PRECISION = 4096
+#: Precise evaluations at points (beyond the final confirmation) one symbolic comparison may
+#: spend: :data:`POINTS` for short expressions, fewer for long ones - about this many characters
+#: of both texts per evaluation, and at least 2 - so that a check of two 5000-character
+#: expressions stays near a second. A point left without one is undecided, never "equal".
+PRECISE_CHARS = 4000
 MAX_CAS_CHARS = 300
 
 
@@ -54,6 +60,11 @@ def _parse(text: str) -> expr.Node:
     return expr.parse(text)
 
 
+def parse_text(text: str) -> expr.Node:
+    """:func:`redstar_math.expr.parse`, cached for texts of up to ``MAX_CACHED_CHARS``."""
+    return _parse(text) if len(text) <= MAX_CACHED_CHARS else expr.parse(text)
+
+
 def _close(x: complex, y: complex) -> bool:
     return abs(x - y) <= RELATIVE_TOLERANCE * max(1.0, abs(x), abs(y))
 
@@ -77,7 +88,7 @@ def _scalar_plain(g_text: str, a_text: str, ctx: Context) -> bool:
     failures = []
     for text in (g_text, a_text):
         try:
-            parsed.append(_parse(text))
+            parsed.append(parse_text(text))
         except expr.ParseError as exc:
             failures.append(exc)
         except expr.TooBig:
@@ -206,6 +217,13 @@ class _At:
     SKIP, AGREE, AGREE_OUTSIDE, DIFFER = range(4)
 
 
+@dataclass
+class _Budget:
+    """Precise evaluations left to one symbolic comparison (:data:`PRECISE_CHARS`)."""
+
+    left: int
+
+
 def _symbolic(g: expr.Node, a: expr.Node, names: list[str], ctx: Context, g_text: str, a_text: str) -> bool:
     r"""Expressions in variables, compared at points drawn for this pair (:mod:`redstar_math.points`).
 
@@ -222,19 +240,20 @@ def _symbolic(g: expr.Node, a: expr.Node, names: list[str], ctx: Context, g_text
     seed = f"{g_text}\0{a_text}".encode()
     scale = max(expr.constant_scale(g), expr.constant_scale(a))
     complex_gold = expr.mentions(g, ("const", "i"))
+    budget = _Budget(max(2, min(POINTS, PRECISE_CHARS // max(1, len(g_text) + len(a_text)))))
     agreeing, in_domain = 0, 0
     # A point where floats agreed, to confirm at high precision: in the real domain if there is
     # one, with values nearest 1 in magnitude (not where a factorial underflowed to 0.0).
     unconfirmed: tuple[tuple[bool, float], dict[str, complex]] | None = None
     for block in range(points.MAX_BLOCKS):
         drawn = points.draw(names, seed, block, scale)
-        said = [_at(g, a, env, ctx, complex_gold) for env in drawn]
-        if block == 0 and not complex_gold and all(verdict[1] is False for verdict in said):
+        said = _block(g, a, drawn, budget, complex_gold)
+        if said is not None and block == 0 and not complex_gold and all(real is False for _, real, _ in said):
             complex_gold = True  # never real here: compare as complex values everywhere
-            said = [_at(g, a, env, ctx, complex_gold) for env in drawn]
+            said = _block(g, a, drawn, budget, complex_gold)
+        if said is None:
+            return False
         for env, (verdict, real, magnitude) in zip(drawn, said):
-            if verdict == _At.DIFFER:
-                return False
             if verdict in (_At.AGREE, _At.AGREE_OUTSIDE):
                 agreeing += 1
                 in_domain += verdict == _At.AGREE
@@ -252,7 +271,19 @@ def _symbolic(g: expr.Node, a: expr.Node, names: list[str], ctx: Context, g_text
     return _fallback(g_text, a_text, ctx, textual=False)
 
 
-def _at(g: expr.Node, a: expr.Node, env: dict[str, complex], ctx: Context,
+def _block(g: expr.Node, a: expr.Node, drawn: list[dict[str, complex]], budget: _Budget,
+           complex_gold: bool) -> list[tuple[int, bool | None, float | None]] | None:
+    """:func:`_at` at each point in turn; None at the first disagreement (which decides)."""
+    said = []
+    for env in drawn:
+        verdict = _at(g, a, env, budget, complex_gold)
+        if verdict[0] == _At.DIFFER:
+            return None
+        said.append(verdict)
+    return said
+
+
+def _at(g: expr.Node, a: expr.Node, env: dict[str, complex], budget: _Budget,
         complex_gold: bool) -> tuple[int, bool | None, float | None]:
     """(verdict, whether the gold is real here - None where undefined -, the magnitude of the
     values where floats alone agreed - a point to confirm precisely - else None)."""
@@ -281,6 +312,9 @@ def _at(g: expr.Node, a: expr.Node, env: dict[str, complex], ctx: Context,
         return _At.SKIP, real, None
     # Floats disagree, cancelled or overflowed: large points and poles cost floats their
     # precision (\sin(x + \pi) at x = 10^{12}), so mpmath decides.
+    if budget.left <= 0:
+        return _At.SKIP, real, None
+    budget.left -= 1
     try:
         equal = precise.precise_equal(g, a, env, max_precision=POINT_PRECISION)
     except (expr.TooBig, expr.Undefined, expr.NotExact):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from redstar_math import expr, points
-from redstar_math.equivalence_scalars import MIN_AGREEING_POINTS, Context, _close, _parse, _scalar
+from redstar_math.equivalence_scalars import MIN_AGREEING_POINTS, Context, _close, _scalar, parse_text
 from redstar_math.forms import (
     LONE_VARIABLE,
     Alternatives,
@@ -151,7 +151,7 @@ def _stated_value(equation: Equation) -> str | None:
     if equation.assigns:
         return equation.rhs
     try:
-        if expr.free_variables(_parse(equation.lhs)):
+        if expr.free_variables(parse_text(equation.lhs)):
             return None
     except (expr.ParseError, expr.TooBig):
         return None
@@ -176,8 +176,8 @@ def _proportional(g: Equation, a: Equation, ctx: Context) -> bool:
     the other's (``y = 2x + 3`` and ``2x - y + 3 = 0``)."""
     ctx.paths.append("symbolic")
     try:
-        f = ("add", [_parse(g.lhs), ("neg", _parse(g.rhs))])
-        h = ("add", [_parse(a.lhs), ("neg", _parse(a.rhs))])
+        f = ("add", [parse_text(g.lhs), ("neg", parse_text(g.rhs))])
+        h = ("add", [parse_text(a.lhs), ("neg", parse_text(a.rhs))])
     except (expr.ParseError, expr.TooBig):
         return False
     names = sorted(expr.free_variables(f) | expr.free_variables(h))

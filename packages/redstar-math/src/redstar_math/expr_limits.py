@@ -13,7 +13,11 @@ Node = tuple[Any, ...]
 MAX_EXACT_BITS = 100_000
 MAX_FACTORIAL = 1000
 MAX_DEPTH = 60
-MAX_TOKENS = 1200
+#: Tokens of one scalar expression (about one per character of dense LaTeX).
+MAX_TOKENS = 5000
+#: Cleaned texts longer than this are parsed afresh each time, never kept in a cache (a long
+#: answer is rare, and thousands of them would hold hundreds of megabytes).
+MAX_CACHED_CHARS = 1000
 #: Scientific notation is read exactly up to this exponent (``1e20000``); larger ones are refused.
 MAX_SCIENTIFIC_EXPONENT = 20_000
 

@@ -1,82 +1,24 @@
-"""The parser of :mod:`redstar_math.expr`: the tokens of a scalar answer's LaTeX, and recursive
-descent with a depth limit into a tree of tuples (:data:`~redstar_math.expr_limits.Node`)."""
+"""The parser of :mod:`redstar_math.expr`: recursive descent with a depth limit over the tokens of
+a scalar answer's LaTeX (:mod:`redstar_math.expr_tokens`) into a tree of tuples
+(:data:`~redstar_math.expr_limits.Node`)."""
 
 from __future__ import annotations
 
-import re
 from fractions import Fraction
 
-from redstar_math.expr_limits import MAX_DEPTH, MAX_SCIENTIFIC_EXPONENT, MAX_TOKENS, Node, ParseError, TooBig
-
-TOKEN = re.compile(
-    r"(?P<sci>(?:\d+(?:\.\d*)?|\.\d+)[eE][+-]?\d+)(?![a-zA-Z\d])"
-    r"|(?P<num>\d+(?:\.\d*)?|\.\d+)"
-    r"|(?P<cmd>\\[a-zA-Z]+|\\[{}|])"
-    r"|(?P<word>[a-zA-Z]+)"
-    r"|(?P<op>[-+*/^_()\[\]{}|!=,<>'&:;])"
-    r"|(?P<ws>\s+)"
+from redstar_math.expr_limits import MAX_DEPTH, Node, ParseError
+from redstar_math.expr_tokens import (  # noqa: F401  (importable from here as before)
+    EXPONENT_MARK,
+    EXTREMA,
+    FACTOR_COMMANDS,
+    FUNCTIONS,
+    GREEK,
+    INVERSE,
+    PRODUCT_OPS,
+    TOKEN,
+    number,
+    tokenize,
 )
-
-EXPONENT_MARK = re.compile("[eE]")
-
-FUNCTIONS = {
-    "sin", "cos", "tan", "sec", "csc", "cot", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
-    "ln", "log", "exp", "sqrt", "arccot", "arcsec", "arccsc", "sgn", "sign",
-}
-#: Functions of several arguments, ``\max(a, b, c)``.
-EXTREMA = {"max", "min"}
-INVERSE = {"sin": "arcsin", "cos": "arccos", "tan": "arctan"}
-GREEK = {
-    "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta", "vartheta", "iota",
-    "kappa", "lambda", "mu", "nu", "xi", "rho", "sigma", "tau", "upsilon", "phi", "varphi", "chi", "psi",
-    "omega", "Gamma", "Delta", "Theta", "Lambda", "Xi", "Sigma", "Phi", "Psi", "Omega",
-}
-PRODUCT_OPS = {"*", r"\cdot", r"\times", "/", r"\div"}
-# Commands that begin a factor, so that "2\sqrt{3}" is an implicit product.
-FACTOR_COMMANDS = {r"\frac", r"\sqrt", r"\binom", r"\pi", r"\infty", r"\lfloor", r"\lceil", r"\overline",
-                   r"\exp", r"\mathrm"} | {"\\" + f for f in FUNCTIONS | EXTREMA} | {"\\" + g for g in GREEK}
-#: Integers with more digits than this are converted piecewise (Python refuses more than 4300 at once).
-DIGIT_CHUNK = 4000
-
-
-def tokenize(text: str) -> list[tuple[str, str]]:
-    tokens: list[tuple[str, str]] = []
-    pos = 0
-    while pos < len(text):
-        match = TOKEN.match(text, pos)
-        if match is None:
-            raise ParseError(f"unexpected character {text[pos]!r}")
-        kind = match.lastgroup
-        value = match.group(kind)
-        pos = match.end()
-        if kind == "ws":
-            continue
-        tokens.append((kind, value))
-        if len(tokens) > MAX_TOKENS:
-            raise ParseError("answer too long to parse", textual=True)
-    return tokens
-
-
-def _number(literal: str) -> Node:
-    """A numeric literal; the third item is its count of decimals (None for integers, ``12.``
-    and ``3e5``), which the verifier uses to accept correctly rounded approximations. For
-    scientific notation with a decimal mantissa it is the mantissa's decimals less the exponent
-    (``1.05e3`` has -1: it is rounded to tens)."""
-    if "e" in literal or "E" in literal:
-        mantissa, exponent = EXPONENT_MARK.split(literal)
-        if abs(int(exponent)) > MAX_SCIENTIFIC_EXPONENT:
-            raise TooBig("exponent of scientific notation out of range")
-        decimals = len(mantissa.split(".", 1)[1]) - int(exponent) if "." in mantissa.rstrip(".") else None
-        return ("num", Fraction(mantissa.rstrip(".")) * Fraction(10) ** int(exponent), decimals)
-    whole, _, fraction = literal.partition(".")
-    if len(literal) > DIGIT_CHUNK:
-        digits = whole + fraction
-        value = 0
-        for start in range(0, len(digits), DIGIT_CHUNK):
-            chunk = digits[start:start + DIGIT_CHUNK]
-            value = value * 10 ** len(chunk) + int(chunk)
-        return ("num", Fraction(value, 10 ** len(fraction)), len(fraction) if fraction else None)
-    return ("num", Fraction(literal.rstrip(".") or "0"), len(fraction) if fraction else None)
 
 
 class Parser:
@@ -155,7 +97,7 @@ class Parser:
                     factors.append(right)
             elif self.starts_factor(token):
                 right = self.power()
-                mixed = self._mixed_number(factors, right)
+                mixed = self._mixednumber(factors, right)
                 if mixed is not None:
                     factors = [mixed]
                 else:
@@ -169,7 +111,7 @@ class Parser:
         return factors[0] if len(factors) == 1 else ("mul", factors)
 
     @staticmethod
-    def _mixed_number(factors: list[Node], right: Node) -> Node | None:
+    def _mixednumber(factors: list[Node], right: Node) -> Node | None:
         """``2\\frac{1}{2}`` is two and a half, as people write mixed numbers."""
         if (len(factors) == 1 and factors[0][0] == "num" and factors[0][2] is None and right[0] == "frac"
                 and right[1][0] == "num" and right[2][0] == "num" and right[1][2] is None and right[2][2] is None):
@@ -202,10 +144,12 @@ class Parser:
         return base
 
     def exponent(self) -> Node:
+        self.enter()  # 2^2^2^... nests without brackets
         signs = 0
         while self.at("-", "+"):
             signs += self.take()[1] == "-"
         node = self.group() if self.at("{") else self.power()
+        self.depth -= 1
         return ("neg", node) if signs % 2 else node
 
     def postfix(self) -> Node:
@@ -226,9 +170,9 @@ class Parser:
         if token[0] == "num" and "." not in token[1] and len(token[1]) > 1:
             # \frac123 is \frac{1}{2}3: a bare argument is one character.
             self.tokens.insert(self.pos, ("num", token[1][1:]))
-            return _number(token[1][0])
+            return number(token[1][0])
         if token[0] in ("num", "sci"):
-            return _number(token[1])
+            return number(token[1])
         if token[0] == "word":
             if len(token[1]) > 1:
                 self.tokens.insert(self.pos, ("word", token[1][1:]))
@@ -249,7 +193,7 @@ class Parser:
         token = self.take()
         kind, value = token
         if kind in ("num", "sci"):
-            node = _number(value)
+            node = number(value)
             if self.at(r"\overline"):
                 return self._repeating(value)
             if self.at("_"):

@@ -28,6 +28,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from redstar_math.expr_limits import MAX_CACHED_CHARS
+
 MAX_ITEMS = 64
 
 OPENERS = "([{"
@@ -189,6 +191,11 @@ def _items(kind: str, parts: list[str], opener: str = "", closer: str = "") -> A
         else:  # "\{0, \pm 1\}": two elements
             items.extend(parse_answer(reading) for reading in readings)
     return Items(kind, tuple(items), opener, closer)
+
+
+def parse_shape(text: str) -> Answer:
+    """:func:`parse_answer`, cached only for texts of up to ``MAX_CACHED_CHARS`` characters."""
+    return parse_answer(text) if len(text) <= MAX_CACHED_CHARS else parse_answer.__wrapped__(text)
 
 
 @lru_cache(maxsize=8192)

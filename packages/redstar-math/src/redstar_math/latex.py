@@ -22,6 +22,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from redstar_math.expr_limits import MAX_CACHED_CHARS
+
 UNICODE = str.maketrans({
     "\u2212": "-", "\u2013": "-", "\u2014": "-", "\ufe63": "-", "\uff0d": "-",
     "\u00d7": r" \times ", "\u00b7": r" \cdot ", "\u22c5": r" \cdot ", "\u00f7": r" \div ",
@@ -213,6 +215,11 @@ def _thousands_outside_brackets(text: str) -> str:
         return text
     pieces.append(text[last:])
     return "".join(pieces)
+
+
+def clean_text(answer: str) -> Cleaned:
+    """:func:`clean`, cached only for answers of up to ``MAX_CACHED_CHARS`` characters."""
+    return clean(answer) if len(answer) <= MAX_CACHED_CHARS else clean.__wrapped__(answer)
 
 
 @lru_cache(maxsize=16384)
