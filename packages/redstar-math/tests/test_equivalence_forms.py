@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from redstar_math.cas import GuardedCAS
 from redstar_math.equivalence import Decision, compare
 
 
@@ -51,10 +52,21 @@ def test_plus_minus(gold, answer, equal):
     ("15:30", "3:30", False),  # neither says a.m. or p.m.: the clock must be the same
     ("3:30", "3:30 PM", True), ("3:30 PM", "3:30", True),  # one side unmarked: either half of the day
     ("3:30 PM", "330", False), ("1:30 PM", "13:30 PM", False),  # 13 p.m. is no time
+    ("3:30 PM", r"\frac{1}{10}", False),  # not as the ratio 3:30 either
 ])
 def test_times_of_day(gold, answer, equal):
     decision = decide(gold, answer)
     assert decision.equal == equal, (gold, answer, decision)
+
+
+def test_readings_without_am_or_pm_may_still_be_equal_ratios():
+    cas = GuardedCAS()
+    try:
+        for gold, answer in [("12:18", "10:15"), ("2:3", "10:15")]:
+            assert compare(gold, answer, time.monotonic() + 60, cas).equal
+        assert not compare("12:18", "10:16", time.monotonic() + 60, cas).equal
+    finally:
+        cas.close()
 
 
 @pytest.mark.parametrize(("gold", "answer", "default", "strict"), [

@@ -1,9 +1,10 @@
 r"""Times of day written in their usual ways: ``3:30 PM``, ``3:30 \text{ p.m.}``, ``15:30``,
 ``3{:}30``, ``15\colon 30``, ``3 PM``, ``9:05:30 am``.
 
-:func:`same_time` compares two of them. When neither says ``a.m.`` or ``p.m.``, the clock readings
-must be the same (``3{:}30`` = ``03:30``, but ``3:30`` is not ``15:30``, as the ratio ``1:30`` is not
-``13:30``). When one does, they must be able to mean the same moment: ``3:30 PM`` is 15:30 and
+:func:`same_time` compares two of them. When neither says ``a.m.`` or ``p.m.``, the same clock
+reading is equal (``3{:}30`` = ``03:30``) and different ones are left to the other rules, which read
+``a:b`` as a ratio (``12:18`` = ``10:15``, ``3:30`` is not ``15:30``). When one does, they must be
+able to mean the same moment, and a gold with ``a.m.``/``p.m.`` equals only a time of day: ``3:30 PM`` is 15:30 and
 ``12:15 AM`` is 00:15, and a reading without ``a.m.``/``p.m.`` means what it says if it is a 24-hour
 one (``15:30``, ``03:30``, ``0:15``) and either half of the day if its hour is 1-12 without a leading
 zero (``3:30`` = ``3:30 PM`` = ``3:30 AM``, but ``03:30`` is not ``3:30 PM``).
@@ -60,13 +61,17 @@ def read(text: str) -> Time | None:
 
 
 def same_time(gold: str, answer: str) -> bool | None:
-    """Whether two answers are the same time of day; None when either is not a time."""
+    """Whether two answers are the same time of day; None when this cannot tell (then they are
+    compared as anything else is)."""
     gold_time = read(gold)
     if gold_time is None:
         return None
     answer_time = read(answer)
     if answer_time is None:
-        return None
+        # A gold with a.m. or p.m. is a time of day, and only a time of day equals it.
+        return False if gold_time.half else None
     if gold_time.half is None and answer_time.half is None:
-        return gold_time[:3] == answer_time[:3]  # neither says a.m. or p.m.: the same clock reading
+        # Neither says a.m. or p.m.: the same clock reading is the same answer (3{:}30 = 03:30);
+        # different ones may still be equal ratios (12:18 = 10:15), decided as usual.
+        return True if gold_time[:3] == answer_time[:3] else None
     return bool(gold_time.seconds() & answer_time.seconds())
