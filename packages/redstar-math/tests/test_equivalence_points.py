@@ -97,6 +97,14 @@ def test_every_block_covers_both_signs_and_every_magnitude(names, scale):
     assert points.large_band(5e6)[0] > 5e6  # beyond the largest constant written
 
 
+@pytest.mark.parametrize(("gold", "answer", "equal"), [
+    ("(-8)^{1/3}", "-2", True), ("(-8)^{2/3}", "4", True), (r"\sqrt[3]{-8}", "(-8)^{1/3}", True),
+    ("(-8)^{1/3}", r"1+\sqrt{3}i", False), ("(-4)^{1/2}", "2i", True), ("(-32)^{3/5}", "-8", True),
+])
+def test_a_negative_number_to_a_power_with_an_odd_denominator_is_the_real_root(gold, answer, equal):
+    assert decide(gold, answer).equal == equal, (gold, answer)
+
+
 def test_factorials_at_large_points_stay_cheap():
     # A factorial at x = 3000 would need 70 000 bits in mpmath (seconds); such a point is skipped.
     decision = decide("(n+2)!", "(n+2)(n+1) n!")

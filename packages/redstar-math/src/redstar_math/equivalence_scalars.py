@@ -1,7 +1,7 @@
 r"""Deciding whether two scalar answers are equal, cheapest first: as text, exactly (rationals,
 huge rationals modulo primes), numerically (floats, then :mod:`redstar_math.precise` where floats
-cannot decide, with the rounding rule for decimals), symbolically at fixed points, and last with
-sympy (:mod:`redstar_math.cas`). Also the :class:`Context` that one comparison carries (deadline,
+cannot decide, with the rounding rule for decimals), symbolically at points drawn for the pair
+(:mod:`redstar_math.points`), and last with sympy (:mod:`redstar_math.cas`). Also the :class:`Context` that one comparison carries (deadline,
 CAS, the paths that decided), which :mod:`redstar_math.equivalence` and
 :mod:`redstar_math.equivalence_shapes` share."""
 
