@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
@@ -26,9 +27,6 @@ MIN_SIGNIFICANT_DIGITS = 3
 POINTS = points.BLOCK
 #: Agreeing points a symbolic comparison needs (at least one in the gold's real domain).
 MIN_AGREEING_POINTS = 4
-#: Bits of precision a precise comparison at one point may use; a point that needs more (a
-#: factorial or a power tower at a large x) is skipped.
-POINT_PRECISION = 4096
 #: Precise evaluations at points (beyond the final confirmation) one symbolic comparison may
 #: spend: :data:`POINTS` for short expressions, fewer for long ones - about this many characters
 #: of both texts per evaluation, and at least 2 - so that a check of two 5000-character
@@ -184,11 +182,11 @@ def _numeric(g: expr.Node, a: expr.Node, ctx: Context) -> bool:
 
 
 def _precisely_equal(g: expr.Node, a: expr.Node, env: dict[str, complex], ctx: Context,
-                     undefined: bool = False, max_precision: int | None = None) -> bool:
+                     undefined: bool = False) -> bool:
     """:func:`redstar_math.precise.precise_equal`; ``undefined`` is the answer when it cannot
     evaluate a side."""
     try:
-        return precise.precise_equal(g, a, env, max_precision)
+        return precise.precise_equal(g, a, env)
     except expr.TooBig:
         ctx.paths[-1] = "too large"
         return False
@@ -217,6 +215,20 @@ class _At:
     SKIP, AGREE, AGREE_OUTSIDE, DIFFER = range(4)
 
 
+class _Scale:
+    """The largest constant of two expressions (:func:`redstar_math.expr.constant_scale`),
+    computed when a point first needs it and then kept."""
+
+    def __init__(self, g: expr.Node, a: expr.Node) -> None:
+        self.trees = (g, a)
+        self.value: float | None = None
+
+    def __call__(self) -> float:
+        if self.value is None:
+            self.value = max(expr.constant_scale(tree) for tree in self.trees)
+        return self.value
+
+
 @dataclass
 class _Budget:
     """Precise evaluations left to one symbolic comparison (:data:`PRECISE_CHARS`)."""
@@ -238,7 +250,7 @@ def _symbolic(g: expr.Node, a: expr.Node, names: list[str], ctx: Context, g_text
     (``x + 10^{-20}`` is not ``x``). Too few usable points: sympy decides (:func:`_fallback`)."""
     ctx.paths.append("symbolic")
     seed = f"{g_text}\0{a_text}".encode()
-    scale = max(expr.constant_scale(g), expr.constant_scale(a))
+    scale = _Scale(g, a)
     complex_gold = expr.mentions(g, ("const", "i"))
     budget = _Budget(max(2, min(POINTS, PRECISE_CHARS // max(1, len(g_text) + len(a_text)))))
     agreeing, in_domain = 0, 0
@@ -246,14 +258,13 @@ def _symbolic(g: expr.Node, a: expr.Node, names: list[str], ctx: Context, g_text
     # one, with values nearest 1 in magnitude (not where a factorial underflowed to 0.0).
     unconfirmed: tuple[tuple[bool, float], dict[str, complex]] | None = None
     for block in range(points.MAX_BLOCKS):
-        drawn = points.draw(names, seed, block, scale)
-        said = _block(g, a, drawn, budget, complex_gold)
-        if said is not None and block == 0 and not complex_gold and all(real is False for _, real, _ in said):
+        said = _block(g, a, points.iterate(names, seed, block, scale), budget, complex_gold)
+        if said is not None and block == 0 and not complex_gold and all(real is False for _, _, real, _ in said):
             complex_gold = True  # never real here: compare as complex values everywhere
-            said = _block(g, a, drawn, budget, complex_gold)
+            said = _block(g, a, points.iterate(names, seed, block, scale), budget, complex_gold)
         if said is None:
             return False
-        for env, (verdict, real, magnitude) in zip(drawn, said):
+        for env, verdict, real, magnitude in said:
             if verdict in (_At.AGREE, _At.AGREE_OUTSIDE):
                 agreeing += 1
                 in_domain += verdict == _At.AGREE
@@ -266,20 +277,20 @@ def _symbolic(g: expr.Node, a: expr.Node, names: list[str], ctx: Context, g_text
             break
     if agreeing >= MIN_AGREEING_POINTS and (in_domain or complex_gold):
         # Floats agree to 1e-9; one precise evaluation tells "x + 10^{-20}" from "x".
-        return unconfirmed is None or _precisely_equal(g, a, unconfirmed[1], ctx, undefined=True,
-                                                       max_precision=POINT_PRECISION)
+        return unconfirmed is None or _precisely_equal(g, a, unconfirmed[1], ctx, undefined=True)
     return _fallback(g_text, a_text, ctx, textual=False)
 
 
-def _block(g: expr.Node, a: expr.Node, drawn: list[dict[str, complex]], budget: _Budget,
-           complex_gold: bool) -> list[tuple[int, bool | None, float | None]] | None:
-    """:func:`_at` at each point in turn; None at the first disagreement (which decides)."""
+def _block(g: expr.Node, a: expr.Node, drawn: Iterable[dict[str, complex]], budget: _Budget,
+           complex_gold: bool) -> list[tuple[dict[str, complex], int, bool | None, float | None]] | None:
+    """(point, what :func:`_at` says there) for each point in turn; None at the first
+    disagreement, which decides (the points after it are never drawn)."""
     said = []
     for env in drawn:
-        verdict = _at(g, a, env, budget, complex_gold)
-        if verdict[0] == _At.DIFFER:
+        verdict, real, magnitude = _at(g, a, env, budget, complex_gold)
+        if verdict == _At.DIFFER:
             return None
-        said.append(verdict)
+        said.append((env, verdict, real, magnitude))
     return said
 
 
@@ -310,18 +321,32 @@ def _at(g: expr.Node, a: expr.Node, env: dict[str, complex], budget: _Budget,
         # The gold is real here and the answer is not: the answer is undefined in the reals
         # here (\ln x + \ln y at x, y < 0, where \ln(xy) is real), a narrower domain.
         return _At.SKIP, real, None
-    # Floats disagree, cancelled or overflowed: large points and poles cost floats their
-    # precision (\sin(x + \pi) at x = 10^{12}), so mpmath decides.
+    if x is not None and y is not None and not losses and _clearly_apart(x, y, env):
+        return (_At.DIFFER if counts else _At.SKIP), real, None
+    # Floats cancelled, underflowed, overflowed, or disagree only a little or at a large point
+    # (\sin(x + \pi) at x = 10^{12} has lost its precision): mpmath decides.
     if budget.left <= 0:
         return _At.SKIP, real, None
     budget.left -= 1
     try:
-        equal = precise.precise_equal(g, a, env, max_precision=POINT_PRECISION)
+        equal = precise.precise_equal(g, a, env)
     except (expr.TooBig, expr.Undefined, expr.NotExact):
         return _At.SKIP, real, None
     if equal:
         return (_At.AGREE if counts else _At.AGREE_OUTSIDE), real, None
     return (_At.DIFFER if counts else _At.SKIP), real, None
+
+
+#: Floats decide "different" only at points whose coordinates are at most this large (beyond it a
+#: sum with a constant loses the precision a periodic function needs), and only when the values
+#: are this far apart relative to their size (far beyond the rounding of a few hundred steps).
+TRUSTED_COORDINATE = 1e4
+CLEARLY_APART = 1e-6
+
+
+def _clearly_apart(x: complex, y: complex, env: dict[str, complex]) -> bool:
+    return (all(abs(value) <= TRUSTED_COORDINATE for value in env.values())
+            and abs(x - y) > CLEARLY_APART * max(1.0, abs(x), abs(y)))
 
 
 def _has_words(text: str) -> bool:

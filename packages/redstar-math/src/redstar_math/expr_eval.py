@@ -51,22 +51,33 @@ def constant_scale(node: Node) -> float:
     r"""The largest magnitude of a constant part of an expression in variables (a literal,
     ``10^6``, ``2\pi``): thresholds such as ``\min(x, 10^6)`` lie within it. One pass; each
     maximal constant subtree is evaluated once."""
-    return _scale(node)[1]
+    scale = _scale(node)
+    return _magnitude(node) if scale is None else scale
 
 
-def _scale(node: Node) -> tuple[bool, float]:
-    """(whether the tree has variables, the largest constant magnitude within it)."""
-    if node[0] == "var":
-        return True, 0.0
+def _scale(node: Node) -> float | None:
+    """The largest magnitude of a constant part within the tree, or None when it has no
+    variables (it is then measured as a whole by its nearest ancestor that has some)."""
+    kind = node[0]
+    if kind == "var":
+        return 0.0
+    if kind in ("num", "const"):
+        return None
     children = _children(node)
     scanned = [_scale(child) for child in children]
-    if not any(has_variables for has_variables, _ in scanned):
-        return False, _magnitude(node)
-    return True, max([scale for has_variables, scale in scanned if has_variables]
-                     + [_magnitude(child) for child, (has_variables, _) in zip(children, scanned) if not has_variables])
+    if all(inner is None for inner in scanned):
+        return None
+    return max(_magnitude(child) if inner is None else inner for child, inner in zip(children, scanned))
 
 
 def _magnitude(node: Node) -> float:
+    if node[0] == "num":
+        try:
+            return abs(node[1].numerator / node[1].denominator)
+        except OverflowError:
+            return HUGE_SCALE
+    if node[0] == "const":
+        return abs(CONSTANTS.get(node[1], 0j))
     try:
         return abs(numeric_value(node, {}))
     except TooBig:
@@ -225,20 +236,22 @@ def _numeric(node: Node, env: dict[str, complex], losses: list[Node] | None,
             losses.append(node)
         return total
     if kind == "mul":
+        factors = [_numeric(factor, env, losses, branches) for factor in node[1]]
         product = 1 + 0j
-        for factor in node[1]:
-            product *= _numeric(factor, env, losses, branches)
-        return product
+        for factor in factors:
+            product *= factor
+        return _checked(node, product, factors, losses)
     if kind == "neg":
         # not -z: that gives -0.0 imaginary parts, and sqrt(-4) = -2i
         return 0j - _numeric(node[1], env, losses, branches)
     if kind in ("div", "frac"):
-        return _numeric(node[1], env, losses, branches) / _numeric(node[2], env, losses, branches)
+        numerator, denominator = _numeric(node[1], env, losses, branches), _numeric(node[2], env, losses, branches)
+        return _checked(node, numerator / denominator, (numerator,), losses)
     if kind == "fact":
         value = _numeric(node[1], env, losses, branches)
         if value.imag != 0 or value.real > 170:
             raise TooBig("factorial too large")
-        return complex(math.gamma(value.real + 1))
+        return _checked(node, complex(math.gamma(value.real + 1)), (1,), losses)
     if kind == "binom":
         n, k = _numeric(node[1], env, losses, branches).real, _numeric(node[2], env, losses, branches).real
         if n > 170:
@@ -279,6 +292,21 @@ def _numeric(node: Node, env: dict[str, complex], losses: list[Node] | None,
         raise NotExact(kind)
     if branches is not None and value.imag != 0 and all(z.imag == 0 for z in operands):
         branches.append(node)
+    if kind == "fn" and node[1] in ("floor", "ceil"):
+        return value  # floor(0.5) = 0 is exact
+    return _checked(node, value, operands, losses)
+
+
+#: A nonzero result below this in magnitude has lost its precision to underflow.
+TINY = 1e-290
+
+
+def _checked(node: Node, value: complex, operands, losses: list[Node] | None) -> complex:
+    """``value``, after recording in ``losses`` an underflow: a result that is 0 or subnormal
+    although no operand is 0 (``x^{10000}`` at x = 0.35, ``e^{-1000}``), and so no longer tells
+    its true size."""
+    if losses is not None and abs(value) < TINY and all(operand != 0 for operand in operands):
+        losses.append(node)
     return value
 
 

@@ -23,6 +23,7 @@ domain and decides what the points leave open with sympy.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterator
 
 #: Points per block; a comparison draws up to :data:`MAX_BLOCKS` blocks.
 BLOCK = 8
@@ -61,17 +62,30 @@ def draw(names: list[str], seed: bytes, block: int, scale: float = 0.0) -> list[
     """Block ``block`` of the points for one comparison: :data:`BLOCK` assignments of every
     variable in ``names``. ``seed`` identifies the comparison (both expressions as written);
     ``scale`` is the largest constant's magnitude (see :func:`large_band`)."""
-    bands = (SMALL, UNIT, MEDIUM, large_band(scale))
-    points: list[dict[str, complex]] = [{} for _ in range(BLOCK)]
+    return list(iterate(names, seed, block, scale))
+
+
+def iterate(names: list[str], seed: bytes, block: int,
+            scale: float | Callable[[], float] = 0.0) -> Iterator[dict[str, complex]]:
+    """The points of :func:`draw`, one at a time (a comparison that the first point decides
+    computes no more); ``scale`` may be a function, called when a large value is first drawn."""
+    bands: list[tuple[float, float] | None] = [SMALL, UNIT, MEDIUM, None]
+    plans = []
     for j, name in enumerate(names):
         digest = hashlib.blake2b(b"%d\0%s\0" % (block, name.encode()) + seed, key=KEY, digest_size=64).digest()
         mask, flip = SIGN_MASKS[j % len(SIGN_MASKS)], digest[0] & 1
         negative = [(bin(k & mask).count("1") + flip) % 2 == 1 for k in range(BLOCK)]
         # Each sign meets every band once, in an order of its own.
         order = {False: iter(_permutation(digest[1:5])), True: iter(_permutation(digest[5:9]))}
-        for k in range(BLOCK):
-            low, high = bands[next(order[negative[k]])]
+        plans.append((name, digest, [(negative[k], next(order[negative[k]])) for k in range(BLOCK)]))
+    for k in range(BLOCK):
+        point = {}
+        for name, digest, plan in plans:
+            is_negative, band = plan[k]
+            if bands[band] is None:
+                bands[band] = large_band(scale() if callable(scale) else scale)
+            low, high = bands[band]  # type: ignore[misc]
             fraction = (int.from_bytes(digest[16 + 4 * k:20 + 4 * k], "big") + 0.5) / 2**32
             value = low * (high / low) ** fraction  # log-uniform within the band
-            points[k][name] = complex(-value if negative[k] else value)
-    return points
+            point[name] = complex(-value if is_negative else value)
+        yield point

@@ -44,6 +44,13 @@ SHRINK = Fraction(1, 2**32)
 SLACK_BITS = 32
 #: A sum (or function value) this many bits below its largest term (or its argument) cancelled.
 CANCELLATION_BITS = 20
+#: Precisions beyond which mpmath's elementary functions (sin, exp, ln, ...) take too long (about
+#: 10 ms each at 8000 bits, growing fast) and its gamma function of a non-integer (a factorial
+#: or binomial of 150.3: 10 ms at 160 bits, over a second at 2000): such a value is refused
+#: (:class:`~redstar_math.expr.TooBig`) rather than computed. Powers and roots stay cheap at any
+#: precision and have no such limit.
+MAX_FUNCTION_PRECISION = 16_384
+MAX_GAMMA_PRECISION = 384
 
 
 # -- high precision ----------------------------------------------------------------------
@@ -172,11 +179,14 @@ class _Evaluator:
                 raise TooBig("factorial too large")
             if value < 0 and value == int(value):
                 raise Undefined("factorial of a negative integer")
+            self._gamma_allowed(value)
             return ctx.factorial(value)
         if kind == "binom":
             n, k = self.value(node[1]), self.value(node[2])
             if abs(n) > MAX_MODULAR_FACTORIAL:
                 raise TooBig("binomial too large")
+            self._gamma_allowed(n)
+            self._gamma_allowed(k)
             return ctx.binomial(n, k)
         if kind == "fn":
             argument = self._real_if_possible(self.value(node[2]))
@@ -188,6 +198,8 @@ class _Evaluator:
             if name in ("floor", "ceil"):
                 real = argument.real if isinstance(argument, ctx.mpc) else argument
                 return ctx.floor(real) if name == "floor" else ctx.ceil(real)
+            if ctx.prec > MAX_FUNCTION_PRECISION:
+                raise TooBig("a function value at too high a precision")
             if name in ("ln", "log"):
                 if not argument:
                     raise Undefined("log of zero")
@@ -200,6 +212,8 @@ class _Evaluator:
             self._check_cancellation(result, max(ctx.mag(argument), 1) if argument else 1)
             return result
         if kind == "log":
+            if ctx.prec > MAX_FUNCTION_PRECISION:
+                raise TooBig("a logarithm at too high a precision")
             base, argument = self.value(node[1]), self.value(node[2])
             if not base or not argument:
                 raise Undefined("log of zero")
@@ -210,6 +224,12 @@ class _Evaluator:
             self._check_cancellation(numerator, 1)
             return numerator / denominator
         raise NotExact(kind)
+
+    def _gamma_allowed(self, value) -> None:
+        """Refuse the gamma function of a non-integer at a high precision (see
+        :data:`MAX_GAMMA_PRECISION`); factorials of integers are exact products, always cheap."""
+        if self.ctx.prec > MAX_GAMMA_PRECISION and (isinstance(value, self.ctx.mpc) or value != int(value)):
+            raise TooBig("the gamma function of a non-integer at too high a precision")
 
     def _power(self, base, exponent):
         ctx = self.ctx
@@ -246,11 +266,9 @@ def _precision_for(span: int, extra: int = 0) -> int:
     return max(BASE_PRECISION, 96 + 2 * span + extra)
 
 
-def precise_equal(g: Node, a: Node, env: dict[str, complex], max_precision: int | None = None) -> bool:
+def precise_equal(g: Node, a: Node, env: dict[str, complex]) -> bool:
     """Whether ``g`` and ``a`` are equal at ``env`` (see the module docstring). Raises
-    :class:`TooBig`, :class:`Undefined` or :class:`NotExact` when it cannot decide, and
-    :class:`TooBig` when the magnitudes would need more than ``max_precision`` bits (a factorial
-    at a point x = 3000 needs 70 000, and mpmath takes seconds for its gamma function there).
+    :class:`TooBig`, :class:`Undefined` or :class:`NotExact` when it cannot decide.
 
     Without cancellation every value carries a relative error of a few units in its last place,
     so one evaluation decides: equal when the values agree to all but :data:`SLACK_BITS` of
@@ -259,8 +277,6 @@ def precise_equal(g: Node, a: Node, env: dict[str, complex], max_precision: int 
     difference stays."""
     (x, y), evaluation = _evaluate((g, a), env, BASE_PRECISION)
     prec = _precision_for(evaluation.span)
-    if max_precision is not None and prec > max_precision:
-        raise TooBig("too many bits for a precise comparison at this point")
     if prec > BASE_PRECISION:
         (x, y), evaluation = _evaluate((g, a), env, prec)
     first = abs(x - y)
