@@ -251,6 +251,9 @@ def _symbolic(g: expr.Node, a: expr.Node, names: list[str], ctx: Context, g_text
     ctx.paths.append("symbolic")
     seed = f"{g_text}\0{a_text}".encode()
     scale = _Scale(g, a)
+    # Analytic expressions that agree on moderate values agree on huge ones; piecewise ones need
+    # the points where floats overflow or underflow decided too (by mpmath).
+    piecewise = expr.is_piecewise(g) or expr.is_piecewise(a)
     complex_gold = expr.mentions(g, ("const", "i"))
     budget = _Budget(max(2, min(POINTS, PRECISE_CHARS // max(1, len(g_text) + len(a_text)))))
     agreeing, in_domain = 0, 0
@@ -258,10 +261,10 @@ def _symbolic(g: expr.Node, a: expr.Node, names: list[str], ctx: Context, g_text
     # one, with values nearest 1 in magnitude (not where a factorial underflowed to 0.0).
     unconfirmed: tuple[tuple[bool, float], dict[str, complex]] | None = None
     for block in range(points.MAX_BLOCKS):
-        said = _block(g, a, points.iterate(names, seed, block, scale), budget, complex_gold)
+        said = _block(g, a, points.iterate(names, seed, block, scale), budget, complex_gold, piecewise)
         if said is not None and block == 0 and not complex_gold and all(real is False for _, _, real, _ in said):
             complex_gold = True  # never real here: compare as complex values everywhere
-            said = _block(g, a, points.iterate(names, seed, block, scale), budget, complex_gold)
+            said = _block(g, a, points.iterate(names, seed, block, scale), budget, complex_gold, piecewise)
         if said is None:
             return False
         for env, verdict, real, magnitude in said:
@@ -273,8 +276,9 @@ def _symbolic(g: expr.Node, a: expr.Node, names: list[str], ctx: Context, g_text
                     rank = (not real, abs(math.log2(magnitude)) if magnitude else math.inf)
                     if unconfirmed is None or rank < unconfirmed[0]:
                         unconfirmed = (rank, env)
-        if agreeing >= MIN_AGREEING_POINTS and (in_domain or complex_gold) or ctx.remaining() <= 0:
-            break
+        enough = agreeing >= MIN_AGREEING_POINTS and (in_domain or complex_gold)
+        if enough and not piecewise or ctx.remaining() <= 0:
+            break  # (a piecewise expression is checked at every block's points)
     if agreeing >= MIN_AGREEING_POINTS and (in_domain or complex_gold):
         # Floats agree to 1e-9; one precise evaluation tells "x + 10^{-20}" from "x".
         return unconfirmed is None or _precisely_equal(g, a, unconfirmed[1], ctx, undefined=True)
@@ -282,12 +286,12 @@ def _symbolic(g: expr.Node, a: expr.Node, names: list[str], ctx: Context, g_text
 
 
 def _block(g: expr.Node, a: expr.Node, drawn: Iterable[dict[str, complex]], budget: _Budget,
-           complex_gold: bool) -> list[tuple[dict[str, complex], int, bool | None, float | None]] | None:
+           complex_gold: bool, piecewise: bool) -> list[tuple[dict[str, complex], int, bool | None, float | None]] | None:
     """(point, what :func:`_at` says there) for each point in turn; None at the first
     disagreement, which decides (the points after it are never drawn)."""
     said = []
     for env in drawn:
-        verdict, real, magnitude = _at(g, a, env, budget, complex_gold)
+        verdict, real, magnitude = _at(g, a, env, budget, complex_gold, piecewise)
         if verdict == _At.DIFFER:
             return None
         said.append((env, verdict, real, magnitude))
@@ -295,7 +299,7 @@ def _block(g: expr.Node, a: expr.Node, drawn: Iterable[dict[str, complex]], budg
 
 
 def _at(g: expr.Node, a: expr.Node, env: dict[str, complex], budget: _Budget,
-        complex_gold: bool) -> tuple[int, bool | None, float | None]:
+        complex_gold: bool, piecewise: bool) -> tuple[int, bool | None, float | None]:
     """(verdict, whether the gold is real here - None where undefined -, the magnitude of the
     values where floats alone agreed - a point to confirm precisely - else None)."""
     losses: list[expr.Node] = []
@@ -323,6 +327,8 @@ def _at(g: expr.Node, a: expr.Node, env: dict[str, complex], budget: _Budget,
         return _At.SKIP, real, None
     if x is not None and y is not None and not losses and _clearly_apart(x, y, env):
         return (_At.DIFFER if counts else _At.SKIP), real, None
+    if not piecewise and (x is None or y is None or expr.UNDERFLOW in losses):
+        return _At.SKIP, real, None  # beyond the floats' range; moderate points decide
     # Floats cancelled, underflowed, overflowed, or disagree only a little or at a large point
     # (\sin(x + \pi) at x = 10^{12} has lost its precision): mpmath decides.
     if budget.left <= 0:

@@ -24,11 +24,13 @@ from redstar_math.expr_eval import (
     CANCELLATION,
     COMPLEX_FUNCTIONS,
     CONSTANTS,
+    UNDERFLOW,
     constant_scale,
     decimal_literal,
     exact_value,
     free_variables,
     is_infinity,
+    is_piecewise,
     mentions,
     numeric_value,
     significant_digits,
@@ -60,5 +62,6 @@ from redstar_math.expr_parse import (
 
 __all__ = ["CANCELLATION", "COMPLEX_FUNCTIONS", "CONSTANTS", "EXPONENT_MARK", "FACTOR_COMMANDS", "FUNCTIONS", "GREEK",
            "INVERSE", "MAX_DEPTH", "MAX_EXACT_BITS", "MAX_FACTORIAL", "MAX_SCIENTIFIC_EXPONENT", "MAX_TOKENS",
-           "PRODUCT_OPS", "TOKEN", "Node", "NotExact", "ParseError", "Parser", "TooBig", "Undefined", "constant_scale",
-           "decimal_literal", "exact_value", "free_variables", "is_infinity", "mentions", "numeric_value", "parse", "significant_digits", "tokenize"]
+           "PRODUCT_OPS", "TOKEN", "UNDERFLOW", "Node", "NotExact", "ParseError", "Parser", "TooBig", "Undefined", "constant_scale",
+           "decimal_literal", "exact_value", "free_variables", "is_infinity", "is_piecewise",
+           "mentions", "numeric_value", "parse", "significant_digits", "tokenize"]

@@ -299,15 +299,29 @@ def _numeric(node: Node, env: dict[str, complex], losses: list[Node] | None,
 
 #: A nonzero result below this in magnitude has lost its precision to underflow.
 TINY = 1e-290
+#: What ``losses`` receives for an underflow (a cancelled sum is recorded as its own node).
+UNDERFLOW: Node = ("underflow",)
 
 
 def _checked(node: Node, value: complex, operands, losses: list[Node] | None) -> complex:
-    """``value``, after recording in ``losses`` an underflow: a result that is 0 or subnormal
-    although no operand is 0 (``x^{10000}`` at x = 0.35, ``e^{-1000}``), and so no longer tells
-    its true size."""
+    """``value``, after recording :data:`UNDERFLOW` in ``losses`` for a result that is 0 or
+    subnormal although no operand is 0 (``x^{10000}`` at x = 0.35, ``e^{-1000}``), and so no
+    longer tells its true size."""
     if losses is not None and abs(value) < TINY and all(operand != 0 for operand in operands):
-        losses.append(node)
+        losses.append(UNDERFLOW)
     return value
+
+
+#: Functions with a corner or a jump: where they appear, two expressions that agree on moderate
+#: values may still differ on huge ones (``\min(e^x, 10^{300})``).
+PIECEWISE = {"abs", "floor", "ceil", "sgn"}
+
+
+def is_piecewise(node: Node) -> bool:
+    r"""Whether the tree has ``|x|``, a floor, a ceiling, ``sgn``, ``\max`` or ``\min``."""
+    if node[0] == "ext" or node[0] == "fn" and node[1] in PIECEWISE:
+        return True
+    return any(is_piecewise(child) for child in _children(node))
 
 
 def odd_root_exponent(node: Node) -> Fraction | None:

@@ -7,8 +7,9 @@ on a known list of points everywhere on it. So the points
 
 - **cover the line**: in every block of :data:`BLOCK` points each variable takes four negative and
   four positive values, one of each sign in each magnitude band - near zero (0.01-0.5), around one
-  (0.5-2), medium (2-100) and large (from 100, or from twice the largest constant written in
-  either expression, up to ten times that: ``\min(x, 10^6)`` is met beyond 10^6; at most 10^13);
+  (0.5-2), medium (2-100) and large (in the first block from 100, or from twice the largest
+  constant written in either expression, up to ten times that: ``\min(x, 10^6)`` is met beyond
+  10^6; at most 10^13; in later blocks from 100 up to the same end);
   the signs of two variables take all four combinations (a Hadamard pattern), so ``|x| y`` is
   told from ``x |y|``;
 - **are not a public list**: each value comes from a keyed BLAKE2b hash of both expressions as
@@ -43,10 +44,12 @@ LARGE_SPAN = 10.0
 KEY = b"redstar-math equivalence points"
 
 
-def large_band(scale: float) -> tuple[float, float]:
-    """The large band: beyond the largest constant written in the expressions (``scale``)."""
+def large_band(scale: float, block: int = 0) -> tuple[float, float]:
+    r"""The large band: in the first block beyond the largest constant written in the expressions
+    (``scale``), in the others from :data:`LARGE_FLOOR` to there, so that what lies between (the
+    switch of ``\min(e^x, 10^{300})`` at x = 691) is met too."""
     low = min(max(LARGE_FLOOR, 2 * scale), LARGE_CEILING)
-    return low, low * LARGE_SPAN
+    return (low, low * LARGE_SPAN) if block == 0 else (LARGE_FLOOR, low * LARGE_SPAN)
 
 
 def _permutation(data: bytes) -> list[int]:
@@ -83,7 +86,7 @@ def iterate(names: list[str], seed: bytes, block: int,
         for name, digest, plan in plans:
             is_negative, band = plan[k]
             if bands[band] is None:
-                bands[band] = large_band(scale() if callable(scale) else scale)
+                bands[band] = large_band(scale() if callable(scale) else scale, block)
             low, high = bands[band]  # type: ignore[misc]
             fraction = (int.from_bytes(digest[16 + 4 * k:20 + 4 * k], "big") + 0.5) / 2**32
             value = low * (high / low) ** fraction  # log-uniform within the band
