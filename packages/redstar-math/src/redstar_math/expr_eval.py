@@ -264,6 +264,7 @@ def _numeric(node: Node, env: dict[str, complex], losses: list[Node] | None,
         return complex((max if node[1] == "max" else min)(v.real for v in values))
     # The steps that may leave the reals: a real input and a non-real result is a point outside
     # the expression's real domain, recorded in ``branches``.
+    operands: tuple[complex, ...]
     if kind == "pow":
         base, exponent = _numeric(node[1], env, losses, branches), _numeric(node[2], env, losses, branches)
         operands = (base, exponent)

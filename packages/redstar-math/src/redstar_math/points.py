@@ -85,9 +85,10 @@ def iterate(names: list[str], seed: bytes, block: int,
         point = {}
         for name, digest, plan in plans:
             is_negative, band = plan[k]
-            if bands[band] is None:
-                bands[band] = large_band(scale() if callable(scale) else scale, block)
-            low, high = bands[band]  # type: ignore[misc]
+            limits = bands[band]
+            if limits is None:  # the large band, drawn for the first time
+                limits = bands[band] = large_band(scale() if callable(scale) else scale, block)
+            low, high = limits
             fraction = (int.from_bytes(digest[16 + 4 * k:20 + 4 * k], "big") + 0.5) / 2**32
             value = low * (high / low) ** fraction  # log-uniform within the band
             point[name] = complex(-value if is_negative else value)
