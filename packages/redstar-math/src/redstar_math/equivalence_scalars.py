@@ -17,7 +17,7 @@ from functools import lru_cache
 
 from redstar_math import budget, expr, points, precise
 from redstar_math.cas import GuardedCAS
-from redstar_math.expr_limits import MAX_CACHED_CHARS
+from redstar_math.expr_limits import LONG_CACHE_SIZE, MAX_CACHED_CHARS
 
 PLAIN_WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{3,}")
 RELATIVE_TOLERANCE = 1e-9
@@ -58,9 +58,12 @@ def _parse(text: str) -> expr.Node:
     return expr.parse(text)
 
 
+_parse_long = lru_cache(maxsize=LONG_CACHE_SIZE)(expr.parse)
+
+
 def parse_text(text: str) -> expr.Node:
-    """:func:`redstar_math.expr.parse`, cached for texts of up to ``MAX_CACHED_CHARS``."""
-    return _parse(text) if len(text) <= MAX_CACHED_CHARS else expr.parse(text)
+    """:func:`redstar_math.expr.parse`, cached (longer texts in a small cache of their own)."""
+    return _parse(text) if len(text) <= MAX_CACHED_CHARS else _parse_long(text)
 
 
 def _close(x: complex, y: complex) -> bool:

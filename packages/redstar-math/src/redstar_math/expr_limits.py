@@ -15,9 +15,11 @@ MAX_FACTORIAL = 1000
 MAX_DEPTH = 60
 #: Tokens of one scalar expression (about one per character of dense LaTeX).
 MAX_TOKENS = 5000
-#: Cleaned texts longer than this are parsed afresh each time, never kept in a cache (a long
-#: answer is rare, and thousands of them would hold hundreds of megabytes).
+#: Texts longer than this are kept only in small caches of :data:`LONG_CACHE_SIZE` entries (a
+#: long answer is rare, and thousands of them would hold hundreds of megabytes; a few let one
+#: check reuse its own work: the comparison, then the voting key).
 MAX_CACHED_CHARS = 1000
+LONG_CACHE_SIZE = 4
 #: Scientific notation is read exactly up to this exponent (``1e20000``); larger ones are refused.
 MAX_SCIENTIFIC_EXPONENT = 20_000
 

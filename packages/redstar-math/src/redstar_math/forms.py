@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from redstar_math.expr_limits import MAX_CACHED_CHARS
+from redstar_math.expr_limits import LONG_CACHE_SIZE, MAX_CACHED_CHARS
 
 MAX_ITEMS = 64
 
@@ -194,8 +194,14 @@ def _items(kind: str, parts: list[str], opener: str = "", closer: str = "") -> A
 
 
 def parse_shape(text: str) -> Answer:
-    """:func:`parse_answer`, cached only for texts of up to ``MAX_CACHED_CHARS`` characters."""
-    return parse_answer(text) if len(text) <= MAX_CACHED_CHARS else parse_answer.__wrapped__(text)
+    """:func:`parse_answer`, whose cache holds texts of up to ``MAX_CACHED_CHARS`` characters;
+    longer ones go to a small cache of their own."""
+    return parse_answer(text) if len(text) <= MAX_CACHED_CHARS else _parse_long(text)
+
+
+@lru_cache(maxsize=LONG_CACHE_SIZE)
+def _parse_long(text: str) -> Answer:
+    return parse_answer.__wrapped__(text)
 
 
 @lru_cache(maxsize=8192)

@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from redstar_math.expr_limits import MAX_CACHED_CHARS
+from redstar_math.expr_limits import LONG_CACHE_SIZE, MAX_CACHED_CHARS
 
 UNICODE = str.maketrans({
     "\u2212": "-", "\u2013": "-", "\u2014": "-", "\ufe63": "-", "\uff0d": "-",
@@ -218,8 +218,14 @@ def _thousands_outside_brackets(text: str) -> str:
 
 
 def clean_text(answer: str) -> Cleaned:
-    """:func:`clean`, cached only for answers of up to ``MAX_CACHED_CHARS`` characters."""
-    return clean(answer) if len(answer) <= MAX_CACHED_CHARS else clean.__wrapped__(answer)
+    """:func:`clean`, whose cache holds answers of up to ``MAX_CACHED_CHARS`` characters;
+    longer ones go to a small cache of their own."""
+    return clean(answer) if len(answer) <= MAX_CACHED_CHARS else _clean_long(answer)
+
+
+@lru_cache(maxsize=LONG_CACHE_SIZE)
+def _clean_long(answer: str) -> Cleaned:
+    return clean.__wrapped__(answer)
 
 
 @lru_cache(maxsize=16384)
