@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from redstar_math import expr, points
-from redstar_math.equivalence_scalars import MIN_AGREEING_POINTS, Context, _close, _scalar, parse_text
+from redstar_math.equivalence_scalars import MIN_AGREEING_POINTS, Context, _close, _scalar, _Scale, parse_text
 from redstar_math.forms import (
     LONE_VARIABLE,
     Alternatives,
@@ -183,8 +183,8 @@ def _proportional(g: Equation, a: Equation, ctx: Context) -> bool:
     names = sorted(expr.free_variables(f) | expr.free_variables(h))
     ratio = None
     agreeing = 0
-    scale = max(expr.constant_scale(f), expr.constant_scale(h))
-    for env in points.draw(names, f"{g.lhs}={g.rhs}\0{a.lhs}={a.rhs}".encode(), 0, scale):
+    scale = _Scale(f, h)
+    for env in points.iterate(names, f"{g.lhs}={g.rhs}\0{a.lhs}={a.rhs}".encode(), 0, scale):
         try:
             x, y = expr.numeric_value(f, env), expr.numeric_value(h, env)
         except (expr.Undefined, expr.NotExact, expr.TooBig):
