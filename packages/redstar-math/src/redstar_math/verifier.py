@@ -38,15 +38,16 @@ class MathVerifier(Verifier):
     become ``1/2``), so majority voting counts equal answers together.
 
     Args:
-        timeout: Hard budget in seconds for one check (extraction, comparison and any sympy call
-            together). A check that runs out is "wrong", with reason ``timeout`` (or
-            ``not equal (timeout)`` when it ran out between comparison steps); in the main thread
-            an alarm enforces it even inside a single step (:mod:`redstar_math.budget`).
-        use_cas: Whether to allow the sympy fallback for answers RedStar's parser cannot read.
-        workers: Processes for :meth:`verify_many` (1 = in this process). Scripts that set it
-            above 1 need the usual ``if __name__ == "__main__":`` guard of Python multiprocessing.
-        system_prompt: An optional system message before the user turn; by default the
-            instruction travels in the user turn, as Qwen2.5-Math and DeepSeek-R1 recommend.
+        timeout: The hard budget in seconds for one check (extraction, comparison and any sympy
+            call together). A check that runs out is "wrong", with reason ``timeout`` (or
+            ``not equal (timeout)`` when it ran out between comparison steps); in the main
+            thread an alarm enforces it even inside a single step (:mod:`redstar_math.budget`).
+        use_cas: Whether the sympy fallback may read answers RedStar's parser cannot.
+        workers: Processes for :meth:`verify_many` (1 checks in this process). Scripts that set
+            it above 1 need the usual ``if __name__ == "__main__":`` guard of Python
+            multiprocessing.
+        system_prompt: A system message sent before the user turn. By default there is none and
+            the instruction travels in the user turn, as Qwen2.5-Math and DeepSeek-R1 recommend.
         strict_decimals: Whether a decimal must be exactly the gold's value. By default (false) a
             decimal with at least three significant digits also equals an exact value it is
             correctly rounded from (``0.333`` for ``\\frac13``, ``3.14`` for ``\\pi``; docs/math.md,
