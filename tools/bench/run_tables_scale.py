@@ -57,7 +57,7 @@ if TYPE_CHECKING:  # imported where used: only --trace needs it
     import tracemalloc
 
 ROOT = Path(__file__).resolve().parents[2]
-STAGES = ("load", "score", "select", "sample", "verify", "build", "train", "evaluate", "report")
+STAGES = ("load", "score", "select", "sample", "verify", "build", "train", "validate", "evaluate", "report")
 SHOWN = ("sample", "verify", "build", "report")  # the stages that read or write the run tables
 MIB = 1 << 20
 
