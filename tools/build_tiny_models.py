@@ -209,8 +209,8 @@ def conversations_for(role: str, args: argparse.Namespace, instructions: dict[st
     if not args.no_student_solutions:
         # Appended after the tapes: the tokenizer samples the first plain texts, so that this
         # knowledge can change without changing the tokenizer the teacher shares.
-        texts += data.worked_solutions(generate_math_problems(args.student_solutions, seed=base + 700 + args.seed)
-                                       + generate_code_problems(args.student_code_solutions, seed=base + 700 + args.seed))
+        texts += data.worked_solutions([*generate_math_problems(args.student_solutions, seed=base + 700 + args.seed),
+                                        *generate_code_problems(args.student_code_solutions, seed=base + 700 + args.seed)])
     return data.student_conversations(math, code, instructions), texts
 
 
