@@ -1,7 +1,8 @@
 """RedStar's trainers and the pieces they share.
 
 - :mod:`redstar.trainers.sft`: the built-in ``sft`` trainer (TRL's ``SFTTrainer``).
-- :mod:`redstar.trainers.sft_data`: SFT rows, and how the loss is kept off the prompt.
+- :mod:`redstar.trainers.sft_data`: SFT rows, how the loss is kept off the prompt, and the
+  memory-mapped dataset the SFT file becomes.
 - :mod:`redstar.trainers.rows`: reading a trainer's JSONL file with named errors (all kinds).
 - :mod:`redstar.trainers.settings`: the options every Hugging Face based trainer shares
   (``HFOptions``: ``sft`` here, ``dpo`` and ``grpo`` in redstar-rl, geo's ``vlm-sft``), checked

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from redstar.interfaces import TrainContext
@@ -17,9 +18,12 @@ class SFTTrainer(HFTrainer):
     """Supervised fine-tuning with TRL's ``SFTTrainer`` on rows ``{"prompt_id", "messages"}``.
 
     The chat template renders the reasoning and the answer; the loss falls on the assistant's
-    tokens only (see :mod:`redstar.trainers.sft_data` for how, per chat template). The final model
-    and tokenizer are saved to ``<output_dir>/final``; checkpoints ``<output_dir>/checkpoint-N``
-    are saved every ``save_steps`` steps (default: each epoch) and a rerun resumes from the newest.
+    tokens only (see :mod:`redstar.trainers.sft_data` for how, per chat template). The SFT file is
+    read into a memory-mapped Arrow dataset under ``<output_dir>/sft-data`` and tokenized there
+    once, by the main process first, so that the other processes of a multi-process launch map
+    the cache instead of reading and tokenizing the file again. The final model and tokenizer are
+    saved to ``<output_dir>/final``; checkpoints ``<output_dir>/checkpoint-N`` are saved every
+    ``save_steps`` steps (default: each epoch) and a rerun resumes from the newest.
 
     Options (defaults suit a GPU; tests and laptops override them):
 
@@ -69,21 +73,17 @@ class SFTTrainer(HFTrainer):
     def build_trainer(self, ctx: TrainContext) -> Any:
         """The configured ``trl.SFTTrainer``, data loaded and tokenized, before any training:
         what :meth:`train` runs (and what to inspect to see exactly what is trained)."""
-        import datasets
         import trl
         from transformers import AutoConfig
 
         from redstar.models import resolve_model
         from redstar.trainers.parallel import sequence_parallel_config
-        from redstar.trainers.sft_data import as_training_rows, loss_masking, read_sft_rows
+        from redstar.trainers.sft_data import loss_masking
 
         model_path = resolve_model(ctx.model)
         device = resolve_device(self.options.device)
-        rows = read_sft_rows(ctx.data_file)
         tokenizer = load_tokenizer(model_path)
         masking = loss_masking(tokenizer, self.assistant_only_loss)
-        log.info("sft: %d rows, loss on %s tokens", len(rows), masking)
-        dataset = datasets.Dataset.from_list(as_training_rows(rows, masking))
 
         parallelism = sequence_parallel_config(
             self.sequence_parallel, self.attn_implementation,
@@ -103,7 +103,19 @@ class SFTTrainer(HFTrainer):
             # Ulysses splits each sequence into sequence_parallel equal shards.
             pad_to_multiple_of=self.sequence_parallel if self.sequence_parallel > 1 else None,
         )
+        train = self.dataset(ctx, config, masking)
+        log.info("sft: %d rows, loss on %s tokens", len(train), masking)
         return trl.SFTTrainer(
-            model=model_path, args=config, train_dataset=dataset, processing_class=tokenizer,
+            model=model_path, args=config, train_dataset=train, processing_class=tokenizer,
             peft_config=self.peft_config(), callbacks=self.callbacks(ctx),
         )
+
+    def dataset(self, ctx: TrainContext, config: Any, masking: str) -> Any:
+        """The training set, memory-mapped from ``<output_dir>/sft-data``: the global main
+        process builds the cache first, then each node's main process (a node-local disk), then
+        the others map it."""
+        from redstar.trainers.sft_data import sft_dataset
+
+        with config.main_process_first(local=False, desc="SFT data"), \
+                config.main_process_first(local=True, desc="SFT data"):
+            return sft_dataset(ctx.data_file, masking, Path(ctx.output_dir) / "sft-data")
