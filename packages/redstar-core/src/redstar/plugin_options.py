@@ -3,8 +3,10 @@ sentence of the class's docstring that explains it. ``redstar plugins --options`
 so a recipe author need not read the source.
 
 The type is the constructor's annotation as written; the explanation is found by convention: the
-docstring line (class or ``__init__``) that names the option in double backquotes (``timeout``),
-with its continuation lines. An option no docstring mentions is listed without one.
+option's entry in a Google-style ``Args:`` section of the class (or ``__init__``) docstring, the
+style every option is documented in from now on, or else the docstring line that names the
+option in double backquotes (``timeout``), with its continuation lines. An option no docstring
+mentions is listed without one.
 """
 
 from __future__ import annotations
@@ -32,10 +34,39 @@ def _docs(cls: type) -> str:
     return "\n".join(parts)
 
 
+def _google_arg(lines: list[str], name: str) -> str | None:
+    """``name``'s entry in a Google-style ``Args:`` section (``name: text``, continued on lines
+    indented further), or None."""
+    section: int | None = None  # the indentation of the ``Args:`` line while inside the section
+    for i, line in enumerate(lines):
+        width = len(line) - len(line.lstrip())
+        if re.match(r"\s*Args:\s*$", line):
+            section = width
+            continue
+        if section is None or not line.strip():
+            continue
+        if width <= section:
+            section = None
+            continue
+        match = re.match(rf"\s*{re.escape(name)}(?:\s*\([^)]*\))?:\s*(.*)", line)
+        if match:
+            text = [match.group(1)]
+            for follow in lines[i + 1:]:
+                if not follow.strip() or len(follow) - len(follow.lstrip()) <= width:
+                    break
+                text.append(follow.strip())
+            return " ".join(text).strip() or None
+    return None
+
+
 def _explanation(doc: str, name: str) -> str | None:
-    """The docstring text about ``name``: its line from the mention on, plus the lines that
-    continue it (indented further, or not starting a new bullet or a new mention)."""
+    """The docstring text about ``name``: its entry in an ``Args:`` section, or else its line from
+    the mention on, plus the lines that continue it (indented further, or not starting a new
+    bullet or a new mention)."""
     lines = doc.splitlines()
+    google = _google_arg(lines, name)
+    if google:
+        return google
     marker = f"``{name}``"
     # A line that starts with the option (a bullet, as most docstrings here list options) beats a
     # passing mention earlier in the text.
