@@ -13,7 +13,8 @@
 - :mod:`redstar.trainers.lora`: the ``lora`` option and merging the adapter into ``final``.
 - :mod:`redstar.trainers.reporting`: per-step metrics to ``TrainContext.metrics_file`` and
   ``TrainContext.on_step``.
-- :mod:`redstar.trainers.deepspeed`: the ZeRO-2/ZeRO-3 configurations shipped with RedStar.
+- :mod:`redstar.trainers.deepspeed`: the ZeRO-2, ZeRO-3 and ZeRO-3 offload configurations shipped
+  with RedStar.
 - :mod:`redstar.trainers.parallel`: Ulysses sequence parallelism through accelerate.
 
 ``docs/training.md`` documents every trainer, its options and the data formats.

@@ -45,8 +45,8 @@ class SFTTrainer(HFTrainer):
             GPUs and off on the CPU.
         attn_implementation: The attention backend (``sdpa``, ``eager``, ``flash_attention_2``,
             ...); None keeps the model's default.
-        deepspeed: ``zero2``, ``zero3`` (configs shipped with RedStar) or the path of a DeepSpeed
-            JSON config.
+        deepspeed: ``zero2``, ``zero3``, ``zero3_offload`` (configs shipped with RedStar) or the
+            path of a DeepSpeed JSON config.
         sequence_parallel: GPUs per sequence for Ulysses sequence parallelism (needs ``deepspeed``
             and a multi-process launch; see :mod:`redstar.trainers.parallel`).
         lora: A mapping of ``peft.LoraConfig`` options (``{}`` for the defaults
