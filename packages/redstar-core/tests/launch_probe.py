@@ -52,13 +52,13 @@ def install_probes() -> None:
             record("lock")
             yield
 
-    def begin(self: Any, name: str, fp: str, outputs: Any = ()) -> bool:
+    def begin(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
         record("begin", stage=name)
-        return real_begin(self, name, fp, outputs)
+        return real_begin(self, name, *args, **kwargs)
 
-    def finish(self: Any, name: str, counts: Any = None, **extra: Any) -> None:
+    def finish(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
         record("finish", stage=name)
-        real_finish(self, name, counts, **extra)
+        return real_finish(self, name, *args, **kwargs)
 
     def write_json(path: Any, obj: Any) -> Any:
         record("write", file=Path(path).name)

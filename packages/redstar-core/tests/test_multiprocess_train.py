@@ -139,12 +139,24 @@ def test_train_stage_under_accelerate_launch_trains_once_resumes_and_skips(curat
 
 
 def test_rank_0_failing_before_training_does_not_leave_rank_1_waiting(curated, tmp_path):
-    """The documented command itself (`-m redstar`), with the run directory locked by another run:
-    rank 0 fails on the lock, and rank 1 stops with rank 0's error instead of waiting for orders."""
+    """Rank 0 fails before any training step, and rank 1 stops with rank 0's error instead of
+    waiting for orders: with the run directory locked by another run (the issue's case), and with
+    a recipe this environment cannot run (`-m redstar` itself, whose plugins are the installed
+    ones: the test's arith plugin is not among them)."""
     shutil.rmtree(curated / "models", ignore_errors=True)
+    probes = tmp_path / "locked"
+    probes.mkdir()
     with run_lock(curated):
-        done = launch(["-m", "redstar", "train", "--run", str(curated)], tmp_path, timeout=300)
+        done = launch([str(HERE / "launch_probe.py"), str(probes), "train", "--run", str(curated)], tmp_path,
+                      timeout=300)
     output = done.stdout + done.stderr
     assert done.returncode != 0, output[-4000:]
-    assert "is in use by pid" in output
     assert "rank 0 stopped the run, so rank 1 stops too: the run directory" in output, output[-4000:]
+    assert "is in use by pid" in output
+    assert not events(probes, 1)  # rank 1 never trained, locked or wrote anything
+
+    done = launch(["-m", "redstar", "train", "--run", str(curated)], tmp_path, timeout=300)
+    output = done.stdout + done.stderr
+    assert done.returncode != 0, output[-4000:]
+    assert "rank 0 stopped the run, so rank 1 stops too: " in output and "no source named 'arith-gen'" in output, \
+        output[-4000:]

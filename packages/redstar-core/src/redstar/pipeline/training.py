@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from redstar.errors import RedStarError
+from redstar.faults import check_train_result
 from redstar.interfaces import TrainContext, Trainer, TrainResult
 from redstar.models import resolve_model
 from redstar.pipeline import ranks
@@ -67,8 +68,9 @@ def _train_one(ctx: RunContext, stage: str, key: str, step: TrainStep, start: Mo
         if followers is not None:  # a multi-process launch: the other ranks train with this one
             followers.train(_absolute(order))
         with ctx.board.task(f"training {tag} ({step.trainer})", None) as update:
-            result = trainer.train(_context(ctx, trainer, order, metrics_file=run.path("metrics", f"{tag}.jsonl"),
-                                            on_step=lambda step, total, metrics: update(step, total)))
+            result = check_train_result(trainer, trainer.train(_context(
+                ctx, trainer, order, metrics_file=run.path("metrics", f"{tag}.jsonl"),
+                on_step=lambda step, total, metrics: update(step, total))))
         return Outcome(ModelStage(tag, str(result.model_path), fp), {"metrics": result.metrics},
                        {"model_path": str(result.model_path)})
 
@@ -93,10 +95,9 @@ def _absolute(order: Mapping[str, Any]) -> dict[str, Any]:
 
 def recipe_step(recipe: Recipe, key: str) -> TrainStep:
     """The training step of ``recipe`` at ``key`` (``sft``, ``rl[0]``, ...)."""
-    if key == "sft" and recipe.sft is not None:
-        return recipe.sft
-    if key.startswith("rl[") and key.endswith("]") and key[3:-1].isdigit() and int(key[3:-1]) < len(recipe.rl):
-        return recipe.rl[int(key[3:-1])]
+    for _, found, step, _ in training_steps(recipe):
+        if found == key:
+            return step
     raise RedStarError(f"the recipe has no training step {key!r}")
 
 
@@ -112,18 +113,29 @@ def join_training(ctx: PluginContext, order: Mapping[str, Any]) -> TrainResult:
     return trainer.train(_context(ctx, trainer, order))
 
 
+def training_steps(recipe: Recipe) -> list[tuple[str, str, TrainStep, str]]:
+    """Each training step of ``recipe`` in order: its stage (``train:sft``, ``train:rl:0``), its
+    recipe key, the step, and the tag of the model it makes (``sft``; an RL step's trainer name,
+    with its index when two steps use one trainer: ``dpo``, ``dpo-1``). The tag names the model's
+    folder (``models/<tag>``) and its column in the scores."""
+    steps = ([("train:sft", "sft", recipe.sft)] if recipe.sft else []) + \
+        [(f"train:rl:{i}", f"rl[{i}]", step) for i, step in enumerate(recipe.rl)]
+    tags = {"base"}
+    out = []
+    for stage, key, step in steps:
+        tag = "sft" if stage == "train:sft" else step.trainer if step.trainer not in tags else f"{step.trainer}-{key[3:-1]}"
+        tags.add(tag)
+        out.append((stage, key, step, tag))
+    return out
+
+
 def _train(ctx: RunContext, inputs: Mapping[str, Any]) -> Outcome:
     """The student before training, then after SFT, then after each RL step."""
     recipe = ctx.recipe
     student = recipe.models.student
     current = ModelStage("base", resolve_model(student), fingerprint("model", student))
     models = [current]
-    steps = ([("train:sft", "sft", recipe.sft)] if recipe.sft else []) + \
-        [(f"train:rl:{i}", f"rl[{i}]", step) for i, step in enumerate(recipe.rl)]
-    tags = {current.tag}
-    for stage, key, step in steps:
-        tag = "sft" if stage == "train:sft" else step.trainer if step.trainer not in tags else f"{step.trainer}-{key[3:-1]}"
-        tags.add(tag)
+    for stage, key, step, tag in training_steps(recipe):
         # A skipped step leaves the model as it was: the next one starts from the last trained.
         trained = _train_one(ctx, stage, key, step, current, tag)
         if trained is not None:

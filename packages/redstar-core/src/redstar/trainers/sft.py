@@ -23,59 +23,32 @@ class SFTTrainer(HFTrainer):
     once, by the main process first, so that the other processes of a multi-process launch map
     the cache instead of reading and tokenizing the file again. The final model and tokenizer are
     saved to ``<output_dir>/final``; checkpoints ``<output_dir>/checkpoint-N`` every
-    ``save_steps`` steps (default: each epoch), and a rerun resumes from the newest. The defaults
-    suit a GPU; tests and laptops override them.
+    ``save_steps`` steps (default: each epoch), and a rerun resumes from the newest.
+
+    The defaults suit a GPU; tests and laptops override them. The options every Hugging Face
+    trainer shares (``epochs``, ``learning_rate``, ``deepspeed``, ``lora``...) are described on
+    :class:`~redstar.trainers.settings.HFOptions`.
 
     Args:
-        epochs: Passes over the data (``max_steps`` above 0 overrides it).
-        max_steps: Stop after this many optimizer steps; -1 trains for ``epochs``.
-        learning_rate: The peak learning rate.
-        batch_size: Conversations (packed rows with ``packing``) per device per step.
-        grad_accum: Gradient accumulation steps; the global batch is batch_size x grad_accum x
-            processes.
-        max_length: Tokens per conversation; longer conversations are truncated (the start kept).
-        warmup_ratio: The fraction of the steps spent warming up, in [0, 1).
-        lr_scheduler: A transformers scheduler name (``cosine``, ``linear``, ...).
-        weight_decay: AdamW's weight decay.
-        packing: Pack conversations into ``max_length`` rows without padding (TRL's best-fit
-            packing, padding-free through ``position_ids``); fastest with ``attn_implementation:
-            flash_attention_2``, correct but slow with SDPA.
-        liger: Use Liger's Triton kernels (CUDA only; ``pip install 'redstar-core[liger]'``).
-        gradient_checkpointing: Recompute activations in the backward pass; None means on for
-            GPUs and off on the CPU.
-        attn_implementation: The attention backend (``sdpa``, ``eager``, ``flash_attention_2``,
-            ...); None keeps the model's default.
-        deepspeed: ``zero2``, ``zero3``, ``zero3_offload`` (configs shipped with RedStar) or the
-            path of a DeepSpeed JSON config.
-        sequence_parallel: GPUs per sequence for Ulysses sequence parallelism (needs ``deepspeed``
-            and a multi-process launch; see :mod:`redstar.trainers.parallel`).
-        lora: A mapping of ``peft.LoraConfig`` options (``{}`` for the defaults
-            :data:`redstar.trainers.lora.LORA_DEFAULTS`); the adapter is saved to
-            ``<output_dir>/adapter`` and merged into the final model. None trains every weight.
-        assistant_only_loss: False trains on the whole conversation, prompt included.
-        device: ``auto`` (CUDA if present, else the CPU), ``cpu`` or ``cuda``; on the CPU training
-            is fp32, on GPUs bf16 where supported.
-        save_steps: Save a checkpoint every this many steps; None saves at the end of each epoch.
-        save_total_limit: How many checkpoints to keep (the oldest are deleted).
-        resume: Continue from the newest complete checkpoint in ``output_dir``.
-        report_to: Where transformers reports metrics: ``none``, ``wandb``, ``tensorboard``, ...,
-            or a list of them.
-        seed: The training seed; None uses the run's seed.
-        max_grad_norm: Clip the gradients' global norm to this value; 0 turns clipping off.
-        optim: A transformers optimizer name (``adamw_torch``, ``adamw_torch_fused``,
-            ``adamw_8bit``, ...); None keeps transformers' default. A DeepSpeed config with its own
-            ``optimizer`` entry overrides it.
-        dataset_num_proc: Processes that tokenize the data (TRL's ``dataset_num_proc``); None
+        batch_size: Conversations (packed rows, with ``packing``) per device per optimizer step.
+        max_length: The most tokens of one training row; longer conversations are truncated.
+        packing: Whether conversations are packed into ``max_length`` rows without padding
+            (TRL's best-fit packing, padding-free through ``position_ids``); fastest with
+            ``attn_implementation: flash_attention_2``, correct but slow with SDPA.
+        attn_implementation: The attention kernel (``sdpa``, ``eager``, ``flash_attention_2``...);
+            null keeps the model's default.
+        sequence_parallel: GPUs per sequence for Ulysses sequence parallelism (it needs
+            ``deepspeed`` and a multi-process launch; see :mod:`redstar.trainers.parallel`).
+        assistant_only_loss: Whether the loss falls on the assistant's tokens only; false trains
+            on the whole conversation, prompt included.
+        dataset_num_proc: Processes that tokenize the data (TRL's ``dataset_num_proc``); null
             tokenizes in the main process.
-        eval_file: An SFT file (same format) to compute the loss on during training; its
-            ``eval_loss`` goes to the metrics file. Excludes ``eval_fraction``.
-        eval_fraction: Hold this fraction of the SFT rows out of training (a seeded split) and
-            compute the loss on them during training, in [0, 1); 0 holds nothing out.
-        eval_steps: With an eval set, evaluate every this many steps; None evaluates at the end of
-            each epoch.
-        extra_args: Further ``trl.SFTConfig`` fields, passed as they are (``{adam_beta2: 0.95,
-            ddp_timeout: 7200}``). Names are checked against the installed TRL when the trainer is
-            built; fields that the options above set are refused (set the option).
+        eval_file: An SFT file (same format) whose loss is computed during training; its
+            ``eval_loss`` goes to the metrics file. It excludes ``eval_fraction``.
+        eval_fraction: The fraction of the SFT rows, in [0, 1), held out of training (a seeded
+            split) to compute the loss on during training; 0 holds nothing out.
+        eval_steps: With an eval set, evaluate every this many optimizer steps; null evaluates at
+            the end of each epoch.
     """
 
     name = "sft"
