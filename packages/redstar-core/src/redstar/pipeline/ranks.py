@@ -8,7 +8,8 @@ the same recipe and join its training, so that the trainers' processes form one
 ``torch.distributed`` world (data parallel, DeepSpeed ZeRO, Ulysses). When rank 0 is done they
 exit; when it fails before or between training steps, it posts the error and the followers exit
 with it instead of waiting for orders that will never come. A failure *inside* a training step
-stops every rank through the launcher: torchrun's agent ends all workers when one of them fails.
+is the launcher's to handle (the other ranks are in collective operations then): torchrun's
+agent ends its node's workers when one of them fails.
 
 Rank 0 and the followers talk through the key-value store of torchrun's agent (the
 ``MASTER_ADDR:MASTER_PORT`` store that ``init_process_group`` also uses), which lives in the
