@@ -6,8 +6,9 @@ runs the real ``redstar`` command line (``redstar.cli.main``) with the test's ar
 registered as the test process registers it (so the run's fingerprints agree), and appends to
 ``PROBE_DIR/rank-<RANK>.jsonl`` one line per event the test checks: the run lock taken, a stage
 begun or finished, a run file written, each optimizer step trained, and, after training, the
-steps and a digest of the weights this rank holds. ``PROBE_FAIL_AT_STEP=N`` makes rank 0 raise
-right after optimizer step N, as a crash mid-training would.
+steps, a digest of the weights this rank holds and the Arrow files its training set maps.
+``PROBE_FAIL_AT_STEP=N`` makes rank 0 raise right after optimizer step N, as a crash
+mid-training would.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def install_probes() -> None:
         trainer.add_callback(Steps())
         result = real_train_and_save(trainer, output_dir, **kwargs)
         record("trained", steps=trainer.state.global_step, digest=weights_digest(trainer.model),
-               model=str(result.model_path))
+               model=str(result.model_path), data=[f["filename"] for f in trainer.train_dataset.cache_files])
         return result
 
     runner.run_lock, runner.write_json = run_lock, write_json

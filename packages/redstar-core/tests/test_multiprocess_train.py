@@ -117,6 +117,10 @@ def test_train_stage_under_accelerate_launch_trains_once_resumes_and_skips(curat
         assert [e["step"] for e in kinds(log, "step")] == [3, 4]  # steps 1-2 came from checkpoint-2
         assert [e["steps"] for e in kinds(log, "trained")] == [4]
     assert kinds(zero, "trained")[0]["digest"] == kinds(one, "trained")[0]["digest"]  # one model, two ranks
+    # Both ranks map the same tokenized Arrow files, which rank 0 wrote under the model's folder.
+    data = kinds(zero, "trained")[0]["data"]
+    assert data and data == kinds(one, "trained")[0]["data"]
+    assert all(name.startswith(str(curated / "models" / "sft" / "sft-data")) for name in data)
     assert len(kinds(zero, "lock")) == 1
     assert trained_stages(zero, "begin") == trained_stages(zero, "finish") == ["train:sft"]
     assert [e["file"] for e in kinds(zero, "write")].count("summary.json") == 1
