@@ -52,7 +52,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-STAGES = ("load", "score", "select", "sample", "verify", "build", "train", "evaluate", "report")
+STAGES = ("load", "score", "select", "sample", "verify", "build", "train", "validate", "evaluate", "report")
 SHOWN = ("sample", "verify", "build", "report")  # the stages that read or write the run tables
 MIB = 1 << 20
 

@@ -34,7 +34,8 @@ stages the change affects. Results: <out>/summary.json, <out>/report.html, <out>
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory (default: runs/<recipe name>).")
 @click.option("--until", type=click.Choice(UNTIL), default="report", show_default=True,
               help="The last part of the run: curate (stop once the SFT and preference sets are built), train, "
-                   "eval, or report (everything).")
+                   "validate (the validation sets of evaluation.validation, not the held-out ones), eval, or report "
+                   "(everything).")
 @click.option("--no-progress", is_flag=True,
               help="Do not show progress (bars on a terminal; elsewhere a plain line every $REDSTAR_PROGRESS_EVERY "
                    "seconds, default 30).")

@@ -177,7 +177,8 @@ def build_summary(run: RunDir, recipe: Recipe, stages: list[Stage], results: dic
                   seconds: dict[str, float]) -> dict[str, Any]:
     """``summary.json``: every stage's counts, the funnels (in total and per domain) and drops
     the stages declare, warnings, models and scores."""
-    counts = {name: st.get("counts", {}) for name, st in run.state["stages"].items() if not name.startswith("eval:")}
+    counts = {name: st.get("counts", {}) for name, st in run.state["stages"].items()
+              if not name.startswith(("eval:", "validate:"))}
     rows = [(stage.name, row) for stage in stages for row in stage.funnel]
     funnel = [[row.label, counts.get(name, {}).get(row.key, 0)] for name, row in rows if row.unit == "prompts"]
     sample_funnel = [[row.label, counts.get(name, {}).get(row.key, 0)] for name, row in rows if row.unit == "samples"]
@@ -209,6 +210,8 @@ def build_summary(run: RunDir, recipe: Recipe, stages: list[Stage], results: dic
         "drops_by_domain": drops_by_domain,
         "warnings": warnings,
         "scores": results["evaluate"].value if "evaluate" in results else {},
+        # Scored only to choose between variants (redstar sweep's select), never reported as a result.
+        "validation": results["validate"].value if "validate" in results else {},
         "seconds": stage_seconds(run),
         "seconds_this_call": seconds,
     }
