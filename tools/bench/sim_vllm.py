@@ -262,7 +262,7 @@ class SimulatedVLLM(Sampler):
         try:
             outputs = self._loop.run(prompts, kwargs, arrived)
         except Interrupted as stop:
-            rows = [[None] * params.n for _ in conversations]
+            rows: list[list[Completion | None]] = [[None] * params.n for _ in conversations]
             for position, out in enumerate(stop.outputs):
                 if out is not None:
                     rows[position // params.n][position % params.n] = _completion(out)

@@ -53,14 +53,16 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
     engine = sampler._llm.llm_engine
     sampler.on_step = lambda: running.append(engine.get_num_unfinished_requests())
     tokens = [0]
-    count_tokens = sampler._loop.run
+    loop = sampler._loop
+    assert loop is not None, "load() starts the engine loop"
+    count_tokens = loop.run
 
     def counting(*a: Any, **k: Any) -> Any:
         outputs = count_tokens(*a, **k)
         tokens[0] += sum(len(c.token_ids) for request in outputs for c in request.outputs)
         return outputs
 
-    sampler._loop.run = counting
+    loop.run = counting  # type: ignore[method-assign]  # the engine's own token counts, recorded
     prompts = questions(args.chunk * args.chunks)
     chunks = [[[{"role": "user", "content": q}] for q in prompts[i:i + args.chunk]]
               for i in range(0, len(prompts), args.chunk)]

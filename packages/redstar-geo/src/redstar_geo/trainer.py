@@ -75,12 +75,16 @@ class Collator:
         import torch
 
         encoded = [self.encode(row) for row in rows]
+        labels: list[list[int]] = []
+        for e in encoded:
+            assert e.labels is not None, "encode_example labels every training example"
+            labels.append(e.labels)
         width = max(len(e.input_ids) for e in encoded)
         pad = self.loaded.tokenizer.pad_token_id
         batch: dict[str, Any] = {
             "input_ids": torch.tensor([e.input_ids + [pad] * (width - len(e.input_ids)) for e in encoded]),
             "attention_mask": torch.tensor([[1] * len(e.input_ids) + [0] * (width - len(e.input_ids)) for e in encoded]),
-            "labels": torch.tensor([e.labels + [IGNORE_INDEX] * (width - len(e.labels)) for e in encoded]),
+            "labels": torch.tensor([row + [IGNORE_INDEX] * (width - len(row)) for row in labels]),
         }
         pixels = [e.pixel_values for e in encoded if e.pixel_values is not None]
         if pixels:
@@ -94,15 +98,20 @@ class Collator:
 class VLMSFTTrainer(HFTrainer):
     """Supervised fine-tuning for InternVL checkpoints (``kind = "sft"``).
 
-    Options shared with core's ``sft`` trainer, with the same meaning: ``epochs``,
-    ``max_steps``, ``learning_rate``, ``batch_size``, ``grad_accum``, ``max_length`` (tokens,
-    image tokens included; a longer response is truncated, a longer prompt is an error),
-    ``warmup_ratio``, ``lr_scheduler``, ``weight_decay``, ``gradient_checkpointing``,
-    ``deepspeed``, ``device``, ``save_steps``, ``save_total_limit``, ``resume``, ``report_to``,
-    ``seed``. Vision-language options: ``freeze_vision`` (default true), ``max_tiles`` (override
-    the checkpoint's tile limit), ``trust_remote_code`` (original InternVL2 checkpoints; not run
-    in RedStar's CI). The final model, tokenizer and processor files go to
-    ``<output_dir>/final``.
+    The options it shares with core's ``sft`` trainer (``epochs``, ``learning_rate``,
+    ``deepspeed``...) mean the same and are described on
+    :class:`~redstar.trainers.settings.HFOptions`. The final model, tokenizer and processor files
+    go to ``<output_dir>/final``.
+
+    Args:
+        max_length: The most tokens of one training row, image tokens included; a longer
+            response is truncated, a longer prompt is an error.
+        freeze_vision: Whether the vision tower stays frozen, so that only the language model
+            and the projector train.
+        max_tiles: Overrides the checkpoint's dynamic-tiling limit (lower it to save memory);
+            null keeps the checkpoint's.
+        trust_remote_code: Whether a checkpoint's own modelling code may run (the original
+            InternVL2 checkpoints need it; not run in RedStar's CI).
     """
 
     name = "vlm-sft"
@@ -150,6 +159,8 @@ class VLMSFTTrainer(HFTrainer):
 
     def saver(self, ctx: TrainContext) -> Saver:
         """The model, then the processor files of the checkpoint :meth:`build_trainer` loaded."""
+        if self._loaded is None:
+            raise RuntimeError("vlm-sft: saver() names the checkpoint build_trainer() loaded: call build_trainer() first")
         source = Path(self._loaded.path)
 
         def save(trainer: Any, final: Path) -> None:

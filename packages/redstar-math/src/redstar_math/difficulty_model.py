@@ -113,7 +113,7 @@ def _levels(prompts: Sequence[Prompt]) -> list[float]:
     if missing:
         raise RedStarError(f"{len(missing)} prompts have no difficulty to learn from (first: {missing[0].id} from "
                            f"source {missing[0].source!r}); use a source that knows levels, such as 'math'")
-    return [float(p.difficulty) for p in prompts]  # type: ignore[arg-type]
+    return [float(p.difficulty) for p in prompts if p.difficulty is not None]  # all of them, past the check
 
 
 def _tiny_model(questions: Sequence[str], seed: int) -> tuple[Any, Any]:
@@ -225,8 +225,10 @@ def evaluate_difficulty_model(model_dir: str | Path, prompts: Sequence[Prompt], 
 class TrainedScorer(Scorer):
     """Score prompts with a difficulty model trained by :func:`train_difficulty_model`.
 
-    Options: ``model`` (the folder it was saved to), ``batch_size``, ``device`` (``"cpu"``,
-    ``"cuda"``, or ``"auto"`` for CUDA when available).
+    Args:
+        model: The folder the difficulty model was saved to.
+        batch_size: How many prompts are scored together.
+        device: Where the model runs: ``cpu``, ``cuda``, or ``auto`` for CUDA when available.
     """
 
     name = "trained"

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from redstar_math import expr
-from redstar_math.equivalence_scalars import MIN_AGREEING_POINTS, POINTS, Context, _close, _parse, _point, _scalar
+from redstar_math import expr, points
+from redstar_math.equivalence_scalars import MIN_AGREEING_POINTS, Context, _close, _scalar, _Scale, parse_text
 from redstar_math.forms import (
     LONE_VARIABLE,
     Alternatives,
@@ -82,12 +82,15 @@ def _by_variable(answer: Items) -> tuple | None:
     names; None for assignments that repeat a variable ("x = 1 or x = 2" lists values of x, it
     is not a point); any other list or tuple as it is."""
     items = answer.items
-    if answer.ordered or not items or not all(isinstance(i, Equation) and i.assigns for i in items):
+    if answer.ordered or not items:
         return items
-    names = [i.lhs.replace(" ", "") for i in items]
+    assignments = [i for i in items if isinstance(i, Equation) and i.assigns]
+    if len(assignments) != len(items):
+        return items
+    names = [i.lhs.replace(" ", "") for i in assignments]
     if len(set(names)) != len(names):
         return None
-    return tuple(item for _, item in sorted(zip(map(_variable_key, names), items), key=lambda pair: pair[0]))
+    return tuple(item for _, item in sorted(zip(map(_variable_key, names), assignments), key=lambda pair: pair[0]))
 
 
 def _ordered(gold: tuple, answer: tuple, ctx: Context) -> bool:
@@ -132,7 +135,11 @@ def _match_matrices(g: object, a: object, ctx: Context) -> bool:
     ctx.paths.append("structure")
     if isinstance(g, Matrix) and isinstance(a, Matrix):
         return len(g.rows) == len(a.rows) and all(_ordered(r, s, ctx) for r, s in zip(g.rows, a.rows))
-    matrix, other = (g, a) if isinstance(g, Matrix) else (a, g)
+    if isinstance(g, Matrix):
+        matrix, other = g, a
+    else:
+        assert isinstance(a, Matrix)  # _match sends only pairs with a matrix here
+        matrix, other = a, g
     if not isinstance(other, Items) or other.kind == "set":
         return False
     if len(matrix.rows) == 1:
@@ -151,7 +158,7 @@ def _stated_value(equation: Equation) -> str | None:
     if equation.assigns:
         return equation.rhs
     try:
-        if expr.free_variables(_parse(equation.lhs)):
+        if expr.free_variables(parse_text(equation.lhs)):
             return None
     except (expr.ParseError, expr.TooBig):
         return None
@@ -176,15 +183,15 @@ def _proportional(g: Equation, a: Equation, ctx: Context) -> bool:
     the other's (``y = 2x + 3`` and ``2x - y + 3 = 0``)."""
     ctx.paths.append("symbolic")
     try:
-        f = ("add", [_parse(g.lhs), ("neg", _parse(g.rhs))])
-        h = ("add", [_parse(a.lhs), ("neg", _parse(a.rhs))])
+        f = ("add", [parse_text(g.lhs), ("neg", parse_text(g.rhs))])
+        h = ("add", [parse_text(a.lhs), ("neg", parse_text(a.rhs))])
     except (expr.ParseError, expr.TooBig):
         return False
     names = sorted(expr.free_variables(f) | expr.free_variables(h))
     ratio = None
     agreeing = 0
-    for point in range(POINTS):
-        env = _point(names, point)
+    scale = _Scale(f, h)
+    for env in points.iterate(names, f"{g.lhs}={g.rhs}\0{a.lhs}={a.rhs}".encode(), 0, scale):
         try:
             x, y = expr.numeric_value(f, env), expr.numeric_value(h, env)
         except (expr.Undefined, expr.NotExact, expr.TooBig):

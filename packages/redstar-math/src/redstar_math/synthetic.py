@@ -233,14 +233,15 @@ def generate_math_problems(count: int, seed: int = 0, levels: Iterable[int] = AL
                          lambda problem: not is_heldout(problem.arithmetic))
 
 
-def generate_heldout_math_problems(count_per_level: int, seed: int = 0,
-                                   levels: Iterable[int] = ALL_LEVELS) -> list[SyntheticMathProblem]:
+def generate_heldout_math_problems(count_per_level: int, seed: int = 0, levels: Iterable[int] = ALL_LEVELS,
+                                   split: str = "test") -> list[SyntheticMathProblem]:
     """``count_per_level`` distinct held-out problems for each of ``levels``, drawn from a seed
-    space separate from :func:`generate_math_problems` and restricted to the held-out bucket."""
+    space separate from :func:`generate_math_problems` and restricted to the held-out bucket;
+    ``split="validation"`` draws them from the validation split's own seed space."""
     problems: list[SyntheticMathProblem] = []
     for level in check_levels(LABEL, levels, MATH_LEVELS):
-        problems += draw_distinct(LABEL, heldout_draws("synthetic-math", seed, level), count_per_level, make_problem,
-                                  lambda problem: is_heldout(problem.arithmetic))
+        problems += draw_distinct(LABEL, heldout_draws("synthetic-math", seed, level, split), count_per_level,
+                                  make_problem, lambda problem: is_heldout(problem.arithmetic))
     return problems
 
 
@@ -259,10 +260,10 @@ class SyntheticMathSource(SyntheticSource):
     """Generated chained-arithmetic word problems (no download), for the embedded default and
     for trying a pipeline on a laptop.
 
-    Options: ``count`` problems in all, spread evenly over the levels ``min_level`` to
-    ``max_level`` (1-10; a level is the number of operations and the digits of the numbers, see
-    :data:`MATH_LEVELS`); ``seed`` makes the set reproducible. The gold answer is the prompt's
-    ``reference``, the level its ``difficulty`` and ``metadata["level"]``.
+    A level (1 to 10) is the number of operations and the digits of the numbers (see
+    :data:`MATH_LEVELS`). The gold answer is the prompt's ``reference``, the level its
+    ``difficulty`` and ``metadata["level"]``. The options (``count``, ``seed``, ``min_level``,
+    ``max_level``) are described on :class:`redstar.synthetic.SyntheticSource`.
     """
 
     name = "synthetic-math"
@@ -281,10 +282,8 @@ class SyntheticMathEvaluator(SyntheticHeldout):
     """A held-out benchmark of synthetic math problems: ``count`` problems per level for each of
     ``levels`` (default 1-10), grouped by level in reports. No problem's arithmetic can appear
     in :class:`SyntheticMathSource` or in the embedded models' training data, whatever the seeds
-    (see the module docstring).
-
-    ``path``: a JSON Lines file of prompt rows to evaluate instead of generating (a set saved earlier).
-    ``limit``: only the first N problems (``redstar eval`` passes both to every evaluator)."""
+    (see the module docstring). The options are described on
+    :class:`redstar.synthetic.SyntheticHeldout`."""
 
     name = "synthetic-math-heldout"
     domain = "math"
@@ -292,7 +291,7 @@ class SyntheticMathEvaluator(SyntheticHeldout):
     levels_known = MATH_LEVELS
 
     def problems(self) -> list[SyntheticMathProblem]:
-        return generate_heldout_math_problems(self.count, self.seed, self.levels)
+        return generate_heldout_math_problems(self.count, self.seed, self.levels, self.split)
 
     def to_prompt(self, problem: SyntheticMathProblem) -> Prompt:
         return to_prompt(problem, self.name)

@@ -22,6 +22,12 @@ class DPOTrainer(HFTrainer):
     ``warmup_ratio``, ``lr_scheduler``, ``weight_decay``, ``gradient_checkpointing``,
     ``deepspeed``, ``liger``, ``lora``, ``device``, ``save_steps``, ``save_total_limit``,
     ``resume``, ``report_to``, ``seed``, ``max_steps``.
+
+    Args:
+        beta: The DPO temperature: how far the policy may move from the reference model.
+        max_length: The most tokens of one prompt and response together; longer pairs are
+            truncated.
+        loss_type: TRL's DPO loss (``sigmoid`` is the original DPO loss).
     """
 
     name = "dpo"

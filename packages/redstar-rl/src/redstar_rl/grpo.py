@@ -61,6 +61,33 @@ class GRPOTrainer(HFTrainer):
     talks to ``trl vllm-serve --model ...`` started beforehand on other GPUs
     (``vllm_server_base_url``, or ``vllm_server_host`` and ``vllm_server_port``). Other options as
     for ``sft``.
+
+    Args:
+        batch_size: Completions per device per optimizer step; times ``grad_accum`` and the
+            GPUs it must be a multiple of ``num_generations``.
+        num_generations: Responses sampled per prompt (at least 2): the group advantages are
+            relative to.
+        max_new_tokens: The most tokens of one response.
+        max_prompt_length: The most tokens of one prompt.
+        temperature: The sampling temperature of the responses.
+        top_p: The nucleus-sampling threshold of the responses.
+        beta: The KL coefficient to the reference model (0, as in TRL, loads no reference).
+        epsilon: The clipping range of the policy ratio.
+        scale_rewards: How rewards are scaled: ``group`` (by the group's standard deviation, as
+            GRPO), ``batch`` (by the batch's, REINFORCE++-baseline style) or ``none``.
+        loss_type: TRL's GRPO loss (``dapo``, ``grpo``, ``dr_grpo``...).
+        num_iterations: Optimizer passes over each batch of generations.
+        use_vllm: Whether responses are generated with vLLM through TRL (``pip install vllm``
+            on a CUDA machine).
+        vllm_mode: ``colocate`` runs vLLM inside each training process; ``server`` talks to
+            ``trl vllm-serve --model ...`` started beforehand on other GPUs.
+        vllm_server_base_url: The URL of the ``trl vllm-serve`` server (``server`` mode).
+        vllm_server_host: The host of the ``trl vllm-serve`` server, when no base URL is given.
+        vllm_server_port: The port of the ``trl vllm-serve`` server, when no base URL is given.
+        vllm_gpu_memory_utilization: The share of each GPU vLLM may take (``colocate`` mode).
+        vllm_tensor_parallel_size: GPUs per vLLM engine (``colocate`` mode).
+        vllm_enable_sleep_mode: Whether the colocated vLLM engine sleeps, freeing its memory,
+            while the model trains.
     """
 
     name = "grpo"

@@ -44,7 +44,39 @@ class OnlineOptions:
     """Options every online trainer takes. Defaults are the paper's (its Table 9): 5 episodes,
     actor learning rate 5e-7 decaying linearly, batch 1024 prompts per rollout (OpenRLHF's
     unit), temperature 1.0, 2 responses per prompt. ``mini_batch_size`` counts responses per
-    optimizer step (default: the whole rollout, one step per rollout)."""
+    optimizer step (default: the whole rollout, one step per rollout).
+
+    Args:
+        episodes: Passes over all the prompts.
+        learning_rate: The actor's peak learning rate.
+        batch_size: Prompts per rollout (OpenRLHF's unit: a batch of 1024 is 1024 prompts).
+        samples_per_prompt: Responses sampled for each prompt of a rollout.
+        mini_batch_size: Responses per optimizer step; it must divide the rollout's responses
+            (null: the whole rollout, one step per rollout).
+        micro_batch_size: Sequences per forward pass.
+        generation_batch_size: Sequences (responses) per ``generate`` call while rolling out.
+        update_epochs: Passes of optimizer steps over each rollout.
+        temperature: The sampling temperature of the rollouts.
+        top_p: The nucleus-sampling threshold of the rollouts.
+        max_new_tokens: The most tokens of one response.
+        max_prompt_length: The most tokens of one prompt.
+        kl_coef: The weight of the KL penalty to the reference model in each token's reward.
+        kl_estimator: How KL is estimated: ``k1`` (the log-ratio), ``k2`` or ``k3``.
+        clip_range: The clipping range of PPO's surrogate objective.
+        gamma: The discount of future rewards.
+        max_grad_norm: Gradients are clipped to this norm.
+        weight_decay: AdamW's weight decay.
+        lr_scheduler: The learning-rate schedule: ``linear`` (decay to 0, the paper's) or
+            ``constant``.
+        device: Where training runs: ``auto`` (CUDA when present, else the CPU), ``cpu`` or
+            ``cuda``.
+        seed: The training seed; null takes the run's seed.
+        engine: What runs the algorithm: ``local`` (RedStar's own loop) or ``openrlhf``
+            (OpenRLHF, at the paper's scale).
+        openrlhf: The cluster settings for ``engine: openrlhf`` (docs/training.md lists them).
+        verifiers: The verifier options OpenRLHF's reward module builds its verifiers with
+            (``engine: openrlhf``).
+    """
 
     episodes: int = 5
     learning_rate: float = 5e-7

@@ -30,6 +30,17 @@ class PPOTrainer(OnlineRLTrainer):
     (``openrlhf`` holds the cluster settings, ``verifiers`` the verifier options for its reward
     module: :mod:`redstar_rl.openrlhf`); the default ``engine="local"`` is RedStar's own loop.
     ``docs/training.md`` lists every option; on a CPU use a tiny model and override the sizes.
+    The options it shares with REINFORCE++ are described on
+    :class:`~redstar_rl.online.OnlineOptions`.
+
+    Args:
+        critic_learning_rate: The critic's peak learning rate (it decays linearly over all the
+            run's steps).
+        critic_warmup_steps: Steps (rollouts, as OpenRLHF counts them) at the start during which
+            only the critic trains.
+        lam: The GAE lambda of the advantages.
+        value_clip_range: The clipping range of the critic's value loss.
+        critic_model: The checkpoint the critic's backbone starts from (null: the policy's).
     """
 
     name = "ppo"

@@ -26,6 +26,7 @@ class ReinforcePPTrainer(OnlineRLTrainer):
     (``openrlhf`` holds the cluster settings, ``verifiers`` the verifier options for its reward
     module: :mod:`redstar_rl.openrlhf`); the default ``engine="local"`` is RedStar's own loop.
     ``docs/training.md`` lists every option; on a CPU use a tiny model and override the sizes.
+    The options are described on :class:`~redstar_rl.online.OnlineOptions`.
     """
 
     name = "reinforce_pp"

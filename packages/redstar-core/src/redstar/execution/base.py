@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from redstar.faults import check_reason
 from redstar.interfaces import Completion, Messages, Sampler, SamplingParams, Verifier
 from redstar.records import Prompt, Verdict
 
@@ -145,10 +146,10 @@ class Engine(ABC):
 def first_reason(filters: Sequence[Any], response: str, prompt: Prompt) -> str | None:
     """The first of ``filters`` (cleaning filters, in the recipe's order) that drops
     ``response``: its reason, or None when every filter keeps it."""
-    for f in filters:
-        reason = f.check(response, prompt)
+    for f in filters:  # each return checked: a filter's mistake is named as its own
+        reason = check_reason(f, f.check(response, prompt))
         if reason:
-            return str(reason)
+            return reason
     return None
 
 

@@ -1,8 +1,10 @@
 """Everything about a recipe that can be checked before the first stage runs.
 
-A mistake found here costs a second; found after sampling it costs hours. So before any stage,
-a run (and ``redstar recipe check``) checks that every plugin the recipe names is installed and
-takes the options given, that every model path exists, and that the plugins whose constructors
+A mistake found here costs a second; found after sampling it costs hours. So before it creates,
+locks or writes anything in the run directory, a run (and ``redstar recipe check``) checks that
+every plugin the recipe names is installed and takes the options given, with values of the types
+its constructor declares, that the mix's domains are ones the sources yield, that every model
+path exists, and that the plugins whose constructors
 are cheap by contract (verifiers, cleaning filters, trainers, evaluators) accept their option
 *values*: each is built once, and a constructor's ``ValueError`` becomes a
 :class:`~redstar.errors.RecipeError` naming the recipe key. Samplers and sources are not built
@@ -14,7 +16,14 @@ from __future__ import annotations
 from redstar.errors import RecipeError, RedStarError
 from redstar.models import resolve_model
 from redstar.pipeline.context import PluginContext
+from redstar.pipeline.stages import pipeline_stages
 from redstar.recipe import check_plugins
+
+
+def _warn(message: str) -> None:
+    import click
+
+    click.echo(message, err=True)
 
 
 def preflight(ctx: PluginContext, check_paths: bool = True) -> None:
@@ -23,6 +32,9 @@ def preflight(ctx: PluginContext, check_paths: bool = True) -> None:
     False skips the model paths, for a recipe written for another machine (a cluster's paths, or
     a student that an earlier run will produce)."""
     recipe = ctx.recipe
+    # A plugin that failed to load: a warning, or an error where the run would not be the one asked for.
+    ctx.host.check_loaded(getattr(ctx, "log", None) or _warn)
+    pipeline_stages(ctx.host, recipe)  # the plugins' stages, and what `stages:` switches off
     check_plugins(recipe, ctx.host)
     for role in ("teacher", "student") if check_paths else ():
         try:
@@ -37,8 +49,13 @@ def preflight(ctx: PluginContext, check_paths: bool = True) -> None:
         ctx.build("trainers", recipe.sft.trainer, recipe.sft.options, "sft")
     for i, step in enumerate(recipe.rl):
         ctx.build("trainers", step.trainer, step.options, f"rl[{i}]")
-    for i, spec in enumerate(recipe.evaluation.evaluators):
-        evaluator = ctx.build("evaluators", spec.name, spec.options, f"evaluation.evaluators[{i}]")
+    keyed = [(f"evaluation.evaluators[{i}]", spec) for i, spec in enumerate(recipe.evaluation.evaluators)]
+    keyed += [(f"evaluation.validation[{i}]", spec) for i, spec in enumerate(recipe.evaluation.validation)]
+    for key, spec in keyed:
+        if key.startswith("evaluation.validation") and spec in recipe.evaluation.evaluators:
+            raise RecipeError(recipe.where(key), key, "is also a held-out set (in evaluation.evaluators): validation "
+                              "needs a set of its own, e.g. `options: {split: validation}`")
+        evaluator = ctx.build("evaluators", spec.name, spec.options, key)
         # The verifier that will judge this benchmark must accept the recipe's options too.
         if evaluator.domain in ctx.host.names("verifiers"):
             ctx.verifier(evaluator.domain)

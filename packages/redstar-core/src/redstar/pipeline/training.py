@@ -14,12 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from redstar.interfaces import TrainContext
+from redstar.errors import RedStarError
+from redstar.faults import check_train_result
+from redstar.interfaces import TrainContext, Trainer, TrainResult
 from redstar.models import resolve_model
-from redstar.pipeline.context import RunContext
+from redstar.pipeline import ranks
+from redstar.pipeline.context import PluginContext, RunContext
 from redstar.pipeline.rundir import file_digest, fingerprint
 from redstar.pipeline.stage import Outcome, Stage, run_step
-from redstar.recipe import TrainStep
+from redstar.recipe import Recipe, TrainStep
 from redstar.services import rule_reward
 
 DATA_FILES = {"sft": "sft.jsonl", "preference": "preference.jsonl", "online": "online.jsonl"}
@@ -57,18 +60,17 @@ def _train_one(ctx: RunContext, stage: str, key: str, step: TrainStep, start: Mo
                         work=lambda: Outcome(None, {"skipped": message}))
     fp = fingerprint(stage, start.fingerprint, step, file_digest(data_file), ctx.recipe.seed)
     out_dir = run.root / "models" / tag
+    order = {"stage": stage, "key": key, "step": fingerprint(step), "model": start.path, "output_dir": str(out_dir),
+             "data_file": str(data_file), "seed": ctx.recipe.seed}
 
     def train() -> Outcome:
+        followers = ranks.team()
+        if followers is not None:  # a multi-process launch: the other ranks train with this one
+            followers.train(_absolute(order))
         with ctx.board.task(f"training {tag} ({step.trainer})", None) as update:
-            result = trainer.train(TrainContext(
-                model=start.path,
-                output_dir=out_dir,
-                data_file=data_file,
-                reward=rule_reward(ctx) if trainer.kind == "online" else None,
-                metrics_file=run.path("metrics", f"{tag}.jsonl"),
-                on_step=lambda step, total, metrics: update(step, total),
-                seed=ctx.recipe.seed,
-            ))
+            result = check_train_result(trainer, trainer.train(_context(
+                ctx, trainer, order, metrics_file=run.path("metrics", f"{tag}.jsonl"),
+                on_step=lambda step, total, metrics: update(step, total))))
         return Outcome(ModelStage(tag, str(result.model_path), fp), {"metrics": result.metrics},
                        {"model_path": str(result.model_path)})
 
@@ -77,18 +79,63 @@ def _train_one(ctx: RunContext, stage: str, key: str, step: TrainStep, start: Mo
                     is_complete=lambda: Path(run.stage(stage).get("model_path", "")).exists())
 
 
+def _context(ctx: PluginContext, trainer: Trainer, order: Mapping[str, Any], **reporting: Any) -> TrainContext:
+    """The context of the training step ``order``, the same in every rank of a launch (only rank 0
+    passes ``metrics_file`` and ``on_step``)."""
+    return TrainContext(model=order["model"], output_dir=Path(order["output_dir"]), data_file=Path(order["data_file"]),
+                        reward=rule_reward(ctx) if trainer.kind == "online" else None, seed=order["seed"],
+                        **reporting)
+
+
+def _absolute(order: Mapping[str, Any]) -> dict[str, Any]:
+    """``order`` with its local paths absolute, for ranks that may run in another directory."""
+    local = ("output_dir", "data_file", "model") if Path(order["model"]).exists() else ("output_dir", "data_file")
+    return {**order, **{k: str(Path(order[k]).absolute()) for k in local}}  # a model may be a hub id
+
+
+def recipe_step(recipe: Recipe, key: str) -> TrainStep:
+    """The training step of ``recipe`` at ``key`` (``sft``, ``rl[0]``, ...)."""
+    for _, found, step, _ in training_steps(recipe):
+        if found == key:
+            return step
+    raise RedStarError(f"the recipe has no training step {key!r}")
+
+
+def join_training(ctx: PluginContext, order: Mapping[str, Any]) -> TrainResult:
+    """A follower's part of the training step rank 0 started (``order``, see
+    :mod:`redstar.pipeline.ranks`): the same trainer, built from the same recipe section, on the
+    same model, data and output folder; the run's bookkeeping stays with rank 0."""
+    step = recipe_step(ctx.recipe, order["key"])
+    if fingerprint(step) != order["step"]:
+        raise RedStarError(f"{order['key']} differs between this rank's recipe and rank 0's: start every rank with the "
+                           "same command and recipe")
+    trainer = ctx.build("trainers", step.trainer, step.options, order["key"])
+    return trainer.train(_context(ctx, trainer, order))
+
+
+def training_steps(recipe: Recipe) -> list[tuple[str, str, TrainStep, str]]:
+    """Each training step of ``recipe`` in order: its stage (``train:sft``, ``train:rl:0``), its
+    recipe key, the step, and the tag of the model it makes (``sft``; an RL step's trainer name,
+    with its index when two steps use one trainer: ``dpo``, ``dpo-1``). The tag names the model's
+    folder (``models/<tag>``) and its column in the scores."""
+    steps = ([("train:sft", "sft", recipe.sft)] if recipe.sft else []) + \
+        [(f"train:rl:{i}", f"rl[{i}]", step) for i, step in enumerate(recipe.rl)]
+    tags = {"base"}
+    out = []
+    for stage, key, step in steps:
+        tag = "sft" if stage == "train:sft" else step.trainer if step.trainer not in tags else f"{step.trainer}-{key[3:-1]}"
+        tags.add(tag)
+        out.append((stage, key, step, tag))
+    return out
+
+
 def _train(ctx: RunContext, inputs: Mapping[str, Any]) -> Outcome:
     """The student before training, then after SFT, then after each RL step."""
     recipe = ctx.recipe
     student = recipe.models.student
     current = ModelStage("base", resolve_model(student), fingerprint("model", student))
     models = [current]
-    steps = ([("train:sft", "sft", recipe.sft)] if recipe.sft else []) + \
-        [(f"train:rl:{i}", f"rl[{i}]", step) for i, step in enumerate(recipe.rl)]
-    tags = {current.tag}
-    for stage, key, step in steps:
-        tag = "sft" if stage == "train:sft" else step.trainer if step.trainer not in tags else f"{step.trainer}-{key[3:-1]}"
-        tags.add(tag)
+    for stage, key, step, tag in training_steps(recipe):
         # A skipped step leaves the model as it was: the next one starts from the last trained.
         trained = _train_one(ctx, stage, key, step, current, tag)
         if trained is not None:

