@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -140,6 +141,7 @@ def main() -> None:
     parser.add_argument("--kill-after", type=float, default=60.0, help="wall s into the run; 0: none")
     parser.add_argument("--stall-timeout", type=float, default=15.0)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--keep", action="store_true", help="keep the run directory (removed by default)")
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT / "packages" / "redstar-core" / "src"))
@@ -171,6 +173,10 @@ def main() -> None:
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
     show(report)
+    if args.keep:
+        print(f"the run directory: {work / 'run'}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)  # the samples alone are about 130 MB
 
 
 def summarize(work: Path, output: str, watch: Watch, args: argparse.Namespace) -> dict[str, Any]:

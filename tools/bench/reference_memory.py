@@ -16,6 +16,7 @@ import random
 import tempfile
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 
 def reference(i: int) -> str:
@@ -32,12 +33,16 @@ def main() -> None:
     from redstar.references import stow
 
     print(f"mean reference: {sum(len(reference(i)) for i in range(50)) / 50:,.0f} characters")
-    root = Path(tempfile.mkdtemp(prefix="rs-refs-"))
+    with tempfile.TemporaryDirectory(prefix="rs-refs-") as folder:
+        measure(Path(folder), args.prompts, stow, Prompt)
+
+
+def measure(root: Path, count: int, stow: Any, prompt: Any) -> None:
     for label, keep in (("inline", lambda p: p), ("out of line", lambda p: stow(p, root))):
         tracemalloc.start()
-        prompts = [keep(Prompt(domain="code", source="taco", reference=reference(i),
+        prompts = [keep(prompt(domain="code", source="taco", reference=reference(i),
                                question=f"Problem {i}: read the numbers and print their sum. " * 10))
-                   for i in range(args.prompts)]
+                   for i in range(count)]
         size, _ = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         print(f"{label:>12}: {size / len(prompts) / 1024:.2f} KiB per prompt; "
