@@ -230,12 +230,11 @@ class SimulatedVLLM(Sampler):
         if self.stats is None:
             return
         node = ""
-        try:
-            import ray
-
+        ray = sys.modules.get("ray")
+        # Only inside a Ray worker or driver: get_runtime_context() outside one starts a local
+        # Ray instance, which a test process then keeps (its later clusters were not joined).
+        if ray is not None and ray.is_initialized():
             node = ray.get_runtime_context().get_node_id()
-        except Exception:  # noqa: BLE001 - outside Ray: no node
-            pass
         e = self.engine
         record = {"pid": os.getpid(), "node": node, "tp_pids": getattr(self, "_tp_pids", []), "hung": hung,
                   "clock_s": e.clock, "tokens": e.tokens, "steps": e.steps, "preempted": e.preempted,

@@ -5,6 +5,7 @@ redone chunk gives the same text). Speed is the bench's to measure, never assert
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -44,3 +45,7 @@ def test_a_sample_depends_on_its_seed_alone_and_long_ones_are_cut(tmp_path):
     finally:
         sampler.close()
     assert list(tmp_path.glob("*.json"))  # the replica's simulated clock, for the bench
+    # written outside Ray (no node), and without starting a Ray instance in this process, which
+    # every later Ray test would then have joined in place of its cluster
+    assert json.loads(next(tmp_path.glob("*.json")).read_text())["node"] == ""
+    assert "ray" not in sys.modules or not sys.modules["ray"].is_initialized()

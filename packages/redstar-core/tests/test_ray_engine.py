@@ -37,6 +37,9 @@ from redstar.records import Prompt  # noqa: E402
 
 @pytest.fixture
 def cluster(ray_cluster):
+    # An engine reuses a connection this process already has: a test that left one behind would
+    # make every test here run on that instance instead of the test cluster.
+    assert not ray.is_initialized(), "an earlier test left this process connected to a Ray instance"
     return ray_cluster
 
 
