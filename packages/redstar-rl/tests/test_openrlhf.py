@@ -19,7 +19,6 @@ import pytest
 from redstar.errors import RedStarError
 from redstar.interfaces import TrainContext
 from redstar_rl.openrlhf import (
-    OPENRLHF_VERSION,
     launch_command,
     openrlhf_args,
     parse_step_line,
@@ -30,25 +29,7 @@ from redstar_rl.openrlhf import (
 from redstar_rl.ppo import PPOTrainer
 from redstar_rl.reinforce_pp import ReinforcePPTrainer
 
-ROOT = Path(__file__).resolve().parents[3]
-VENV = ROOT / "build" / "venvs" / "openrlhf"
 PARSER = Path(__file__).with_name("openrlhf_parse_args.py")
-
-
-@pytest.fixture(scope="session")
-def openrlhf_python() -> str:
-    python = VENV / "bin" / "python"
-    probe = [str(python), "-c", "import importlib.metadata as m; print(m.version('openrlhf'))"]
-    if python.exists() and subprocess.run(probe, capture_output=True, text=True).stdout.strip() == OPENRLHF_VERSION:
-        return str(python)
-    try:
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True, capture_output=True,
-                       timeout=300)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", f"openrlhf=={OPENRLHF_VERSION}"],
-                       check=True, capture_output=True, timeout=600)
-    except (OSError, subprocess.SubprocessError) as exc:
-        pytest.skip(f"cannot build a venv with openrlhf=={OPENRLHF_VERSION} in {VENV} (PyPI unreachable?): {exc}")
-    return str(python)
 
 
 # -- the reward module ------------------------------------------------------------------------
@@ -135,20 +116,40 @@ def test_openrlhfs_parser_accepts_table_9(tmp_path, openrlhf_python, trainer_cla
     # Table 9 in OpenRLHF's units.
     assert args["train.num_episodes"] == 5
     assert args["rollout.batch_size"] == 1024 and args["rollout.n_samples_per_prompt"] == 2
-    assert args["train.batch_size"] == 2048  # responses per optimizer step: the whole rollout
+    assert args["train.batch_size"] == 128  # responses per optimizer step: OpenRLHF's default, 16 a rollout
     assert args["actor.adam.lr"] == 5e-7 and args["rollout.temperature"] == 1.0
     assert (args["actor.lr_scheduler"], args["actor.lr_warmup_ratio"]) == ("linear", 0.0)
     assert args["reward.remote_url"] == [str(tmp_path / "reward_func.py")]
     assert args["data.label_key"] == "label" and args["data.apply_chat_template"] is True
     assert args["ckpt.output_dir"] == str(tmp_path / "out" / "final")
+    assert args["actor.entropy_coef"] == 0.0  # the entropy logged, not trained on
+    assert args["algo.dynamic_filtering_enable"] is False
     if trainer_class is PPOTrainer:
-        assert args["algo.advantage.estimator"] == "gae"
-        assert args["critic.adam.lr"] == 5e-6 and args["critic.freezing_steps"] == 2
+        assert args["algo.advantage.estimator"] == "gae" and args["algo.advantage.lambd"] == 1.0
+        assert args["critic.adam.lr"] == 5e-6
         assert (args["critic.lr_scheduler"], args["critic.lr_warmup_ratio"]) == ("linear", 0.0)
         assert args["critic.model_name_or_path"] == "Qwen/Qwen2.5-14B-Instruct"  # defaults to the actor
+        # 0.11.2 trains the actor when global_step > freezing_steps, counting from 0
+        # (trainer/ppo_trainer.py, ppo_train): the actor is frozen for exactly the 2 warm-up
+        # rollouts the local loop freezes.
+        frozen = [g for g in range(10) if not g > args["critic.freezing_steps"]]
+        assert frozen == [g for g in range(10) if trainer.actor_frozen(g)] == [0, 1]
     else:
         assert args["algo.advantage.estimator"] == "reinforce"
         assert args["critic.model_name_or_path"] is None
+
+
+def test_openrlhf_gets_the_estimator_the_warm_up_and_the_filter(tmp_path, openrlhf_python):
+    trainer = ReinforcePPTrainer(engine="openrlhf", openrlhf={"python": openrlhf_python},
+                                 advantage_estimator="reinforce_baseline", dynamic_filtering=True,
+                                 dynamic_filtering_range=[0.0, 0.75])
+    args = parsed(openrlhf_python, table9_args(trainer, tmp_path))
+    assert args["algo.advantage.estimator"] == "reinforce_baseline"
+    assert args["algo.dynamic_filtering_enable"] is True and list(args["algo.dynamic_filtering_range"]) == [0.0, 0.75]
+    no_warmup = PPOTrainer(engine="openrlhf", openrlhf={"python": openrlhf_python}, critic_warmup_steps=0)
+    args = parsed(openrlhf_python, table9_args(no_warmup, tmp_path))
+    assert args["critic.freezing_steps"] == -1  # OpenRLHF's own default: the actor trains from step 0
+    assert not any(no_warmup.actor_frozen(g) for g in range(3))
 
 
 def test_openrlhfs_parser_rejects_what_0_11_2_does_not_know(tmp_path, openrlhf_python):
@@ -240,7 +241,8 @@ def test_a_run_that_saves_no_model_is_an_error(tmp_path, tiny_lm, online_file, d
 
     commands = []
     monkeypatch.setattr(engine, "run_openrlhf", lambda command, log, total, reporter: commands.append(command) or {})
-    trainer = ReinforcePPTrainer(engine="openrlhf", openrlhf={"python": openrlhf_python}, batch_size=4)
+    trainer = ReinforcePPTrainer(engine="openrlhf", openrlhf={"python": openrlhf_python}, batch_size=4,
+                                 mini_batch_size=8)
     with pytest.raises(RedStarError, match="without saving a model"):
         trainer.train(TrainContext(model=str(tiny_lm), output_dir=tmp_path / "out", data_file=online_file,
                                    reward=digit_reward))

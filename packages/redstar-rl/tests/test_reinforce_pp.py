@@ -49,16 +49,26 @@ def test_reinforce_pp_raises_the_reward(tmp_path, tiny_lm, online_file, digit_re
 def test_online_options_are_checked(tmp_path, tiny_lm, online_file):
     with pytest.raises(RedStarError, match="samples_per_prompt"):
         ReinforcePPTrainer(samples_per_prompt=0)
-    with pytest.raises(RedStarError, match=r"mini_batch_size \(12 responses\) must divide the 32 responses"):
-        ReinforcePPTrainer(batch_size=8, samples_per_prompt=4, mini_batch_size=12)
+    with pytest.raises(RedStarError, match=r"openrlhf: mini_batch_size \(12 responses\) must divide the 32 responses"):
+        ReinforcePPTrainer(batch_size=8, samples_per_prompt=4, mini_batch_size=12, engine="openrlhf")
     with pytest.raises(RedStarError, match="lr_scheduler"):
         ReinforcePPTrainer(lr_scheduler="cosine")
-    # batch_size counts prompts (OpenRLHF's --rollout.batch_size); one step per rollout by default.
-    assert ReinforcePPTrainer().options.mini_batch_size == 1024 * 2
+    # batch_size counts prompts (OpenRLHF's --rollout.batch_size), mini_batch_size responses
+    # (--train.batch_size, 128 by default as there: 16 optimizer steps per default rollout).
+    assert ReinforcePPTrainer().options.mini_batch_size == 128
     with pytest.raises(RedStarError, match="kl_estimator"):
         ReinforcePPTrainer(kl_estimator="k9")
-    with pytest.raises(RedStarError, match="learning_rate must be above 0"):
-        ReinforcePPTrainer(learning_rate=0.0)
+    with pytest.raises(RedStarError, match="learning_rate must be a number of at least 0"):
+        ReinforcePPTrainer(learning_rate=-1e-6)
+    ReinforcePPTrainer(learning_rate=0.0)  # a control run: trains nothing, and says so
+    with pytest.raises(RedStarError, match="advantage_estimator must be one of reinforce, reinforce_baseline"):
+        ReinforcePPTrainer(advantage_estimator="rloo")
+    with pytest.raises(RedStarError, match="reinforce_baseline needs gamma 1"):
+        ReinforcePPTrainer(advantage_estimator="reinforce_baseline", gamma=0.9)
+    with pytest.raises(RedStarError, match="dynamic_filtering .* needs samples_per_prompt >= 2"):
+        ReinforcePPTrainer(dynamic_filtering=True, samples_per_prompt=1)
+    with pytest.raises(RedStarError, match="dynamic_filtering_range must be"):
+        ReinforcePPTrainer(dynamic_filtering_range=[1, 0])
     with pytest.raises(ValueError, match="device must be one of"):  # a recipe check names the key
         ReinforcePPTrainer(device="gpu")
     with pytest.raises(RedStarError, match="reward"):

@@ -23,10 +23,13 @@ import re
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from redstar.errors import RedStarError
 from redstar.export import write_prompt_dataset  # noqa: F401  (one writer, shared with `redstar export`)
+
+if TYPE_CHECKING:
+    from redstar.interfaces import TrainContext, TrainResult
 
 #: The OpenRLHF release whose flags :func:`openrlhf_args` writes.
 OPENRLHF_VERSION = "0.11.2"
@@ -96,18 +99,22 @@ def openrlhf_args(*, algorithm: str, options: Any, extra: Mapping[str, Any], clu
     """``train_ppo_ray`` flags for the trainer's options: Table 9's settings in OpenRLHF's units.
 
     ``batch_size`` is ``--rollout.batch_size`` (prompts per rollout), ``mini_batch_size``
-    ``--train.batch_size`` (responses per optimizer step), ``critic_warmup_steps``
-    ``--critic.freezing_steps`` (rollouts, OpenRLHF's global steps); the learning rates decay
-    linearly without warm-up (``--{actor,critic}.lr_scheduler linear``)."""
+    ``--train.batch_size`` (responses per optimizer step), ``critic_warmup_steps`` (rollouts)
+    ``--critic.freezing_steps`` minus one (OpenRLHF trains the actor once ``global_step >
+    freezing_steps``, counting from 0), REINFORCE++'s ``advantage_estimator`` and PPO's ``lam``
+    OpenRLHF's ``--algo.advantage.estimator`` and ``--algo.advantage.lambd``; the learning rates
+    decay linearly without warm-up (``--{actor,critic}.lr_scheduler linear``). ``--actor.entropy_coef
+    0`` adds the policy's entropy to each step's log without changing the loss."""
     o = options
     c = cluster
     nodes, gpus = str(c["nodes"]), str(c["gpus_per_node"])
+    estimator = "gae" if algorithm == "ppo" else extra.get("advantage_estimator", "reinforce")
     args = [
         "--actor.model_name_or_path", model_path,
         "--data.prompt_dataset", str(dataset), "--data.input_key", "input", "--data.label_key", "label",
         "--data.apply_chat_template",
         "--reward.remote_url", str(reward_module),
-        "--algo.advantage.estimator", "gae" if algorithm == "ppo" else "reinforce",
+        "--algo.advantage.estimator", estimator,
         "--train.num_episodes", str(o.episodes),
         "--rollout.batch_size", str(o.batch_size),
         "--rollout.n_samples_per_prompt", str(o.samples_per_prompt),
@@ -127,6 +134,7 @@ def openrlhf_args(*, algorithm: str, options: Any, extra: Mapping[str, Any], clu
         "--actor.adam.weight_decay", str(o.weight_decay),
         "--actor.max_norm", str(o.max_grad_norm),
         "--actor.lr_scheduler", o.lr_scheduler, "--actor.lr_warmup_ratio", "0",
+        "--actor.entropy_coef", "0",
         "--train.seed", str(seed),
         "--ckpt.output_dir", str(output_dir / "final"),
         "--ckpt.path", str(output_dir / "checkpoints"),
@@ -137,6 +145,11 @@ def openrlhf_args(*, algorithm: str, options: Any, extra: Mapping[str, Any], clu
         "--vllm.tensor_parallel_size", str(c["vllm_tensor_parallel_size"]),
         "--vllm.gpu_memory_utilization", str(c["vllm_gpu_memory_utilization"]),
     ]
+    if o.dynamic_filtering:
+        # The reward module's "scores" are 1 for a correct response and 0 otherwise, so OpenRLHF's
+        # filter on a prompt's mean score is the local loop's filter on its pass rate.
+        low, high = o.dynamic_filtering_range
+        args += ["--algo.dynamic_filtering_enable", "--algo.dynamic_filtering_range", str(low), str(high)]
     if algorithm == "ppo":
         args += [
             "--critic.num_nodes", nodes, "--critic.num_gpus_per_node", gpus,
@@ -144,7 +157,7 @@ def openrlhf_args(*, algorithm: str, options: Any, extra: Mapping[str, Any], clu
             "--critic.adam.weight_decay", str(o.weight_decay),
             "--critic.max_norm", str(o.max_grad_norm),
             "--critic.lr_scheduler", o.lr_scheduler, "--critic.lr_warmup_ratio", "0",
-            "--critic.freezing_steps", str(extra["critic_warmup_steps"]),
+            "--critic.freezing_steps", str(extra["critic_warmup_steps"] - 1),
             "--critic.value_clip", str(extra["value_clip_range"]),
             "--algo.advantage.lambd", str(extra["lam"]),
         ]
@@ -165,6 +178,38 @@ def launch_command(cluster: Mapping[str, Any], args: Sequence[str]) -> list[str]
         return [cluster["python"], *entry]
     ray = str(Path(cluster["python"]).with_name("ray"))
     return [ray, "job", "submit", "--address", str(cluster["ray_address"]), "--", "python3", *entry]
+
+
+def train_on_openrlhf(trainer: Any, ctx: TrainContext) -> TrainResult:
+    """Run ``trainer`` (PPO or REINFORCE++ with ``engine: openrlhf``) on OpenRLHF; ``ctx.reward``
+    is not called: the reward module rebuilds the same rule reward from the verifiers in
+    OpenRLHF's processes."""
+    from transformers import AutoTokenizer
+
+    from redstar.interfaces import TrainResult
+    from redstar.models import resolve_model
+    from redstar.trainers.reporting import StepReporter
+    from redstar_rl.data import read_online_rows
+
+    o = trainer.options
+    model_path = str(resolve_model(ctx.model))
+    rows = read_online_rows(ctx.data_file, AutoTokenizer.from_pretrained(model_path), o.max_prompt_length)
+    out = Path(ctx.output_dir)
+    work = out / "openrlhf"
+    args = openrlhf_args(
+        algorithm=trainer.name, options=o, extra=trainer.engine_options(), cluster=o.openrlhf, model_path=model_path,
+        dataset=write_prompt_dataset(rows, work / "prompts.jsonl"),
+        reward_module=write_reward_module(work / "reward_func.py", model_path, o.verifiers),
+        output_dir=out, seed=ctx.seed if o.seed is None else o.seed,
+    )
+    # OpenRLHF's global step is a rollout; its prompt loader drops a short last batch.
+    total = max(1, len(rows) // o.batch_size) * o.episodes
+    reporter = StepReporter(ctx.metrics_file, ctx.on_step)
+    metrics = run_openrlhf(launch_command(o.openrlhf, args), work / "openrlhf.log", total, reporter)
+    final = out / "final"
+    if not (final / "config.json").is_file():
+        raise RedStarError(f"OpenRLHF finished without saving a model in {final}; see {work / 'openrlhf.log'}")
+    return TrainResult(model_path=final, metrics=metrics)
 
 
 def parse_step_line(line: str) -> tuple[int, dict[str, float]] | None:
