@@ -140,6 +140,13 @@ def build_summary(run: RunDir, recipe: Recipe, stages: list[Stage], results: dic
     ordered = [r for r in rows if r[1].unit == "prompts"] + [r for r in rows if r[1].unit == "samples"]
     funnel_by_domain = {domain: [[row.label, _domain_count(counts.get(name, {}), row.key, domain)]
                                  for name, row in ordered] for domain in domains}
+    # Rows that steps inside a fanned-out stage add (an RL step's prompts that its starting
+    # model sometimes solves), after the stages' own, in the order the steps ran.
+    for counted in counts.values():
+        for row in counted.get("funnel_rows", []):
+            (funnel if row["unit"] == "prompts" else sample_funnel).append([row["label"], row["count"]])
+            for domain in domains:
+                funnel_by_domain[domain].append([row["label"], row.get("by_domain", {}).get(domain, 0)])
     dropping = [(stage.drops, stage.name) for stage in stages if stage.drops]
     drops = {label: counts.get(name, {}).get("dropped", {}) for label, name in dropping}
     drops_by_domain = {domain: {label: _domain_drops(counts.get(name, {}), domain) for label, name in dropping}
