@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from redstar.interfaces import TrainContext
+from redstar.interfaces import TrainContext, options_of
 from redstar.models import resolve_model
 from redstar.pipeline.context import RunContext
 from redstar.pipeline.rl_prompts import student_data
@@ -24,6 +24,7 @@ from redstar.pipeline.rundir import file_digest, fingerprint
 from redstar.pipeline.stage import Outcome, Stage, run_step
 from redstar.recipe import RLStep, TrainStep
 from redstar.services import rule_reward
+from redstar.training_health import training_health
 
 DATA_FILES = {"sft": "sft.jsonl", "preference": "preference.jsonl", "online": "online.jsonl"}
 
@@ -91,8 +92,13 @@ def _train_one(ctx: RunContext, stage: str, key: str, step: TrainStep, start: Mo
                 on_step=lambda step, total, metrics: update(step, total),
                 seed=ctx.recipe.seed,
             ))
-        return Outcome(ModelStage(tag, str(result.model_path), fp), {"metrics": result.metrics},
-                       {"model_path": str(result.model_path)})
+        counts: dict[str, Any] = {"metrics": result.metrics}
+        if trainer.kind != "sft":
+            # Whether the policy moved and its reward did: the summary says "did not train" rather
+            # than letting a stage that never moved read as "within noise".
+            counts["health"] = training_health(metrics_file, tag, step.trainer, trainer.kind,
+                                               {**options_of(type(trainer)), **step.options})
+        return Outcome(ModelStage(tag, str(result.model_path), fp), counts, {"model_path": str(result.model_path)})
 
     return run_step(ctx, stage, fp, [out_dir, run.root / "metrics" / f"{tag}.jsonl"], work=train,
                     load=lambda: ModelStage(tag, run.stage(stage)["model_path"], fp),
