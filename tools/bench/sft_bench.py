@@ -14,7 +14,7 @@ Configurations (each runs in its own process, so peak memory is its own):
 - ``redstar``: ``redstar.trainers.sft.SFTTrainer`` with its best settings for the machine:
   ``liger: true`` on CUDA with liger-kernel installed; ``packing: true`` (padding-free) only with
   flash-attn installed (``attn_implementation: flash_attention_2``). Without flash-attn packing
-  stays off: packed rows on SDPA were slower than padding on the H200 (docs/training.md) and on
+  stays off: packed rows on SDPA were slower than padding on the H200 (docs/benchmarks.md) and on
   the CPU (measured with the next configuration).
 - ``redstar-packing``: the same with ``packing: true`` whatever the attention backend.
 
@@ -22,7 +22,7 @@ Data: synthetic conversations whose responses are 512-4,096 tokens (``--tiny``: 
 ``<think>`` block of digits (one token per digit with Qwen2's pre-tokenizer) and an answer, so the
 lengths are exact. The model is built from a config (no download): Qwen2.5-1.5B's shape (1.54B
 parameters, vocab 151,936) with random weights, or with ``--tiny`` a 2-layer, 64-wide Qwen2.
-Figures measured so far are in docs/training.md.
+Figures measured so far are in docs/benchmarks.md ("SFT throughput").
 """
 
 from __future__ import annotations

@@ -88,6 +88,50 @@ from redstar_code.checker import CodeChecker
 from redstar_code.sandbox import HarnessDied, Limits, Sandbox
 from redstar_code.testspec import parse_tests
 
+
+
+def run_session(sandbox, body):
+    runs = []
+    with sandbox.session(body["programs"], Limits(**body["limits"])) as session:
+        for program, test_input, io in body["runs"]:
+            try:
+                runs.append({"run": dataclasses.asdict(session.run(program, test_input, io=io))})
+            except HarnessDied as exc:
+                runs.append({"died": str(exc)})
+    return runs
+
+
+def keyring_session(sandbox, body):
+    # A session started by a process whose session keyring holds a planted key (a new keyring of
+    # this process's own, so the test runner's is not touched); with what that keyring holds
+    # afterwards ("type;uid;gid;perm;description" per key).
+    import ctypes, struct
+    from redstar_code.sandbox.seccomp import current_arch
+
+    numbers = current_arch().numbers
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    long = ctypes.c_long
+
+    def call(name, *args):
+        result = libc.syscall(long(numbers[name]), *(long(a) if isinstance(a, int) else a for a in args))
+        if result < 0:
+            raise OSError(ctypes.get_errno(), f"{name}{args[:1]}")
+        return result
+
+    call("keyctl", 1, None)  # KEYCTL_JOIN_SESSION_KEYRING, a new anonymous one
+    description, payload = body["plant"]["description"].encode(), body["plant"]["payload"].encode()
+    call("add_key", b"user", description, payload, len(payload), -3)  # KEY_SPEC_SESSION_KEYRING
+    runs = run_session(sandbox, body)
+    buffer = ctypes.create_string_buffer(65536)
+    size = call("keyctl", 11, -3, buffer, 65536)  # KEYCTL_READ: the keyring's key serials
+    keys = []
+    for serial in struct.unpack(f"{size // 4}i", buffer.raw[:size]):
+        length = call("keyctl", 6, serial, buffer, 65536)  # KEYCTL_DESCRIBE
+        keys.append(buffer.raw[:length].rstrip(b"\0").decode())
+    return {"runs": runs, "keys": keys}
+
+
 requests = json.load(sys.stdin)
 sandbox = Sandbox()
 checkers = {}
@@ -98,14 +142,9 @@ for request in requests:
         answers.append({"uid": os.getuid(), "bridge": sandbox.nsenter is not None,
                         "python": sandbox.interpreter.executable, "prefix": sandbox.tag_prefix})
     elif kind == "session":
-        runs = []
-        with sandbox.session(body["programs"], Limits(**body["limits"])) as session:
-            for program, test_input, io in body["runs"]:
-                try:
-                    runs.append({"run": dataclasses.asdict(session.run(program, test_input, io=io))})
-                except HarnessDied as exc:
-                    runs.append({"died": str(exc)})
-        answers.append(runs)
+        answers.append(run_session(sandbox, body))
+    elif kind == "keyring":
+        answers.append(keyring_session(sandbox, body))
     elif kind == "check":
         key = json.dumps(body["limits"], sort_keys=True)
         if key not in checkers:
@@ -264,6 +303,43 @@ class UnprivilegedDriver:
         return json.loads(out.strip().splitlines()[-1])
 
 
+def run_driver_here(requests: list[dict], timeout: float = 300) -> list:
+    """Answer ``requests`` with the driver (see :data:`DRIVER`) run as this process's user, in a
+    process of its own (for what must not touch the test runner itself, such as its keyring)."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+           "PYTHONPATH": os.pathsep.join(p for p in sys.path if os.path.isabs(p))}
+    proc = subprocess.Popen([sys.executable, "-c", DRIVER, "/nonexistent"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/", env=env)
+    try:
+        out, err = proc.communicate(json.dumps(requests), timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    prefix = f"redstar-sbx-{proc.pid}-"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and processes_with(prefix):
+        time.sleep(0.05)
+    assert processes_with(prefix) == [], "processes of the driver's sandboxes are left"
+    if proc.returncode != 0:
+        raise RuntimeError(f"the driver failed (exit {proc.returncode}): {err[-3000:]}")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def keyring_request(programs: list[str], runs: list[tuple], limits, plant: dict[str, str]) -> dict:
+    import dataclasses
+
+    steps = [[program, test_input, io[0] if io else "stdin"] for program, test_input, *io in runs]
+    return {"keyring": {"programs": programs, "runs": steps, "limits": dataclasses.asdict(limits), "plant": plant}}
+
+
+def keyring_answer(answer: dict) -> tuple[list, list[str]]:
+    from redstar_code.sandbox import HarnessDied, Run
+
+    runs = [Run(**a["run"]) if "run" in a else HarnessDied(a["died"]) for a in answer["runs"]]
+    return runs, answer["keys"]
+
+
 class CallerUser:
     """Sandboxes started by this test process itself (root in CI: through the mount bridge)."""
 
@@ -308,6 +384,12 @@ class CallerUser:
         return {"uid": os.getuid(), "bridge": self.sandbox.nsenter is not None,
                 "python": self.sandbox.interpreter.executable, "prefix": self.sandbox.tag_prefix}
 
+    def keyring_session(self, programs: list[str], runs: list[tuple], limits, plant: dict[str, str]):
+        """Like :meth:`session`, started by a process (of this user) whose session keyring holds
+        the key ``plant`` ({"description", "payload"}); returns (runs, what that keyring holds
+        afterwards)."""
+        return keyring_answer(run_driver_here([keyring_request(programs, runs, limits, plant)])[0])
+
 
 class UnprivilegedUser:
     """Sandboxes started by RedStar running as uid 65534 (see :class:`UnprivilegedDriver`)."""
@@ -338,6 +420,9 @@ class UnprivilegedUser:
 
     def info(self) -> dict:
         return self.driver([{"info": {}}])[0]
+
+    def keyring_session(self, programs: list[str], runs: list[tuple], limits, plant: dict[str, str]):
+        return keyring_answer(self.driver([keyring_request(programs, runs, limits, plant)])[0])
 
 
 def run_program(user, program: str, test_input: str = "", limits=None, io: str = "stdin",

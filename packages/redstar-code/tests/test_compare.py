@@ -34,3 +34,34 @@ def test_return_values_with_tolerance():
     assert return_matches([0.1 + 0.2, {"a": 1.0000001}], [0.3, {"a": 1}], float_tolerance=1e-6)
     # booleans are not numbers, even with a tolerance
     assert not return_matches(True, 1.0000001, float_tolerance=1e-6)
+
+
+def test_only_spaces_tabs_and_carriage_returns_are_trimmed():
+    """docs/code.md: trailing whitespace means spaces, tabs and \\r; any other character at the
+    end of a line (vertical tab, form feed, other Unicode spaces) is output like any other."""
+    assert stdout_matches("1 \t\r\n", "1\n")
+    for character in ("\x0b", "\x0c", "\x1c", "\x1f", "\x85", "\xa0", "\u2003", "\u3000"):
+        assert not stdout_matches(f"1{character}\n", "1\n"), repr(character)
+        assert not stdout_matches("1\n", f"1{character}\n"), repr(character)
+        assert not stdout_matches(f"1\n{character}\n", "1\n"), repr(character)  # not a blank line either
+    assert output_lines("a\x0c\n\x0b\n") == ["a\x0c", "\x0b"]
+
+
+def test_with_a_tolerance_only_ascii_decimal_numbers_are_numbers():
+    for written in ("१", "１", "٣", "𝟏", "1_0", "0x1", "1__0"):
+        assert not stdout_matches(f"{written}\n", "1\n", float_tolerance=0.5), written
+        assert not stdout_matches("1\n", f"{written}\n", float_tolerance=0.5), written
+    for written, expected in (("1", "1.0000001"), ("-2.5e3", "-2500"), ("+.5", "0.5"), ("3.", "3"), ("1E2", "100")):
+        assert stdout_matches(f"{written}\n", f"{expected}\n", float_tolerance=1e-6), written
+    # words that Python's float() reads are not numbers either: compared as text
+    assert not stdout_matches("infinity\n", "inf\n", float_tolerance=1.0)
+    assert stdout_matches("nan\n", "nan\n", float_tolerance=1.0)
+
+
+def test_with_a_tolerance_tokens_are_separated_by_spaces_and_tabs_and_leading_whitespace_counts():
+    assert stdout_matches("1.0000001  2\t3\n", "1 2 3\n", float_tolerance=1e-6)
+    for separator in ("\x0b", "\x0c", "\xa0", "\u2003"):
+        assert not stdout_matches(f"1{separator}2\n", "1 2\n", float_tolerance=1e-6), repr(separator)
+    assert not stdout_matches(" 1.0\n", "1.0\n", float_tolerance=1e-6)
+    assert not stdout_matches("1.0\n", "\t1.0\n", float_tolerance=1e-6)
+    assert stdout_matches("\t1.0000001 x\n", "\t1.0 x\n", float_tolerance=1e-6)

@@ -113,3 +113,21 @@ def test_redstar_verify_cli_with_taco_references(register_plugin, invoke_cli, tm
     verdicts = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [v["reward"] for v in verdicts] == [1, 0, -1]
     assert verdicts[1]["reason"] == "wrong answer on test 1 of 2"
+
+
+def test_a_deeply_nested_return_value_costs_only_its_own_verdict(verifier):
+    """Issue 23: the host's parser raised RecursionError on a deeply nested return value, which
+    ended the whole batch: the next, correct row got no verdict."""
+    reference = json.dumps({"fn_name": "f", "inputs": [[1]], "outputs": [2]})
+    # returns, then replaces the harness's return file from an atexit handler
+    deep = ("import atexit\n"
+            "def forge():\n"
+            "    with open('/sandbox/.harness/return.json', 'w') as handle:\n"
+            "        handle.write('{\"ok\": true, \"value\": ' + '[' * 200000 + ']' * 200000 + '}')\n"
+            "atexit.register(forge)\n"
+            "def f(x):\n    return 2 * x")
+    items = [(answer(deep), Prompt(domain="code", source="t", question="q", reference=reference)),
+             (answer("def f(x):\n    return 2 * x"), Prompt(domain="code", source="t", question="q", reference=reference))]
+    first, second = verifier.verify_many(items)
+    assert first.reward == 0 and "unusable return value" in first.reason
+    assert second.reward == 1

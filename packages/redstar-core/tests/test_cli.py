@@ -196,9 +196,10 @@ def test_plugins_shows_each_classes_options_with_type_default_and_doc(invoke_cli
     class Documented(Verifier):
         """Judges answers to the nearest ``tolerance``.
 
-        - ``tolerance``: how far from the reference an answer may be
-          and still count as right.
-        - ``mode``: strict or lenient.
+        Args:
+            tolerance: How far from the reference an answer may be
+                and still count as right.
+            mode: Strict or lenient.
         """
 
         domain = "doc"
@@ -206,6 +207,12 @@ def test_plugins_shows_each_classes_options_with_type_default_and_doc(invoke_cli
 
         def __init__(self, tolerance: float = 0.5, mode: str = "strict", undocumented: int | None = None) -> None:
             pass
+
+        def extract(self, response):  # a registered class implements its base's abstract methods
+            return response
+
+        def verify(self, response, reference, metadata=None):
+            raise NotImplementedError
 
     class P:
         @hookimpl
@@ -216,12 +223,13 @@ def test_plugins_shows_each_classes_options_with_type_default_and_doc(invoke_cli
     rows = json.loads(invoke_cli(["plugins", "--json"]).output)
     options = {o["name"]: o for o in rows[0]["classes"]["verifiers"]["doc"]["options"]}
     assert options["tolerance"] == {"name": "tolerance", "type": "float", "default": 0.5, "required": False,
-                                    "doc": "how far from the reference an answer may be and still count as right."}
-    assert options["mode"]["doc"] == "strict or lenient." and options["undocumented"]["doc"] is None
+                                    "doc": "How far from the reference an answer may be and still count as right.",
+                                    "problem": None}
+    assert options["mode"]["doc"] == "Strict or lenient." and options["undocumented"]["doc"] is None
     assert options["undocumented"]["type"] == "int | None"
     text = invoke_cli(["plugins", "--options", "doc"]).output
     assert "tolerance" in text and "0.5" in text and "still count as right" in text
-    assert "no installed plugin named nope" in invoke_cli(["plugins", "nope"], expect_exit=1).output
+    assert "no installed plugin named nope, and no registered class of that name" in invoke_cli(["plugins", "nope"], expect_exit=1).output
 
 
 def test_every_recipe_the_help_cites_exists(invoke_cli):

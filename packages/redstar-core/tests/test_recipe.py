@@ -103,3 +103,30 @@ def test_a_part_that_sets_rl_replaces_the_default_dpo(arith_host, register_plugi
 
     register_plugin(NoRL(), name="images")
     assert default_recipe(arith_host).rl == []
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ("sampling: {temperature: .inf}\n", "4: sampling.temperature: must be a finite number, got inf"),
+    ("evaluation: {top_p: -.inf}\n", "4: evaluation.top_p: must be a finite number, got -inf"),
+    ("sft: {trainer: sft, options: {learning_rate: .nan}}\n", "4: sft.options.learning_rate: must be a finite number"),
+    ("seed: 1000000000000000000000000000000\n", "4: seed: is too large"),
+    ("seed: 4294967296\n", "4: seed: must be from 0 to 4294967295"),
+    ("seed: -1\n", "4: seed: must be from 0 to 4294967295"),
+    ("name: ''\n", "4: name: must be a plain name"),
+    ("name: runs/../../etc\n", "4: name: must be a plain name"),
+    ("sampling:\n  n_by_level: {99: 3}\n", "5: sampling.n_by_level.99: 99 is not a difficulty level"),
+    ("sampling:\n  n_by_level: {eleven: 3}\n", "5: sampling.n_by_level.eleven: 'eleven' is not a difficulty level"),
+    ("sampling:\n  n_by_level: {7: 0}\n", "5: sampling.n_by_level.7: must be from 1 to 100000, got 0"),
+    ("sampling: {n: 1000000000}\n", "4: sampling.n: must be from 1 to 100000"),
+    ("selection: {max_level: 90}\n", "4: selection.max_level: is not a difficulty level"),
+    ("selection:\n  mix: {1: 0.5}\n", "5: selection.mix.1: the key 1 must be string"),
+    ("selection:\n  per_source: {[a]: 3}\n", "invalid YAML"),
+    ("verifiers: {3: {timeout: 1}}\n", "4: verifiers.3: the key 3 must be string"),
+    ("sources: [{name: s, options: {7: x}}]\n", "4: sources[0].options.7: the key 7 must be string"),
+])
+def test_every_value_and_every_key_is_checked_with_its_line(tmp_path, extra, message):
+    path = tmp_path / "r.yaml"
+    path.write_text(MINIMAL + extra)
+    with pytest.raises(RecipeError) as err:
+        load_recipe(path)
+    assert str(err.value).startswith(f"{path}:") and message in str(err.value), str(err.value)

@@ -1,5 +1,6 @@
-"""`redstar new-plugin NAME` writes a package that passes its own tests, loads through its entry
-point, is ruff clean, and blends with math without shrinking math's selection."""
+"""`redstar new-plugin NAME [--kind KIND]` writes a package that passes its own tests, loads through
+its entry point, is ruff clean, uses only documented APIs, and (a domain) blends with math
+without shrinking math's selection."""
 
 import importlib
 import importlib.util
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from redstar.scaffold import DATA, FILES, new_plugin, write_plugin
+from redstar.scaffold import FILES, KINDS, new_plugin, write_plugin
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -36,8 +37,11 @@ def install(package: Path, site: Path) -> str:
     return "dist-info"
 
 
-def test_the_generated_package_passes_its_own_tests_with_its_entry_point_installed(tmp_path):
-    package = write_plugin("word_games", tmp_path, domain="words")
+# The domain skeleton's run stays in the quick loop; the other kinds (15-45 s each) are slow.
+@pytest.mark.parametrize("kind", [k if k == "domain" else pytest.param(k, marks=pytest.mark.slow) for k in KINDS])
+def test_the_generated_package_passes_its_own_tests_with_its_entry_point_installed(tmp_path, kind):
+    package = write_plugin("word_games", tmp_path, domain="words") if kind == "domain" else \
+        write_plugin(f"my_{kind}", tmp_path, kind=kind)
     site = tmp_path / "site"
     install(package, site)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))}
@@ -47,13 +51,15 @@ def test_the_generated_package_passes_its_own_tests_with_its_entry_point_install
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     summary = output.strip().splitlines()[-1]
-    # Every test ran: the blend test (math is installed here) and the entry-point test included.
+    # Every test ran: those that need math (the domain's blend, the evaluator's eval: math is
+    # installed here) and the entry-point test included.
     assert re.search(r"\d+ passed", summary) and not re.search(r"skipped|failed|error", summary), output
 
 
 @pytest.mark.skipif(importlib.util.find_spec("ruff") is None, reason="ruff is not installed")
-def test_the_generated_code_is_ruff_clean_under_the_root_config_and_its_own(tmp_path):
-    package = write_plugin("word_games", tmp_path, domain="words")
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_the_generated_code_is_ruff_clean_under_the_root_config_and_its_own(tmp_path, kind):
+    package = write_plugin("word_games", tmp_path, domain="words" if kind == "domain" else None, kind=kind)
     for config in (["--config", str(ROOT / "pyproject.toml")], []):
         result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", *config, "."], cwd=package,
                                 capture_output=True, text=True)
@@ -65,7 +71,7 @@ def test_the_package_follows_the_plugin_naming_scheme_and_the_domain_defaults_to
     package = write_plugin("dice", tmp_path)
     assert package == tmp_path / "redstar-dice"
     written = sorted(str(p.relative_to(package)) for p in package.rglob("*") if p.is_file())
-    expected = {t.format(name="dice", module="redstar_dice") for t in (*FILES.values(), *DATA.values())}
+    expected = {t.format(name="dice", module="redstar_dice") for t in FILES.values()}
     assert written == sorted(expected)
     project = tomllib.loads((package / "pyproject.toml").read_text())["project"]
     assert project["name"] == "redstar-dice" and project["dependencies"] == ["redstar-core"]
@@ -159,3 +165,51 @@ def test_an_empty_existing_folder_is_used_without_force(tmp_path):
     (tmp_path / "redstar-dice").mkdir()
     assert write_plugin("dice", tmp_path) == tmp_path / "redstar-dice"
     assert (tmp_path / "redstar-dice" / "pyproject.toml").is_file()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["given", "--kind", "scorer"], "'given' is already the name of a scorer RedStar ships"),
+    (["sft", "--kind", "trainer"], "'sft' is already the name of a trainer RedStar ships"),
+    (["verify", "--kind", "stage"], "'verify' is already the name of a stage RedStar ships"),
+    (["toy"], "'toy' is the name of a plugin RedStar ships"),
+    (["keywords", "--kind", "scorer", "--domain", "math"], "a scorer has no domain"),
+    (["keywords", "--kind", "ranker"], "'ranker' is not one of"),
+])
+def test_kinds_refuse_names_that_are_taken_and_a_domain_they_do_not_have(tmp_path, args, message):
+    result = CliRunner().invoke(new_plugin, [*args, "--dir", str(tmp_path)])
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert not any(tmp_path.iterdir())
+
+
+def test_each_kind_registers_one_component_under_the_plugins_name(tmp_path, monkeypatch, redstar_host,
+                                                                   register_plugin):
+    from redstar.pipeline.stages import pipeline_stages
+
+    kinds = {"sampler": "samplers", "scorer": "scorers", "evaluator": "evaluators", "trainer": "trainers",
+             "filter": "filters"}
+    for kind, registry_kind in kinds.items():
+        write_plugin(f"k_{kind}", tmp_path, kind=kind)
+        monkeypatch.syspath_prepend(str(tmp_path / f"redstar-k_{kind}" / "src"))
+        register_plugin(importlib.import_module(f"redstar_k_{kind}.plugin"), name=f"k_{kind}")
+        assert redstar_host.infos[f"k_{kind}"].provides == {registry_kind: [f"k_{kind}"]}
+    assert redstar_host.get("evaluators", "k_evaluator").domain == "math"
+    write_plugin("k_stage", tmp_path, kind="stage")
+    monkeypatch.syspath_prepend(str(tmp_path / "redstar-k_stage" / "src"))
+    register_plugin(importlib.import_module("redstar_k_stage.plugin"), name="k_stage")
+    assert [s.name for s in pipeline_stages(redstar_host)][4:6] == ["verify", "k_stage"]
+    assert not redstar_host.failures
+    for module in [m for m in sys.modules if m.startswith("redstar_k_")]:
+        del sys.modules[module]
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_the_skeletons_use_only_the_apis_docs_plugins_md_documents(tmp_path, kind):
+    docs = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    documented = docs[docs.index("## The APIs a plugin uses"):]
+    package = write_plugin(f"api_{kind}", tmp_path, kind=kind)
+    used = set()
+    for path in package.rglob("*.py"):
+        for module, names in re.findall(r"^\s*from (redstar(?:\.[\w.]+)?) import ([\w, ]+)$", path.read_text(), re.M):
+            used |= {f"{module}.{name.strip()}" for name in names.split(",") if name.strip()}
+    assert used, "no redstar import found"
+    assert sorted(api for api in used if f"`{api}`" not in documented) == []

@@ -13,6 +13,7 @@ import signal
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from redstar.errors import MissingDependencyError
 from redstar_code import compare, taco_compat
@@ -136,14 +137,24 @@ class CodeChecker:
                     if returned is None:
                         problem = "no return value"
                     elif not returned["ok"]:
-                        problem = f"returned a {returned['type']}, which cannot be compared"
-                    elif taco:
-                        problem = None if taco_compat.return_matches(returned["value"], spec.outputs[index]) else "wrong answer"
-                    elif not compare.return_matches(returned["value"], spec.outputs[index], self.float_tolerance):
-                        problem = "wrong answer"
+                        problem = _unusable_return(returned)
+                    else:
+                        problem = self._compare_return(returned["value"], spec.outputs[index])
                 if problem is not None:
                     return _failed(problem, n, total, index)
         return CheckResult(True, _passed(total), total, total)
+
+    def _compare_return(self, value: Any, expected: Any) -> str | None:
+        """None when the returned ``value`` matches, else what is wrong. The value is the
+        candidate's: should comparing it fail in any way, that is its failed test."""
+        try:
+            if self.mode == "taco":
+                matches = taco_compat.return_matches(value, expected)
+            else:
+                matches = compare.return_matches(value, expected, self.float_tolerance)
+        except Exception as exc:
+            return f"unusable return value (comparing it raised {type(exc).__name__})"
+        return None if matches else "wrong answer"
 
     def _check_stdin_taco(self, code: str, spec: TestSpec) -> CheckResult:
         """TACO's flow (see :mod:`redstar_code.taco_compat`): the plain program; when every test
@@ -228,6 +239,12 @@ def _process_problem(run: Run) -> str | None:
         detail = f": {last[0][:200]}" if last else ""
         return f"runtime error (exit code {run.exit_code}{detail})"
     return None
+
+
+def _unusable_return(returned: dict[str, Any]) -> str:
+    if "error" in returned:
+        return f"unusable return value ({returned['error']})"
+    return f"returned a {returned['type']}, which cannot be compared"
 
 
 def _passed(total: int) -> str:

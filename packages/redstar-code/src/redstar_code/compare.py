@@ -1,10 +1,13 @@
 """RedStar's own comparison of a program's result with a test's expected one (``mode="strict"``).
 
 Standard input: the whole standard output against the whole expected output, line by line,
-after removing trailing whitespace (spaces, tabs, ``\\r``) at the end of every line and blank
-lines at the end of the output. Leading whitespace and blank lines in the middle count. With a
-``float_tolerance``, lines are compared token by token (whitespace-separated) and two tokens that
-both read as numbers match when they differ by at most the tolerance, absolutely or relatively.
+after removing trailing whitespace at the end of every line and blank lines at the end of the
+output. Whitespace here means spaces, tabs and ``\\r`` only: any other character (a vertical tab,
+a form feed, a Unicode space) is output like a letter. Leading whitespace and blank lines in the
+middle count. With a ``float_tolerance``, a line's leading whitespace still counts, and the rest
+is compared token by token (tokens are separated by runs of that whitespace): two tokens that both
+read as decimal numbers written with ASCII digits (:data:`NUMBER`) match when they differ by at
+most the tolerance, absolutely or relatively; any other tokens must be equal.
 
 Call-based: the return value (as JSON, so a tuple is a list) equals the expected value, or the
 expected value is a one-element list holding it (TACO stores many return values wrapped that
@@ -15,11 +18,20 @@ way). Numbers compare with the tolerance when one is set; otherwise exactly, wit
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
+
+#: What is trimmed at the end of a line, and what separates tokens (with a tolerance).
+WHITESPACE = " \t\r"
+_SEPARATOR = re.compile(r"[ \t\r]+")
+#: A number, for ``float_tolerance``: optional sign, ASCII digits with an optional decimal point,
+#: optional exponent. Not what ``float()`` reads: no other scripts' digits (Devanagari,
+#: full-width), no underscores, no ``inf`` or ``nan``.
+NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 def output_lines(text: str) -> list[str]:
-    lines = [line.rstrip() for line in text.split("\n")]
+    lines = [line.rstrip(WHITESPACE) for line in text.split("\n")]
     while lines and not lines[-1]:
         lines.pop()
     return lines
@@ -31,13 +43,17 @@ def stdout_matches(actual: str, expected: str, float_tolerance: float | None = N
         return got == want
     if len(got) != len(want):
         return False
-    for line_got, line_want in zip(got, want):
-        tokens_got, tokens_want = line_got.split(), line_want.split()
-        if len(tokens_got) != len(tokens_want):
-            return False
-        if not all(_token_matches(a, b, float_tolerance) for a, b in zip(tokens_got, tokens_want)):
-            return False
-    return True
+    return all(_line_matches(a, b, float_tolerance) for a, b in zip(got, want))
+
+
+def _line_matches(got: str, want: str, tolerance: float) -> bool:
+    body_got, body_want = got.lstrip(WHITESPACE), want.lstrip(WHITESPACE)
+    if got[: len(got) - len(body_got)] != want[: len(want) - len(body_want)]:
+        return False  # leading whitespace counts
+    tokens_got, tokens_want = _SEPARATOR.split(body_got), _SEPARATOR.split(body_want)
+    if len(tokens_got) != len(tokens_want):
+        return False
+    return all(_token_matches(a, b, tolerance) for a, b in zip(tokens_got, tokens_want))
 
 
 def _token_matches(got: str, want: str, tolerance: float) -> bool:
@@ -48,10 +64,9 @@ def _token_matches(got: str, want: str, tolerance: float) -> bool:
 
 
 def _number(token: str) -> float | None:
-    try:
-        value = float(token)
-    except ValueError:
+    if NUMBER.fullmatch(token) is None:
         return None
+    value = float(token)
     return value if math.isfinite(value) else None
 
 

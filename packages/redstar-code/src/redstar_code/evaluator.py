@@ -11,11 +11,13 @@ class TacoEvaluator(Evaluator):
     """TACO problems as a benchmark; reports break pass@k down by TACO's difficulty label
     (``metadata["group"]``).
 
-    - ``path``: TACO's test set as a local ``.jsonl``/``.parquet`` file (or a hub id, with
-      ``split``); default: the small sample shipped with redstar-code
-      (``redstar_code/data/taco_sample.jsonl``, problems written for RedStar in TACO's format);
-    - ``split``: hub split when ``path`` is a hub id (default ``test``);
-    - ``limit``: evaluate the first ``limit`` problems only.
+    Args:
+        path: TACO's test set as a local ``.jsonl`` or ``.parquet`` file, or a hub id (with
+            ``split``); null evaluates on the small sample shipped with redstar-code
+            (``redstar_code/data/taco_sample.jsonl``, problems written for RedStar in TACO's
+            format).
+        split: The hub split to read when ``path`` is a hub id.
+        limit: Evaluate only the first this many problems (null evaluates them all).
     """
 
     name = "taco"

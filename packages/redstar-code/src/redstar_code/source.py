@@ -51,17 +51,23 @@ class TacoSource(Source):
     """TACO's problems (``question``, ``input_output`` tests, ``starter_code``, ``difficulty``,
     ``skill_types``, ``tags``) as code prompts whose reference is the ``input_output`` JSON.
 
-    - ``path``: a hub dataset id (default ``BAAI/TACO``, downloaded by ``datasets`` when you run
-      it) or a local table in TACO's schema (``.jsonl``, ``.json``, ``.parquet``, ``.arrow``, a
-      ``save_to_disk`` folder or a hub-style folder);
-    - ``split``: the split (``train``/``test``);
-    - ``name``, ``data_files``, ``revision``, ``streaming``: passed to ``datasets`` (``streaming``
-      with ``limit`` downloads only the rows needed);
-    - ``limit``: at most this many prompts;
-    - ``levels``: overrides of the label -> level map (``{"HARD": 8}``), see
-      :data:`~redstar_code.taco_rows.TACO_LEVELS`;
-    - ``skip_malformed``: skip malformed rows with a warning instead of stopping (off: a bad row
-      is an InputError naming file, line and field).
+    Args:
+        path: A hub dataset id (``BAAI/TACO`` is downloaded by ``datasets`` when you run it) or
+            a local table in TACO's schema (``.jsonl``, ``.json``, ``.parquet``, ``.arrow``, a
+            ``save_to_disk`` folder or a hub-style folder).
+        split: The split to read (``train`` or ``test``).
+        limit: Read at most this many prompts (null reads them all).
+        levels: Overrides of the TACO label to level map (``{"HARD": 8}``; see
+            :data:`~redstar_code.taco_rows.TACO_LEVELS`); a label mapped to null gives no level, and
+            the scorer decides.
+        skip_malformed: Whether malformed rows are skipped with a warning instead of stopping
+            the run (by default a bad row is an InputError naming the file, line and field).
+        name: The hub config passed to ``datasets``.
+        data_files: The data files passed to ``datasets``: a path, a pattern, a list or a
+            ``{split: files}`` mapping.
+        revision: The hub branch, tag or commit to read.
+        streaming: Whether rows are read as they download (with ``limit``, only the rows needed
+            are fetched).
     """
 
     name = "taco"

@@ -206,10 +206,10 @@ def to_prompt(problem: CodeProblem, source: str) -> Prompt:
 class SyntheticCodeSource(SyntheticSource):
     """Generated programming problems with TACO-format tests (no download).
 
-    Options: ``count`` problems in all, spread evenly over levels ``min_level`` to ``max_level``
-    (1-10, the program size, see :data:`CODE_LEVELS`); ``seed`` makes the set reproducible. The
-    prompt's ``reference`` is the TACO ``input_output`` JSON string; ``metadata`` has ``level``,
-    ``group`` and, for call-based problems, ``fn_name``.
+    A level (1 to 10) is the program's size (see :data:`CODE_LEVELS`). The prompt's
+    ``reference`` is the TACO ``input_output`` JSON string; ``metadata`` has ``level``, ``group``
+    and, for call-based problems, ``fn_name``. The options (``count``, ``seed``, ``min_level``,
+    ``max_level``) are described on :class:`redstar.synthetic.SyntheticSource`.
     """
 
     name = "synthetic-code"
@@ -227,10 +227,8 @@ class SyntheticCodeSource(SyntheticSource):
 class SyntheticCodeEvaluator(SyntheticHeldout):
     """A held-out benchmark of synthetic programming problems: ``count`` problems per level for
     each of ``levels`` (default 1-10), grouped by level. Disjoint from :class:`SyntheticCodeSource`
-    and the embedded models' training data whatever the seeds (see the module docstring).
-
-    ``path``: a JSON Lines file of prompt rows to evaluate instead of generating (a set saved earlier).
-    ``limit``: only the first N problems (``redstar eval`` passes both to every evaluator)."""
+    and the embedded models' training data whatever the seeds (see the module docstring). The
+    options are described on :class:`redstar.synthetic.SyntheticHeldout`."""
 
     name = "synthetic-code-heldout"
     domain = "code"

@@ -21,18 +21,23 @@ INSTRUCTION = (
 
 
 class CodeVerifier(Verifier):
-    """Runs the last ```python block of a response against TACO's ``input_output`` tests.
+    """Runs the last ```python block of a response against TACO's ``input_output`` tests. Its
+    options sit under the recipe's ``verifiers.code``.
 
-    Options (recipe ``verifiers.code``):
-
-    - ``timeout`` (4.0): wall-clock seconds per test (TACO's value);
-    - ``memory_mb`` (1024), ``max_output_mb`` (16), ``max_processes`` (32): sandbox limits;
-    - ``mode`` (``"strict"``): RedStar's comparison; ``"taco"`` reproduces TACO's checker
-      (see docs/code.md for the differences);
-    - ``float_tolerance`` (None): strict mode's absolute/relative tolerance for numbers;
-    - ``workers`` (None = the usable cores): candidates verified at once by ``verify_many``;
-    - ``python`` (None = this interpreter) and ``import_paths`` (none): the interpreter inside the
-      sandbox and extra directories of packages candidates may import.
+    Args:
+        timeout: Wall-clock seconds one test may run before it counts as failed (4, TACO's
+            value).
+        memory_mb: The memory one test may use, in MiB.
+        max_output_mb: The most output one test may write, in MiB.
+        max_processes: The most processes (and threads) one test may run at once.
+        mode: How outputs are compared: ``strict`` (RedStar's comparison) or ``taco`` (TACO's
+            own checker, for its published numbers; docs/code.md lists the differences).
+        float_tolerance: In ``strict`` mode, the absolute or relative difference by which
+            numbers may differ and still match; null compares the text exactly.
+        workers: How many candidates ``verify_many`` verifies at once (null: the usable cores).
+        python: The Python interpreter inside the sandbox (null: this interpreter).
+        import_paths: Extra directories of packages that candidates may import (each is shown
+            to the sandbox whole).
 
     Needs bubblewrap (``bwrap``); constructing the verifier fails with an install hint without it.
     A malformed reference (not TACO's ``input_output`` JSON) raises

@@ -48,16 +48,20 @@ def distinct_ngram_ratio(text: str, n: int = 8) -> float:
 
 
 class RepetitionFilter(Filter):
-    """Drops looping responses.
+    """Drops looping responses. Three signals, any of which drops the sample: a line repeated
+    too often, too few distinct n-grams, or a tail that repeats one unit back to back.
 
-    Three signals, any of which drops the sample:
-
-    - ``max_line_repeats``: a non-trivial line (at least ``min_line_chars`` characters) occurs
-      more often than this;
-    - ``min_distinct_ngrams``: the share of distinct word ``ngram``-grams falls below this (a
-      healthy trace re-uses phrases like "let me verify" but not whole passages);
-    - ``max_tail_chars``: the response ends in one unit repeated back to back covering more than
-      this many characters (and at least 3 times).
+    Args:
+        max_line_repeats: A non-trivial line (at least ``min_line_chars`` characters) that
+            occurs more often than this drops the sample.
+        min_line_chars: How long a line must be, in characters, to count for
+            ``max_line_repeats`` (short lines such as "So:" repeat in healthy traces).
+        ngram: The length, in words, of the n-grams ``min_distinct_ngrams`` counts.
+        min_distinct_ngrams: The sample is dropped when the share of distinct word
+            ``ngram``-grams falls below this (a healthy trace re-uses phrases like "let me
+            verify", but not whole passages).
+        max_tail_chars: The sample is dropped when it ends in one unit repeated back to back
+            (at least 3 times) covering more than this many characters.
     """
 
     name = "repetition"
@@ -120,7 +124,15 @@ def script_shares(text: str) -> dict[str, float]:
 
 class LanguageFilter(Filter):
     """Drops responses written in the wrong language or mixing languages: letters outside the
-    expected language's scripts may make up at most ``max_foreign_share`` of all letters."""
+    expected language's scripts may make up at most ``max_foreign_share`` of all letters (Greek
+    letters always count as expected, since mathematics writes with them).
+
+    Args:
+        expected: The language code responses should be written in: ``en``, ``fr``, ``de``,
+            ``es``, ``zh``, ``ja`` or ``ru``.
+        max_foreign_share: The largest share of a response's letters that may come from scripts
+            outside the expected language's.
+    """
 
     name = "language"
 

@@ -17,6 +17,7 @@ from math import comb
 from pathlib import Path
 from typing import Any
 
+from redstar.faults import check_completions, check_verdicts
 from redstar.interfaces import Sampler, SamplingParams, Verifier
 from redstar.records import Prompt
 from redstar.stats import mean_interval, pass_at_1_interval, wilson
@@ -114,9 +115,10 @@ def evaluate(
             on_progress(len(problems) - len(todo), len(problems))
         for start in range(0, len(todo), batch_size):
             batch = todo[start:start + batch_size]
-            completions = sampler.generate([verifier.messages(p) for p in batch], params)
+            completions = check_completions(sampler, sampler.generate([verifier.messages(p) for p in batch], params),
+                                            len(batch), params.n)
             pairs = [(c.text, p) for p, cs in zip(batch, completions) for c in cs]
-            verdicts = iter(verifier.verify_many(pairs))
+            verdicts = iter(check_verdicts(verifier, verifier.verify_many(pairs), len(pairs)))
             rows = []
             for prompt, cs in zip(batch, completions):
                 samples = []

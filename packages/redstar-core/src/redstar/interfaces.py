@@ -3,8 +3,11 @@ Filter. Plugins hand these classes (not instances) to the ``register`` callables
 :mod:`redstar.hookspecs`; RedStar instantiates them with the options of the recipe.
 
 Every constructor takes keyword options only. RedStar checks a recipe's options against the
-constructor's signature before calling it, so a misspelt option is reported with the recipe file
-and key instead of a ``TypeError`` deep in a run.
+constructor's signature before calling it, names and type hints (:mod:`redstar.plugin_options`),
+so a misspelt option or a value of the wrong type is reported with the recipe file and key
+instead of a ``TypeError`` deep in a run. Each option is described in the ``Args:`` section of
+the class's Google-style docstring, one whole sentence or more per option; that is what
+``redstar plugins --options`` prints.
 """
 
 from __future__ import annotations
@@ -84,6 +87,10 @@ class Sampler(ABC):
     are asked (up to the numerical noise of batching on the hardware). A sampler that cannot
     honour it (a server that ignores seeds, say) uses ``params.seed`` instead and says so in its
     docstring. Temperature 0 is greedy and needs no seed.
+
+    Args:
+        model: The model to sample, as the recipe names it (``models.teacher``, or the model
+            under evaluation): set by RedStar, never by a recipe's options.
     """
 
     name: ClassVar[str]
@@ -212,7 +219,8 @@ def constructor(cls: type) -> Callable[..., Any]:
 
 def options_of(cls: type) -> dict[str, Any]:
     """The keyword options a plugin class takes, with defaults (``inspect.Parameter.empty`` if
-    required). Used to validate recipes and to document plugins in ``redstar plugins``."""
+    required). Used to validate recipes and to document plugins in ``redstar plugins``; their
+    type hints and descriptions are read by :func:`redstar.plugin_options.option_specs`."""
     import inspect
 
     params = inspect.signature(constructor(cls)).parameters

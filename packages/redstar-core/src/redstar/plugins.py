@@ -2,9 +2,12 @@
 
 Plugins come from the ``redstar`` entry-point group. The environment variable ``REDSTAR_PLUGINS``
 (a comma-separated allowlist, also set by ``redstar --plugins``) limits which installed plugins
-load; core's built-in plugins always load. A plugin that fails to import, or whose hook raises,
-is reported by name in :attr:`Host.failures` while every other plugin keeps working. Two plugins
-registering one name is not such a failure but an error for the whole host
+load; core's built-in plugins always load. A plugin that fails to import, whose hook raises or
+returns the wrong type, that implements a hook no spec declares (a misspelt
+``redstar_register_filter``), or that registers a class which does not subclass its kind's base
+is *failed*: it is reported in :attr:`Host.failures`, contributes nothing (none of its classes,
+stages or recipe parts), and every other plugin keeps working. Two plugins registering one name
+are recorded in :attr:`Registry.duplicates`; asking for that name is an error naming both
 (:class:`DuplicateRegistration`): which of the two a recipe would get is not for RedStar to guess.
 """
 
@@ -12,9 +15,10 @@ from __future__ import annotations
 
 import copy
 import importlib
+import inspect
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -22,7 +26,19 @@ from typing import Any
 import pluggy
 
 from redstar import hookspecs
-from redstar.errors import PluginError
+from redstar.errors import PluginError, RedStarError
+from redstar.faults import Origin, record_class, record_plugin, shown
+from redstar.plugin_checks import (
+    HOOK_RETURNS,
+    BadRegistration,
+    check_class,
+    check_loaded,
+    hook_problems,
+    one_line,
+    problems,
+    raised_at,
+)
+from redstar.registry import REGISTER_HOOKS, DuplicateRegistration, PluginInfo, Registry
 
 ENTRY_POINT_GROUP = "redstar"
 ALLOWLIST_ENV = "REDSTAR_PLUGINS"
@@ -38,26 +54,6 @@ BUILTIN_MODULES = (
 
 EMBEDDED_MODELS_HOOK = "redstar_embedded_models"
 
-#: hook name -> the kind of thing it registers, as shown by ``redstar plugins``.
-REGISTER_HOOKS = {
-    "redstar_register_sources": "sources",
-    "redstar_register_scorers": "scorers",
-    "redstar_register_samplers": "samplers",
-    "redstar_register_verifiers": "verifiers",
-    "redstar_register_filters": "filters",
-    "redstar_register_trainers": "trainers",
-    "redstar_register_evaluators": "evaluators",
-}
-
-
-class DuplicateRegistration(PluginError):
-    """Two plugins registered the same name (a class key, or an embedded model name)."""
-
-    def __init__(self, what: str, key: str, first: str, second: str) -> None:
-        super().__init__(f"{what} {key!r} is registered by both {first!r} and {second!r}")
-        self.what, self.key, self.plugins = what, key, (first, second)
-
-
 @dataclass(frozen=True)
 class EmbeddedModel:
     """A model a plugin ships (``embedded:NAME``): its ``folder`` holds ``config.json``."""
@@ -65,40 +61,6 @@ class EmbeddedModel:
     name: str
     folder: Path
     plugin: str
-
-
-def _key(kind: str, cls: type) -> str:
-    attr = "domain" if kind == "verifiers" else "name"
-    key = getattr(cls, attr, None)
-    if not isinstance(key, str) or not key:
-        raise PluginError(f"{cls.__qualname__} has no {attr!r} string, which registering {kind} needs")
-    return key
-
-
-@dataclass
-class PluginInfo:
-    name: str
-    version: str | None
-    module: str
-    builtin: bool
-    provides: dict[str, list[str]] = field(default_factory=dict)
-    hooks: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Registry:
-    """Everything the loaded plugins registered, by kind then key, and who registered it."""
-
-    items: dict[str, dict[str, type]] = field(default_factory=lambda: {k: {} for k in REGISTER_HOOKS.values()})
-    owners: dict[tuple[str, str], str] = field(default_factory=dict)
-
-    def get(self, kind: str, key: str) -> type:
-        try:
-            return self.items[kind][key]
-        except KeyError:
-            known = ", ".join(sorted(self.items[kind])) or "none"
-            hint = " (is the plugin that provides it installed and selected with --plugins?)"
-            raise PluginError(f"no {kind[:-1]} named {key!r}; registered: {known}{hint}") from None
 
 
 class Host:
@@ -109,8 +71,13 @@ class Host:
                  builtins: bool = True) -> None:
         self.pm = pluggy.PluginManager("redstar")
         self.pm.add_hookspecs(hookspecs)
+        #: plugin name -> what went wrong (one line); a failed plugin contributes nothing.
         self.failures: dict[str, str] = {}
+        #: The plugins named by the allowlist (``REDSTAR_PLUGINS``/``allow``), None for all.
+        self.allowed: set[str] | None = None
         self._infos: dict[str, PluginInfo] = {}
+        #: Plugins that failed before they could register (an import error), for messages.
+        self._origins: dict[str, Origin] = {}
         self._registry: Registry | None = None
         self._models: dict[str, EmbeddedModel] | None = None
         #: The folders the plugins' list answers to ``redstar_embedded_models`` named (error messages).
@@ -127,7 +94,7 @@ class Host:
         if allow is None:
             env = os.environ.get(ALLOWLIST_ENV, "").strip()
             allow = [p.strip() for p in env.split(",") if p.strip()] if env else None
-        wanted = None if allow is None else set(allow)
+        wanted = self.allowed = None if allow is None else set(allow)
         found = set()
         for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
             found.add(ep.name)
@@ -135,16 +102,20 @@ class Host:
                 continue
             if self.pm.has_plugin(ep.name):
                 continue
+            version = ep.dist.version if ep.dist is not None else None
+            dist = ep.dist.name if ep.dist is not None else None
+            entry = f"{ep.name} = {ep.value}"
+            self._origins[ep.name] = Origin(ep.name, ep.module, dist, version, entry)
             try:
                 plugin = ep.load()
             except Exception as exc:  # a broken plugin must not take the host down
-                self.failures[ep.name] = f"import failed: {type(exc).__name__}: {exc}"
+                self.failures[ep.name] = f"import failed: {type(exc).__name__}: {one_line(exc)}"
                 continue
-            version = ep.dist.version if ep.dist is not None else None
             try:
-                self.register(plugin, name=ep.name, version=version)
+                self.register(plugin, name=ep.name, version=version, dist=dist, entry_point=entry)
             except Exception as exc:
-                self.failures[ep.name] = f"registration failed: {type(exc).__name__}: {exc}"
+                # pluggy checks each hook's arguments against its spec (``register`` misspelt...)
+                self.failures[ep.name] = f"registration failed: {type(exc).__name__}: {one_line(exc)}"
         if wanted is not None:
             for missing in sorted(wanted - found):
                 self.failures[missing] = (
@@ -153,13 +124,20 @@ class Host:
                 )
 
     def register(self, plugin: Any, name: str | None = None, version: str | None = None,
-                 builtin: bool = False) -> str:
-        """Register a plugin object (a module or any object with hook implementations)."""
+                 builtin: bool = False, dist: str | None = None, entry_point: str | None = None) -> str:
+        """Register a plugin object (a module or any object with hook implementations). A
+        function that looks like a hook but is not one (a misspelt name, a missing
+        ``@hookimpl``) makes the plugin failed."""
         name = self.pm.register(plugin, name=name)
         if name is None:
             raise PluginError(f"plugin {name!r} is already registered")
         module = getattr(plugin, "__name__", type(plugin).__module__)
-        self._infos[name] = PluginInfo(name=name, version=version, module=module, builtin=builtin)
+        info = self._infos[name] = PluginInfo(name=name, version=version, module=module, builtin=builtin,
+                                              dist=dist, entry_point=entry_point)
+        record_plugin(info.origin)
+        problems = hook_problems(self.pm, plugin, name)
+        if problems:
+            self.failures[name] = "; ".join(problems)
         self._registry = None
         self._models = None
         return name
@@ -182,6 +160,8 @@ class Host:
         for info in self._infos.values():
             info.provides = {}
             info.hooks = []
+        # (kind, key) -> every (plugin, class) that registered it, in registration order
+        offered: dict[tuple[str, str], list[tuple[str, type]]] = {}
         for hook_name, kind in REGISTER_HOOKS.items():
             hook = getattr(self.pm.hook, hook_name)
             for impl in hook.get_hookimpls():
@@ -190,22 +170,30 @@ class Host:
                     continue
 
                 def register(cls: type, _kind: str = kind, _plugin: str = plugin_name) -> None:
-                    key = _key(_kind, cls)
-                    owner = registry.owners.get((_kind, key))
-                    if owner is not None and owner != _plugin:
-                        raise DuplicateRegistration(_kind[:-1], key, owner, _plugin)
-                    registry.items[_kind][key] = cls
-                    registry.owners[(_kind, key)] = _plugin
+                    key = check_class(_kind, cls)
                     info = self._infos.get(_plugin)
                     if info is not None:
-                        info.provides.setdefault(_kind, []).append(key)
+                        record_class(cls, info.origin, _kind, key)
+                    by = offered.setdefault((_kind, key), [])
+                    if all(plugin != _plugin for plugin, _ in by):
+                        by.append((_plugin, cls))
 
                 try:
                     impl.function(register=register)
-                except DuplicateRegistration:
-                    raise
                 except Exception as exc:
                     self._fail(plugin_name, hook_name, exc)
+        # A failed plugin contributes nothing, not even what it registered before it failed.
+        for (kind, key), by in offered.items():
+            usable = [(plugin, cls) for plugin, cls in by if plugin not in self.failures]
+            if not usable:
+                continue
+            registry.owners[(kind, key)], registry.items[kind][key] = usable[0]
+            if len(usable) > 1:
+                registry.duplicates[(kind, key)] = [plugin for plugin, _ in usable]
+            for plugin, _ in usable:
+                provider = self._infos.get(plugin)
+                if provider is not None:
+                    provider.provides.setdefault(kind, []).append(key)
         for hook_name in ("redstar_default_recipe", "redstar_default_rl", "redstar_pipeline_stages", EMBEDDED_MODELS_HOOK,
                           "redstar_register_commands", *REGISTER_HOOKS):
             for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
@@ -215,10 +203,47 @@ class Host:
         return registry
 
     def _fail(self, plugin_name: str, hook_name: str, exc: Exception) -> None:
-        self.failures[plugin_name] = f"{hook_name} raised {type(exc).__name__}: {exc}"
+        """Record that ``plugin_name``'s ``hook_name`` raised ``exc`` (or answered what its spec
+        does not allow: a :class:`BadRegistration`); its first failure is the one kept. The
+        registry is rebuilt without it on next use."""
+        if plugin_name in self.failures:
+            return
+        if isinstance(exc, BadRegistration):
+            self.failures[plugin_name] = f"{hook_name}: {exc}"
+        else:
+            self.failures[plugin_name] = f"{hook_name} raised {type(exc).__name__}: {one_line(exc)}{raised_at(exc)}"
+        self._registry = None
+        self._models = None
 
     def get(self, kind: str, key: str) -> type:
-        return self.registry.get(kind, key)
+        try:
+            return self.registry.get(kind, key)
+        except DuplicateRegistration:
+            raise
+        except PluginError as exc:
+            failed = [f"{self.origin(n).describe()} ({problem})" for n, problem in self.failures.items()]
+            if not failed:
+                raise
+            raise PluginError(f"{exc}; these plugins failed to load and may be the one: {'; '.join(failed)}") from None
+
+    # -- problems ------------------------------------------------------------------------
+    def origin(self, name: str) -> Origin:
+        """How messages name plugin ``name``: its distribution and entry point where known."""
+        info = self._infos.get(name)
+        if info is not None:
+            return info.origin
+        return self._origins.get(name) or Origin(name, "")
+
+    def implements(self, name: str, hook_name: str) -> bool:
+        return any(impl.plugin_name == name for impl in getattr(self.pm.hook, hook_name).get_hookimpls())
+
+    def problems(self) -> list[str]:
+        """One line per failed plugin and per name more than one plugin registered."""
+        return problems(self)
+
+    def check_loaded(self, warn: Callable[[str], None]) -> None:
+        """Before a run's first stage: stop or warn about the plugin problems (:func:`~redstar.plugin_checks.check_loaded`)."""
+        check_loaded(self, warn)
 
     # -- defaults ------------------------------------------------------------------------
     def default_rl(self) -> list[dict[str, Any]]:
@@ -264,9 +289,7 @@ class Host:
                     self.model_folders.append((plugin_name, folder))
                     children = sorted(folder.iterdir()) if folder.is_dir() else []
                     found += [(child.name, child) for child in children if (child / "config.json").is_file()]
-            else:
-                self._fail(plugin_name, EMBEDDED_MODELS_HOOK, PluginError(
-                    f"returned a {type(declared).__name__}; expected a dict of name -> folder or a list of folders"))
+            else:  # call_each lets only these types through
                 continue
             for name, folder in found:
                 owner = models.get(name)
@@ -282,14 +305,24 @@ class Host:
         return [n for n, i in self._infos.items() if include_builtin or not i.builtin]
 
     def call_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
-        """Call a hook plugin by plugin, returning (plugin name, result) pairs; a plugin whose
-        hook raises is recorded in ``failures`` instead of stopping the others."""
+        """Call a hook plugin by plugin, returning (plugin name, result) pairs. Failed plugins
+        are not asked; a plugin whose hook raises, or answers a type its spec does not allow
+        (:data:`HOOK_RETURNS`), is recorded in ``failures`` instead of stopping the others."""
+        _ = self.registry  # registering first: a plugin whose registration failed is known
         results = []
+        allowed, expected = HOOK_RETURNS.get(hook_name, ((object,), ""))
         for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
+            if impl.plugin_name in self.failures:
+                continue
             try:
-                results.append((impl.plugin_name, impl.function(**kwargs)))
+                answer = impl.function(**kwargs)
             except Exception as exc:
                 self._fail(impl.plugin_name, hook_name, exc)
+                continue
+            if not isinstance(answer, allowed):
+                self._fail(impl.plugin_name, hook_name, BadRegistration(f"returned {shown(answer)}; expected {expected}"))
+                continue
+            results.append((impl.plugin_name, answer))
         return results
 
 
@@ -319,7 +352,6 @@ def instantiate(cls: type, options: dict[str, Any],
     from redstar.interfaces import constructor, options_of
 
     accepted = options_of(cls)
-    import inspect
 
     takes_any = any(p.kind is p.VAR_KEYWORD for p in inspect.signature(constructor(cls)).parameters.values())
     for key in options:
@@ -332,9 +364,18 @@ def instantiate(cls: type, options: dict[str, Any],
             raise (where(key, msg) if where else PluginError(msg))
     try:
         return cls(**options)
+    except PluginError:
+        raise
     except (ValueError, TypeError) as exc:
         # A constructor that rejects a value (a negative timeout, an unknown mode) is the user's
         # option to fix, not a crash: say which plugin and why (``where(None, ...)`` names the
         # recipe section, since the exception does not say which option it was).
         msg = f"{cls.__name__} rejected its options {options!r}: {exc}"
         raise (where(None, msg) if where else PluginError(msg)) from exc
+    except Exception as exc:  # any other exception of a plugin's constructor is the plugin's fault
+        from redstar.faults import DEBUG_HINT, fault
+
+        if isinstance(exc, RedStarError):
+            raise
+        raise fault(cls, "__init__", f"raised {type(exc).__name__}: {one_line(exc)}{raised_at(exc)}; "
+                                     f"{DEBUG_HINT}") from exc

@@ -1,5 +1,5 @@
-"""What ran: the recipe (name and hash), the models, the backends, RedStar's and each plugin's
-version, and the machine, for ``summary.json`` and the top of the report.
+"""What ran: the recipe (name and hash), the models, the backends, the scorer, the trainer of each
+trained model, RedStar's and each plugin's version, and the machine, for ``summary.json`` and the top of the report.
 
 A report read weeks later (or sent to someone else) must say what produced its numbers. Nothing
 here may fail a run that has finished its work: every lookup that can go wrong (an unresolvable
@@ -76,6 +76,13 @@ def machine() -> dict[str, Any]:
     }
 
 
+def _trainers(recipe: Any) -> dict[str, str]:
+    """Model tag -> the registered name of the trainer that makes it (``{"sft": "sft", "dpo": "dpo"}``)."""
+    from redstar.pipeline.training import training_steps
+
+    return {tag: step.trainer for _, _, step, tag in training_steps(recipe)}
+
+
 def describe_run(recipe: Any, host: Any) -> dict[str, Any]:
     """The provenance of a run of ``recipe`` with ``host``'s plugins, as plain JSON values."""
     import redstar
@@ -85,6 +92,8 @@ def describe_run(recipe: Any, host: Any) -> dict[str, Any]:
         "teacher": _model(recipe.models.teacher, host),
         "student": _model(recipe.models.student, host),
         "backends": {"sampling": recipe.sampling.backend, "evaluation": recipe.evaluation.backend},
+        "scorer": recipe.scoring.scorer,
+        "trainers": _trainers(recipe),
         "redstar": redstar.__version__,
         "plugins": _plugins(host),
         "machine": machine(),

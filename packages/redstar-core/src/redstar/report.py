@@ -28,13 +28,14 @@ from redstar.report_tables import (
     fmt_pass,
     funnel_table,
     group_order,
+    model_label,
     print_summary,
     score_cell,
     score_table,
 )
 
 __all__ = ["CHAR_INCHES", "COMPARISON_COLUMNS", "LABEL_WRAP", "PLOTS", "TESTS", "comparison_table", "comparisons",
-           "domain_funnel_table", "fmt_pass", "funnel_table", "group_order", "make_plots", "print_summary",
+           "domain_funnel_table", "fmt_pass", "funnel_table", "group_order", "make_plots", "model_label", "print_summary",
            "provenance_rows", "score_table", "write_report"]
 
 
@@ -102,6 +103,10 @@ def provenance_rows(provenance: dict[str, Any]) -> list[str]:
     backends = provenance.get("backends", {})
     if backends:
         rows.append(("backends", ", ".join(f"{k}: {v}" for k, v in backends.items())))
+    if provenance.get("scorer"):
+        rows.append(("scorer", str(provenance["scorer"])))
+    if provenance.get("trainers"):
+        rows.append(("trainers", ", ".join(f"{tag}: {name}" for tag, name in provenance["trainers"].items())))
     if provenance.get("redstar"):
         rows.append(("RedStar", str(provenance["redstar"])))
     plugins = [p for p in provenance.get("plugins", []) if not p.get("builtin")]  # core's are RedStar's version
@@ -136,7 +141,8 @@ def write_report(run_dir: str | Path, summary: dict[str, Any]) -> tuple[Path, Pa
     if summary.get("scores"):
         tags = list(summary["scores"])
         lines += ["", "## Scores", "", SCORE_LEGEND, "",
-                  "| evaluator | " + " | ".join(tags) + " |", "|---|" + "---|" * len(tags)]
+                  "| evaluator | " + " | ".join(model_label(summary, t) for t in tags) + " |",
+                  "|---|" + "---|" * len(tags)]
         for name in sorted({e for per in summary["scores"].values() for e in per}):
             cells = []
             for tag in tags:

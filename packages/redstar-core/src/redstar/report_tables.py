@@ -94,12 +94,34 @@ def _comparison_rows(found: dict[str, Any]) -> list[str]:
     return rows
 
 
+def model_label(summary: dict[str, Any], tag: str) -> str:
+    """A model's column title: its tag, with the registered name of the trainer that made it where
+    the tag does not say it (``sft (my-sft)``; ``dpo`` and ``dpo-1`` say it)."""
+    trainer = (summary.get("provenance") or {}).get("trainers", {}).get(tag)
+    if not trainer or tag == trainer or tag.startswith(f"{trainer}-"):
+        return tag
+    return f"{tag} ({trainer})"
+
+
+def what_ran(summary: dict[str, Any]) -> str | None:
+    """One line naming the components a run used: the scorer, the samplers, the trainers."""
+    provenance = summary.get("provenance") or {}
+    parts = []
+    if provenance.get("scorer"):
+        parts.append(f"scorer {provenance['scorer']}")
+    backends = provenance.get("backends") or {}
+    parts += [f"{use} sampler {name}" for use, name in backends.items()]
+    if provenance.get("trainers"):
+        parts.append("trainers " + ", ".join(f"{tag}: {name}" for tag, name in provenance["trainers"].items()))
+    return "; ".join(parts) or None
+
+
 def score_table(summary: dict[str, Any]) -> Table:
     table = Table(title=f"Scores ({SCORE_LEGEND})")
     table.add_column("evaluator")
     tags = list(summary.get("scores", {}))
     for tag in tags:
-        table.add_column(tag, justify="right")
+        table.add_column(model_label(summary, tag), justify="right")
     evaluators = sorted({e for per in summary.get("scores", {}).values() for e in per})
     for name in evaluators:
         cells = []
@@ -139,6 +161,9 @@ def domain_funnel_table(summary: dict[str, Any]) -> Table | None:
 
 def print_summary(summary: dict[str, Any], console: Console | None = None) -> None:
     console = console or Console()
+    ran = what_ran(summary)
+    if ran:
+        console.print(f"[dim]ran with: {ran}[/dim]")
     console.print(funnel_table(summary))
     per_domain = domain_funnel_table(summary)
     if per_domain is not None:

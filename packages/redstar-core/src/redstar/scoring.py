@@ -17,8 +17,10 @@ def clamp_level(value: float) -> float:
 class GivenScorer(Scorer):
     """Use the difficulty the source attached to each prompt (``prompt.difficulty``).
 
-    ``default``: the level for prompts that carry none; without it such a prompt is an error,
-    because silently treating an unknown difficulty as easy or hard would skew selection.
+    Args:
+        default: The level given to prompts that carry none. Without it such a prompt is an
+            error, because silently treating an unknown difficulty as easy or hard would skew
+            selection.
     """
 
     name = "given"

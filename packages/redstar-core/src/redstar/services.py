@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from redstar.faults import check_problems, check_verdict, check_verdicts
 from redstar.interfaces import Evaluator, Sampler, SamplingParams, Verifier
 from redstar.records import Prompt, Verdict
 
@@ -45,7 +46,8 @@ class VerifierPool:
             by_domain.setdefault(prompt.domain, []).append(i)
         verdicts: list[Verdict | None] = [None] * len(items)
         for domain, indices in by_domain.items():
-            results = self.verifier(domain).verify_many([items[i] for i in indices])
+            verifier = self.verifier(domain)
+            results = check_verdicts(verifier, verifier.verify_many([items[i] for i in indices]), len(indices))
             for i, verdict in zip(indices, results):
                 verdicts[i] = verdict
         return verdicts  # type: ignore[return-value]
@@ -65,7 +67,8 @@ def rule_reward(verifiers: Any) -> Callable[[Sequence[Mapping[str, Any]], Sequen
     def reward(rows: Sequence[Mapping[str, Any]], responses: Sequence[str]) -> list[float]:
         out = []
         for row, response in zip(rows, responses):
-            verdict = verifiers.verifier(row["domain"]).verify(response, row["reference"], row.get("metadata") or {})
+            verifier = verifiers.verifier(row["domain"])
+            verdict = check_verdict(verifier, verifier.verify(response, row["reference"], row.get("metadata") or {}))
             out.append(float(verdict.reward))
         return out
 
@@ -78,7 +81,7 @@ def evaluate_on(board: Any, label: str, evaluator: Evaluator, sampler: Sampler, 
     per-problem rows to ``results_file`` (a rerun resumes there); the :class:`Score`."""
     from redstar.evaluation import evaluate
 
-    problems = evaluator.load()
+    problems = check_problems(evaluator, evaluator.load())
     with board.task(label, len(problems)) as update:
         return evaluate(evaluator.name, problems, sampler, verifier, params, results_file,
                         on_progress=lambda done, total: update(done, total))

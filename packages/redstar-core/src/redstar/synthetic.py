@@ -121,8 +121,15 @@ class _Synthetic(ABC):
 
 
 class SyntheticSource(_Synthetic, Source):
-    """A source of generated problems. Options: ``count`` problems in all, spread evenly over the
-    levels ``min_level`` to ``max_level``; ``seed`` makes the set reproducible."""
+    """A source of generated problems, spread evenly over a band of levels.
+
+    Args:
+        count: How many problems in all, spread evenly over the levels ``min_level`` to
+            ``max_level``.
+        seed: The seed the problems are drawn with: the same seed gives the same set.
+        min_level: The easiest level generated (1 to 10).
+        max_level: The hardest level generated (1 to 10).
+    """
 
     def __init__(self, count: int = 200, seed: int = 0, min_level: int = 1, max_level: int = 10) -> None:
         self.count = positive(self.label, "count", count)
@@ -140,10 +147,17 @@ class SyntheticSource(_Synthetic, Source):
 
 class SyntheticHeldout(_Synthetic, Evaluator):
     """A held-out benchmark of generated problems: ``count`` problems per level for each of
-    ``levels`` (default: every level), drawn for ``seed``.
+    ``levels``, drawn for ``seed``.
 
-    ``path``: a JSON Lines file of prompt rows to evaluate instead of generating (a set saved earlier).
-    ``limit``: only the first N problems (``redstar eval`` passes both to every evaluator)."""
+    Args:
+        count: How many problems per level.
+        seed: The seed the problems are drawn with: the same seed gives the same set.
+        levels: The levels generated (null: every level the generator knows).
+        path: A JSON Lines file of prompt rows to evaluate instead of generating (a set saved
+            earlier).
+        limit: Evaluate only the first this many problems (``redstar eval`` passes ``path`` and
+            ``limit`` to every evaluator).
+    """
 
     def __init__(self, count: int = 10, seed: int = 0, levels: list[int] | None = None,
                  path: str | None = None, limit: int | None = None) -> None:

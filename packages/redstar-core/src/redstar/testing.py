@@ -9,6 +9,10 @@ plugin with redstar-core.
   against the fresh host and re-raises unexpected exceptions with their traceback.
 - ``tiny_lm``: path to a randomly initialised tiny Qwen2 model with a trained tokenizer and
   RedStar's chat template, built once per session.
+- ``toy_domain``: registers the ``toy`` domain (:mod:`redstar.toy_domain`: a source, a verifier,
+  the ``toy-teacher`` sampler and the ``toy-bench`` evaluator) in the test's host and returns a
+  :class:`~redstar.toy_domain.ToyDomain`, whose ``recipe(path, **changes)`` writes a recipe that
+  runs it: the place to test a sampler, scorer, filter or stage in a real run.
 """
 
 from __future__ import annotations
@@ -46,6 +50,14 @@ def register_plugin(redstar_host: Any) -> Callable[..., str]:
         return redstar_host.register(plugin, name=name, version=version)
 
     return register
+
+
+@pytest.fixture
+def toy_domain(register_plugin: Callable[..., str]) -> Any:
+    from redstar.toy_domain import ToyDomain, ToyPlugin
+
+    register_plugin(ToyPlugin(), name="toy")
+    return ToyDomain()
 
 
 @pytest.fixture

@@ -17,8 +17,20 @@ from redstar_geo.sources import SyntheticGeoSource
 
 
 class GeoQAEvaluator(Evaluator):
-    """GeoQA test (754 problems) in G-LLaVA's jsonl form, or GeoQA's ``test.pk``. Options as
-    the ``geoqa`` source; ``path=None`` uses the bundled 8-row sample."""
+    """GeoQA test (754 problems) in G-LLaVA's jsonl form, or GeoQA's ``test.pk``.
+
+    Args:
+        path: G-LLaVA's test jsonl (a folder, or a questions file plus ``answers``) or GeoQA's
+            ``test.pk``; null evaluates on the bundled 8-row sample.
+        answers: G-LLaVA's answers file, when ``path`` is its questions file.
+        image_root: Where the rows' ``image`` paths start (by default the folder of ``path``).
+        image_dir: Where the diagrams of a pickle are written (by default a folder under
+            ``$REDSTAR_CACHE/geo``).
+        missing_image: What a problem whose diagram is missing does: ``error`` stops with the
+            file, line and field, ``skip`` leaves it out (counted in the log), ``text-only``
+            keeps it without an image.
+        limit: Evaluate only the first this many problems (null evaluates them all).
+    """
 
     name = "geoqa"
     domain = "geo"
@@ -34,9 +46,17 @@ class GeoQAEvaluator(Evaluator):
 
 
 class MathVistaGeoEvaluator(Evaluator):
-    """MathVista-GEO: the 208 "geometry problem solving" rows of MathVista testmini
-    (``path``: ``testmini.json`` or its folder; ``image_root`` defaults to that folder).
-    ``path=None`` uses the bundled 8-row sample."""
+    """MathVista-GEO: the 208 "geometry problem solving" rows of MathVista testmini.
+
+    Args:
+        path: MathVista's ``testmini.json`` or its folder; null evaluates on the bundled 8-row
+            sample.
+        image_root: Where the rows' image paths start (by default the folder of ``path``).
+        missing_image: What a problem whose diagram is missing does: ``error`` stops with the
+            file, line and field, ``skip`` leaves it out (counted in the log), ``text-only``
+            keeps it without an image.
+        limit: Evaluate only the first this many problems (null evaluates them all).
+    """
 
     name = "mathvista-geo"
     domain = "geo"
@@ -52,8 +72,19 @@ class MathVistaGeoEvaluator(Evaluator):
 
 class Geometry3KEvaluator(Evaluator):
     """Geometry3K test (601 problems, ids 2401-3001) from InterGPS's folders
-    (``path/test/<id>/``), diagram ``img_diagram.png``. ``path=None`` uses the bundled 6-problem
-    sample (point-annotated diagrams)."""
+    (``path/test/<id>/``).
+
+    Args:
+        path: The Geometry3K folder; null evaluates on the bundled 6-problem sample (with
+            point-annotated diagrams).
+        split: The split to read.
+        diagram: The diagram file of each problem (``img_diagram_point.png`` is the
+            point-annotated variant).
+        missing_image: What a problem whose diagram is missing does: ``error`` stops with the
+            file, line and field, ``skip`` leaves it out (counted in the log), ``text-only``
+            keeps it without an image.
+        limit: Evaluate only the first this many problems (null evaluates them all).
+    """
 
     name = "geometry3k"
     domain = "geo"
@@ -68,8 +99,22 @@ class Geometry3KEvaluator(Evaluator):
 
 
 class SyntheticGeoHeldoutEvaluator(Evaluator):
-    """Synthetic problems from the held-out split (disjoint from ``synthetic-geo``'s). Options
-    as that source; written as Geometry3K folders by default so a second reader is exercised."""
+    """Synthetic problems from the held-out split (disjoint from ``synthetic-geo``'s), written
+    as Geometry3K folders by default so that a second reader is exercised.
+
+    Args:
+        count: How many problems are generated.
+        seed: The seed the problems are drawn with: the same seed gives the same set.
+        levels: The levels (1 to 10) of the variants generated (null: every level; see
+            :mod:`redstar_geo.synthetic.problems`).
+        kinds: The kinds of problem generated (null: every kind).
+        format: The published layout the problems are written in and read back from:
+            ``gllava``, ``geometry3k`` or ``mathvista``.
+        out_dir: Where the problems are written (null: a folder under ``$REDSTAR_CACHE/geo``
+            named after the options).
+        image_size: The side of each diagram, in pixels.
+        limit: Evaluate only the first this many problems (null evaluates them all).
+    """
 
     name = "synthetic-geo-heldout"
     domain = "geo"

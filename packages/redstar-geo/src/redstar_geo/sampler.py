@@ -27,19 +27,27 @@ from redstar_geo.vlm.loading import NATIVE, LoadedVLM, load_vlm, stop_token_ids
 
 
 class InternVLSampler(Sampler):
-    """Generate with an InternVL checkpoint (``embedded:NAME``, a local folder or a hub id such
-    as ``OpenGVLab/InternVL3-8B-hf``; original ``OpenGVLab/InternVL2-8B`` needs
-    ``trust_remote_code`` and the ``internvl2`` extra).
-
-    Options: ``device`` (``auto``: CUDA when available), ``dtype`` (``auto``: bf16 on a GPU that
-    has it, fp32 on CPU), ``batch_size`` (sequences per ``generate`` call; each of the ``n``
-    samples of a conversation is its own sequence, because ``num_return_sequences`` would repeat
-    a multi-tile image's pixel rows tile by tile), ``max_tiles`` (override the checkpoint's
-    dynamic-tiling limit; lower it to save memory), ``trust_remote_code``,
-    ``attn_implementation``.
+    """Generate with an InternVL checkpoint.
 
     The model loads on the first :meth:`generate` and stays until :meth:`close`. Set
     :attr:`on_progress` to be told ``(completions done, completions asked)`` after each batch.
+
+    Args:
+        model: The checkpoint: ``embedded:NAME``, a local folder or a hub id such as
+            ``OpenGVLab/InternVL3-8B-hf`` (the original ``OpenGVLab/InternVL2-8B`` needs
+            ``trust_remote_code`` and the ``internvl2`` extra).
+        device: Where the model runs: ``auto`` (CUDA when available, else the CPU), ``cpu`` or
+            ``cuda``.
+        dtype: The weights' precision: ``auto`` (bf16 on a GPU that has it, fp32 on the CPU),
+            ``float32``, ``bfloat16`` or ``float16``.
+        batch_size: Sequences per ``generate`` call. Each of the ``n`` samples of a conversation
+            is its own sequence, because ``num_return_sequences`` would repeat a multi-tile
+            image's pixel rows tile by tile.
+        max_tiles: Overrides the checkpoint's dynamic-tiling limit (lower it to save memory);
+            null keeps the checkpoint's.
+        trust_remote_code: Whether a checkpoint's own modelling code from the hub may run.
+        attn_implementation: The attention kernel passed to ``from_pretrained``; null lets
+            transformers choose.
     """
 
     name = "internvl"

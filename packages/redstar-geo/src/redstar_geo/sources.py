@@ -17,14 +17,33 @@ from redstar_geo.synthetic.generate import FORMATS, digest, generate, select_var
 
 
 class GeoQASource(Source):
-    """GeoQA problems. ``path``: GeoQA's ``train.pk`` (the paper's 3,499 training questions),
-    G-LLaVA's test jsonl (a folder, or a questions file plus ``answers``), or G-LLaVA's training
-    file ``qa_tuning.json`` (LLaVA conversations; also as a folder holding it, a Parquet or
-    ``save_to_disk`` copy, or a hub dataset: ``split``, ``name``, ``data_files``, ``revision`` and
-    ``streaming`` go to ``datasets``). ``image_root``: where the rows' ``image`` paths start (a
-    hub table needs it); ``image_dir``: where a pickle's diagrams are written. ``missing_image``:
-    ``error`` | ``skip`` | ``text-only``. ``skip_malformed``: skip ``qa_tuning`` rows that are not
-    multiple-choice with a final ``Answer: X`` (counted in the log). ``limit``: first N problems."""
+    """GeoQA problems, from GeoQA's pickles, G-LLaVA's test jsonl or G-LLaVA's training file
+    (docs/geo.md describes each format).
+
+    Args:
+        path: GeoQA's ``train.pk`` (the paper's 3,499 training questions), G-LLaVA's test jsonl
+            (a folder, or a questions file plus ``answers``), or G-LLaVA's training file
+            ``qa_tuning.json`` (LLaVA conversations; also as a folder holding it, a Parquet or
+            ``save_to_disk`` copy, or a hub dataset).
+        answers: G-LLaVA's answers file, when ``path`` is its questions file.
+        image_root: Where the rows' ``image`` paths start (a hub table needs it; by default the
+            folder of ``path``).
+        image_dir: Where the diagrams of a pickle are written (by default a folder under
+            ``$REDSTAR_CACHE/geo``).
+        missing_image: What a problem whose diagram is missing does: ``error`` stops with the
+            file, line and field, ``skip`` leaves it out (counted in the log), ``text-only``
+            keeps it without an image.
+        limit: Read at most this many problems (null reads them all).
+        split: The split of a hub dataset or ``save_to_disk`` copy.
+        skip_malformed: Whether ``qa_tuning`` rows that are not multiple-choice with a final
+            ``Answer: X`` are skipped (counted in the log); by default such a row is an error.
+        name: The hub config passed to ``datasets``.
+        data_files: The data files passed to ``datasets``: a path, a pattern, a list or a
+            ``{split: files}`` mapping.
+        revision: The hub branch, tag or commit to read.
+        streaming: Whether rows are read as they download (with ``limit``, only the rows needed
+            are fetched).
+    """
 
     name = "geoqa"
     domain = "geo"
@@ -49,8 +68,19 @@ class GeoQASource(Source):
 
 
 class Geometry3KSource(Source):
-    """Geometry3K problems from InterGPS's folders (``path/<split>/<id>/data.json`` + diagram);
-    ``split`` defaults to ``train`` (ids 0-2100)."""
+    """Geometry3K problems from InterGPS's folders (``path/<split>/<id>/data.json`` and a
+    diagram).
+
+    Args:
+        path: The Geometry3K folder (holding ``train/``, ``val/``, ``test/``).
+        split: The split to read (``train`` holds ids 0-2100).
+        diagram: The diagram file of each problem (``img_diagram_point.png`` is the
+            point-annotated variant).
+        missing_image: What a problem whose diagram is missing does: ``error`` stops with the
+            file, line and field, ``skip`` leaves it out (counted in the log), ``text-only``
+            keeps it without an image.
+        limit: Read at most this many problems (null reads them all).
+    """
 
     name = "geometry3k"
     domain = "geo"
@@ -66,13 +96,20 @@ class Geometry3KSource(Source):
 
 class SyntheticGeoSource(Source):
     """Generated problems with exact answers and to-scale diagrams (training split; the
-    ``synthetic-geo-heldout`` evaluator never sees the same problem).
+    ``synthetic-geo-heldout`` evaluator never sees the same problem). Prompts carry their level
+    as ``difficulty``.
 
-    ``count`` problems from ``seed``; ``levels`` (1-10) and ``kinds`` select variants (see
-    :mod:`redstar_geo.synthetic.problems`); ``format`` is the published layout written and read
-    back (``gllava``, ``geometry3k``, ``mathvista``); ``out_dir`` defaults to a folder under
-    ``$REDSTAR_CACHE/geo``; ``image_size`` is the diagram's side in pixels. Prompts carry their
-    level as ``difficulty``.
+    Args:
+        count: How many problems are generated.
+        seed: The seed the problems are drawn with: the same seed gives the same set.
+        levels: The levels (1 to 10) of the variants generated (null: every level; see
+            :mod:`redstar_geo.synthetic.problems`).
+        kinds: The kinds of problem generated (null: every kind).
+        format: The published layout the problems are written in and read back from:
+            ``gllava``, ``geometry3k`` or ``mathvista``.
+        out_dir: Where the problems are written (null: a folder under ``$REDSTAR_CACHE/geo``
+            named after the options).
+        image_size: The side of each diagram, in pixels.
     """
 
     name = "synthetic-geo"

@@ -94,15 +94,20 @@ class Collator:
 class VLMSFTTrainer(HFTrainer):
     """Supervised fine-tuning for InternVL checkpoints (``kind = "sft"``).
 
-    Options shared with core's ``sft`` trainer, with the same meaning: ``epochs``,
-    ``max_steps``, ``learning_rate``, ``batch_size``, ``grad_accum``, ``max_length`` (tokens,
-    image tokens included; a longer response is truncated, a longer prompt is an error),
-    ``warmup_ratio``, ``lr_scheduler``, ``weight_decay``, ``gradient_checkpointing``,
-    ``deepspeed``, ``device``, ``save_steps``, ``save_total_limit``, ``resume``, ``report_to``,
-    ``seed``. Vision-language options: ``freeze_vision`` (default true), ``max_tiles`` (override
-    the checkpoint's tile limit), ``trust_remote_code`` (original InternVL2 checkpoints; not run
-    in RedStar's CI). The final model, tokenizer and processor files go to
-    ``<output_dir>/final``.
+    The options it shares with core's ``sft`` trainer (``epochs``, ``learning_rate``,
+    ``deepspeed``...) mean the same and are described on
+    :class:`~redstar.trainers.settings.HFOptions`. The final model, tokenizer and processor files
+    go to ``<output_dir>/final``.
+
+    Args:
+        max_length: The most tokens of one training row, image tokens included; a longer
+            response is truncated, a longer prompt is an error.
+        freeze_vision: Whether the vision tower stays frozen, so that only the language model
+            and the projector train.
+        max_tiles: Overrides the checkpoint's dynamic-tiling limit (lower it to save memory);
+            null keeps the checkpoint's.
+        trust_remote_code: Whether a checkpoint's own modelling code may run (the original
+            InternVL2 checkpoints need it; not run in RedStar's CI).
     """
 
     name = "vlm-sft"

@@ -48,9 +48,11 @@ def prompt_text(prompt: Prompt) -> str:
 class GeoVerifier(Verifier):
     """Scores geometry answers by option letter; see the module docs for the format and rewards.
 
-    ``llm_extractor_model``: optional model (path, ``embedded:NAME`` or hub id) asked to name the
-    chosen option when the rules find none. ``llm_extractor_sampler``: the registered sampler
-    that runs it (``transformers``, ``vllm``, ``openai``, ``internvl``).
+    Args:
+        llm_extractor_model: A model (a path, ``embedded:NAME`` or a hub id) asked to name the
+            chosen option when the rules find none; null uses the rules alone.
+        llm_extractor_sampler: The registered sampler that runs ``llm_extractor_model``
+            (``transformers``, ``vllm``, ``openai``, ``internvl``).
     """
 
     domain = "geo"

@@ -225,8 +225,10 @@ def evaluate_difficulty_model(model_dir: str | Path, prompts: Sequence[Prompt], 
 class TrainedScorer(Scorer):
     """Score prompts with a difficulty model trained by :func:`train_difficulty_model`.
 
-    Options: ``model`` (the folder it was saved to), ``batch_size``, ``device`` (``"cpu"``,
-    ``"cuda"``, or ``"auto"`` for CUDA when available).
+    Args:
+        model: The folder the difficulty model was saved to.
+        batch_size: How many prompts are scored together.
+        device: Where the model runs: ``cpu``, ``cuda``, or ``auto`` for CUDA when available.
     """
 
     name = "trained"

@@ -32,7 +32,13 @@ def sample_path(file_name: str) -> Path:
 
 
 class _Benchmark(Evaluator):
-    """Shared loading: the full set from ``path`` or the shipped sample, filtered, limited."""
+    """Shared loading: the full set from ``path`` or the shipped sample, filtered, limited.
+
+    Args:
+        path: The benchmark's full set, a local table or a hub dataset id; null evaluates on
+            the sample shipped with redstar-math.
+        limit: Evaluate only the first this many problems (null evaluates them all).
+    """
 
     domain = "math"
     sample: ClassVar[str]

@@ -72,11 +72,19 @@ def parse_level(reply: str) -> float | None:
 class LLMJudgeScorer(Scorer):
     """Difficulty levels from a language model judging each problem against :data:`RUBRIC`.
 
-    Options: ``model`` (for the sampler), ``sampler`` (a registered backend name),
-    ``sampler_options`` (its constructor options, e.g. ``{"device": "cuda"}``), ``temperature``
-    and ``max_new_tokens`` of the first attempt, ``retries`` and ``retry_temperature`` for
-    replies without a level, ``fallback_level``, ``report_file`` (JSON with every unparseable
-    reply).
+    Args:
+        model: The judge model, as the sampler takes it (a path, a hub id or ``embedded:NAME``).
+        sampler: The registered sampler backend that runs the judge (``transformers``,
+            ``vllm``, ``openai``...).
+        sampler_options: The sampler's constructor options, e.g. ``{"device": "cuda"}``.
+        temperature: The sampling temperature of the first attempt (0 is greedy).
+        max_new_tokens: The most tokens of one reply.
+        retries: How many more attempts a reply without a readable level gets.
+        retry_temperature: The sampling temperature of those retries.
+        fallback_level: The level (1 to 10) given to a problem whose every reply was
+            unreadable; such problems are counted and reported.
+        report_file: A JSON file to write every unreadable reply to (null writes none).
+        seed: The seed of the judge's sampling.
     """
 
     name = "llm-judge"

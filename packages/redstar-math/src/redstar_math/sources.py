@@ -38,7 +38,22 @@ MATH_LEVEL = re.compile(r"^\s*Level\s+(\d+|\?)\s*$")
 
 
 class _TableSource(Source):
-    """Shared loading loop: rows in, prompts out, ``limit`` counted in prompts."""
+    """Shared loading loop: rows in, prompts out, ``limit`` counted in prompts.
+
+    Args:
+        path: A local table (``.jsonl``, ``.json``, ``.parquet``, ``.arrow``, a ``save_to_disk``
+            folder or a hub-style folder of data files) or a hub dataset id loaded through
+            ``datasets``.
+        split: The split to read (``train``, ``test``...).
+        limit: Read at most this many prompts (null reads them all).
+        name: The hub config passed to ``datasets`` (e.g. ``algebra`` of
+            ``EleutherAI/hendrycks_math``).
+        data_files: The data files passed to ``datasets``: a path, a pattern, a list or a
+            ``{split: files}`` mapping.
+        revision: The hub branch, tag or commit to read.
+        streaming: Whether rows are read as they download (with ``limit``, only what is needed
+            is fetched).
+    """
 
     domain = "math"
 
@@ -72,8 +87,11 @@ class MetaMathSource(_TableSource):
     """MetaMathQA / MetaMath-Qwen2-Math style rows: ``query`` (the problem) and ``response``
     (a worked solution). The gold answer is the last ``\\boxed{}`` of the response, or what
     follows "The answer is:" (MetaMath's own format). ``type`` (e.g. ``MATH_AnsAug``) is kept in
-    ``metadata["type"]``; ``keep_solution`` also keeps the worked response in
-    ``metadata["solution"]``."""
+    ``metadata["type"]``.
+
+    Args:
+        keep_solution: Whether the worked response is also kept, in ``metadata["solution"]``.
+    """
 
     name = "metamath"
 
@@ -104,9 +122,12 @@ class NuminaMathSource(_TableSource):
     ``messages``, and ``source`` (``amc_aime``, ``aops_forum``, ``cn_k12``, ``olympiads``, ...),
     kept in ``metadata["source"]``.
 
-    ``sources``: keep only rows from these sources. NuminaMath includes proofs, whose solutions
-    box nothing; by default such a row is an error. With ``skip_unanswered`` they are skipped,
-    counted in :attr:`skipped` and reported in the log - never dropped silently.
+    Args:
+        sources: Keep only rows from these sources (null keeps every source).
+        skip_unanswered: Whether rows whose solution boxes no answer (NuminaMath includes
+            proofs) are skipped, counted in :attr:`skipped` and reported in the log; by default
+            such a row is an error. Either way no row is dropped silently.
+        keep_solution: Whether the worked solution is also kept, in ``metadata["solution"]``.
     """
 
     name = "numinamath"
@@ -178,8 +199,11 @@ class MATHSource(_TableSource):
     """The MATH dataset (hendrycks/math): ``problem``, ``solution``, ``level`` ("Level 1".."Level
     5"), ``type`` (subject). The gold answer is ``answer`` when the row has one, else the last
     ``\\boxed{}`` of ``solution``. ``difficulty`` = level + 2 (see the module docstring);
-    ``metadata`` keeps ``level``, ``subject`` and ``group`` (the subject). ``levels`` keeps only
-    those MATH levels."""
+    ``metadata`` keeps ``level``, ``subject`` and ``group`` (the subject).
+
+    Args:
+        levels: Keep only these MATH levels (1 to 5); null keeps every level.
+    """
 
     name = "math"
 
@@ -233,13 +257,18 @@ ANSWER_FORMATS = ("plain", "boxed", "gsm8k")
 class MathTableSource(_TableSource):
     """Any table of math problems, with configurable field names.
 
-    - ``question_field``, ``answer_field``: where the problem and the answer are.
-    - ``answer_format``: ``"plain"`` (the field is the answer; JSON numbers are accepted),
-      ``"boxed"`` (the field is a solution; the answer is its last ``\\boxed{}``), or ``"gsm8k"``
-      (the answer follows ``####``).
-    - ``difficulty_field``: a numeric level 1-10 to carry as ``difficulty``.
-    - ``metadata_fields``: fields copied into ``metadata``; ``group_field`` sets
-      ``metadata["group"]``.
+    Args:
+        question_field: The field that holds the problem.
+        answer_field: The field that holds the answer (or, per ``answer_format``, a solution
+            that contains it).
+        answer_format: How the answer is read from ``answer_field``: ``plain`` (the field is
+            the answer; JSON numbers are accepted), ``boxed`` (the field is a solution and the
+            answer is its last ``\\boxed{}``) or ``gsm8k`` (the answer follows ``####``).
+        difficulty_field: A field holding a numeric level from 1 to 10, carried as the
+            prompt's ``difficulty``; null leaves difficulty to the scorer.
+        metadata_fields: The fields copied into the prompt's ``metadata``.
+        group_field: A field copied into ``metadata["group"]``, which reports break scores
+            down by.
     """
 
     name = "math-jsonl"

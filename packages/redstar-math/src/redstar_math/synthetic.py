@@ -259,10 +259,10 @@ class SyntheticMathSource(SyntheticSource):
     """Generated chained-arithmetic word problems (no download), for the embedded default and
     for trying a pipeline on a laptop.
 
-    Options: ``count`` problems in all, spread evenly over the levels ``min_level`` to
-    ``max_level`` (1-10; a level is the number of operations and the digits of the numbers, see
-    :data:`MATH_LEVELS`); ``seed`` makes the set reproducible. The gold answer is the prompt's
-    ``reference``, the level its ``difficulty`` and ``metadata["level"]``.
+    A level (1 to 10) is the number of operations and the digits of the numbers (see
+    :data:`MATH_LEVELS`). The gold answer is the prompt's ``reference``, the level its
+    ``difficulty`` and ``metadata["level"]``. The options (``count``, ``seed``, ``min_level``,
+    ``max_level``) are described on :class:`redstar.synthetic.SyntheticSource`.
     """
 
     name = "synthetic-math"
@@ -281,10 +281,8 @@ class SyntheticMathEvaluator(SyntheticHeldout):
     """A held-out benchmark of synthetic math problems: ``count`` problems per level for each of
     ``levels`` (default 1-10), grouped by level in reports. No problem's arithmetic can appear
     in :class:`SyntheticMathSource` or in the embedded models' training data, whatever the seeds
-    (see the module docstring).
-
-    ``path``: a JSON Lines file of prompt rows to evaluate instead of generating (a set saved earlier).
-    ``limit``: only the first N problems (``redstar eval`` passes both to every evaluator)."""
+    (see the module docstring). The options are described on
+    :class:`redstar.synthetic.SyntheticHeldout`."""
 
     name = "synthetic-math-heldout"
     domain = "math"

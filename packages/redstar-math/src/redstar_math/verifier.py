@@ -34,20 +34,20 @@ CHUNK = 128
 class MathVerifier(Verifier):
     """Verify math responses against gold answers.
 
-    Options:
-
-    - ``timeout``: hard budget in seconds for one check (extraction, comparison and any sympy
-      call together). A check that runs out is "wrong", with reason ``timeout`` (or
-      ``not equal (timeout)`` when it ran out between comparison steps); in the main thread an
-      alarm enforces it even inside a single step (:mod:`redstar_math.budget`).
-    - ``use_cas``: allow the sympy fallback for answers RedStar's parser cannot read.
-    - ``workers``: processes for :meth:`verify_many` (1 = in this process). Scripts that set it
-      above 1 need the usual ``if __name__ == "__main__":`` guard of Python multiprocessing.
-    - ``system_prompt``: an optional system message before the user turn; by default the
-      instruction travels in the user turn, as Qwen2.5-Math and DeepSeek-R1 recommend.
-
     ``Verdict.extracted`` is the answer in canonical form (``0.5``, ``\\frac12`` and ``1/2`` all
     become ``1/2``), so majority voting counts equal answers together.
+
+    Args:
+        timeout: The hard budget in seconds for one check (extraction, comparison and any sympy
+            call together). A check that runs out is "wrong", with reason ``timeout`` (or
+            ``not equal (timeout)`` when it ran out between comparison steps); in the main
+            thread an alarm enforces it even inside a single step (:mod:`redstar_math.budget`).
+        use_cas: Whether the sympy fallback may read answers RedStar's parser cannot.
+        workers: Processes for :meth:`verify_many` (1 checks in this process). Scripts that set
+            it above 1 need the usual ``if __name__ == "__main__":`` guard of Python
+            multiprocessing.
+        system_prompt: A system message sent before the user turn. By default there is none and
+            the instruction travels in the user turn, as Qwen2.5-Math and DeepSeek-R1 recommend.
     """
 
     domain = "math"

@@ -27,30 +27,13 @@ class DPOTrainer(HFTrainer):
 
     Args:
         beta: DPO's inverse temperature: how far from the reference the policy may move.
-        loss_type: TRL's loss, or a list of TRL's losses summed with ``loss_weights``:
-            ``sigmoid`` is the original DPO; ``[sigmoid, sft]`` adds the NLL of the chosen answer
-            (RPO; TRL 1.16 has no ``rpo_alpha``: this is its way).
-        loss_weights: One weight per entry of ``loss_type`` (default: 1 each); with ``[sigmoid,
-            sft]``, ``[1.0, alpha]`` is RPO's alpha.
+        loss_type: TRL's loss, or a list of TRL's losses summed with `loss_weights`:
+            `sigmoid` is the original DPO; `[sigmoid, sft]` adds the NLL of the chosen answer
+            (RPO; TRL 1.16 has no `rpo_alpha`: this is its way).
+        loss_weights: One weight per entry of `loss_type` (default: 1 each); with `[sigmoid,
+            sft]`, `[1.0, alpha]` is RPO's alpha.
         max_length: Prompt plus response tokens at most; longer pairs are truncated.
-        learning_rate: Peak learning rate.
-        epochs: Passes over the pairs.
         batch_size: Pairs per device per step.
-        grad_accum: Gradient accumulation steps (global batch = batch_size x grad_accum x GPUs).
-        warmup_ratio: Share of the steps spent warming up, in [0, 1).
-        lr_scheduler: Any transformers scheduler name.
-        weight_decay: AdamW's weight decay.
-        gradient_checkpointing: On for GPUs, off on the CPU when left unset.
-        deepspeed: ``zero2``, ``zero3`` (configs shipped with RedStar) or a DeepSpeed JSON path.
-        liger: Liger's Triton kernels (CUDA only).
-        lora: ``peft.LoraConfig`` options; the adapter is merged into ``final``.
-        device: ``auto``, ``cpu`` or ``cuda``.
-        save_steps: Checkpoint every N steps (none: at the end of each epoch).
-        save_total_limit: Checkpoints kept.
-        resume: Continue from the newest complete checkpoint in the output folder.
-        report_to: Where transformers also logs (``wandb``, ``tensorboard``...).
-        seed: The seed (default: the run's).
-        max_steps: Stop after this many optimizer steps (-1: the epochs decide).
     """
 
     name = "dpo"

@@ -50,49 +50,32 @@ class GRPOTrainer(HFTrainer):
 
     Args:
         num_generations: Responses per prompt, at least 2.
-        scale_rewards: ``group`` (GRPO: divide by the group's standard deviation), ``batch``
-            (divide by the batch's: REINFORCE++-baseline style) or ``none``.
+        scale_rewards: `group` (GRPO: divide by the group's standard deviation), `batch`
+            (divide by the batch's: REINFORCE++-baseline style) or `none`.
         beta: KL coefficient to the reference (0 by default, as TRL: no reference model is loaded,
-            and no ``kl`` is logged, so training health cannot say whether the policy moved).
+            and no `kl` is logged, so training health cannot say whether the policy moved).
         epsilon: The clipping range.
-        loss_type: TRL's (``dapo``, ``grpo``, ``dr_grpo``, ...).
+        loss_type: TRL's (`dapo`, `grpo`, `dr_grpo`, ...).
         dynamic_filtering: Drop from the loss every completion whose advantage is exactly 0:
             all the completions of a prompt whose completions scored alike (zero variance, DAPO's
             dynamic sampling without the refill) and any whose score equals its group's mean;
             neither moves the policy, but both dilute a token-mean loss. The share kept is logged
-            as ``dynamic_filtering_kept``. With ``beta`` above 0 they also leave the KL term.
-        batch_size: Completions per device per step; times ``grad_accum`` and the GPUs, a multiple
-            of ``num_generations``.
-        grad_accum: Gradient accumulation steps.
-        learning_rate: Peak learning rate.
-        epochs: Passes over the prompts.
-        max_steps: Stop after this many optimizer steps (-1: the epochs decide).
+            as `dynamic_filtering_kept`. With `beta` above 0 they also leave the KL term.
+        batch_size: Completions per device per step; times `grad_accum` and the GPUs, a multiple
+            of `num_generations`.
         max_new_tokens: Completion tokens at most.
         max_prompt_length: Chat-formatted prompt tokens at most; a longer prompt is an error.
         temperature: Sampling temperature.
         top_p: Nucleus of the sampling.
         num_iterations: Updates per generation batch.
-        warmup_ratio: Share of the steps spent warming up, in [0, 1).
-        lr_scheduler: Any transformers scheduler name.
-        weight_decay: AdamW's weight decay.
-        gradient_checkpointing: On for GPUs, off on the CPU when left unset.
-        deepspeed: ``zero2``, ``zero3`` or a DeepSpeed JSON path.
-        liger: Liger's Triton kernels (CUDA only).
-        lora: ``peft.LoraConfig`` options; the adapter is merged into ``final``.
-        device: ``auto``, ``cpu`` or ``cuda``.
-        save_steps: Checkpoint every N steps (none: at the end of each epoch).
-        save_total_limit: Checkpoints kept.
-        resume: Continue from the newest complete checkpoint in the output folder.
-        report_to: Where transformers also logs (``wandb``, ``tensorboard``...).
-        seed: The seed (default: the run's).
-        use_vllm: Generate with vLLM through TRL (``pip install vllm`` on a CUDA machine).
-        vllm_mode: ``colocate`` (vLLM inside each training process) or ``server`` (``trl
-            vllm-serve --model ...`` started beforehand on other GPUs).
-        vllm_server_base_url: The server's URL in ``server`` mode.
-        vllm_server_host: The server's host in ``server`` mode, when no URL is given.
-        vllm_server_port: The server's port in ``server`` mode, when no URL is given.
-        vllm_gpu_memory_utilization: Share of a GPU vLLM may take in ``colocate`` mode.
-        vllm_tensor_parallel_size: GPUs per vLLM engine in ``colocate`` mode.
+        use_vllm: Generate with vLLM through TRL (`pip install vllm` on a CUDA machine).
+        vllm_mode: `colocate` (vLLM inside each training process) or `server` (`trl
+            vllm-serve --model ...` started beforehand on other GPUs).
+        vllm_server_base_url: The server's URL in `server` mode.
+        vllm_server_host: The server's host in `server` mode, when no URL is given.
+        vllm_server_port: The server's port in `server` mode, when no URL is given.
+        vllm_gpu_memory_utilization: Share of a GPU vLLM may take in `colocate` mode.
+        vllm_tensor_parallel_size: GPUs per vLLM engine in `colocate` mode.
         vllm_enable_sleep_mode: Free vLLM's memory during the optimizer step.
     """
 

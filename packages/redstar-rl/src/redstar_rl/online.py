@@ -40,7 +40,7 @@ import torch
 from redstar.errors import RedStarError
 from redstar.interfaces import TrainContext, Trainer, TrainResult
 from redstar_rl.advantages import clipped_policy_loss, kl_estimate
-from redstar_rl.online_options import ONLINE_ARGS, OnlineOptions, lr_schedule, steps_per_rollout
+from redstar_rl.online_options import OnlineOptions, lr_schedule, steps_per_rollout
 from redstar_rl.rollout import (
     Batch,
     Sample,
@@ -51,7 +51,7 @@ from redstar_rl.rollout import (
     split_padded,
 )
 
-__all__ = ["ONLINE_ARGS", "OnlineOptions", "OnlineRLTrainer", "lr_schedule", "step_schedule_only", "step_with_clipping"]
+__all__ = ["OnlineOptions", "OnlineRLTrainer", "lr_schedule", "step_schedule_only", "step_with_clipping"]
 
 log = logging.getLogger(__name__)
 

@@ -27,21 +27,27 @@ LR_SCHEDULES = ("linear", "constant")
 #: OpenRLHF 0.11.2's default ``--train.batch_size``: responses per optimizer step.
 TRAIN_BATCH_RESPONSES = 128
 
-ONLINE_ARGS = """\
-        episodes: Passes over the prompts (OpenRLHF's ``--train.num_episodes``).
+@dataclass
+class OnlineOptions:
+    """The options every online trainer (PPO, REINFORCE++) takes. Defaults are the paper's (its
+    Table 9: 5 episodes, actor learning rate 5e-7 decaying linearly, 1024 prompts per rollout,
+    temperature 1.0, 2 responses per prompt) and, where Table 9 says nothing, OpenRLHF 0.11.2's.
+
+    Args:
+        episodes: Passes over the prompts (OpenRLHF's `--train.num_episodes`).
         learning_rate: The actor's peak learning rate; 0 trains nothing, a control run whose
             training health reads "did not train".
-        batch_size: Prompts per rollout, OpenRLHF's ``--rollout.batch_size`` (Table 9's 1024 is
+        batch_size: Prompts per rollout, OpenRLHF's `--rollout.batch_size` (Table 9's 1024 is
             1024 prompts).
         samples_per_prompt: Responses sampled for each prompt of a rollout.
-        mini_batch_size: Responses per optimizer step, OpenRLHF's ``--train.batch_size`` (default
-            128, as there): a rollout takes ``ceil(batch_size x samples_per_prompt /
-            mini_batch_size)`` steps per update epoch, 16 with the defaults. With ``engine:
-            openrlhf`` it must divide the rollout's responses.
+        mini_batch_size: Responses per optimizer step, OpenRLHF's `--train.batch_size` (default
+            128, as there): a rollout takes `ceil(batch_size x samples_per_prompt /
+            mini_batch_size)` steps per update epoch, 16 with the defaults. With `engine:
+            openrlhf` it must divide the rollout's responses.
         micro_batch_size: Sequences per forward pass (memory only: the loss is a token mean over
             the whole mini-batch).
-        generation_batch_size: Sequences per ``generate`` call while rolling out.
-        update_epochs: Passes over each rollout's responses (OpenRLHF's ``--train.max_epochs``).
+        generation_batch_size: Sequences per `generate` call while rolling out.
+        update_epochs: Passes over each rollout's responses (OpenRLHF's `--train.max_epochs`).
         temperature: Sampling temperature of the rollouts; log-probabilities are taken from the
             logits divided by it.
         top_p: Nucleus of the rollouts' sampling.
@@ -50,37 +56,29 @@ ONLINE_ARGS = """\
         max_prompt_length: Chat-formatted prompt tokens at most; a longer prompt is an error
             naming its line.
         kl_coef: Weight of the per-token KL penalty to the reference in the token rewards.
-        kl_estimator: ``k1``, ``k2`` or ``k3``: Schulman's estimator of that KL.
+        kl_estimator: `k1`, `k2` or `k3`: Schulman's estimator of that KL.
         clip_range: PPO's clipping range of the probability ratio.
-        gamma: Discount of rewards-to-go (1: none; ``reinforce_baseline`` requires 1).
+        gamma: Discount of rewards-to-go (1: none; `reinforce_baseline` requires 1).
         dynamic_filtering: Drop, from each rollout, the prompts whose pass rate (the share of
-            their responses rewarded 1) lies outside ``dynamic_filtering_range``, before
-            advantages are computed (OpenRLHF's ``--algo.dynamic_filtering_enable``); needs
-            ``samples_per_prompt`` of at least 2. OpenRLHF refills the rollout with further
+            their responses rewarded 1) lies outside `dynamic_filtering_range`, before
+            advantages are computed (OpenRLHF's `--algo.dynamic_filtering_enable`); needs
+            `samples_per_prompt` of at least 2. OpenRLHF refills the rollout with further
             prompts; the local loop trains on what is left.
-        dynamic_filtering_range: ``[low, high]``: prompts are kept when ``low < pass rate <
-            high`` (default ``[0, 1]``: drop all-wrong and all-right prompts, whose responses carry
+        dynamic_filtering_range: `[low, high]`: prompts are kept when `low < pass rate <
+            high` (default `[0, 1]`: drop all-wrong and all-right prompts, whose responses carry
             no signal relative to each other).
         max_grad_norm: Gradient norm clipping.
         weight_decay: AdamW's weight decay.
-        lr_scheduler: ``linear`` (Table 9: decay to 0 over the run's optimizer steps) or
-            ``constant``.
-        device: ``auto``, ``cpu`` or ``cuda``.
+        lr_scheduler: `linear` (Table 9: decay to 0 over the run's optimizer steps) or
+            `constant`.
+        device: `auto`, `cpu` or `cuda`.
         seed: The seed (default: the run's).
-        engine: ``local`` (RedStar's loop on transformers and accelerate) or ``openrlhf``
+        engine: `local` (RedStar's loop on transformers and accelerate) or `openrlhf`
             (OpenRLHF 0.11.2 on a Ray cluster: :mod:`redstar_rl.openrlhf`).
-        openrlhf: Cluster settings of ``engine: openrlhf`` (``docs/training.md``).
+        openrlhf: Cluster settings of `engine: openrlhf` (`docs/training.md`).
         verifiers: The recipe's verifier options, for OpenRLHF's reward module (it runs in
             OpenRLHF's processes, away from the recipe).
-"""
-
-
-@dataclass
-class OnlineOptions:
-    """The options every online trainer takes (documented in :data:`ONLINE_ARGS`, which the
-    trainers' docstrings include). Defaults are the paper's (its Table 9: 5 episodes, actor
-    learning rate 5e-7 decaying linearly, 1024 prompts per rollout, temperature 1.0, 2 responses
-    per prompt) and, where Table 9 says nothing, OpenRLHF 0.11.2's."""
+    """
 
     episodes: int = 5
     learning_rate: float = 5e-7

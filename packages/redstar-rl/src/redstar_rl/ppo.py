@@ -15,12 +15,36 @@ import torch
 from redstar.trainers.settings import OptionError, check_at_least
 from redstar_rl.advantages import clipped_value_loss, ppo_advantages
 from redstar_rl.critic import ValueModel
-from redstar_rl.online import ONLINE_ARGS, OnlineOptions, OnlineRLTrainer, step_schedule_only, step_with_clipping
+from redstar_rl.online import OnlineOptions, OnlineRLTrainer, step_schedule_only, step_with_clipping
 from redstar_rl.online_options import TRAIN_BATCH_RESPONSES
 from redstar_rl.rollout import Batch, Sample, collate, split_padded
 
 
 class PPOTrainer(OnlineRLTrainer):
+    """PPO on online rows, rewarded by ``TrainContext.reward``.
+
+    Defaults are the paper's (RedStar, Table 9): 5 episodes, actor learning rate 5e-7 and critic
+    learning rate 5e-6 decaying linearly, 1024 prompts per rollout (OpenRLHF's unit), 2 responses
+    per prompt at temperature 1.0, 2 critic warm-up rollouts; where Table 9 is silent, OpenRLHF
+    0.11.2's (GAE lambda 1, 128 responses per optimizer step). ``docs/training.md`` lists every
+    option; on a CPU use a tiny model and override the sizes.
+
+    Args:
+        critic_learning_rate: The critic's peak learning rate (its linear decay runs over all the
+            run's steps).
+        critic_warmup_steps: Rollouts at the start during which only the critic trains (OpenRLHF
+            counts one global step per rollout and trains the actor once `step >
+            --critic.freezing_steps` from step 0, so this is passed as `freezing_steps =
+            critic_warmup_steps - 1`: both engines freeze the same rollouts).
+        lam: GAE's lambda (OpenRLHF's `--algo.advantage.lambd`, default 1: every token gets the
+            whole return minus the critic's value, whatever its distance to the end).
+        value_clip_range: Clipping range of the critic's values around the rollout's.
+        critic_model: The checkpoint the critic's backbone starts from (default: the policy's).
+
+    The options it shares with the other online trainers are described on
+    :class:`~redstar_rl.online_options.OnlineOptions`.
+    """
+
     name = "ppo"
     rollout_tokens = ("values",)
 
@@ -118,24 +142,3 @@ class PPOTrainer(OnlineRLTrainer):
         return {"value_loss": self._sum(loss_sum), "value_clipfrac": self._sum(clipped_sum) / total_tokens,
                 "critic_grad_norm": grad_norm, "critic_learning_rate": learning_rate}
 
-
-PPOTrainer.__doc__ = f"""PPO on online rows, rewarded by ``TrainContext.reward``.
-
-    Defaults are the paper's (RedStar, Table 9): 5 episodes, actor learning rate 5e-7 and critic
-    learning rate 5e-6 decaying linearly, 1024 prompts per rollout (OpenRLHF's unit), 2 responses
-    per prompt at temperature 1.0, 2 critic warm-up rollouts; where Table 9 is silent, OpenRLHF
-    0.11.2's (GAE lambda 1, 128 responses per optimizer step). ``docs/training.md`` lists every
-    option; on a CPU use a tiny model and override the sizes.
-
-    Args:
-        critic_learning_rate: The critic's peak learning rate (its linear decay runs over all the
-            run's steps).
-        critic_warmup_steps: Rollouts at the start during which only the critic trains (OpenRLHF
-            counts one global step per rollout and trains the actor once ``step >
-            --critic.freezing_steps`` from step 0, so this is passed as ``freezing_steps =
-            critic_warmup_steps - 1``: both engines freeze the same rollouts).
-        lam: GAE's lambda (OpenRLHF's ``--algo.advantage.lambd``, default 1: every token gets the
-            whole return minus the critic's value, whatever its distance to the end).
-        value_clip_range: Clipping range of the critic's values around the rollout's.
-        critic_model: The checkpoint the critic's backbone starts from (default: the policy's).
-{ONLINE_ARGS}"""

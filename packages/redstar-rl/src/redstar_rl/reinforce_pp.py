@@ -17,12 +17,29 @@ import torch
 
 from redstar.trainers.settings import OptionError
 from redstar_rl.advantages import REINFORCE_ESTIMATORS, reinforce_advantages
-from redstar_rl.online import ONLINE_ARGS, OnlineOptions, OnlineRLTrainer
+from redstar_rl.online import OnlineOptions, OnlineRLTrainer
 from redstar_rl.online_options import TRAIN_BATCH_RESPONSES
 from redstar_rl.rollout import Sample
 
 
 class ReinforcePPTrainer(OnlineRLTrainer):
+    """REINFORCE++ on online rows, rewarded by ``TrainContext.reward``.
+
+    Defaults are the paper's (RedStar, Table 9): 5 episodes, learning rate 5e-7 decaying linearly,
+    1024 prompts per rollout (OpenRLHF's unit), 2 responses per prompt at temperature 1.0; where
+    Table 9 is silent, OpenRLHF 0.11.2's (128 responses per optimizer step). ``docs/training.md``
+    lists every option; on a CPU use a tiny model and override the sizes.
+
+    Args:
+        advantage_estimator: `reinforce` (the paper's REINFORCE++: the whitening over the
+            rollout is the only baseline) or `reinforce_baseline` (each prompt's mean score is
+            subtracted first, so a prompt's difficulty does not leak into its advantage; needs
+            `gamma` 1): OpenRLHF's `--algo.advantage.estimator`.
+
+    The options it shares with the other online trainers are described on
+    :class:`~redstar_rl.online_options.OnlineOptions`.
+    """
+
     name = "reinforce_pp"
 
     def __init__(self, *, episodes: int = 5, learning_rate: float = 5e-7, batch_size: int = 1024,
@@ -55,17 +72,3 @@ class ReinforcePPTrainer(OnlineRLTrainer):
             scores, kl, mask, kl_coef=o.kl_coef, gamma=o.gamma, estimator=self.advantage_estimator,
             group_size=o.samples_per_prompt, reduce=self._global_reduce)}
 
-
-ReinforcePPTrainer.__doc__ = f"""REINFORCE++ on online rows, rewarded by ``TrainContext.reward``.
-
-    Defaults are the paper's (RedStar, Table 9): 5 episodes, learning rate 5e-7 decaying linearly,
-    1024 prompts per rollout (OpenRLHF's unit), 2 responses per prompt at temperature 1.0; where
-    Table 9 is silent, OpenRLHF 0.11.2's (128 responses per optimizer step). ``docs/training.md``
-    lists every option; on a CPU use a tiny model and override the sizes.
-
-    Args:
-        advantage_estimator: ``reinforce`` (the paper's REINFORCE++: the whitening over the
-            rollout is the only baseline) or ``reinforce_baseline`` (each prompt's mean score is
-            subtracted first, so a prompt's difficulty does not leak into its advantage; needs
-            ``gamma`` 1): OpenRLHF's ``--algo.advantage.estimator``.
-{ONLINE_ARGS}"""

@@ -5,7 +5,8 @@ each test in a fresh child process, and the host side that drives it with deadli
 - :class:`Session`, :class:`Run` (``session``): one candidate's sandbox and one test's outcome;
 - :class:`Limits` (``limits``): time, memory, output, process and file limits;
 - ``command``: the exact isolation (the bwrap command line); ``bridge``: starting it as an
-  unprivileged user when RedStar runs as root; ``harness``: the program inside.
+  unprivileged user when RedStar runs as root; ``harness``: the program inside (a package of
+  modules assembled into one program by ``command.harness_source``).
 """
 
 from redstar_code.sandbox.box import TAG_PREFIX, Sandbox

@@ -23,6 +23,7 @@ from redstar_code.sandbox.command import (
 )
 from redstar_code.sandbox.errors import SandboxError, SandboxUnavailable
 from redstar_code.sandbox.limits import Limits
+from redstar_code.sandbox.seccomp import build_filter, current_arch
 from redstar_code.sandbox.session import Session
 
 #: The prefix of every sandbox tag (in its processes' environment and command line).
@@ -40,13 +41,18 @@ class Sandbox:
     ``packages``: installed packages candidates may import (``"numpy"``): only each package's
     own directory (and its ``<name>.libs`` of bundled libraries) is shown, not its neighbours.
 
-    Raises :class:`SandboxUnavailable` at construction when bubblewrap is missing, and on the
-    first session when it cannot create namespaces here. Never runs anything unsandboxed.
+    Raises :class:`SandboxUnavailable` at construction when bubblewrap is missing or the
+    system-call filter does not know this machine's architecture, and on the first session when
+    it cannot create namespaces or install the filter here. Never runs anything unsandboxed.
     """
 
     def __init__(self, python: str | None = None, import_paths: Sequence[str] = (),
                  packages: Sequence[str] = ()) -> None:
         self.bwrap = find_bwrap()
+        arch = current_arch()  # SandboxUnavailable where the system-call filter is unknown
+        #: The system-call filter every sandbox installs (see redstar_code.sandbox.seccomp).
+        self.seccomp = build_filter(arch)
+        self.keyctl = arch.numbers["keyctl"]
         self.nsenter = find_nsenter() if needs_bridge() else None
         self.interpreter = Interpreter.find(python)
         paths = []
@@ -132,6 +138,8 @@ class Sandbox:
             "limits": limits.for_harness(),
             "preload": list(preload),
             "paths": list(self.import_paths),
+            "keyctl": self.keyctl,
+            "seccomp": self.seccomp,
         }
         # stdout is capped by the file-size limit, stderr is a tail, the return value is a file too
         max_frames = 2 * limits.for_harness()["max_output"] + (1 << 20)

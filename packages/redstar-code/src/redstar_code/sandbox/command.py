@@ -2,6 +2,8 @@
 
 The sandbox of one candidate is a bubblewrap (``bwrap``) container with:
 
+- a system-call filter and a new, empty session keyring, installed by the harness before any
+  candidate code runs (``seccomp``; ``harness/guard.py``); ``/proc/keys`` shown empty;
 - new user, PID, network, IPC, UTS and cgroup namespaces (``--unshare-all``), and user
   namespaces disabled inside (``--disable-userns``), so the candidate cannot mount a tmpfs of its
   own to eat memory or gain capabilities;
@@ -21,6 +23,7 @@ The sandbox of one candidate is a bubblewrap (``bwrap``) container with:
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
 import os
@@ -39,6 +42,10 @@ SANDBOX_GID = 65534
 #: Directories of the operating system bound read-only at the same path (when they exist).
 SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/lib32", "/libx32", "/bin", "/sbin")
 WORK_DIR = "/sandbox"
+#: Shown empty: /proc/keys lists every key whose owner lets its own uid view it, which inside the
+#: sandbox, where the caller's uid is the candidate's (RedStar not run as root), includes the
+#: names of the caller's keys; /proc/key-users, the key counts of every user.
+HIDDEN_PROC_FILES = ("/proc/keys", "/proc/key-users")
 #: Marks every process of a sandbox (environment and command line), so leaks can be found.
 TAG_VARIABLE = "REDSTAR_SANDBOX"
 
@@ -262,8 +269,11 @@ def bwrap_arguments(
         args += ["--ro-bind", translate(source), target]
     for path in interpreter.hidden:
         args += ["--remount-ro", path]
+    args += ["--proc", "/proc"]
+    for path in HIDDEN_PROC_FILES:
+        if os.path.exists(path):  # (a kernel without keyrings has neither)
+            args += ["--ro-bind", "/dev/null", path]
     args += [
-        "--proc", "/proc",
         "--dev", "/dev", "--remount-ro", "/dev",
         "--size", str(limits.workdir_bytes), "--tmpfs", WORK_DIR,
         "--chdir", WORK_DIR,
@@ -275,11 +285,80 @@ def bwrap_arguments(
     return args
 
 
+#: The harness's modules (``redstar_code/sandbox/harness/``) and the package they form inside.
+HARNESS_DIR = Path(__file__).with_name("harness")
+HARNESS_PACKAGE = "_redstar_harness"
+#: Linux refuses a single command-line argument longer than this (MAX_ARG_STRLEN, 32 pages).
+MAX_ARGUMENT_BYTES = 32 * 4096
+
+#: Turns the modules into a package of modules inside the sandbox, then runs the harness. The
+#: sources travel as the ``-c`` argument, as one program did before the harness was split: the
+#: sandbox needs no view of RedStar's files, and the candidate cannot change what pid 1 runs.
+_BOOTSTRAP = """\
+# RedStar's sandbox harness: the modules of redstar_code/sandbox/harness/, run as the package {package}.
+import sys
+
+
+def _load(package, modules):
+    root = type(sys)(package)
+    root.__path__ = []
+    root.__package__ = package
+    sys.modules[package] = root
+    for name, source in modules:
+        module = type(sys)(package + "." + name)
+        module.__package__ = package
+        module.__file__ = "<harness/" + name + ".py>"
+        sys.modules[module.__name__] = module
+        setattr(root, name, module)
+        exec(compile(source, module.__file__, "exec", dont_inherit=True), module.__dict__)
+    return root
+
+
+_load({package!r}, {modules!r}).main.main()
+"""
+
 _HARNESS_SOURCE: str | None = None
 
 
 def harness_source() -> str:
+    """The program the sandbox runs (``python -S -I -c <this> <tag>``): the harness's modules,
+    each loaded after the ones it imports."""
     global _HARNESS_SOURCE
     if _HARNESS_SOURCE is None:
-        _HARNESS_SOURCE = (Path(__file__).with_name("harness.py")).read_text(encoding="utf-8")
+        _HARNESS_SOURCE = assemble_harness(HARNESS_DIR)
     return _HARNESS_SOURCE
+
+
+def assemble_harness(directory: Path, package: str = HARNESS_PACKAGE) -> str:
+    """One program holding the modules of ``directory`` (all but ``__init__.py``), loaded in an
+    order where each module comes after those it imports relatively (``from . import x``,
+    ``from .x import y``). Raises SandboxError for an import cycle or a program too long for a
+    command-line argument."""
+    sources = {path.stem: path.read_text(encoding="utf-8")
+               for path in sorted(directory.glob("*.py")) if path.name != "__init__.py"}
+    needs = {name: _relative_imports(source, set(sources)) for name, source in sources.items()}
+    order: list[str] = []
+    while len(order) < len(sources):
+        ready = [name for name in sorted(sources) if name not in order and needs[name] <= set(order)]
+        if not ready:
+            raise SandboxError(f"the harness's modules import each other in a cycle: {sorted(set(sources) - set(order))}")
+        order += ready
+    if "main" not in sources:
+        raise SandboxError(f"{directory} has no main.py")
+    program = _BOOTSTRAP.format(package=package, modules=[(name, sources[name]) for name in order])
+    if len(program.encode("utf-8")) >= MAX_ARGUMENT_BYTES:
+        raise SandboxError(f"the assembled harness is {len(program.encode('utf-8'))} bytes, more than one "
+                           f"command-line argument may hold ({MAX_ARGUMENT_BYTES})")
+    return program
+
+
+def _relative_imports(source: str, known: set[str]) -> set[str]:
+    """The sibling modules ``source`` imports (``from . import a`` and ``from .a import b``)."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            if node.module:
+                found.add(node.module.partition(".")[0])
+            else:
+                found.update(alias.name for alias in node.names)
+    return found & known

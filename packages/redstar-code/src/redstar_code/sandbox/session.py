@@ -18,6 +18,7 @@ import contextlib
 import json
 import marshal
 import os
+import re
 import select
 import signal
 import subprocess
@@ -39,8 +40,9 @@ class Run:
     """What one test run did. ``exit_code`` is None when the process was killed (``signal``) or
     ran out of time (``timed_out``). ``stdout`` is the program's standard output (or, for runs
     with ``io="files"``, the content of ``output.txt``; None when that file was not written).
-    ``returned`` is, for call-based runs that returned, ``{"ok": True, "value": ...}`` or
-    ``{"ok": False, "type": name}`` when the value is not JSON-serialisable."""
+    ``returned`` is, for call-based runs that returned, ``{"ok": True, "value": ...}``,
+    ``{"ok": False, "type": name}`` when the value is not JSON-serialisable, or ``{"ok": False,
+    "error": why}`` when what came back cannot be read (see :func:`read_envelope`)."""
 
     exit_code: int | None
     signal: int | None
@@ -57,16 +59,16 @@ class Run:
 
     @classmethod
     def from_harness(cls, meta: dict[str, Any], frames: list[bytes]) -> Run:
-        """Build from the harness's answer; raises ValueError/KeyError/TypeError when malformed."""
+        """Build from the harness's answer; raises ValueError/KeyError/TypeError when the
+        metadata is malformed. A return envelope that cannot be read is ``{"ok": False,
+        "error": why}`` (see :func:`read_envelope`), the candidate's failure, not an exception."""
         stdout, stderr, returned = frames
-        envelope = json.loads(returned) if returned else None
-        if envelope is not None and not (isinstance(envelope, dict) and isinstance(envelope.get("ok"), bool)):
-            raise ValueError("malformed return envelope")
         return cls(
             exit_code=_optional_int(meta["exit"]), signal=_optional_int(meta["signal"]),
             timed_out=bool(meta["timeout"]), output_limit=bool(meta["output_limit"]),
             stdout=None if meta["output_missing"] else stdout.decode("utf-8", "replace"),
-            stderr=stderr.decode("utf-8", "replace"), seconds=float(meta["seconds"]), returned=envelope,
+            stderr=stderr.decode("utf-8", "replace"), seconds=float(meta["seconds"]),
+            returned=read_envelope(returned),
         )
 
 
@@ -74,6 +76,68 @@ def _optional_int(value: Any) -> int | None:
     if value is None or (isinstance(value, int) and not isinstance(value, bool)):
         return value
     raise TypeError(f"expected an int or null, got {value!r}")
+
+
+#: How deep lists and objects may nest in a return value. Far beyond any real answer, and far
+#: below the depth at which decoding or comparing it (both recursive) could exhaust the host's
+#: stack wherever it runs.
+MAX_RETURN_DEPTH = 100
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKET = bytes(byte for byte in range(256) if byte not in b"[]{}")
+_NESTING = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+_BLOCK = 64
+
+
+def read_envelope(data: bytes) -> dict[str, Any] | None:
+    """The return envelope a call-based test's harness sent (None when there is none):
+    ``{"ok": True, "value": ...}`` or ``{"ok": False, "type": name}``; and for anything else
+    ``{"ok": False, "error": why}``. The data is the candidate's to write (its process can replace
+    the harness's file), so this never raises: it must be UTF-8 JSON, nested at most
+    :data:`MAX_RETURN_DEPTH` deep (checked before decoding), with numbers Python converts."""
+    if not data:
+        return None
+    try:
+        text = data.decode("utf-8")  # strictly: json.loads would guess UTF-16/32 from bytes
+    except UnicodeDecodeError:
+        return _unusable("not UTF-8")
+    try:
+        if _nested_deeper(text, MAX_RETURN_DEPTH + 1):  # the envelope is one level more
+            return _unusable(f"nested more than {MAX_RETURN_DEPTH} levels deep")
+        envelope = json.loads(text)
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return _unusable(f"not JSON: {type(exc).__name__}: {str(exc)[:100]}")
+    if not (isinstance(envelope, dict) and isinstance(envelope.get("ok"), bool)):
+        return _unusable("not a return envelope")
+    if envelope["ok"] and "value" not in envelope:
+        return _unusable("no value")
+    if not envelope["ok"] and not isinstance(envelope.get("type"), str):
+        return _unusable("no type name")
+    return envelope
+
+
+def _nested_deeper(text: str, limit: int) -> bool:
+    """Whether brackets and braces outside JSON strings nest deeper than ``limit``, in linear
+    time and without recursion (malformed text may be over-counted: it fails to decode anyway).
+    The brackets are taken in blocks: a block can take the depth past the limit only when the
+    depth before it plus its opening brackets does, and only such a block is walked one by one."""
+    # UTF-8 spells other characters with bytes >= 0x80 only: every bracket byte is a bracket
+    brackets = _JSON_STRING.sub("", text).encode("utf-8").translate(None, _NOT_BRACKET)
+    depth = 0
+    for start in range(0, len(brackets), _BLOCK):
+        block = brackets[start:start + _BLOCK]
+        opening = block.count(b"[") + block.count(b"{")
+        if depth + opening <= limit:
+            depth += 2 * opening - len(block)
+            continue
+        for bracket in block:
+            depth += _NESTING[bracket]
+            if depth > limit:
+                return True
+    return False
+
+
+def _unusable(why: str) -> dict[str, Any]:
+    return {"ok": False, "error": why}
 
 
 class Session:
@@ -134,8 +198,8 @@ class Session:
             raise HarnessDied(f"the program {meta['lost']} its parent, the process running its test")
         try:
             return Run.from_harness(meta, frames)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise HarnessDied(f"the harness sent a malformed answer ({exc})") from None
+        except Exception as exc:  # whatever the answer holds, it fails this test, never the batch
+            raise HarnessDied(f"the harness sent a malformed answer ({type(exc).__name__}: {str(exc)[:200]})") from None
 
     # -- pipes with deadlines -----------------------------------------------------------
     def _write(self, message: dict[str, Any], deadline: float) -> None:

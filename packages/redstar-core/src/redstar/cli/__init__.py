@@ -32,7 +32,7 @@ def build_cli(host: Host | None = None) -> click.Group:
 
     @click.group(name="redstar", cls=DebugAwareGroup, context_settings={"help_option_names": ["-h", "--help"]})
     @click.version_option(__version__, prog_name="redstar")
-    @click.option("--debug", is_flag=True, help="Show full tracebacks instead of short error messages.")
+    @click.option("--debug", is_flag=True, help="Show full tracebacks instead of short error messages (also: REDSTAR_DEBUG=1).")
     @click.pass_context
     def cli(ctx: click.Context, debug: bool) -> None:
         """RedStar: build slow-thinking (Long-CoT) reasoning models.

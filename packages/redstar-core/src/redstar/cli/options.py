@@ -37,10 +37,11 @@ def selected_plugins(plugins: str | None) -> list[str] | None:
 def check_selected(host: Host, selected: list[str] | None) -> None:
     if not selected:
         return
+    _ = host.registry  # registering is what finds a failing registration hook
     loaded = set(host.plugin_names())
     for name in selected:
         if name in host.failures:
-            raise RedStarError(f"plugin {name!r} failed to load: {host.failures[name]}")
+            raise RedStarError(f"{host.origin(name).describe()} failed to load: {host.failures[name]}")
         if name not in loaded:
             raise RedStarError(f"plugin {name!r} is not installed (installed: {', '.join(sorted(loaded)) or 'none'})")
 
@@ -51,7 +52,22 @@ def resolve_recipe(host: Host, recipe_file: str | None, selected: list[str] | No
 
     if recipe_file:
         return load_recipe(recipe_file)
-    return default_recipe(host, selected)
+    try:
+        recipe = default_recipe(host, selected)
+    except RedStarError:
+        _check_default_parts(host, selected)  # the cause, where a plugin's part is
+        raise
+    _check_default_parts(host, selected)
+    return recipe
+
+
+def _check_default_parts(host: Host, selected: list[str] | None) -> None:
+    """A selected plugin (any, when none is selected) whose ``redstar_default_recipe`` raised or
+    answered a wrong type is left out of the default: stop, naming it, rather than run a default
+    without its part."""
+    broken = [name for name, problem in host.failures.items()
+              if (selected is None or name in selected) and problem.startswith("redstar_default_recipe")]
+    check_selected(host, broken)
 
 
 def split_key_value(item: str, param_hint: str = "--option") -> tuple[str, str]:
@@ -64,6 +80,14 @@ def split_key_value(item: str, param_hint: str = "--option") -> tuple[str, str]:
 def parse_options(items: tuple[str, ...] | list[str], param_hint: str = "--option") -> dict[str, Any]:
     """``("lr=5e-7", "mode=lenient")`` -> ``{"lr": 5e-07, "mode": "lenient"}``: each value is read
     as YAML with the recipe loader, so a value means the same on the command line as in a recipe."""
+    import yaml
+
     from redstar.recipe import parse_yaml
 
-    return {k: parse_yaml(v) for k, v in (split_key_value(item, param_hint) for item in items)}
+    options = {}
+    for key, value in (split_key_value(item, param_hint) for item in items):
+        try:
+            options[key] = parse_yaml(value)
+        except yaml.YAMLError as exc:
+            raise click.BadParameter(f"{key}: {getattr(exc, 'problem', None) or exc}", param_hint=param_hint) from None
+    return options

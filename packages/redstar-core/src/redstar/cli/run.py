@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from redstar.cli.options import check_selected, host_of, parse_options, plugins_option, resolve_recipe, selected_plugins
 from redstar.pipeline.stage import parts
@@ -51,6 +52,8 @@ def run(ctx: click.Context, plugins: str | None, recipe_file: str | None, out: s
     out_dir = Path(out or Path("runs") / recipe.name)
     console = Console(stderr=True)
     console.print(f"[bold]redstar run[/bold] {recipe.name} -> {out_dir}")
+    for warning in recipe.warnings:
+        console.print(f"[yellow]warning: {escape(warning)}")
     summary = run_pipeline(recipe, out_dir, host_, ProgressBoard(console, enabled=not no_progress), until=until)
     print_summary(summary, Console())
 

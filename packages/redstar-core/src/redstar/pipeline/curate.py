@@ -9,7 +9,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from redstar.decontamination import BenchmarkIndex, decontaminate
-from redstar.errors import InputError, RedStarError
+from redstar.errors import RedStarError
+from redstar.faults import check_iterable, check_levels, check_problems, check_prompt
 from redstar.pipeline.context import PluginContext, RunContext
 from redstar.pipeline.stage import FunnelRow, Outcome, Stage
 from redstar.records import Prompt
@@ -28,7 +29,9 @@ def _load(ctx: RunContext, inputs: Mapping[str, Any]) -> Outcome:
     with ctx.board.task("loading prompts", len(sources)) as update:
         for i, spec in enumerate(sources):
             source = ctx.build("sources", spec.name, spec.options, f"sources[{i}]")
-            for prompt in source.load():
+            loaded = check_iterable(source, "load", source.load(), "an iterable of redstar.records.Prompt")
+            for j, prompt in enumerate(loaded):
+                check_prompt(source, "load", prompt, j)
                 if prompt.id in seen:  # the same problem from two sources is sampled once
                     duplicates += 1
                     continue
@@ -59,7 +62,8 @@ def _score(ctx: RunContext, inputs: Mapping[str, Any]) -> Outcome:
         levels = []
         batch = 256
         for start in range(0, len(prompts), batch):
-            levels.extend(scorer.score(prompts[start:start + batch]))
+            part = prompts[start:start + batch]
+            levels.extend(check_levels(scorer, scorer.score(part), len(part)))
             update(min(start + batch, len(prompts)))
     if len(levels) != len(prompts):
         raise RedStarError(f"scorer {cfg.scorer!r} returned {len(levels)} levels for {len(prompts)} prompts")
@@ -91,10 +95,7 @@ def benchmark_index(ctx: PluginContext) -> tuple[BenchmarkIndex, list[str]]:
     used = []
     for name, options, key in specs:
         evaluator = ctx.build("evaluators", name, options, key)
-        try:
-            problems = evaluator.load()
-        except InputError:
-            raise
+        problems = check_problems(evaluator, evaluator.load())
         index.add(name, (p.question for p in problems), exact_only=name in cfg.exact_only)
         used.append(name)
     return index, sorted(set(used))
@@ -115,8 +116,8 @@ def _select(ctx: RunContext, inputs: Mapping[str, Any]) -> Outcome:
             update(len(prompts))
     rules = {d: DomainRule(r.min_level, r.max_level, r.max_prompts) for d, r in cfg.domains.items()}
     report = select(candidates, min_level=cfg.min_level, max_level=cfg.max_level,
-                    per_source=cfg.per_source, mix=cfg.mix, total=cfg.total, seed=recipe.seed,
-                    domains=rules, mix_mode=cfg.mix_mode)
+                    per_source=cfg.per_source, mix=cfg.shares(), counts=cfg.counts(), total=cfg.total,
+                    seed=recipe.seed, domains=rules, mix_mode=cfg.mix_mode)
     dropped.update(report.dropped)
     dropped_by_domain = {d: dict(c) for d, c in report.dropped_by_domain.items()}
     if not report.kept:

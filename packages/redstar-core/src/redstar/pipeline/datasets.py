@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from redstar.faults import check_reason
 from redstar.media import localize_media
 from redstar.pipeline.context import RunContext
 from redstar.pipeline.run_tables import JudgedSamples, SampleSet
@@ -38,9 +39,9 @@ def drop_reason(cfg: Cleaning, filters: list[Any], sample: Sample, verdict: Verd
     if verdict.reward == -1:
         return "no valid answer"
     for f in filters:
-        reason = f.check(sample.response, prompt)
+        reason = check_reason(f, f.check(sample.response, prompt))
         if reason:
-            return str(reason)
+            return reason
     return None
 
 

@@ -1,8 +1,10 @@
 """Everything about a recipe that can be checked before the first stage runs.
 
-A mistake found here costs a second; found after sampling it costs hours. So before any stage,
-a run (and ``redstar recipe check``) checks that every plugin the recipe names is installed and
-takes the options given, that every model path exists, and that the plugins whose constructors
+A mistake found here costs a second; found after sampling it costs hours. So before it creates,
+locks or writes anything in the run directory, a run (and ``redstar recipe check``) checks that
+every plugin the recipe names is installed and takes the options given, with values of the types
+its constructor declares, that the mix's domains are ones the sources yield, that every model
+path exists, and that the plugins whose constructors
 are cheap by contract (verifiers, cleaning filters, trainers, evaluators) accept their option
 *values*: each is built once, and a constructor's ``ValueError`` becomes a
 :class:`~redstar.errors.RecipeError` naming the recipe key. Samplers and sources are not built
@@ -15,7 +17,14 @@ from redstar.errors import RecipeError, RedStarError
 from redstar.models import resolve_model
 from redstar.pipeline.context import PluginContext
 from redstar.pipeline.rl_prompts import check_step
+from redstar.pipeline.stages import pipeline_stages
 from redstar.recipe import check_plugins
+
+
+def _warn(message: str) -> None:
+    import click
+
+    click.echo(message, err=True)
 
 
 def preflight(ctx: PluginContext, check_paths: bool = True) -> None:
@@ -24,6 +33,9 @@ def preflight(ctx: PluginContext, check_paths: bool = True) -> None:
     False skips the model paths, for a recipe written for another machine (a cluster's paths, or
     a student that an earlier run will produce)."""
     recipe = ctx.recipe
+    # A plugin that failed to load: a warning, or an error where the run would not be the one asked for.
+    ctx.host.check_loaded(getattr(ctx, "log", None) or _warn)
+    pipeline_stages(ctx.host, recipe)  # the plugins' stages, and what `stages:` switches off
     check_plugins(recipe, ctx.host)
     for role in ("teacher", "student") if check_paths else ():
         try:

@@ -28,9 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from redstar.errors import InputError, RedStarError
+from redstar.pipeline.set_aside import restore, set_aside
 from redstar.tables import write_json
 
 LOCK_FILE = ".lock"
+#: Why rows are set aside when the recipe changed what they depend on.
+STALE = ("the recipe changed what these rows depend on (the teacher, sampling settings, the seed, verifier options "
+         "or a plugin version)")
 
 
 def _plain(value: Any) -> Any:
@@ -178,6 +182,9 @@ class RunDir:
         self.state_file = self.root / "state.json"
         self.state: dict[str, Any] = {"stages": {}}
         self._rechecked: set[str] = set()
+        #: ``(stage, folder)`` for each folder this run set stale rows aside in (``set-aside/...``),
+        #: for the summary to name.
+        self.set_aside_now: list[tuple[str, Path]] = []
         if self.state_file.exists():
             # Written atomically, so only a hand edit or a bad disk can damage it.
             try:
@@ -201,10 +208,16 @@ class RunDir:
         st = self.stage(name)
         return bool(st.get("done")) and st.get("fingerprint") == fp
 
-    def begin(self, name: str, fp: str, outputs: Sequence[Path] = ()) -> bool:
+    def begin(self, name: str, fp: str, outputs: Sequence[Path] = (), rows_key: str | None = None) -> bool:
         """Mark ``name`` as running with ``fp``. When the fingerprint differs from the recorded
-        one, the stage's old ``outputs`` are removed (they belong to another recipe) and True is
-        returned; when it matches, partial outputs are kept for resuming and False is returned."""
+        one, the stage's old ``outputs`` belong to another recipe: they are removed and True is
+        returned; when it matches, partial outputs are kept for resuming and False is returned.
+
+        ``rows_key`` (an incremental stage's :attr:`~redstar.pipeline.stage.Stage.rows_depend_on`
+        digest) refines that: rows recorded under the same key are still valid (only how many
+        are wanted changed) and are kept; rows under another key are set aside
+        (:mod:`redstar.pipeline.set_aside`), never deleted, and rows set aside earlier under
+        this key come back."""
         st = self.stage(name)
         changed = st.get("fingerprint") != fp
         if st.get("done") and not changed:
@@ -212,18 +225,26 @@ class RunDir:
             # rows): leave its record, time included, as it is; finish() updates only its counts.
             self._rechecked.add(name)
             return False
-        if changed:
+        keeps_rows = changed and rows_key is not None and st.get("rows_key") == rows_key
+        if changed and rows_key is not None and not keeps_rows:
+            folder = set_aside(self.root, name, st, outputs, why=STALE)
+            if folder is not None:
+                self.set_aside_now.append((name, folder))
+            restore(self.root, name, rows_key, outputs)
+        elif changed and not keeps_rows:
             for out in outputs:
                 if out.is_dir():
                     shutil.rmtree(out)
                 elif out.exists():
                     out.unlink()
+        fresh = changed and not keeps_rows
         self.state["stages"][name] = {
             "fingerprint": fp, "done": False, "counts": st.get("counts", {}) if not changed else {},
             # Time spent on this stage's output across every call that worked on it (a resumed
             # stage adds to it; a redone one starts again from zero).
-            "seconds": st.get("seconds", 0.0) if not changed else 0.0,
+            "seconds": st.get("seconds", 0.0) if not fresh else 0.0,
             "started": time.time(),
+            **({"rows_key": rows_key} if rows_key is not None else {}),
         }
         self.save()
         return changed
@@ -251,12 +272,16 @@ class RunDir:
     def save(self) -> None:
         write_json(self.state_file, self.state)
 
-    def adopt(self, name: str, fp: str, outputs: Sequence[Path]) -> Path | None:
+    def adopt(self, name: str, fp: str, outputs: Sequence[Path], rows_key: str | None = None) -> Path | None:
         """Reuse step ``name`` from a sibling run when it is not done here with ``fp`` but is done
         there: the step's ``outputs`` (paths inside this run) are replaced by the sibling's
         (:func:`bring_over`) and its state entry is copied, with paths into the sibling rebased
         here. Of several siblings, the one whose outputs are largest (for an incremental step:
-        the most work done) is taken. Returns the sibling used, or None."""
+        the most work done) is taken. Returns the sibling used, or None.
+
+        With ``rows_key`` (see :meth:`begin`), rows here under another key are set aside rather
+        than replaced, and rows here under the same key but another fingerprint are kept (they
+        are valid, and may be more than the sibling's): nothing is adopted then."""
         if not self.siblings or self.is_done(name, fp):
             return None
         try:
@@ -274,6 +299,13 @@ class RunDir:
         if not found:
             return None
         _, sibling, entry = max(found, key=lambda item: item[0])  # max keeps the first of equals
+        mine = self.stage(name)
+        if rows_key is not None and mine.get("fingerprint") != fp:
+            if mine.get("rows_key") == rows_key and any((self.root / rel).exists() for rel in relative):
+                return None
+            folder = set_aside(self.root, name, mine, [self.root / rel for rel in relative], why=STALE)
+            if folder is not None:
+                self.set_aside_now.append((name, folder))
         for rel in relative:
             _remove(self.root / rel)
             if (sibling / rel).exists() or (sibling / rel).is_symlink():

@@ -14,9 +14,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from redstar.pipeline.context import RunContext
+from redstar.pipeline.context import PluginContext, RunContext
 from redstar.pipeline.preflight import preflight
-from redstar.pipeline.rundir import RunDir, fingerprint, run_lock
+from redstar.pipeline.rundir import STALE, RunDir, fingerprint, run_lock
+from redstar.pipeline.set_aside import set_aside_folders
 from redstar.pipeline.stage import Result, Stage, parts, run_step
 from redstar.pipeline.stages import pipeline_stages
 from redstar.pipeline.training import NO_DATA_ADVICE
@@ -37,21 +38,31 @@ def run_pipeline(recipe: Recipe, out_dir: str | Path, host: Host, board: Progres
     that part and those before it run. ``siblings`` are other run directories whose finished
     steps this run reuses where the fingerprints match (``redstar sweep``; see
     :meth:`~redstar.pipeline.rundir.RunDir.adopt`)."""
-    stages = pipeline_stages(host)
+    stages = pipeline_stages(host, recipe)
     if until not in parts(stages):
         raise ValueError(f"until must be one of {', '.join(parts(stages))}, got {until!r}")
-    with run_lock(Path(out_dir)):
-        return _run_locked(recipe, RunDir(out_dir, siblings), host, board or ProgressBoard(), stages, until)
-
-
-def _run_locked(recipe: Recipe, run: RunDir, host: Host, board: ProgressBoard, stages: list[Stage],
-                until: str) -> dict[str, Any]:
-    ctx = RunContext(recipe=recipe, host=host, run=run, board=board)
+    # Everything about the recipe is checked before the run directory is touched (not even
+    # created or locked): a recipe that fails here cannot cost an existing run anything.
+    checked = PluginContext(recipe=recipe, host=host)
     try:
-        preflight(ctx)
+        preflight(checked)
     except BaseException:
-        ctx.close()
+        checked.close()
         raise
+    try:
+        with run_lock(Path(out_dir)):
+            ctx = RunContext(recipe=recipe, host=host, run=RunDir(out_dir, siblings), board=board or ProgressBoard())
+            ctx.verifiers, checked.verifiers = checked.verifiers, ctx.verifiers  # the ones preflight built
+            try:
+                return _run_locked(ctx, stages, until)
+            finally:
+                ctx.close()  # again, on the way out of an error (closing twice is harmless)
+    finally:
+        checked.close()
+
+
+def _run_locked(ctx: RunContext, stages: list[Stage], until: str) -> dict[str, Any]:
+    recipe, run, board, host = ctx.recipe, ctx.run, ctx.board, ctx.host
     (run.root / "recipe.yaml").write_text(dump(recipe), encoding="utf-8")
     with board:
         try:
@@ -59,6 +70,10 @@ def _run_locked(recipe: Recipe, run: RunDir, host: Host, board: ProgressBoard, s
         finally:
             ctx.close()
     summary = build_summary(run, recipe, stages, results, seconds)
+    summary["set_aside"] = set_aside_folders(run.root)
+    set_aside = [f"rows of stage {stage!r} were set aside in {folder}: {STALE}; they come back if the recipe changes "
+                 "back (delete the folder to free its space)" for stage, folder in run.set_aside_now]
+    summary["warnings"] = [*recipe.warnings, *summary["warnings"], *set_aside]
     summary["provenance"] = describe_run(recipe, host)
     # Each model against the one before it, per benchmark, paired over the same problems.
     summary["comparisons"] = mark_untrained(compare_models(run.root, summary["scores"]), summary["training_health"])
@@ -96,7 +111,8 @@ def run_stages(ctx: RunContext, stages: list[Stage], until: str) -> tuple[dict[s
             fp = stage.fingerprint(ctx, results)
             value = run_step(ctx, stage.name, fp, [ctx.run.path(o) for o in stage.outputs],
                              work=partial(stage.work, ctx, inputs),
-                             load=None if stage.load is None else partial(stage.load, ctx))
+                             load=None if stage.load is None else partial(stage.load, ctx),
+                             rows_key=stage.rows_key(ctx))
             results[stage.name] = Result(value, fp)
         seconds[stage.name] = round(time.perf_counter() - start, 2)
     return results, seconds
@@ -148,7 +164,10 @@ def build_summary(run: RunDir, recipe: Recipe, stages: list[Stage], results: dic
     funnel = [[row.label, counts.get(name, {}).get(row.key, 0)] for name, row in rows if row.unit == "prompts"]
     sample_funnel = [[row.label, counts.get(name, {}).get(row.key, 0)] for name, row in rows if row.unit == "samples"]
     domains = sorted(counts.get("load", {}).get("by_domain", {}))
-    ordered = [r for r in rows if r[1].unit == "prompts"] + [r for r in rows if r[1].unit == "samples"]
+    # A stage that ran without counts["by_domain"] (a plugin's, say) has no per-domain rows: its
+    # total is in the funnel, and zeros per domain would contradict it.
+    split = [(name, row) for name, row in rows if name not in counts or "by_domain" in counts[name]]
+    ordered = [r for r in split if r[1].unit == "prompts"] + [r for r in split if r[1].unit == "samples"]
     funnel_by_domain = {domain: [[row.label, _domain_count(counts.get(name, {}), row.key, domain)]
                                  for name, row in ordered] for domain in domains}
     # Rows that steps inside a fanned-out stage add (an RL step's prompts that its starting
@@ -167,7 +186,7 @@ def build_summary(run: RunDir, recipe: Recipe, stages: list[Stage], results: dic
     warnings += [h["verdict"] for h in health.values() if h.get("trained") is False]
     built = "build" in counts and counts["build"]
     warnings += [f"domain {domain!r} yielded no SFT rows: {NO_DATA_ADVICE}" for domain in domains
-                 if len(domains) > 1 and built and funnel_by_domain[domain][-1][1] == 0]
+                 if len(domains) > 1 and built and _domain_count(counts["build"], "sft_rows", domain) == 0]
     models = results["train"].value if "train" in results else []
     return {
         "recipe": recipe.name,

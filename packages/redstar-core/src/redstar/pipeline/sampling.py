@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from redstar.execution import GenerateJob, SamplerSpec
+from redstar.faults import check_completions
 from redstar.interfaces import SamplingParams
 from redstar.models import resolve_model
 from redstar.pipeline.context import RunContext
@@ -37,6 +38,16 @@ def _depends_on(recipe: Recipe) -> Any:
     # more prompts, or more samples per prompt, are drawn on top of what is there), and on how
     # prompts are rendered (verifier instructions live in plugins, hence the plugin versions).
     return recipe.models.teacher, {k: v for k, v in recipe.sampling.to_dict().items() if k != "chunk_size"}, recipe.seed
+
+
+#: What makes a sample another sample: how many are wanted (``n``, ``n_by_level``) does not (more
+#: are drawn on top, fewer leave the rest unused), so changing it keeps every sample drawn.
+PER_PROMPT = ("n", "n_by_level", "chunk_size")
+
+
+def rows_depend_on(recipe: Recipe) -> Any:
+    """What the samples already drawn depend on: the teacher, how it is sampled and the seed."""
+    return recipe.models.teacher, {k: v for k, v in recipe.sampling.to_dict().items() if k not in PER_PROMPT}, recipe.seed
 
 
 #: Responses asked of one sampler call at most: ``chunk_size`` prompts x ``n`` would otherwise
@@ -81,6 +92,7 @@ def _sample(ctx: RunContext, inputs: Mapping[str, Any]) -> Outcome:
         done = total - sum(len(_missing(have[p.id], wanted[p.id])) for p in todo)
         if todo:
             spec = SamplerSpec(cfg.backend, resolve_model(teacher), cfg.options, "sampling")
+            backend = ctx.host.get("samplers", cfg.backend)
             engine = ctx.engine
             with ctx.board.task("sampling teacher", total) as update:
                 update(done)
@@ -90,8 +102,10 @@ def _sample(ctx: RunContext, inputs: Mapping[str, Any]) -> Outcome:
                 jobs = _jobs(ctx, cfg, todo, have, wanted, recipe.seed)
                 try:
                     for job, completions in engine.generate(spec, jobs):
-                        # A backend that returns copies at temperature > 0 stops the run before
-                        # they are stored.
+                        # What the backend returned, checked before anything is stored: a
+                        # sampler's mistake is named as its own (redstar.faults), and copies at
+                        # temperature > 0 stop the run.
+                        check_completions(backend, completions, len(job.conversations), job.params.n)
                         check_samples_differ(completions, job.params,
                                              f"the {cfg.backend!r} sampler (teacher {teacher})")
                         rows = _rows(job.key, completions, teacher, job.params)
@@ -127,12 +141,13 @@ def _counts(samples: SampleSet, prompts: list[Prompt]) -> dict[str, Any]:
 
 
 #: Incremental (no ``load``): it always runs, keeping the samples already in ``samples/`` and
-#: drawing only the missing ``(prompt_id, index)``; a changed teacher or sampling setting starts
-#: over.
+#: drawing only the missing ``(prompt_id, index)``; a changed teacher, sampling setting or seed
+#: sets the samples there aside (``set-aside/``) and starts over.
 SAMPLE = Stage("sample", "curate", _sample, reads=("select",), keyed_on=(), depends_on=_depends_on,
                # samples.jsonl: the table of runs made before sharding, which a resumed run moves
                # into samples/ (and a changed recipe removes, like samples/ itself)
-               outputs=(SAMPLES, "samples.jsonl"), funnel=(FunnelRow("samples drawn", "samples", "samples"),))
+               outputs=(SAMPLES, "samples.jsonl"), funnel=(FunnelRow("samples drawn", "samples", "samples"),),
+               rows_depend_on=rows_depend_on)
 
 
 def _jobs(ctx: RunContext, cfg: Sampling, todo: list[Prompt], have: dict[str, int], wanted: dict[str, int],

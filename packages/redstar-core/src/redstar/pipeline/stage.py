@@ -3,7 +3,7 @@
 A :class:`Stage` says what it is called, which part of a run it belongs to (``--until``), which
 earlier stages it reads, which of them its output depends on (its fingerprint chains theirs),
 the recipe sections that shape its output, the files it writes, and how to do its work. The run's stages are listed in
-:mod:`redstar.pipeline.stages`; a plugin adds its own through the ``redstar_register_stages``
+:mod:`redstar.pipeline.stages`; a plugin adds its own through the ``redstar_pipeline_stages``
 hook. Stages
 that fan out into several steps (training: one per trainer; evaluation: one per model and
 benchmark) run each step through the same :func:`run_step`, so skipping a finished step,
@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from redstar.faults import in_stage, plugin_code
 from redstar.pipeline.rundir import fingerprint
 
 if TYPE_CHECKING:
@@ -68,7 +69,8 @@ class Stage:
       it reads). Sampling reads the selection but is keyed on nothing upstream, so selecting more
       prompts samples only the new ones instead of starting over;
     - ``depends_on(recipe)``: the parts of the recipe that shape its output (in its fingerprint);
-    - ``outputs``: run-directory paths it writes, removed when its fingerprint changes;
+    - ``outputs``: run-directory paths it writes, removed when its fingerprint changes (or, for
+      a stage with ``rows_depend_on``, kept or set aside: see below);
     - ``work(ctx, inputs)``: does the work and returns an :class:`Outcome`;
     - ``load(ctx)``: reads a finished stage's value back; None for an incremental stage;
     - ``fans_out``: ``work`` runs its own steps through :func:`run_step` (training, evaluation);
@@ -77,7 +79,16 @@ class Stage:
     - ``drops``: the name its ``counts["dropped"]`` (reason -> count) go by in the summary
       (``selection``, ``cleaning``), with ``counts["by_domain"][d]["dropped"]`` or
       ``counts["dropped_by_domain"][d]`` per domain;
-    - ``after``: for a stage a plugin adds, the stage it runs after.
+    - ``after``: for a stage a plugin adds, the stage it runs after;
+    - ``plugin``: the plugin that added it (set by :func:`~redstar.pipeline.stages.pipeline_stages`;
+      None for core's).
+    - ``rows_depend_on(recipe)``: for an incremental stage whose rows are costly (samples,
+      verdicts), the part of the recipe the rows already written depend on, which may be less
+      than ``depends_on`` (how *many* samples are wanted shapes the stage's value, not the rows
+      drawn so far). When the fingerprint changes and this does not, the rows are kept and only
+      what is missing is done; when this changes too, the rows are set aside in the run
+      directory, not deleted, and come back if the recipe changes back
+      (:mod:`redstar.pipeline.set_aside`).
     """
 
     name: str
@@ -93,6 +104,15 @@ class Stage:
     funnel: tuple[FunnelRow, ...] = ()
     drops: str | None = None
     after: str | None = None
+    plugin: str | None = None
+    rows_depend_on: Callable[[Recipe], Any] | None = None
+
+    def rows_key(self, ctx: RunContext) -> str | None:
+        """The digest of what the rows in ``outputs`` depend on (None without ``rows_depend_on``)."""
+        if self.rows_depend_on is None:
+            return None
+        return fingerprint(self.name, "rows", self.rows_depend_on(ctx.recipe),
+                           ctx.plugin_versions() if self.versioned else None)
 
     def fingerprint(self, ctx: RunContext, upstream: Mapping[str, Result]) -> str:
         keyed = self.reads if self.keyed_on is None else self.keyed_on
@@ -102,7 +122,7 @@ class Stage:
 
 def run_step(ctx: RunContext, name: str, fp: str, outputs: Sequence[Path],
              work: Callable[[], Outcome], load: Callable[[], Any] | None = None,
-             is_complete: Callable[[], bool] | None = None) -> Any:
+             is_complete: Callable[[], bool] | None = None, rows_key: str | None = None) -> Any:
     """Skip, resume or redo one step, the same way for every stage.
 
     Finished with the same fingerprint (and ``is_complete()``, by default: every output exists),
@@ -110,15 +130,19 @@ def run_step(ctx: RunContext, name: str, fp: str, outputs: Sequence[Path],
     with the same fingerprint is first brought over (:meth:`~redstar.pipeline.rundir.RunDir.adopt`),
     then loaded or, when incremental, resumed from the sibling's outputs. Otherwise the step begins (a changed fingerprint
     removes the old ``outputs``; an unchanged one keeps partial outputs to resume from), works
-    and finishes, recording its counts and time in the run state."""
+    and finishes, recording its counts and time in the run state. ``rows_key``: see
+    :meth:`~redstar.pipeline.rundir.RunDir.begin`."""
     run = ctx.run
     # Done in a sibling run with this fingerprint (a sweep's other variant): reuse its outputs.
-    run.adopt(name, fp, outputs)
+    run.adopt(name, fp, outputs, rows_key)
     complete = is_complete or (lambda: all(Path(p).exists() for p in outputs))
-    if load is not None and run.is_done(name, fp) and complete():
-        return load()
-    run.begin(name, fp, list(outputs))
-    outcome = work()
+    # An exception raised in a plugin's code becomes one line naming the plugin, the method
+    # RedStar called and this step (redstar.faults); the traceback stays its cause (--debug).
+    with in_stage(name), plugin_code(name):
+        if load is not None and run.is_done(name, fp) and complete():
+            return load()
+        run.begin(name, fp, list(outputs), rows_key)
+        outcome = work()
     run.finish(name, outcome.counts, **outcome.extra)
     return outcome.value
 

@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from redstar.faults import check_train_result
 from redstar.interfaces import TrainContext, options_of
 from redstar.models import resolve_model
 from redstar.pipeline.context import RunContext
 from redstar.pipeline.rl_prompts import student_data
 from redstar.pipeline.rundir import file_digest, fingerprint
 from redstar.pipeline.stage import Outcome, Stage, run_step
-from redstar.recipe import RLStep, TrainStep
+from redstar.recipe import Recipe, RLStep, TrainStep
 from redstar.services import rule_reward
 from redstar.training_health import training_health
 
@@ -83,7 +84,7 @@ def _train_one(ctx: RunContext, stage: str, key: str, step: TrainStep, start: Mo
 
     def train() -> Outcome:
         with ctx.board.task(f"training {tag} ({step.trainer})", None) as update:
-            result = trainer.train(TrainContext(
+            result = check_train_result(trainer, trainer.train(TrainContext(
                 model=start.path,
                 output_dir=out_dir,
                 data_file=data_file,
@@ -91,7 +92,7 @@ def _train_one(ctx: RunContext, stage: str, key: str, step: TrainStep, start: Mo
                 metrics_file=metrics_file,
                 on_step=lambda step, total, metrics: update(step, total),
                 seed=ctx.recipe.seed,
-            ))
+            )))
         counts: dict[str, Any] = {"metrics": result.metrics}
         if trainer.kind != "sft":
             # Whether the policy moved and its reward did: the summary says "did not train" rather
@@ -105,18 +106,29 @@ def _train_one(ctx: RunContext, stage: str, key: str, step: TrainStep, start: Mo
                     is_complete=lambda: Path(run.stage(stage).get("model_path", "")).exists())
 
 
+def training_steps(recipe: Recipe) -> list[tuple[str, str, TrainStep, str]]:
+    """Each training step of ``recipe`` in order: its stage (``train:sft``, ``train:rl:0``), its
+    recipe key, the step, and the tag of the model it makes (``sft``; an RL step's trainer name,
+    with its index when two steps use one trainer: ``dpo``, ``dpo-1``). The tag names the model's
+    folder (``models/<tag>``) and its column in the scores."""
+    steps = ([("train:sft", "sft", recipe.sft)] if recipe.sft else []) + \
+        [(f"train:rl:{i}", f"rl[{i}]", step) for i, step in enumerate(recipe.rl)]
+    tags = {"base"}
+    out = []
+    for stage, key, step in steps:
+        tag = "sft" if stage == "train:sft" else step.trainer if step.trainer not in tags else f"{step.trainer}-{key[3:-1]}"
+        tags.add(tag)
+        out.append((stage, key, step, tag))
+    return out
+
+
 def _train(ctx: RunContext, inputs: Mapping[str, Any]) -> Outcome:
     """The student before training, then after SFT, then after each RL step."""
     recipe = ctx.recipe
     student = recipe.models.student
     current = ModelStage("base", resolve_model(student), fingerprint("model", student))
     models = [current]
-    steps = ([("train:sft", "sft", recipe.sft)] if recipe.sft else []) + \
-        [(f"train:rl:{i}", f"rl[{i}]", step) for i, step in enumerate(recipe.rl)]
-    tags = {current.tag}
-    for stage, key, step in steps:
-        tag = "sft" if stage == "train:sft" else step.trainer if step.trainer not in tags else f"{step.trainer}-{key[3:-1]}"
-        tags.add(tag)
+    for stage, key, step, tag in training_steps(recipe):
         # A skipped step leaves the model as it was: the next one starts from the last trained.
         trained = _train_one(ctx, stage, key, step, current, tag)
         if trained is not None:

@@ -20,6 +20,7 @@ from typing import Any
 from redstar.execution import VerifyJob
 from redstar.pipeline.context import RunContext
 from redstar.pipeline.run_tables import VERDICTS, JudgedSamples, SampleSet, response_digest, verdict_table, verdicts_of
+from redstar.pipeline.sampling import rows_depend_on as sample_rows_depend_on
 from redstar.pipeline.stage import FunnelRow, Outcome, Stage
 from redstar.records import Prompt, Sample, Verdict
 
@@ -102,4 +103,6 @@ class _Tally:
 # ``selection.total``) reuses every verdict already there instead of judging them all again.
 VERIFY = Stage("verify", "curate", _verify, reads=("select", "sample"), keyed_on=("sample",),
                depends_on=lambda recipe: recipe.verifiers,
-               outputs=(VERDICTS, "verdicts.jsonl"), funnel=(FunnelRow("samples correct", "correct", "samples"),))
+               outputs=(VERDICTS, "verdicts.jsonl"), funnel=(FunnelRow("samples correct", "correct", "samples"),),
+               # Verdicts judge the samples there: set aside (and brought back) with them.
+               rows_depend_on=lambda recipe: (sample_rows_depend_on(recipe), recipe.verifiers))

@@ -68,4 +68,21 @@ def default_recipe(host: Any, selected: list[str] | None = None) -> Recipe:
         base["rl"] = host.default_rl()
     merged = merge_parts(base, parts)
     merged["name"] = "default-" + "-".join(sorted(n for n, _ in parts))
-    return validate(merged)
+    recipe = validate(merged)
+    recipe._warnings = band_warnings(parts)
+    return recipe
+
+
+def band_warnings(parts: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """A plugin's default part that sets the global band (``selection.min_level`` or
+    ``max_level``) sets it for every other domain too: legal, and nearly always a mistake for
+    ``selection.domains.<its domain>``. One warning per such plugin, naming it."""
+    out = []
+    for plugin, part in parts:
+        selection = part.get("selection") if isinstance(part, dict) else None
+        keys = [k for k in ("min_level", "max_level") if isinstance(selection, dict) and k in selection]
+        if keys:
+            out.append(f"plugin {plugin!r} sets the global difficulty band ({', '.join(f'selection.{k}' for k in keys)})"
+                       " in its default recipe, which applies to every domain without a band of its own; a plugin "
+                       "should set selection.domains.<its domain>.min_level/max_level instead")
+    return out

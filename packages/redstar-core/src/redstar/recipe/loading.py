@@ -6,7 +6,6 @@ key (``my.yaml:14: sampling.temprature: unknown key (allowed here: backend, opti
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -14,45 +13,20 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from redstar.errors import RecipeError
+from redstar.recipe import safe_yaml
 from redstar.recipe.sections import Recipe
-
-
-class RecipeLoader(yaml.SafeLoader):
-    """YAML 1.1 reads ``5e-7`` (no dot) as a string; people write learning rates that way, so
-    recipes accept exponent floats without a dot too."""
-
-
-RecipeLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
+from redstar.recipe.values import check_data, check_values
 
 
 def parse_yaml(text: str) -> Any:
-    return yaml.load(text, Loader=RecipeLoader)  # noqa: S506 - a SafeLoader subclass
+    """``text`` as Python values, read by :mod:`redstar.recipe.safe_yaml` (size, alias and depth
+    limits, no duplicate keys); raises :class:`yaml.YAMLError`."""
+    return safe_yaml.load(text)
 
 
 def key_lines(text: str) -> dict[str, int]:
     """Map dotted keys to 1-based line numbers, for error messages."""
-    node = yaml.compose(text, Loader=yaml.SafeLoader)
-    out: dict[str, int] = {}
-
-    def walk(n: Any, prefix: str) -> None:
-        if isinstance(n, yaml.MappingNode):
-            for k, v in n.value:
-                key = f"{prefix}.{k.value}" if prefix else str(k.value)
-                out[key] = k.start_mark.line + 1
-                walk(v, key)
-        elif isinstance(n, yaml.SequenceNode):
-            for i, v in enumerate(n.value):
-                key = f"{prefix}[{i}]"
-                out[key] = v.start_mark.line + 1
-                walk(v, key)
-
-    if node is not None:
-        walk(node, "")
-    return out
+    return safe_yaml.lines_of(safe_yaml.compose(text))
 
 
 _TYPE_NAMES = {"int": "integer", "float": "number", "str": "string", "bool": "true/false", "dict": "mapping",
@@ -62,11 +36,14 @@ _TYPE_NAMES = {"int": "integer", "float": "number", "str": "string", "bool": "tr
 
 def _dotted(data: Any, loc: tuple[Any, ...]) -> tuple[str, Any, Any]:
     """The dotted key of a pydantic error location, the value there and its container. Parts of
-    ``loc`` that are pydantic's union member tags (``int``, ``function-after[...]``) are skipped."""
+    ``loc`` that are pydantic's union member tags (``int``, ``function-after[...]``) are skipped;
+    for an error in a mapping's key (``[key]``), the value is that key."""
     key: str = ""
     value: Any = data
     parent: Any = None
     for part in loc:
+        if part == "[key]":
+            return key or "<top>", key.rsplit(".", 1)[-1] if parent is None else _original_key(parent, value), parent
         if isinstance(value, list) and isinstance(part, int) and part < len(value):
             key, parent, value = f"{key}[{part}]", value, value[part]
         elif isinstance(value, dict) and part in value:
@@ -76,6 +53,16 @@ def _dotted(data: Any, loc: tuple[Any, ...]) -> tuple[str, Any, Any]:
         else:  # a key the data lacks (a required one): name it; there is no value
             key, parent, value = (f"{key}.{part}" if key else str(part)), value, None
     return key or "<top>", value, parent
+
+
+def _original_key(mapping: Any, value: Any) -> Any:
+    """The key of ``mapping`` whose value is ``value`` (an error in a key names the key as written,
+    ``eleven`` rather than ``'eleven'``'s value)."""
+    if isinstance(mapping, dict):
+        for k, v in mapping.items():
+            if v is value:
+                return k
+    return value
 
 
 def _allowed(model: type[BaseModel], data: Any, loc: tuple[Any, ...]) -> list[str]:
@@ -106,6 +93,15 @@ def _message(error: Any, value: Any, allowed: list[str]) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
         return f"unknown key (allowed here: {', '.join(allowed)})"
+    if "[key]" in error["loc"] and "n_by_level" in error["loc"]:
+        return f"{value!r} is not a difficulty level (the keys are levels: numbers from 1 to 10)"
+    if "[key]" in error["loc"]:
+        expected = kind.removesuffix("_type").removesuffix("_parsing")
+        return f"the key {value!r} must be {_TYPE_NAMES.get(expected, expected)}"
+    if kind == "value_error":
+        return f"{error['msg'].removeprefix('Value error, ')}, got {value!r}"
+    if kind == "finite_number":
+        return f"must be a finite number, got {value!r}"
     if kind == "missing":
         return "is required"
     expected = kind.removesuffix("_type").removesuffix("_parsing")
@@ -131,6 +127,7 @@ def validate(data: Any, path: str | Path | None = None, text: str | None = None)
         data = {}
     if not isinstance(data, dict):
         fail("<top>", f"a recipe is a mapping of sections, got {type(data).__name__}")
+    check_data(data, fail)  # before the sections, so that a NaN in plugin options is named too
     if data.get("models", {}) == {}:
         data = {**data, "models": {}}  # so that the error names what is missing: models.teacher
     try:
@@ -142,76 +139,48 @@ def validate(data: Any, path: str | Path | None = None, text: str | None = None)
         first = errors[0]
         key, value, _ = _dotted(data, first["loc"])
         fail(key, _message(first, value, _allowed(Recipe, data, first["loc"])))
-    _check_values(recipe, fail)
+    check_values(recipe, fail)
     recipe._path = None if path is None else Path(path)
     recipe._lines = lines
     return recipe
-
-
-def _check_values(recipe: Recipe, fail: Any) -> None:
-    """What types cannot say: ranges and relations between keys."""
-    selection = recipe.selection
-    if selection.min_level > selection.max_level:
-        fail("selection.min_level", "is greater than selection.max_level")
-    for domain, rule in selection.domains.items():
-        low, high = selection.band(domain)
-        if low > high:
-            fail(f"selection.domains.{domain}.min_level", f"the band {low}-{high} is empty")
-        for key in ("max_prompts", "n"):
-            value = getattr(rule, key)
-            if value is not None and value < 1:
-                fail(f"selection.domains.{domain}.{key}", f"must be at least 1, got {value!r}")
-        for level, n in (rule.n_by_level or {}).items():
-            if n < 1:
-                fail(f"selection.domains.{domain}.n_by_level.{level}", f"must be at least 1, got {n!r}")
-    for key, value in (("sampling.n", recipe.sampling.n), ("sampling.chunk_size", recipe.sampling.chunk_size),
-                       ("sampling.max_new_tokens", recipe.sampling.max_new_tokens), ("evaluation.n", recipe.evaluation.n),
-                       ("evaluation.max_new_tokens", recipe.evaluation.max_new_tokens),
-                       ("decontamination.ngram", recipe.decontamination.ngram)):
-        if value < 1:
-            fail(key, f"must be at least 1, got {value!r}")
-    for level, n in recipe.sampling.n_by_level.items():
-        if n < 1:
-            fail(f"sampling.n_by_level.{level}", f"must be at least 1, got {n!r}")
-    for name, section in (("sampling", recipe.sampling), ("evaluation", recipe.evaluation)):
-        if section.temperature < 0:
-            fail(f"{name}.temperature", f"must be 0 (greedy) or more, got {section.temperature!r}")
-        if not 0 < section.top_p <= 1:
-            fail(f"{name}.top_p", f"must be in (0, 1], got {section.top_p!r}")
-    if selection.total is not None and selection.total < 1:
-        fail("selection.total", f"must be at least 1 (or null for no total), got {selection.total!r}")
-    for domain, share in selection.mix.items():
-        if share < 0:
-            fail(f"selection.mix.{domain}", f"a share cannot be negative, got {share!r}")
-    for source, cap in selection.per_source.items():
-        if cap < 0:
-            fail(f"selection.per_source.{source}", f"cannot be negative, got {cap!r}")
-    if recipe.preference.pairs_per_prompt < 0:
-        fail("preference.pairs_per_prompt", "cannot be negative")
-    execution = recipe.execution
-    for key, value, least in (("replicas", execution.replicas, 1), ("verify_batch", execution.verify_batch, 1),
-                              ("max_retries", execution.max_retries, 0), ("num_gpus", execution.num_gpus, 0)):
-        if value < least:
-            fail(f"execution.{key}", f"must be at least {least}, got {value!r}")
-    if execution.num_cpus <= 0:
-        fail("execution.num_cpus", f"must be more than 0, got {execution.num_cpus!r}")
 
 
 def read_yaml_file(path: Path, what: str = "recipe") -> tuple[Any, str]:
     """``(data, text)`` of a YAML file (a recipe, a sweep file); a missing or unreadable file and
     invalid YAML are :class:`RecipeError` s naming the file (and the line)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            raw = handle.read(safe_yaml.MAX_BYTES + 1)  # never more: a file may be any size
+        if len(raw) > safe_yaml.MAX_BYTES:
+            raise RecipeError(path, "<file>", f"the {what} file is larger than {safe_yaml.MAX_BYTES:,} bytes; "
+                              "a recipe is a few kilobytes")
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise RecipeError(path, "<file>", f"{what} file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise RecipeError(path, "<file>", f"cannot read the {what} file: {exc}") from None
+    return parse_text(text, path), text
+
+
+def parse_text(text: str, path: str | Path | None) -> Any:
+    """``text`` parsed as :func:`parse_yaml` does, its YAML errors turned into one
+    :class:`RecipeError` naming ``path`` and the line."""
     try:
-        return parse_yaml(text), text
+        return parse_yaml(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise RecipeError(where, "<yaml>", f"invalid YAML: {getattr(exc, 'problem', exc)}") from None
+        raise yaml_error(exc, path) from None
+
+
+def yaml_error(exc: yaml.YAMLError, path: str | Path | None) -> RecipeError:
+    """A YAML error as one line: ``file:line: <yaml>: invalid YAML: problem``."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    where: str | None = None if path is None else f"{path}:{mark.line + 1}" if mark else str(path)
+    problem = getattr(exc, "problem", None) or str(exc)
+    if path is None and mark:
+        problem = f"{problem} (line {mark.line + 1})"
+    if isinstance(exc, safe_yaml.UnsafeYAMLError):
+        return RecipeError(where, "<yaml>", f"refused: {problem}")
+    return RecipeError(where, "<yaml>", f"invalid YAML: {problem}")
 
 
 def load_recipe(path: str | Path) -> Recipe:

@@ -42,8 +42,11 @@ def plugin_references(recipe: Recipe) -> list[PluginReference]:
 
 
 def check_plugins(recipe: Recipe, host: Any) -> None:
-    """Check that every plugin the recipe names is registered and takes the options given."""
+    """Check that every plugin the recipe names is registered, takes the options given, with
+    values of the types its constructor declares (and that its defaults match them), and that the
+    domains ``selection`` names are domains the recipe's sources yield."""
     from redstar.interfaces import constructor, options_of
+    from redstar.plugin_options import option_problems
 
     for ref in plugin_references(recipe):
         try:
@@ -57,3 +60,27 @@ def check_plugins(recipe: Recipe, host: Any) -> None:
                 key = f"{ref.options_key}.{option}"
                 raise RecipeError(recipe.where(key), key,
                                   f"unknown option for {ref.name!r}; it takes: {', '.join(accepted) or 'no options'}")
+        for option, message, plugin_fault in option_problems(cls, ref.options):
+            key = ref.key if plugin_fault else f"{ref.options_key}.{option}"
+            raise RecipeError(recipe.where(key), key, message if plugin_fault else f"{message} ({ref.name!r} option)")
+    check_domains(recipe, host)
+
+
+def check_domains(recipe: Recipe, host: Any) -> None:
+    """Every domain ``selection.mix`` names is one that a source of the recipe yields: a
+    misspelt domain would otherwise take its share of the quota and leave it empty, without a
+    word. (Skipped when a source does not declare its domain on its class. A rule under
+    ``selection.domains`` for a domain without sources is allowed: it changes nothing.)"""
+    yielded: set[str] = set()
+    for spec in recipe.sources:
+        domain = getattr(host.get("sources", spec.name), "domain", None)
+        if not isinstance(domain, str):
+            return
+        yielded.add(domain)
+    if not yielded:
+        return  # no sources: the load stage says so
+    for domain in recipe.selection.mix:
+        if domain not in yielded:
+            key = f"selection.mix.{domain}"
+            raise RecipeError(recipe.where(key), key, f"no source of this recipe yields the domain {domain!r} "
+                              f"(its sources yield: {', '.join(sorted(yielded))})")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator
 
 from redstar.interfaces import SamplingParams
 
@@ -26,7 +26,7 @@ class Section(BaseModel):
     validated section is not changed afterwards (its free-form ``options`` mappings are the
     plugin's to read)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="python")
@@ -52,18 +52,49 @@ class DomainSelection(Section):
     max_level: Number | None = None
     max_prompts: int | None = Field(None, description="at most this many prompts of this domain")
     n: int | None = Field(None, description="responses per prompt (null: `sampling.n`)")
-    n_by_level: dict[int | str, int] | None = Field(None, description="level -> responses (null: `sampling.n_by_level`)")
+    n_by_level: dict[Number, int] | None = Field(None, description="level -> responses (null: `sampling.n_by_level`)")
+
+
+class MixCount(Section):
+    """A domain's place in ``selection.mix`` as a number of prompts (``logic: {prompts: 40}``)
+    rather than a share."""
+
+    prompts: int = Field(description="select this many prompts of the domain (fewer when it has fewer)")
+
+
+def _mix_value(value: Any) -> Any:
+    """A share (a number) stays as it is; ``{prompts: N}`` becomes a :class:`MixCount`; anything
+    else is one clear error instead of one per member of the union."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) or isinstance(value, MixCount):
+        return value
+    if isinstance(value, dict) and set(value) == {"prompts"} and isinstance(value["prompts"], int) \
+            and not isinstance(value["prompts"], bool):
+        return MixCount(prompts=value["prompts"])
+    raise ValueError("must be a share (a number such as 0.4) or a count of prompts ({prompts: 40})")
+
+
+#: A domain's entry in ``selection.mix``.
+MixShare = Annotated[int | float | MixCount, Field(union_mode="left_to_right"), BeforeValidator(_mix_value)]
 
 
 class Selection(Section):
     min_level: Number = Field(7, description="keep prompts with difficulty at least this (the paper: 7)")
     max_level: Number = Field(9, description="and at most this (the paper: 9)")
     per_source: dict[str, int] = Field(default_factory=dict, description="source name -> at most this many prompts")
-    mix: dict[str, Number] = Field(default_factory=dict, description="domain -> share of the selected prompts")
+    mix: dict[str, MixShare] = Field(default_factory=dict, description="domain -> its share of the selected prompts "
+                                     "(a number), or a count of prompts (`{prompts: 40}`)")
     mix_mode: Literal["ratio", "cap"] = Field("ratio", description="how shares combine: `ratio` or `cap`")
     total: int | None = Field(None, description="how many prompts to select")
     domains: dict[str, DomainSelection] = Field(default_factory=dict,
                                                 description="domain -> its own band, cap and samples per prompt")
+
+    def shares(self) -> dict[str, float]:
+        """The domains of ``mix`` given a share, with their shares."""
+        return {d: v for d, v in self.mix.items() if not isinstance(v, MixCount)}
+
+    def counts(self) -> dict[str, int]:
+        """The domains of ``mix`` given a count of prompts, with their counts."""
+        return {d: v.prompts for d, v in self.mix.items() if isinstance(v, MixCount)}
 
     def band(self, domain: str) -> tuple[float, float]:
         """The difficulty band ``domain`` is selected in: its own, else the global one."""
@@ -84,7 +115,7 @@ class Sampling(Section):
     backend: str = Field("transformers", description="`transformers`, `vllm`, `openai`, or a plugin's sampler")
     options: dict[str, Any] = Field(default_factory=dict, description="the backend's options")
     n: int = Field(4, description="responses per prompt")
-    n_by_level: dict[int | str, int] = Field(default_factory=dict, description="level -> responses (harder prompts get more)")
+    n_by_level: dict[Number, int] = Field(default_factory=dict, description="level -> responses (harder prompts get more)")
     temperature: Number = 1.0
     top_p: Number = 1.0
     max_new_tokens: int = 1024
@@ -182,8 +213,9 @@ class Recipe(Section):
     ``lines`` maps each dotted key written there to its line, for errors found later (a plugin
     option the plugin does not take)."""
 
-    name: str = Field("redstar-run", description="run name (the default output folder is runs/<name>)")
-    seed: int = Field(0, description="seeds selection order, sampling and training")
+    name: str = Field("redstar-run", description="run name, a plain name (letters, digits, `.`, `_`, `-`, `+`): "
+                      "the default output folder is runs/<name>")
+    seed: int = Field(0, description="seeds selection order, sampling and training (0 to 2**32 - 1)")
     models: Models
     sources: list[PluginRef] = Field(default_factory=list)
     scoring: Scoring = Field(default_factory=Scoring)
@@ -198,9 +230,12 @@ class Recipe(Section):
     rl: list[RLStep] = Field(default_factory=list)
     evaluation: Evaluation = Field(default_factory=Evaluation)
     execution: Execution = Field(default_factory=Execution)
+    stages: dict[str, bool] = Field(default_factory=dict,
+                                    description="a plugin's pipeline stage -> `false` to leave it out of the run")
 
     _path: Path | None = PrivateAttr(None)
     _lines: dict[str, int] = PrivateAttr(default_factory=dict)
+    _warnings: list[str] = PrivateAttr(default_factory=list)
 
     @property
     def path(self) -> Path | None:
@@ -209,6 +244,13 @@ class Recipe(Section):
     @property
     def lines(self) -> dict[str, int]:
         return self._lines
+
+    @property
+    def warnings(self) -> list[str]:
+        """What is legal but probably not meant, found while the recipe was put together (a
+        plugin's default part that sets the global difficulty band); a run repeats them in its
+        summary."""
+        return self._warnings
 
     def where(self, key: str) -> str | None:
         """``file:line`` of ``key`` (or of the nearest enclosing key written in the file)."""

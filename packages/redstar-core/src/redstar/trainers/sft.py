@@ -21,29 +21,22 @@ class SFTTrainer(HFTrainer):
     and tokenizer are saved to ``<output_dir>/final``; checkpoints ``<output_dir>/checkpoint-N``
     are saved every ``save_steps`` steps (default: each epoch) and a rerun resumes from the newest.
 
-    Options (defaults suit a GPU; tests and laptops override them):
+    The defaults suit a GPU; tests and laptops override them. The options every Hugging Face
+    trainer shares (``epochs``, ``learning_rate``, ``deepspeed``, ``lora``...) are described on
+    :class:`~redstar.trainers.settings.HFOptions`.
 
-    - ``epochs``, ``max_steps`` (> 0 overrides epochs), ``learning_rate``, ``batch_size`` (per
-      device), ``grad_accum``, ``max_length`` (tokens; longer conversations are truncated),
-      ``warmup_ratio`` (fraction of steps), ``lr_scheduler`` (a transformers scheduler name),
-      ``weight_decay``, ``seed`` (default: the run's seed).
-    - ``packing``: pack conversations into ``max_length`` rows without padding (TRL's best-fit
-      packing, padding-free through ``position_ids``); fastest with
-      ``attn_implementation: flash_attention_2``, correct but slow with SDPA.
-    - ``liger``: Liger's Triton kernels (CUDA; ``pip install 'redstar-core[liger]'``).
-    - ``gradient_checkpointing``: default on for GPUs, off on the CPU.
-    - ``attn_implementation``: ``sdpa``, ``eager``, ``flash_attention_2``, ... (model default).
-    - ``deepspeed``: ``zero2``, ``zero3`` or a path to a DeepSpeed JSON config.
-    - ``sequence_parallel``: GPUs per sequence for Ulysses sequence parallelism (needs
-      ``deepspeed`` and a multi-process launch; see :mod:`redstar.trainers.parallel`).
-    - ``lora``: a mapping of ``peft.LoraConfig`` options (``{}`` for the defaults
-      :data:`redstar.trainers.lora.LORA_DEFAULTS`); the adapter is saved to
-      ``<output_dir>/adapter`` and merged into the final model.
-    - ``assistant_only_loss``: false trains on the whole conversation, prompt included.
-    - ``device``: ``auto`` (CUDA if present, else CPU), ``cpu`` or ``cuda``. On the CPU training is
-      fp32; on GPUs bf16 when supported.
-    - ``save_steps``, ``save_total_limit``, ``resume`` (continue from the newest checkpoint in
-      ``output_dir``), ``report_to`` (``none``, ``wandb``, ``tensorboard``, ... as transformers).
+    Args:
+        batch_size: Conversations (packed rows, with ``packing``) per device per optimizer step.
+        max_length: The most tokens of one training row; longer conversations are truncated.
+        packing: Whether conversations are packed into ``max_length`` rows without padding
+            (TRL's best-fit packing, padding-free through ``position_ids``); fastest with
+            ``attn_implementation: flash_attention_2``, correct but slow with SDPA.
+        attn_implementation: The attention kernel (``sdpa``, ``eager``, ``flash_attention_2``...);
+            null keeps the model's default.
+        sequence_parallel: GPUs per sequence for Ulysses sequence parallelism (it needs
+            ``deepspeed`` and a multi-process launch; see :mod:`redstar.trainers.parallel`).
+        assistant_only_loss: Whether the loss falls on the assistant's tokens only; false trains
+            on the whole conversation, prompt included.
     """
 
     name = "sft"
