@@ -145,6 +145,21 @@ def test_heldout_problems_are_disjoint_from_training_ones_for_any_seed():
     assert not {p.computation for p in heldout} & {p.computation for p in training}
 
 
+def test_the_validation_split_is_another_draw_from_the_heldout_bucket():
+    test = generate_heldout_code_problems(8, seed=0)
+    assert generate_heldout_code_problems(8, seed=0, split="test") == test  # the option leaves the test set as it was
+    validation = generate_heldout_code_problems(10, seed=0, split="validation")
+    assert len(validation) == 100 and all(is_heldout(p.computation) for p in validation)
+    training = [p for seed in (0, 1000, 2000) for p in generate_code_problems(400, seed=seed)]
+    assert not {p.computation for p in validation} & {p.computation for p in training}
+    # Its own seed space: a question of the test set is drawn again only at the smallest level,
+    # which has a few dozen computations (a run drops such a question from validation).
+    shared = [p for p in validation if p.question in {q.question for q in test}]
+    assert len(shared) <= 3 and all(p.level == 1 for p in shared)
+    with pytest.raises(RedStarError, match="option 'split' must be one of test, validation"):
+        SyntheticCodeEvaluator(split="dev")
+
+
 def test_source_and_evaluator_prompts():
     prompts = list(SyntheticCodeSource(count=20, seed=0, min_level=7, max_level=9).load())
     assert len(prompts) == 20 and len({p.id for p in prompts}) == 20

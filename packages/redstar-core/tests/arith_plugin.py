@@ -58,11 +58,11 @@ class ArithHeldout(Evaluator):
     name = "arith-heldout"
     domain = "arith"
 
-    def __init__(self, count: int = 6) -> None:
-        self.count = count
+    def __init__(self, count: int = 6, start: int = 1000) -> None:
+        self.count, self.start = count, start
 
     def load(self):
-        return [make_prompt(1000 + i, 2000 + 3 * i, source="heldout") for i in range(self.count)]
+        return [make_prompt(self.start + i, 2000 + 3 * i, source="heldout") for i in range(self.count)]
 
 
 def _kind(text: str, index: int) -> int:

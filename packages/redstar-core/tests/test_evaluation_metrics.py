@@ -1,6 +1,7 @@
 import pytest
 
 from redstar.evaluation import majority_correct, pass_at_k, summarise
+from redstar.stats import wilson
 
 
 @pytest.mark.parametrize("n,c,k,expected", [(4, 0, 1, 0.0), (4, 4, 1, 1.0), (4, 1, 1, 0.25), (4, 1, 2, 0.5), (5, 2, 3, 0.9)])
@@ -86,3 +87,33 @@ def test_a_score_whose_problems_all_agree_still_has_a_proper_interval():
     assert score.pass_at_k["pass@2"] == 1.0 and score.majority == 1.0
     assert score.pass_at_k_ci["pass@2"][1] == 1.0 and score.pass_at_k_ci["pass@2"][0] < 0.8  # Wilson, 12 of 12
     assert score.majority_ci == pytest.approx(score.pass_at_k_ci["pass@2"])
+
+
+def test_room_for_rl_counts_the_wrong_answers_a_sample_fixes():
+    from redstar.evaluation import room_for_rl, room_units
+
+    # 10 problems: greedy right on 4; of the 6 it gets wrong, some sample (of 4) solves 3;
+    # and one greedy-right problem no sample solves.
+    greedy = {f"p{i}": (1 if i < 4 else 0, 1) for i in range(10)}
+    sampled = {f"p{i}": (c, 4) for i, c in enumerate([4, 2, 1, 0, 1, 3, 2, 0, 0, 0])}
+    room = room_for_rl(room_units(greedy, sampled))
+    assert (room["problems"], room["k"], room["wrong"], room["solved_by_a_sample"]) == (10, 4, 6, 3)
+    assert room["pass_at_1"] == pytest.approx(0.4) and room["pass_at_k"] == pytest.approx(0.6)
+    assert room["gain"]["difference"] == pytest.approx(0.2)
+    assert (room["gain"]["better"], room["gain"]["worse"]) == (3, 1)  # McNemar on the discordant problems
+    assert room["share"] == pytest.approx(0.5)
+    assert room["share_ci"] == pytest.approx(list(wilson(3, 6)))  # one seed: a binomial proportion
+
+
+def test_room_for_rl_pools_seeds_per_problem():
+    from redstar.evaluation import room_for_rl
+
+    # two problems, three seeds each: greedy wrong on 4 of the 6 problem-seeds, a sample fixes 2
+    units = {"a": [((0, 1), (1, 4)), ((0, 1), (0, 4)), ((1, 1), (4, 4))],
+             "b": [((0, 1), (2, 4)), ((0, 1), (0, 4)), ((1, 1), (0, 4))]}
+    room = room_for_rl(units)
+    assert (room["wrong"], room["solved_by_a_sample"], room["problems"]) == (4, 2, 2)
+    assert room["pass_at_k"] == pytest.approx((2 / 3 + 1 / 3) / 2)
+    assert room["pass_at_1"] == pytest.approx(1 / 3)
+    assert 0 <= room["share_ci"][0] <= 0.5 <= room["share_ci"][1] <= 1
+    assert room_for_rl({}) == {"problems": 0}

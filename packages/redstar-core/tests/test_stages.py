@@ -43,7 +43,7 @@ class Adds:
 
 
 def test_until_and_the_funnel_come_from_the_stage_list():
-    assert parts(CORE_STAGES) == ("curate", "train", "eval", "report")
+    assert parts(CORE_STAGES) == ("curate", "train", "validate", "eval", "report")
     labels = [row.label for stage in CORE_STAGES for row in stage.funnel]
     assert labels == ["prompts loaded", "prompts selected", "samples drawn", "samples correct",
                       "prompts with a positive", "SFT rows (correct and clean)"]

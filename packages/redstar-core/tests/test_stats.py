@@ -148,3 +148,38 @@ def test_mean_interval_bootstraps_fractions_and_falls_back_to_wilson_when_all_ag
     assert mean_interval([]) == (0.0, 1.0)
     with pytest.raises(ValueError, match="lies in \\[0, 1\\]"):
         mean_interval([0.5, 1.5])
+
+
+def test_sample_size_for_a_paired_comparison_follows_connors_formula():
+    from redstar.stats import detectable_difference, paired_sample_size
+
+    # delta 0.03, discordance 0.1, two-sided 5%, power 80%: (1.96 sqrt(.1) + .8416 sqrt(.0991))^2 / .0009
+    expected = (1.959964 * 0.1 ** 0.5 + 0.841621 * 0.0991 ** 0.5) ** 2 / 0.0009
+    assert paired_sample_size(0.03, 0.1) == int(expected) + 1 == 870
+    # more discordance needs more problems; a larger difference fewer
+    assert paired_sample_size(0.03, 0.2) > paired_sample_size(0.03, 0.1) > paired_sample_size(0.06, 0.1)
+    # the inverse: what a set of that size can see
+    assert detectable_difference(870, 0.1) == pytest.approx(0.03, abs=5e-4)
+    assert detectable_difference(100, 0.1) > 0.08
+    assert detectable_difference(5, 0.1) == float("inf")  # even a difference as large as the discordance is unseen
+    with pytest.raises(ValueError, match="discordance"):
+        paired_sample_size(0.2, 0.1)
+
+
+def test_discordance_counts_the_problems_whose_answers_differ():
+    from redstar.stats import discordance
+
+    assert discordance([(1, 1), (0, 1), (1, 1), (0, 1)], [(1, 1), (1, 1), (0, 1), (0, 1)]) == 0.5
+    with pytest.raises(ValueError, match="same problems"):
+        discordance([(1, 1)], [])
+
+
+def test_ratio_interval_keeps_a_problems_units_together():
+    from redstar.stats import ratio_interval
+
+    assert ratio_interval([1, 0, 1], [1, 1, 1]) == pytest.approx(wilson(2, 3))  # one unit each: Wilson
+    low, high = ratio_interval([2, 0, 1, 3] * 5, [3, 2, 1, 3] * 5)
+    assert low < 30 / 45 < high and ratio_interval([2, 0, 1, 3] * 5, [3, 2, 1, 3] * 5) == (low, high)
+    assert ratio_interval([], []) == (0.0, 1.0) and ratio_interval([0], [0]) == (0.0, 1.0)
+    with pytest.raises(ValueError):
+        ratio_interval([2], [1])

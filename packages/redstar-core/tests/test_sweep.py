@@ -129,3 +129,59 @@ vary:
     assert shared["eval:base:arith-heldout"] == shared["sample"]
     keys = step_keys(variants[0], arith_host)
     assert keys["train:rl:0"] != step_keys(variants[1], arith_host)["train:rl:0"]
+
+
+CHOOSE = "vary:\n  - - label: fixed\n      sampling.n: 1\n    - label: tuned\n      choose: {sampling.top_p: [0.5, 0.9]}\n"
+
+
+@pytest.mark.parametrize("text, where, key, message", [
+    (CHOOSE, ":2", "vary[0]", "no `select:`"),
+    ("select: {on: validation}\nvary:\n  - sampling.n: [1, 2]\n", ":1", "select", "nothing to select"),
+    (CHOOSE + "select: {on: heldout}\n", ":6", "select.on", "must be one of validation"),
+    (CHOOSE + "select: {metric: majority}\n", ":6", "select.metric", "must be one of pass@1"),
+    (CHOOSE + "select: {by: pass@1}\n", ":6", "select.by", "unknown key"),
+    (CHOOSE.replace("[0.5, 0.9]", "[0.5]") + "select: {}\n", ":5", "vary[0][1].choose.sampling.top_p",
+     "at least two values"),
+    (CHOOSE.replace("sampling.top_p: [0.5, 0.9]", "sampling.top_p: [0.5, 0.9], sampling.n: [1, 2, 3]")
+     + "select: {}\n", ":5", "vary[0][1].choose", "equally many"),
+    (CHOOSE.replace("label: tuned\n", "label: tuned\n      sampling.top_p: 0.7\n") + "select: {}\n", ":6",
+     "vary[0][1].choose.sampling.top_p", "set by the value itself"),
+    ("vary:\n  - {selection.total: [6, 12], choose: {sampling.n: [1, 2]}}\nselect: {}\n", ":2", "vary[0].choose",
+     "listed axis"),
+    (CHOOSE + "  - sampling.top_p: [0.3, 0.4]\nselect: {}\n", ":6", "vary[1]", "also varied"),
+    (CHOOSE.replace("label: tuned\n", "label: tuned\n      sampling.top_p: 0.7\n").replace(
+        "choose: {sampling.top_p: [0.5, 0.9]}", "choose: {sampling: [{n: 1}, {n: 2}]}") + "select: {}\n", ":6",
+     "vary[0][1].choose.sampling", "set by the value itself"),
+    (CHOOSE + "select: {on: validation}\n", ":6", "select", "no evaluation.validation sets"),
+])
+def test_choose_and_select_errors_name_the_line_and_key(tmp_path, arith_host, text, where, key, message):
+    test_errors_name_the_sweep_file_line_and_key(tmp_path, arith_host, text, where, key, message)
+
+
+def test_candidates_expand_per_seed_and_bare_on_means_on(tmp_path, arith_host):
+    base = BASE.replace("evaluation: {evaluators: [{name: arith-heldout, options: {count: 4}}]}",
+                        "evaluation:\n  evaluators: [{name: arith-heldout, options: {count: 4}}]\n"
+                        "  validation: [{name: arith-heldout, options: {count: 4, start: 5000}}]")
+    path = write(tmp_path, "base: ../recipes/base.yaml\nseeds: [0, 1]\n" + CHOOSE + "select:\n  on: validation\n",
+                 base=base)
+    spec = load_sweep(path)
+    assert spec.select.on == "validation" and spec.select.metric == "pass@1"  # YAML's `on` is read as true
+    variants = expand(spec, arith_host)
+    assert [v.slug for v in variants] == ["fixed_seed-0", "fixed_seed-1", "tuned_top-p-0-5_seed-0",
+                                          "tuned_top-p-0-5_seed-1", "tuned_top-p-0-9_seed-0", "tuned_top-p-0-9_seed-1"]
+    assert [v.recipe.sampling.top_p for v in variants] == [1.0, 1.0, 0.5, 0.5, 0.9, 0.9]
+    assert [v.candidates for v in variants] == [1, 1, 2, 2, 2, 2]
+    assert variants[2].title == "tuned, top_p=0.5, seed 0"
+
+
+def test_a_candidate_refines_what_its_value_sets(tmp_path, arith_host):
+    path = write(tmp_path, "base: ../recipes/base.yaml\nvary:\n  - - label: plain\n      rl: []\n"
+                           "    - label: dpo\n      rl: [{trainer: dpo, options: {beta: 0.3}}]\n      choose:\n"
+                           "        rl[0].options.learning_rate: [1.0e-5, 1.0e-4]\nselect: {}\n",
+                 base=BASE.replace("options: {count: 4}}]}", "options: {count: 4}}], validation: [{name: arith-heldout, "
+                                   "options: {count: 4, start: 5000}}]}"))
+    variants = expand(load_sweep(path), arith_host)
+    assert [(v.slug, [s.to_dict()["options"] for s in v.recipe.rl]) for v in variants] == [
+        ("plain_seed-0", []),
+        ("dpo_learning-rate-1e-05_seed-0", [{"beta": 0.3, "learning_rate": 1e-5}]),
+        ("dpo_learning-rate-0-0001_seed-0", [{"beta": 0.3, "learning_rate": 1e-4}])]

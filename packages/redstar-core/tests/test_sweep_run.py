@@ -1,7 +1,8 @@
 """A real sweep end to end through the command line: the embedded math default cut down (60
-prompts, 2 samples each, one SFT epoch, no RL, 20 held-out problems), two SFT set sizes, one
-seed. Sampling, the base model's evaluation and the curation before the selection run once; the
-tables, plot and HTML are written; a rerun skips both finished variants."""
+prompts, 2 samples each, one SFT epoch, no RL, 20 held-out problems, 10 validation problems, the
+SFT model sampled twice per problem), two SFT set sizes, one seed. Sampling, the base model's
+evaluation and the curation before the selection run once; the tables, plot and HTML are
+written; a rerun skips both finished variants."""
 
 import json
 import os
@@ -24,6 +25,8 @@ set:
   sft.options.epochs: 1
   rl: []
   evaluation.evaluators[0].options.count: 2
+  evaluation.validation: [{name: synthetic-math-heldout, options: {count: 1, split: validation}}]
+  evaluation.sampled: {n: 2, models: [sft]}
 vary:
   - selection.total: [6, 12]
 """
@@ -68,6 +71,14 @@ def test_a_small_real_sweep_runs_shares_and_tabulates(tmp_path, math_host):
         assert (out / name).stat().st_size > 0
     summaries = [json.loads((d / "summary.json").read_text()) for d in (small, large)]
     assert [s["stages"]["select"]["selected"] for s in summaries] == [6, 12]
+    # the real models on the validation split (apart from the held-out set) and sampled twice
+    for summary in summaries:
+        assert set(summary["validation"]) == {"base", "sft"}
+        assert summary["validation"]["sft"]["synthetic-math-heldout"]["problems"] == 10
+        score = summary["scores"]["sft"]["synthetic-math-heldout"]
+        assert score["sampled"]["samples_per_problem"] == 2 and score["room_for_rl"]["problems"] == 20
+        assert "sampled" not in summary["scores"]["base"]["synthetic-math-heldout"]
+    assert "room" in table["rows"][0]["cells"]["synthetic-math-heldout"]
 
     again = runner.invoke(cli, ["sweep", str(path), "--out", str(out), "--no-progress"])
     assert again.exit_code == 0 and again.output.count("finished before, skipped") == 2, again.output

@@ -99,3 +99,31 @@ def test_unfinished_runs_leave_their_cells_empty(sweep):
     assert result["tables"][0]["rows"][1]["cells"] == {}
     assert sum(v["finished"] for v in result["variants"]) == 1
     assert "| total=20 | - | - | - |" in write_sweep_files(out, result)["md"].read_text()
+
+
+def test_rows_with_a_sampled_evaluation_carry_the_room_for_rl_pooled_over_seeds(sweep):
+    from redstar.evaluation import room_for_rl
+
+    spec, variants, out = sweep
+    units = {}
+    for v in variants:
+        run = v.run_dir(out)
+        greedy = [int(i < 10) for i in range(20)]  # right on p0..p9
+        fake_run(run, {"arith-heldout": greedy, "arith-other": greedy})
+        # 4 samples each: problems p10..p14 solved by one sample on seed 0, by none on seed 1
+        sampled = [4 if i < 10 else (1 if i < 15 and v.seed == 0 else 0) for i in range(20)]
+        with (run / "eval" / "sft" / "arith-heldout.sampled.jsonl").open("w") as handle:
+            for i, c in enumerate(sampled):
+                handle.write(json.dumps({"prompt_id": f"p{i}", "correct_count": c, "samples": ["x"] * 4}) + "\n")
+        if v.levels == variants[0].levels:
+            for i in range(20):
+                units.setdefault(f"p{i}", []).append(((greedy[i], 1), (sampled[i], 4)))
+    result = build_tables(spec, variants, out)
+    first = result["tables"][0]["rows"][0]
+    room = first["cells"]["arith-heldout"]["room"]
+    assert (room["wrong"], room["solved_by_a_sample"]) == (20, 5)  # 10 wrong problems x 2 seeds, 5 fixed
+    assert room == room_for_rl(units)
+    assert room["pass_at_k"] == pytest.approx((10 + 5 * 0.5) / 20)
+    assert "room" not in first["cells"]["arith-other"]  # no sampled evaluation there
+    text = write_sweep_files(out, result)["md"].read_text()
+    assert "Room for RL" in text and "5/20 = 0.25" in text

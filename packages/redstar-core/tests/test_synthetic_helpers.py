@@ -105,6 +105,10 @@ def test_the_seed_strings_are_fixed():
     next(draws)
     rng, level = next(draws)
     assert (rng.random(), level) == (random.Random("dice-heldout:7:3:1").random(), 3)
+    rng, level = next(heldout_draws("dice", 7, 3, "validation"))
+    assert (rng.random(), level) == (random.Random("dice-validation:7:3:0").random(), 3)
+    with pytest.raises(ValueError, match="split must be one of test, validation"):
+        heldout_draws("dice", 7, 3, "dev")
 
 
 def test_a_level_too_small_for_the_count_asked_is_a_clear_error():

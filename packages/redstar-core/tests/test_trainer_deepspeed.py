@@ -1,9 +1,11 @@
-"""The shipped ZeRO-2 and ZeRO-3 configs drive a real DeepSpeed engine through the ``sft`` trainer
-on the CPU (one process, gloo), and the final model is saved whole.
+"""The shipped ZeRO-2, ZeRO-3 and ZeRO-3 offload configs drive a real DeepSpeed engine through the
+``sft`` trainer on the CPU (one process, gloo), and the final model is saved whole.
 
 Each run is a fresh process: DeepSpeed and accelerate keep process-wide distributed state. The
 first run compiles DeepSpeed's shared-memory communication op (about 45 s here, then cached in
-``TORCH_EXTENSIONS_DIR``, by default the checkout's git-ignored ``.torch_extensions``)."""
+``TORCH_EXTENSIONS_DIR``, by default the checkout's git-ignored ``.torch_extensions``), and the
+first offload run compiles DeepSpeed's CPU Adam there (2 CPU-minutes; 5 minutes of wall time on
+a machine loaded 10 deep), hence the generous timeout."""
 
 from __future__ import annotations
 
@@ -38,9 +40,12 @@ CHILD = textwrap.dedent("""
                   max_length=128, warmup_ratio=0.0, device="cpu")
     result = probe.train(TrainContext(model=model, output_dir=Path(out), data_file=Path(data),
                                       on_step=lambda s, t, m: losses.append(m["loss"])))
+    engine = probe.built.model_wrapped
     print("RESULT " + json.dumps({
-        "engine": type(probe.built.model_wrapped).__name__,
+        "engine": type(engine).__name__,
         "stage": probe.built.accelerator.state.deepspeed_plugin.zero_stage,
+        "optimizer": type(engine.basic_optimizer).__name__,
+        "offload": [engine.zero_use_cpu_optimizer(), bool(engine.zero_offload_param())],
         "losses": losses, "final": str(result.model_path)}))
 """)
 
@@ -51,7 +56,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.mark.parametrize("stage", ["zero2", "zero3"])
+@pytest.mark.parametrize("stage", ["zero2", "zero3", "zero3_offload"])
 def test_shipped_zero_config_trains_and_saves_on_cpu(tmp_path, tiny_lm, stage, pytestconfig):
     data = tmp_path / "sft.jsonl"
     data.write_text("".join(json.dumps({"prompt_id": f"p{i}", "messages": [
@@ -61,12 +66,16 @@ def test_shipped_zero_config_trains_and_saves_on_cpu(tmp_path, tiny_lm, stage, p
                MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()), OMP_NUM_THREADS="1")
     env.setdefault("TORCH_EXTENSIONS_DIR", str(pytestconfig.rootpath / ".torch_extensions"))
     done = subprocess.run([sys.executable, "-c", CHILD, str(tiny_lm), str(data), str(tmp_path / "out"), stage],
-                          env=env, capture_output=True, text=True, timeout=600)
+                          env=env, capture_output=True, text=True, timeout=900)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     assert done.returncode == 0 and lines, done.stdout[-3000:] + done.stderr[-3000:]
     result = json.loads(lines[-1][len("RESULT "):])
     assert result["engine"] == "DeepSpeedEngine"
-    assert result["stage"] == int(stage[-1])
+    assert result["stage"] == int(stage[len("zero")])
+    if stage == "zero3_offload":  # states and parameters on the CPU, stepped by DeepSpeed's CPU Adam
+        assert result["offload"] == [True, True] and result["optimizer"] == "DeepSpeedCPUAdam"
+    else:  # the trainer's own optimizer, handed to DeepSpeed
+        assert result["offload"] == [False, False] and result["optimizer"] == "AdamW"
     assert len(result["losses"]) == 3 and result["losses"][-1] < result["losses"][0]
 
     from transformers import AutoModelForCausalLM

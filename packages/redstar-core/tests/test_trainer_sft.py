@@ -179,7 +179,8 @@ def test_sft_is_registered_as_a_builtin(redstar_host):
     options = options_of(SFTTrainer)
     for name in ("epochs", "learning_rate", "batch_size", "grad_accum", "max_length", "warmup_ratio",
                  "lr_scheduler", "packing", "liger", "gradient_checkpointing", "deepspeed",
-                 "sequence_parallel", "lora", "seed", "save_steps", "report_to"):
+                 "sequence_parallel", "lora", "seed", "save_steps", "report_to", "max_grad_norm", "optim",
+                 "dataset_num_proc", "eval_file", "eval_fraction", "eval_steps", "extra_args"):
         assert name in options
 
 
@@ -200,3 +201,74 @@ def test_sft_options_are_checked_when_the_trainer_is_built():
         instantiate(SFTTrainer, {"warmup_ratio": 1.0})
     trainer = SFTTrainer(lora={}, seed=5, packing=True)
     assert (trainer.options.lora, trainer.options.seed, trainer.options.liger, trainer.packing) == ({}, 5, False, True)
+
+
+def test_trl_arguments_reach_the_config_and_the_data_is_mapped_and_tokenized_once(tmp_path, tiny_lm):
+    """The common TRL arguments are options, the rest pass through ``extra_args``; the SFT file is
+    read into Arrow files under ``<output_dir>/sft-data``, and TRL's tokenized copy lands beside
+    it (what the other processes of a launch map instead of tokenizing again)."""
+    trainer = SFTTrainer(epochs=1, max_grad_norm=0.5, optim="adamw_torch", dataset_num_proc=2, eval_fraction=0.25,
+                         eval_steps=2, extra_args={"adam_beta2": 0.95, "ddp_timeout": 7200}, **CPU_OPTIONS)
+    built = trainer.build_trainer(context(tmp_path, tiny_lm))
+    args = built.args
+    assert (args.max_grad_norm, args.optim, args.dataset_num_proc) == (0.5, "adamw_torch", 2)
+    assert (args.adam_beta2, args.ddp_timeout) == (0.95, 7200)
+    assert (args.eval_strategy, args.eval_steps, args.per_device_eval_batch_size) == ("steps", 2, 8)
+    assert (len(built.train_dataset), len(built.eval_dataset)) == (24, 8)  # 32 rows, a quarter held out
+    cache = tmp_path / "out" / "sft-data"
+    files = [f["filename"] for f in built.train_dataset.cache_files]
+    assert files and all(name.startswith(str(cache)) for name in files)
+    assert "input_ids" in built.train_dataset.column_names  # tokenized, and that copy is on disk too
+    assert any(Path(name).name.startswith("cache-") for name in files)
+
+
+def test_an_eval_file_is_scored_during_training(tmp_path, tiny_lm):
+    held_out = write_sft_file(tmp_path / "eval.jsonl", count=8)
+    ctx = context(tmp_path, tiny_lm)
+    result = SFTTrainer(max_steps=4, eval_file=str(held_out), eval_steps=2, **CPU_OPTIONS).train(ctx)
+    lines = [json.loads(line) for line in ctx.metrics_file.read_text().splitlines()]
+    evaluated = [line for line in lines if "eval_loss" in line]
+    assert [line["step"] for line in evaluated] == [2, 4]
+    assert [line["step"] for line in lines if "loss" in line] == [1, 2, 3, 4]  # one line per step, as before
+    assert result.metrics["eval_loss"] == evaluated[-1]["eval_loss"] and "loss" in result.metrics
+
+
+def test_new_options_are_checked_when_the_trainer_is_built():
+    from redstar.trainers.settings import OptionError
+
+    for options, words in [
+        ({"max_grad_norm": -1.0}, "max_grad_norm must be at least 0"),
+        ({"optim": "adamw_torhc"}, "optim 'adamw_torhc' is not an optimizer of transformers .*did you mean 'adamw_torch'"),
+        ({"dataset_num_proc": 0}, "dataset_num_proc must be an integer of at least 1"),
+        ({"eval_fraction": 1.0}, "eval_fraction is a fraction"),
+        ({"eval_fraction": 0.1, "eval_file": "x.jsonl"}, "eval_file or eval_fraction, not both"),
+        ({"eval_steps": 0}, "eval_steps"),
+        ({"extra_args": ["adam_beta2"]}, "extra_args must be a mapping"),
+        ({"extra_args": {"adam_bta2": 0.9}}, r"extra_args.adam_bta2: SFTConfig \(trl [0-9.]+\) has no field "
+                                             r"'adam_bta2'; did you mean 'adam_beta2'\?"),
+        ({"extra_args": {"learning_rate": 1.0}}, "extra_args.learning_rate: set it with the learning_rate option"),
+        ({"extra_args": {"max_length": 10}}, "extra_args.max_length: set it with the max_length option"),
+        ({"extra_args": {"logging_steps": 5}}, "extra_args.logging_steps: RedStar sets it itself"),
+    ]:
+        with pytest.raises(OptionError, match=words):
+            SFTTrainer(**options)
+
+
+def test_every_config_field_redstar_sets_is_refused_in_extra_args(tmp_path, tiny_lm):
+    """``extra_args`` cannot quietly override what an option says: each field the trainer puts in
+    its config is one the constructor refuses (checked against what build_trainer really sets)."""
+    from redstar.trainers.settings import SET_BY_OPTIONS
+
+    captured = {}
+
+    class Probe(SFTTrainer):
+        def config(self, config_class, ctx, device, **extras):
+            captured.update(extras)
+            return super().config(config_class, ctx, device, **extras)
+
+    Probe(epochs=1, **CPU_OPTIONS).build_trainer(context(tmp_path, tiny_lm))
+    from redstar.trainers.settings import hf_trainer_args
+
+    shared = hf_trainer_args(SFTTrainer(**CPU_OPTIONS).options, output_dir=tmp_path, device="cpu", run_seed=0)
+    for field in set(shared) | set(captured):
+        assert field in SET_BY_OPTIONS or field in SFTTrainer.config_fields, field

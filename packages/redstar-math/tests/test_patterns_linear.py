@@ -15,7 +15,7 @@ import re
 
 import pytest
 
-from redstar_math import equivalence, expr, extract, forms, latex
+from redstar_math import equivalence, expr, extract, forms, latex, times
 from redstar_math.budget import BudgetExceeded, time_limit
 from redstar_math.extract import extract_final_answer, gsm8k_gold, last_boxed, metamath_gold
 from redstar_math.latex import clean
@@ -48,7 +48,7 @@ def runs():
 
 
 def verifier_patterns():
-    for module in (extract, latex, forms, expr, equivalence):
+    for module in (extract, latex, forms, expr, equivalence, times):
         for name, value in vars(module).items():
             values = value if isinstance(value, (list, tuple)) else [value]
             for i, item in enumerate(values):

@@ -118,6 +118,23 @@ def test_heldout_problems_are_disjoint_from_training_ones_for_any_seed():
     assert 0.05 < sum(is_heldout(f"{a}+{b}") for a in range(100) for b in range(100)) / 10_000 < 0.2
 
 
+def test_the_validation_split_is_another_draw_from_the_heldout_bucket():
+    test = generate_heldout_math_problems(10, seed=0)
+    assert generate_heldout_math_problems(10, seed=0, split="test") == test  # the option leaves the test set as it was
+    validation = generate_heldout_math_problems(20, seed=0, split="validation")
+    assert len(validation) == 200 and all(is_heldout(p.arithmetic) for p in validation)
+    training = [p for seed in (0, 1, 1000, 2000) for p in generate_math_problems(500, seed=seed)]
+    assert not {p.arithmetic for p in validation} & {p.arithmetic for p in training}
+    # Drawn from its own seed space: from level 3 on (millions of computations) no question is
+    # shared; at levels 1-2 (a few hundred) a few are, and a run drops them from validation.
+    shared = [p for p in validation if p.question in {q.question for q in test}]
+    assert len(shared) <= 5 and all(p.level <= 2 for p in shared)
+    prompts = SyntheticMathEvaluator(count=3, levels=[4], split="validation").load()
+    assert [p.question for p in prompts] == [p.question for p in validation if p.level == 4][:3]
+    with pytest.raises(RedStarError, match="option 'split' must be one of test, validation"):
+        SyntheticMathEvaluator(split="dev")
+
+
 def test_source_yields_prompts_in_the_records_format():
     prompts = list(SyntheticMathSource(count=30, seed=0, min_level=7, max_level=9).load())
     assert len(prompts) == 30 and len({p.id for p in prompts}) == 30

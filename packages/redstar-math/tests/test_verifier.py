@@ -108,6 +108,30 @@ def test_bad_options_are_refused():
         MathVerifier(timeout=0)
     with pytest.raises(RedStarError, match="workers"):
         MathVerifier(workers=0)
+    with pytest.raises(RedStarError, match="strict_decimals must be true or false"):
+        MathVerifier(strict_decimals="yes")
+
+
+def test_strict_decimals_is_a_recipe_option(tmp_path, redstar_host, register_plugin):
+    import redstar_math.plugin
+    from redstar.recipe.loading import load_recipe
+    from redstar.services import VerifierPool
+
+    register_plugin(redstar_math.plugin, name="math")
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("name: strict\nmodels: {teacher: t, student: s}\nverifiers:\n  math:\n    strict_decimals: true\n",
+                      encoding="utf-8")
+    pool = VerifierPool.from_options(redstar_host, load_recipe(recipe).verifiers)
+    strict, default = pool.verifier("math"), MathVerifier()
+    for response, gold in [(r"\boxed{0.333}", r"\frac13"), (r"\boxed{3.14}", r"\pi")]:
+        assert default.verify(response, gold).correct
+        verdict = strict.verify(response, gold)
+        assert (verdict.correct, verdict.reward) == (False, REWARD_WRONG)
+    assert strict.verify(r"\boxed{0.5}", r"\frac12").correct
+    # verify_many's worker processes read it the same way
+    items = [(r"\boxed{0.333}", Prompt(domain="math", source="t", question=f"q{i}", reference=r"\frac13"))
+             for i in range(300)]
+    assert not any(v.correct for v in MathVerifier(workers=2, strict_decimals=True).verify_many(items))
 
 
 def test_several_boxes_are_one_answer_spelt_twice_or_a_list_never_a_pick():

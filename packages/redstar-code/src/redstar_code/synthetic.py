@@ -183,13 +183,15 @@ def generate_code_problems(count: int, seed: int = 0, levels: Iterable[int] = AL
                          what="problem with telling tests")
 
 
-def generate_heldout_code_problems(count_per_level: int, seed: int = 0,
-                                   levels: Iterable[int] = ALL_LEVELS) -> list[CodeProblem]:
+def generate_heldout_code_problems(count_per_level: int, seed: int = 0, levels: Iterable[int] = ALL_LEVELS,
+                                   split: str = "test") -> list[CodeProblem]:
     """``count_per_level`` distinct held-out problems per level, from a separate seed space and
-    only from the held-out bucket."""
+    only from the held-out bucket; ``split="validation"`` draws them from the validation split's
+    own seed space."""
     problems: list[CodeProblem] = []
     for level in check_levels(LABEL, levels, CODE_LEVELS):
-        problems += draw_distinct(LABEL, heldout_draws("synthetic-code", seed, level), count_per_level, make_problem,
+        problems += draw_distinct(LABEL, heldout_draws("synthetic-code", seed, level, split), count_per_level,
+                                  make_problem,
                                   lambda problem: is_heldout(problem.computation) and _telling(problem),
                                   what="problem with telling tests")
     return problems
@@ -236,7 +238,7 @@ class SyntheticCodeEvaluator(SyntheticHeldout):
     levels_known = CODE_LEVELS
 
     def problems(self) -> list[CodeProblem]:
-        return generate_heldout_code_problems(self.count, self.seed, self.levels)
+        return generate_heldout_code_problems(self.count, self.seed, self.levels, self.split)
 
     def to_prompt(self, problem: CodeProblem) -> Prompt:
         return to_prompt(problem, self.name)

@@ -11,7 +11,7 @@ the scores, never silently folded into "wrong". Every pass@1 (overall and per gr
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from math import comb
 from pathlib import Path
@@ -20,7 +20,7 @@ from typing import Any
 from redstar.faults import check_completions, check_verdicts
 from redstar.interfaces import Sampler, SamplingParams, Verifier
 from redstar.records import Prompt
-from redstar.stats import mean_interval, pass_at_1_interval, wilson
+from redstar.stats import mean_interval, paired_comparison, pass_at_1_interval, ratio_interval, wilson
 from redstar.tables import JsonlAppender
 
 
@@ -94,6 +94,55 @@ def summarise(evaluator: str, model: str, rows: Sequence[dict[str, Any]], n: int
         pass_at_k_ci={name: list(mean_interval(values)) for name, values in per_k.items()},
         majority_ci=list(wilson(majority_count, total)),
     )
+
+
+#: Per problem, one entry per seed: ``((primary correct, primary samples), (sampled correct,
+#: sampled samples))``.
+RoomUnits = Mapping[str, Sequence[tuple[tuple[int, int], tuple[int, int]]]]
+
+
+def room_for_rl(units: RoomUnits) -> dict[str, Any]:
+    """How much a sampling policy could gain over its primary (greedy) answers, measured on the
+    same problems: ``units`` maps each problem to its (primary, sampled) results, one pair per
+    seed (one seed for a single run).
+
+    - ``pass_at_k`` (k = the sampled evaluation's samples per problem): the share of problems
+      some sample solves, with its 95% interval over problems;
+    - ``gain``: ``pass_at_k`` minus the primary pass@1, paired over problems
+      (:func:`redstar.stats.paired_comparison`: difference, interval, p-value): what an RL step
+      that only sharpens the policy towards its own best samples could add;
+    - ``wrong`` and ``solved_by_a_sample``: problems (problem-seed pairs with several seeds) the
+      primary answer gets wrong, and how many of them some sample solves; ``share`` their ratio
+      with its 95% interval (:func:`redstar.stats.ratio_interval`).
+    """
+    keys = sorted(units)
+    if not keys:
+        return {"problems": 0}
+    ks = {s[1] for k in keys for _, s in units[k]}
+    any_solved = [(sum(s[0] > 0 for _, s in units[k]), len(units[k])) for k in keys]
+    primary = [(sum(p[0] for p, _ in units[k]), sum(p[1] for p, _ in units[k])) for k in keys]
+    wrong = [sum(p[0] == 0 for p, _ in units[k]) for k in keys]
+    fixed = [sum(p[0] == 0 and s[0] > 0 for p, s in units[k]) for k in keys]
+    per_problem = [c / n for c, n in any_solved]
+    gain = paired_comparison(any_solved, primary)
+    total_wrong, total_fixed = sum(wrong), sum(fixed)
+    return {
+        "problems": len(keys),
+        "k": max(ks),
+        "pass_at_1": sum(c / n for c, n in primary) / len(keys),
+        "pass_at_k": sum(per_problem) / len(keys),
+        "pass_at_k_ci": list(mean_interval(per_problem)),
+        "gain": gain.to_dict(),
+        "wrong": total_wrong,
+        "solved_by_a_sample": total_fixed,
+        "share": total_fixed / total_wrong if total_wrong else 0.0,
+        "share_ci": list(ratio_interval(fixed, wrong)),
+    }
+
+
+def room_units(primary: Mapping[str, tuple[int, int]], sampled: Mapping[str, tuple[int, int]]) -> RoomUnits:
+    """One run's :data:`RoomUnits`: the problems both evaluations answered."""
+    return {k: [(primary[k], sampled[k])] for k in sorted(set(primary) & set(sampled))}
 
 
 def evaluate(

@@ -12,6 +12,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from redstar.report_evaluation import room_rows, validation_rows
 from redstar.report_health import health_rows
 from redstar.report_plots import CHAR_INCHES, LABEL_WRAP, PLOTS, make_plots
 from redstar.report_plots import _bands as _bands  # the tests read these three
@@ -150,7 +151,9 @@ def write_report(run_dir: str | Path, summary: dict[str, Any]) -> tuple[Path, Pa
                 cells.append("-" if s is None else score_cell(s))
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
         lines += _comparison_rows(comparisons(run_dir, summary))
+        lines += room_rows(summary)
         lines += _group_rows(summary)
+    lines += validation_rows(summary)
     lines += health_rows(summary)
     if summary.get("seconds"):
         lines += ["", "## Time per stage (seconds)", "", "| stage | seconds |", "|---|---|"]

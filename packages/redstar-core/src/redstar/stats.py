@@ -31,6 +31,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -181,6 +182,82 @@ def paired_comparison(model: Sequence[tuple[int, int]], against: Sequence[tuple[
     low, high = max(-1.0, low), min(1.0, high)
     within = bool(low <= 0.0 <= high or p >= 1 - LEVEL)
     return Comparison(len(a), float(diffs.mean()), (low, high), p, test, within, better, worse)
+
+
+def ratio_interval(numerators: Sequence[float], denominators: Sequence[float],
+                   seed: int = SEED) -> tuple[float, float]:
+    """95% interval of ``sum(numerators) / sum(denominators)`` where problem ``i`` contributes
+    ``numerators[i]`` of its ``denominators[i]`` units (a problem scored over several seeds: the
+    share of its wrong answers that a sample fixed). A percentile bootstrap over problems, which
+    keeps a problem's units together; Wilson over units when the bootstrap collapses or every
+    problem counts one unit. ``(0.0, 1.0)`` when there is nothing to measure."""
+    num, den = np.asarray(numerators, dtype=float), np.asarray(denominators, dtype=float)
+    if len(num) != len(den):
+        raise ValueError(f"a ratio needs one numerator per denominator: {len(num)} against {len(den)}")
+    if np.any(num < 0) or np.any(num > den):
+        raise ValueError("each problem needs 0 <= numerator <= denominator")
+    keep = den > 0
+    num, den = num[keep], den[keep]
+    total = float(den.sum())
+    if total == 0:
+        return 0.0, 1.0
+    if np.all(den == 1):
+        return wilson(float(num.sum()), int(total))
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(num), size=(RESAMPLES, len(num)))
+    ratios = num[picks].sum(axis=1) / np.maximum(den[picks].sum(axis=1), 1e-12)
+    tail = (1 - LEVEL) / 2
+    low, high = (float(v) for v in np.quantile(ratios, [tail, 1 - tail]))
+    if high - low < 1e-12:
+        return wilson(float(num.sum()), int(round(total)))
+    return max(0.0, low), min(1.0, high)
+
+
+# -- how many problems a comparison needs --------------------------------------------------------
+
+def paired_sample_size(difference: float, discordance: float, alpha: float = 1 - LEVEL, power: float = 0.8) -> int:
+    """Problems a paired comparison of two models (one answer per problem each, McNemar's test at
+    two-sided ``alpha``) needs to detect a true pass@1 ``difference`` with probability ``power``,
+    when a fraction ``discordance`` of problems is answered rightly by one model and wrongly by
+    the other (Connor's normal approximation: n = (z_a sqrt(d) + z_b sqrt(d - delta^2))^2 /
+    delta^2). The discordance, not the accuracy, sets the size: two models that differ on few
+    problems are compared on few effective problems."""
+    delta, d = abs(difference), discordance
+    if not 0 < delta <= d <= 1:
+        raise ValueError(f"need 0 < |difference| <= discordance <= 1, got difference {difference}, "
+                         f"discordance {discordance}")
+    z_alpha, z_power = NormalDist().inv_cdf(1 - alpha / 2), NormalDist().inv_cdf(power)
+    n = (z_alpha * math.sqrt(d) + z_power * math.sqrt(d - delta * delta)) ** 2 / (delta * delta)
+    return math.ceil(n)
+
+
+def detectable_difference(problems: int, discordance: float, alpha: float = 1 - LEVEL, power: float = 0.8) -> float:
+    """The smallest true pass@1 difference that ``problems`` problems detect with probability
+    ``power`` (the inverse of :func:`paired_sample_size`, by bisection); infinity when none can
+    be (a difference cannot exceed the share of problems that differ, and even that one needs
+    ``z^2 / discordance`` problems)."""
+    if problems < 1 or not 0 < discordance <= 1:
+        raise ValueError(f"need problems >= 1 and 0 < discordance <= 1, got {problems}, {discordance}")
+    if paired_sample_size(discordance, discordance, alpha, power) > problems:
+        return math.inf
+    low, high = 0.0, discordance
+    for _ in range(60):
+        mid = (low + high) / 2
+        if mid > 0 and paired_sample_size(mid, discordance, alpha, power) <= problems:
+            high = mid
+        else:
+            low = mid
+    return high
+
+
+def discordance(a: Sequence[tuple[int, int]], b: Sequence[tuple[int, int]]) -> float:
+    """The fraction of problems on which two models' per-problem rates differ (with one sample
+    per problem: one right and the other wrong), the figure :func:`paired_sample_size` needs."""
+    if len(a) != len(b):
+        raise ValueError(f"paired results need the same problems: {len(a)} against {len(b)}")
+    if not a:
+        raise ValueError("a discordance needs at least one problem")
+    return float(np.mean(np.abs(_rates(a) - _rates(b)) > 1e-12))
 
 
 def seed_spread(values: Sequence[float]) -> dict[str, float]:

@@ -31,7 +31,9 @@ Draw = tuple[random.Random, int]
 
 
 class Problem(Protocol):
-    question: str
+    # Read-only, so frozen dataclasses (redstar-code's CodeProblem) are problems too.
+    @property
+    def question(self) -> str: ...
 
 
 P = TypeVar("P", bound=Problem)
@@ -77,10 +79,20 @@ def spread_draws(prefix: str, seed: int, levels: Sequence[int]) -> Iterator[Draw
         i += 1
 
 
-def heldout_draws(prefix: str, seed: int, level: int) -> Iterator[Draw]:
-    """The held-out side's draws for one level, from a seed space (``{prefix}-heldout``) that the
-    training side never uses."""
-    return ((random.Random(f"{prefix}-heldout:{seed}:{level}:{i}"), level) for i in range(10**9))
+#: The held-out benchmarks' splits: ``test`` (the held-out set every report scores) and
+#: ``validation`` (for choosing hyper-parameters, ``redstar sweep``'s ``select``).
+SPLITS = ("test", "validation")
+
+
+def heldout_draws(prefix: str, seed: int, level: int, split: str = "test") -> Iterator[Draw]:
+    """The held-out side's draws for one level, from a seed space that the training side never
+    uses: ``{prefix}-heldout`` for the test split, ``{prefix}-validation`` for the validation
+    split (a problem of both is possible where a level has few distinct problems; a run drops it
+    from validation, :mod:`redstar.pipeline.validating`)."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+    space = f"{prefix}-heldout" if split == "test" else f"{prefix}-{split}"
+    return ((random.Random(f"{space}:{seed}:{level}:{i}"), level) for i in range(10**9))
 
 
 def draw_distinct(label: str, draws: Iterator[Draw], count: int, make: Callable[[random.Random, int], P],
@@ -147,12 +159,18 @@ class SyntheticSource(_Synthetic, Source):
 
 class SyntheticHeldout(_Synthetic, Evaluator):
     """A held-out benchmark of generated problems: ``count`` problems per level for each of
-    ``levels``, drawn for ``seed``.
+    ``levels``, drawn for ``seed``, none of whose computations the training side (the source, the
+    embedded models' training data) can produce, whatever the seeds.
 
     Args:
-        count: How many problems per level.
+        count: How many problems per level. How many a comparison needs to see a given
+            difference is worked out in docs/recipes.md (sizing the held-out sets).
         seed: The seed the problems are drawn with: the same seed gives the same set.
         levels: The levels generated (null: every level the generator knows).
+        split: ``test`` (the held-out set that reports score) or ``validation`` (a set drawn from
+            its own seed space, for choosing hyper-parameters: a recipe's
+            ``evaluation.validation``); a run drops any validation question that is also in its
+            test sets.
         path: A JSON Lines file of prompt rows to evaluate instead of generating (a set saved
             earlier).
         limit: Evaluate only the first this many problems (``redstar eval`` passes ``path`` and
@@ -160,16 +178,20 @@ class SyntheticHeldout(_Synthetic, Evaluator):
     """
 
     def __init__(self, count: int = 10, seed: int = 0, levels: list[int] | None = None,
-                 path: str | None = None, limit: int | None = None) -> None:
+                 path: str | None = None, limit: int | None = None, split: str = "test") -> None:
         self.count = positive(self.label, "count", count)
         self.seed = seed
         self.levels = check_levels(self.label, self.levels_known if levels is None else levels, self.levels_known)
         self.path = path
         self.limit = None if limit is None else positive(self.label, "limit", limit)
+        if split not in SPLITS:
+            raise RedStarError(f"{self.label}: option 'split' must be one of {', '.join(SPLITS)}, got {split!r}")
+        self.split = split
 
     @abstractmethod
     def problems(self) -> Sequence[Any]:
-        """``self.count`` held-out problems per level of ``self.levels`` for ``self.seed``."""
+        """``self.count`` held-out problems per level of ``self.levels`` for ``self.seed``, from
+        ``self.split``."""
 
     def load(self) -> list[Prompt]:
         if self.path is not None:

@@ -1,28 +1,37 @@
 r"""Deciding whether two scalar answers are equal, cheapest first: as text, exactly (rationals,
 huge rationals modulo primes), numerically (floats, then :mod:`redstar_math.precise` where floats
-cannot decide, with the rounding rule for decimals), symbolically at fixed points, and last with
-sympy (:mod:`redstar_math.cas`). Also the :class:`Context` that one comparison carries (deadline,
+cannot decide, with the rounding rule for decimals), symbolically at points drawn for the pair
+(:mod:`redstar_math.points`), and last with sympy (:mod:`redstar_math.cas`). Also the :class:`Context` that one comparison carries (deadline,
 CAS, the paths that decided), which :mod:`redstar_math.equivalence` and
 :mod:`redstar_math.equivalence_shapes` share."""
 
 from __future__ import annotations
 
+import math
 import re
 import time
-import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
 
-from redstar_math import budget, expr, precise
+from redstar_math import budget, expr, points, precise
 from redstar_math.cas import GuardedCAS
+from redstar_math.expr_limits import LONG_CACHE_SIZE, MAX_CACHED_CHARS
 
 PLAIN_WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{3,}")
 RELATIVE_TOLERANCE = 1e-9
 #: A decimal approximation needs at least this many significant digits to equal an exact value.
 MIN_SIGNIFICANT_DIGITS = 3
-POINTS = 5
-MIN_AGREEING_POINTS = 3
+#: Points in one block of a symbolic comparison (:mod:`redstar_math.points`).
+POINTS = points.BLOCK
+#: Agreeing points a symbolic comparison needs (at least one in the gold's real domain).
+MIN_AGREEING_POINTS = 4
+#: Precise evaluations at points (beyond the final confirmation) one symbolic comparison may
+#: spend: :data:`POINTS` for short expressions, fewer for long ones - about this many characters
+#: of both texts per evaluation, and at least 2 - so that a check of two 5000-character
+#: expressions stays near a second. A point left without one is undecided, never "equal".
+PRECISE_CHARS = 4000
 MAX_CAS_CHARS = 300
 
 
@@ -35,6 +44,9 @@ class Context:
     paths: list[str] = field(default_factory=list)
     #: Whether the gold and the answer were written as a decimal with an ellipsis ("3.14...").
     truncated: tuple[bool, bool] = (False, False)
+    #: The strict reading: a decimal equals only its exact value, never one it rounds (0.333 is
+    #: not 1/3, 3.14 is not pi); see ``MathVerifier``'s ``strict_decimals``.
+    strict_decimals: bool = False
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
@@ -46,12 +58,12 @@ def _parse(text: str) -> expr.Node:
     return expr.parse(text)
 
 
-def _point(names: list[str], index: int) -> dict[str, complex]:
-    """A fixed, generic assignment of each variable (in [0.35, 2.25], the same in every run)."""
-    return {
-        name: complex(0.35 + (zlib.crc32(f"{index}:{name}".encode()) % 10007) / 10007 * 1.9)
-        for name in names
-    }
+_parse_long = lru_cache(maxsize=LONG_CACHE_SIZE)(expr.parse)
+
+
+def parse_text(text: str) -> expr.Node:
+    """:func:`redstar_math.expr.parse`, cached (longer texts in a small cache of their own)."""
+    return _parse(text) if len(text) <= MAX_CACHED_CHARS else _parse_long(text)
 
 
 def _close(x: complex, y: complex) -> bool:
@@ -61,10 +73,12 @@ def _close(x: complex, y: complex) -> bool:
 def _scalar(g_text: str, a_text: str, ctx: Context, g_percent: bool, a_percent: bool) -> bool:
     if _scalar_plain(g_text, a_text, ctx):
         return True
-    # p% is both p and p/100.
-    if g_percent and _scalar_plain(f"({g_text})/100", a_text, ctx):
-        return True
-    return a_percent and _scalar_plain(g_text, f"({a_text})/100", ctx)
+    if g_percent == a_percent:
+        return False  # two percents: the percents must be equal (0.2% is not 20%)
+    # One side is a percent p% and the other a bare number: that number may be p or p/100.
+    if g_percent:
+        return _scalar_plain(f"({g_text})/100", a_text, ctx)
+    return _scalar_plain(g_text, f"({a_text})/100", ctx)
 
 
 def _scalar_plain(g_text: str, a_text: str, ctx: Context) -> bool:
@@ -75,7 +89,7 @@ def _scalar_plain(g_text: str, a_text: str, ctx: Context) -> bool:
     failures = []
     for text in (g_text, a_text):
         try:
-            parsed.append(_parse(text))
+            parsed.append(parse_text(text))
         except expr.ParseError as exc:
             failures.append(exc)
         except expr.TooBig:
@@ -108,6 +122,8 @@ def _exact(g: expr.Node, a: expr.Node, ctx: Context) -> bool | None:
     ctx.paths.append("exact")
     if x == y:
         return True
+    if ctx.strict_decimals:
+        return False
     g_literal, a_literal = expr.decimal_literal(g), expr.decimal_literal(a)
     if g_literal is not None and a_literal is not None:
         return False  # two decimals must agree exactly: 1726.2 is not 1726.16
@@ -184,7 +200,7 @@ def _precisely_equal(g: expr.Node, a: expr.Node, env: dict[str, complex], ctx: C
 def _rounds_precisely(literal: tuple[Fraction, int], other: expr.Node, truncated: bool, ctx: Context) -> bool:
     number, decimals = literal
     try:
-        if expr.significant_digits(number, decimals) < MIN_SIGNIFICANT_DIGITS:
+        if ctx.strict_decimals or expr.significant_digits(number, decimals) < MIN_SIGNIFICANT_DIGITS:
             # Too few digits to stand for an approximation, but it may be the value itself:
             # 0.5 = \sin(\pi/6). (With enough digits, being the value implies rounding to it.)
             return precise.precise_equal(("num", number, None), other, {})
@@ -196,34 +212,150 @@ def _rounds_precisely(literal: tuple[Fraction, int], other: expr.Node, truncated
         return False
 
 
+class _At:
+    """What one point says about two expressions (see :func:`_symbolic`)."""
+
+    SKIP, AGREE, AGREE_OUTSIDE, DIFFER = range(4)
+
+
+class _Scale:
+    """The largest constant of two expressions (:func:`redstar_math.expr.constant_scale`),
+    computed when a point first needs it and then kept."""
+
+    def __init__(self, g: expr.Node, a: expr.Node) -> None:
+        self.trees = (g, a)
+        self.value: float | None = None
+
+    def __call__(self) -> float:
+        if self.value is None:
+            self.value = max(expr.constant_scale(tree) for tree in self.trees)
+        return self.value
+
+
+@dataclass
+class _Budget:
+    """Precise evaluations left to one symbolic comparison (:data:`PRECISE_CHARS`)."""
+
+    left: int
+
+
 def _symbolic(g: expr.Node, a: expr.Node, names: list[str], ctx: Context, g_text: str, a_text: str) -> bool:
+    r"""Expressions in variables, compared at points drawn for this pair (:mod:`redstar_math.points`).
+
+    The answer must equal the gold at every point of the gold's real domain - where no step of
+    the gold leaves the reals (``\sqrt{x}`` and ``\ln x`` need a positive x) - and be defined
+    there. Outside it (the gold's value is not real) an agreement in complex arithmetic still
+    counts towards :data:`MIN_AGREEING_POINTS` but a disagreement does not count against it
+    (``\ln(x^2)`` and ``2\ln x`` differ only there). A gold that is complex (it mentions ``i``, or
+    leaves the reals at every point of the first block) is compared at every point. Floats decide
+    an agreement; a disagreement, a cancellation or an overflow is decided again with
+    :mod:`redstar_math.precise` at that point; one agreement is confirmed there too
+    (``x + 10^{-20}`` is not ``x``). Too few usable points: sympy decides (:func:`_fallback`)."""
     ctx.paths.append("symbolic")
-    agreeing = 0
-    unconfirmed = None  # a point where floats agreed, to confirm at high precision
-    for point in range(POINTS):
-        env = _point(names, point)
-        losses: list[expr.Node] = []
-        try:
-            x, y = expr.numeric_value(g, env, losses), expr.numeric_value(a, env, losses)
-        except (expr.Undefined, expr.NotExact):
-            continue
-        except expr.TooBig:
-            if not _precisely_equal(g, a, env, ctx):
-                return False
-            agreeing += 1
-            continue
-        if losses:
-            if not _precisely_equal(g, a, env, ctx, undefined=_close(x, y)):
-                return False
-        elif not _close(x, y):
+    seed = f"{g_text}\0{a_text}".encode()
+    scale = _Scale(g, a)
+    # Analytic expressions that agree on moderate values agree on huge ones; piecewise ones need
+    # the points where floats overflow or underflow decided too (by mpmath).
+    piecewise = expr.is_piecewise(g) or expr.is_piecewise(a)
+    complex_gold = expr.mentions(g, ("const", "i"))
+    budget = _Budget(max(2, min(POINTS, PRECISE_CHARS // max(1, len(g_text) + len(a_text)))))
+    agreeing, in_domain = 0, 0
+    # A point where floats agreed, to confirm at high precision: in the real domain if there is
+    # one, with values nearest 1 in magnitude (not where a factorial underflowed to 0.0).
+    unconfirmed: tuple[tuple[bool, float], dict[str, complex]] | None = None
+    for block in range(points.MAX_BLOCKS):
+        said = _block(g, a, points.iterate(names, seed, block, scale), budget, complex_gold, piecewise)
+        if said is not None and block == 0 and not complex_gold and all(real is False for _, _, real, _ in said):
+            complex_gold = True  # never real here: compare as complex values everywhere
+            said = _block(g, a, points.iterate(names, seed, block, scale), budget, complex_gold, piecewise)
+        if said is None:
             return False
-        elif unconfirmed is None:
-            unconfirmed = env
-        agreeing += 1
-    if agreeing >= MIN_AGREEING_POINTS:
+        for env, verdict, real, magnitude in said:
+            if verdict in (_At.AGREE, _At.AGREE_OUTSIDE):
+                agreeing += 1
+                in_domain += verdict == _At.AGREE
+                if magnitude is not None:
+                    # (0.0 may be an underflow: e^{2x} at x = -800; last choice)
+                    rank = (not real, abs(math.log2(magnitude)) if magnitude else math.inf)
+                    if unconfirmed is None or rank < unconfirmed[0]:
+                        unconfirmed = (rank, env)
+        enough = agreeing >= MIN_AGREEING_POINTS and (in_domain or complex_gold)
+        if enough and not piecewise or ctx.remaining() <= 0:
+            break  # (a piecewise expression is checked at every block's points)
+    if agreeing >= MIN_AGREEING_POINTS and (in_domain or complex_gold):
         # Floats agree to 1e-9; one precise evaluation tells "x + 10^{-20}" from "x".
-        return unconfirmed is None or _precisely_equal(g, a, unconfirmed, ctx, undefined=True)
+        return unconfirmed is None or _precisely_equal(g, a, unconfirmed[1], ctx, undefined=True)
     return _fallback(g_text, a_text, ctx, textual=False)
+
+
+def _block(g: expr.Node, a: expr.Node, drawn: Iterable[dict[str, complex]], budget: _Budget,
+           complex_gold: bool, piecewise: bool) -> list[tuple[dict[str, complex], int, bool | None, float | None]] | None:
+    """(point, what :func:`_at` says there) for each point in turn; None at the first
+    disagreement, which decides (the points after it are never drawn)."""
+    said = []
+    for env in drawn:
+        verdict, real, magnitude = _at(g, a, env, budget, complex_gold, piecewise)
+        if verdict == _At.DIFFER:
+            return None
+        said.append((env, verdict, real, magnitude))
+    return said
+
+
+def _at(g: expr.Node, a: expr.Node, env: dict[str, complex], budget: _Budget,
+        complex_gold: bool, piecewise: bool) -> tuple[int, bool | None, float | None]:
+    """(verdict, whether the gold is real here - None where undefined -, the magnitude of the
+    values where floats alone agreed - a point to confirm precisely - else None)."""
+    losses: list[expr.Node] = []
+    branches: list[expr.Node] = []
+    try:
+        x = expr.numeric_value(g, env, losses, branches)
+    except (expr.Undefined, expr.NotExact):
+        return _At.SKIP, None, None  # not the gold's domain
+    except expr.TooBig:
+        x = None
+    real = not branches
+    counts = complex_gold or real
+    try:
+        y = expr.numeric_value(a, env, losses)
+    except (expr.Undefined, expr.NotExact):
+        # Undefined where the gold is defined: |x| + 0 \cdot 0^x is not x.
+        return (_At.DIFFER if counts and x is not None else _At.SKIP), real, None
+    except expr.TooBig:
+        y = None
+    if x is not None and y is not None and not losses and _close(x, y):
+        return (_At.AGREE if counts else _At.AGREE_OUTSIDE), real, max(abs(x), abs(y))
+    if counts and not complex_gold and y is not None and abs(y.imag) > RELATIVE_TOLERANCE * max(1.0, abs(y)):
+        # The gold is real here and the answer is not: the answer is undefined in the reals
+        # here (\ln x + \ln y at x, y < 0, where \ln(xy) is real), a narrower domain.
+        return _At.SKIP, real, None
+    if x is not None and y is not None and not losses and _clearly_apart(x, y, env):
+        return (_At.DIFFER if counts else _At.SKIP), real, None
+    if not piecewise and (x is None or y is None or expr.UNDERFLOW in losses):
+        return _At.SKIP, real, None  # beyond the floats' range; moderate points decide
+    # Floats cancelled, underflowed, overflowed, or disagree only a little or at a large point
+    # (\sin(x + \pi) at x = 10^{12} has lost its precision): mpmath decides.
+    if budget.left <= 0:
+        return _At.SKIP, real, None
+    budget.left -= 1
+    try:
+        equal = precise.precise_equal(g, a, env)
+    except (expr.TooBig, expr.Undefined, expr.NotExact):
+        return _At.SKIP, real, None
+    if equal:
+        return (_At.AGREE if counts else _At.AGREE_OUTSIDE), real, None
+    return (_At.DIFFER if counts else _At.SKIP), real, None
+
+
+#: Floats decide "different" only at points whose coordinates are at most this large (beyond it a
+#: sum with a constant loses the precision a periodic function needs), and only when the values
+#: are this far apart relative to their size (far beyond the rounding of a few hundred steps).
+TRUSTED_COORDINATE = 1e4
+CLEARLY_APART = 1e-6
+
+
+def _clearly_apart(x: complex, y: complex, env: dict[str, complex]) -> bool:
+    return (all(abs(value) <= TRUSTED_COORDINATE for value in env.values())
+            and abs(x - y) > CLEARLY_APART * max(1.0, abs(x), abs(y)))
 
 
 def _has_words(text: str) -> bool:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from redstar_math import expr
-from redstar_math.equivalence_scalars import MIN_AGREEING_POINTS, POINTS, Context, _close, _parse, _point, _scalar
+from redstar_math import expr, points
+from redstar_math.equivalence_scalars import MIN_AGREEING_POINTS, Context, _close, _scalar, _Scale, parse_text
 from redstar_math.forms import (
     LONE_VARIABLE,
     Alternatives,
@@ -151,7 +151,7 @@ def _stated_value(equation: Equation) -> str | None:
     if equation.assigns:
         return equation.rhs
     try:
-        if expr.free_variables(_parse(equation.lhs)):
+        if expr.free_variables(parse_text(equation.lhs)):
             return None
     except (expr.ParseError, expr.TooBig):
         return None
@@ -176,15 +176,15 @@ def _proportional(g: Equation, a: Equation, ctx: Context) -> bool:
     the other's (``y = 2x + 3`` and ``2x - y + 3 = 0``)."""
     ctx.paths.append("symbolic")
     try:
-        f = ("add", [_parse(g.lhs), ("neg", _parse(g.rhs))])
-        h = ("add", [_parse(a.lhs), ("neg", _parse(a.rhs))])
+        f = ("add", [parse_text(g.lhs), ("neg", parse_text(g.rhs))])
+        h = ("add", [parse_text(a.lhs), ("neg", parse_text(a.rhs))])
     except (expr.ParseError, expr.TooBig):
         return False
     names = sorted(expr.free_variables(f) | expr.free_variables(h))
     ratio = None
     agreeing = 0
-    for point in range(POINTS):
-        env = _point(names, point)
+    scale = _Scale(f, h)
+    for env in points.iterate(names, f"{g.lhs}={g.rhs}\0{a.lhs}={a.rhs}".encode(), 0, scale):
         try:
             x, y = expr.numeric_value(f, env), expr.numeric_value(h, env)
         except (expr.Undefined, expr.NotExact, expr.TooBig):

@@ -13,7 +13,13 @@ Node = tuple[Any, ...]
 MAX_EXACT_BITS = 100_000
 MAX_FACTORIAL = 1000
 MAX_DEPTH = 60
-MAX_TOKENS = 1200
+#: Tokens of one scalar expression (about one per character of dense LaTeX).
+MAX_TOKENS = 5000
+#: Texts longer than this are kept only in small caches of :data:`LONG_CACHE_SIZE` entries (a
+#: long answer is rare, and thousands of them would hold hundreds of megabytes; a few let one
+#: check reuse its own work: the comparison, then the voting key).
+MAX_CACHED_CHARS = 1000
+LONG_CACHE_SIZE = 4
 #: Scientific notation is read exactly up to this exponent (``1e20000``); larger ones are refused.
 MAX_SCIENTIFIC_EXPONENT = 20_000
 

@@ -1,71 +1,24 @@
-"""The parser of :mod:`redstar_math.expr`: the tokens of a scalar answer's LaTeX, and recursive
-descent with a depth limit into a tree of tuples (:data:`~redstar_math.expr_limits.Node`)."""
+"""The parser of :mod:`redstar_math.expr`: recursive descent with a depth limit over the tokens of
+a scalar answer's LaTeX (:mod:`redstar_math.expr_tokens`) into a tree of tuples
+(:data:`~redstar_math.expr_limits.Node`)."""
 
 from __future__ import annotations
 
-import re
 from fractions import Fraction
 
-from redstar_math.expr_limits import MAX_DEPTH, MAX_SCIENTIFIC_EXPONENT, MAX_TOKENS, Node, ParseError, TooBig
-
-TOKEN = re.compile(
-    r"(?P<sci>(?:\d+(?:\.\d*)?|\.\d+)[eE][+-]?\d+)(?![a-zA-Z\d])"
-    r"|(?P<num>\d+(?:\.\d*)?|\.\d+)"
-    r"|(?P<cmd>\\[a-zA-Z]+|\\[{}|])"
-    r"|(?P<word>[a-zA-Z]+)"
-    r"|(?P<op>[-+*/^_()\[\]{}|!=,<>'&:;])"
-    r"|(?P<ws>\s+)"
+from redstar_math.expr_limits import MAX_DEPTH, Node, ParseError
+from redstar_math.expr_tokens import (  # noqa: F401  (importable from here as before)
+    EXPONENT_MARK,
+    EXTREMA,
+    FACTOR_COMMANDS,
+    FUNCTIONS,
+    GREEK,
+    INVERSE,
+    PRODUCT_OPS,
+    TOKEN,
+    number,
+    tokenize,
 )
-
-EXPONENT_MARK = re.compile("[eE]")
-
-FUNCTIONS = {
-    "sin", "cos", "tan", "sec", "csc", "cot", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
-    "ln", "log", "exp", "sqrt", "arccot", "arcsec", "arccsc",
-}
-INVERSE = {"sin": "arcsin", "cos": "arccos", "tan": "arctan"}
-GREEK = {
-    "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta", "vartheta", "iota",
-    "kappa", "lambda", "mu", "nu", "xi", "rho", "sigma", "tau", "upsilon", "phi", "varphi", "chi", "psi",
-    "omega", "Gamma", "Delta", "Theta", "Lambda", "Xi", "Sigma", "Phi", "Psi", "Omega",
-}
-PRODUCT_OPS = {"*", r"\cdot", r"\times", "/", r"\div"}
-# Commands that begin a factor, so that "2\sqrt{3}" is an implicit product.
-FACTOR_COMMANDS = {r"\frac", r"\sqrt", r"\binom", r"\pi", r"\infty", r"\lfloor", r"\lceil", r"\overline",
-                   r"\exp", r"\mathrm"} | {"\\" + f for f in FUNCTIONS} | {"\\" + g for g in GREEK}
-
-
-def tokenize(text: str) -> list[tuple[str, str]]:
-    tokens: list[tuple[str, str]] = []
-    pos = 0
-    while pos < len(text):
-        match = TOKEN.match(text, pos)
-        if match is None:
-            raise ParseError(f"unexpected character {text[pos]!r}")
-        kind = match.lastgroup
-        value = match.group(kind)
-        pos = match.end()
-        if kind == "ws":
-            continue
-        tokens.append((kind, value))
-        if len(tokens) > MAX_TOKENS:
-            raise ParseError("answer too long to parse", textual=True)
-    return tokens
-
-
-def _number(literal: str) -> Node:
-    """A numeric literal; the third item is its count of decimals (None for integers, ``12.``
-    and ``3e5``), which the verifier uses to accept correctly rounded approximations. For
-    scientific notation with a decimal mantissa it is the mantissa's decimals less the exponent
-    (``1.05e3`` has -1: it is rounded to tens)."""
-    if "e" in literal or "E" in literal:
-        mantissa, exponent = EXPONENT_MARK.split(literal)
-        if abs(int(exponent)) > MAX_SCIENTIFIC_EXPONENT:
-            raise TooBig("exponent of scientific notation out of range")
-        decimals = len(mantissa.split(".", 1)[1]) - int(exponent) if "." in mantissa.rstrip(".") else None
-        return ("num", Fraction(mantissa.rstrip(".")) * Fraction(10) ** int(exponent), decimals)
-    fraction = literal.partition(".")[2]
-    return ("num", Fraction(literal.rstrip(".") or "0"), len(fraction) if fraction else None)
 
 
 class Parser:
@@ -105,10 +58,16 @@ class Parser:
             raise ParseError(f"unexpected {self.peek()[1]!r}")
         return node
 
-    def expression(self) -> Node:
+    def enter(self) -> None:
+        """One level deeper. Groups, signs, powers and commands all nest, and each level costs
+        the parser and the evaluators a few stack frames: past :data:`MAX_DEPTH` the answer is
+        compared as text (never a RecursionError)."""
         self.depth += 1
         if self.depth > MAX_DEPTH:
             raise ParseError("expression nested too deeply", textual=True)
+
+    def expression(self) -> Node:
+        self.enter()
         terms = [self.term()]
         while self.at("+", "-"):
             op = self.take()[1]
@@ -118,12 +77,12 @@ class Parser:
         return terms[0] if len(terms) == 1 else ("add", terms)
 
     def term(self) -> Node:
-        if self.at("-"):
-            self.take()
-            return ("neg", self.term())
-        if self.at("+"):
-            self.take()
-            return self.term()
+        if self.at("-", "+"):
+            signs = 0
+            while self.at("-", "+"):  # a run of signs is one level, however long
+                signs += self.take()[1] == "-"
+            node = self.term()
+            return ("neg", node) if signs % 2 else node
         factors = [self.power()]
         while True:
             token = self.peek()
@@ -138,7 +97,7 @@ class Parser:
                     factors.append(right)
             elif self.starts_factor(token):
                 right = self.power()
-                mixed = self._mixed_number(factors, right)
+                mixed = self._mixednumber(factors, right)
                 if mixed is not None:
                     factors = [mixed]
                 else:
@@ -152,7 +111,7 @@ class Parser:
         return factors[0] if len(factors) == 1 else ("mul", factors)
 
     @staticmethod
-    def _mixed_number(factors: list[Node], right: Node) -> Node | None:
+    def _mixednumber(factors: list[Node], right: Node) -> Node | None:
         """``2\\frac{1}{2}`` is two and a half, as people write mixed numbers."""
         if (len(factors) == 1 and factors[0][0] == "num" and factors[0][2] is None and right[0] == "frac"
                 and right[1][0] == "num" and right[2][0] == "num" and right[1][2] is None and right[2][2] is None):
@@ -160,12 +119,11 @@ class Parser:
         return None
 
     def signed_power(self) -> Node:
-        if self.at("-"):
-            self.take()
-            return ("neg", self.signed_power())
-        if self.at("+"):
-            self.take()
-        return self.power()
+        signs = 0
+        while self.at("-", "+"):
+            signs += self.take()[1] == "-"
+        node = self.power()
+        return ("neg", node) if signs % 2 else node
 
     def starts_factor(self, token: tuple[str, str]) -> bool:
         kind, value = token
@@ -186,12 +144,13 @@ class Parser:
         return base
 
     def exponent(self) -> Node:
-        if self.at("-"):
-            self.take()
-            return ("neg", self.exponent())
-        if self.at("{"):
-            return self.group()
-        return self.power()
+        self.enter()  # 2^2^2^... nests without brackets
+        signs = 0
+        while self.at("-", "+"):
+            signs += self.take()[1] == "-"
+        node = self.group() if self.at("{") else self.power()
+        self.depth -= 1
+        return ("neg", node) if signs % 2 else node
 
     def postfix(self) -> Node:
         node = self.atom()
@@ -211,9 +170,9 @@ class Parser:
         if token[0] == "num" and "." not in token[1] and len(token[1]) > 1:
             # \frac123 is \frac{1}{2}3: a bare argument is one character.
             self.tokens.insert(self.pos, ("num", token[1][1:]))
-            return _number(token[1][0])
+            return number(token[1][0])
         if token[0] in ("num", "sci"):
-            return _number(token[1])
+            return number(token[1])
         if token[0] == "word":
             if len(token[1]) > 1:
                 self.tokens.insert(self.pos, ("word", token[1][1:]))
@@ -224,10 +183,17 @@ class Parser:
         raise ParseError(f"unexpected {token[1]!r} as an argument")
 
     def atom(self) -> Node:
+        self.enter()
+        try:
+            return self._atom()
+        finally:
+            self.depth -= 1
+
+    def _atom(self) -> Node:
         token = self.take()
         kind, value = token
         if kind in ("num", "sci"):
-            node = _number(value)
+            node = number(value)
             if self.at(r"\overline"):
                 return self._repeating(value)
             if self.at("_"):
@@ -299,6 +265,8 @@ class Parser:
         lower = word.lower()
         if lower in FUNCTIONS:
             return self._function(lower)
+        if lower in EXTREMA:
+            return self._extremum(lower)
         if lower == "pi":
             return ("const", "pi")
         if lower in ("inf", "infty", "infinity"):
@@ -333,13 +301,30 @@ class Parser:
             return ("fn", "floor" if name == "lfloor" else "ceil", node)
         if name in FUNCTIONS:
             return self._function(name)
+        if name in EXTREMA:
+            return self._extremum(name)
         if name in GREEK:
             return self._subscripted(("var", name))
         if name == "mathrm":
             return self.group()
         raise ParseError(f"unsupported command {command}")
 
+    def _extremum(self, name: str) -> Node:
+        r"""``\max(a, b)``, ``\min\{a, b, c\}``: ``("ext", name, [arguments])``."""
+        closers = {"(": ")", "[": "]", "{": "}", "\\{": "\\}"}
+        opener = self.take()[1]
+        if opener not in closers:
+            raise ParseError(f"\\{name} needs its arguments in brackets")
+        arguments = [self.expression()]
+        while self.at(","):
+            self.take()
+            arguments.append(self.expression())
+        self.expect(closers[opener])
+        return ("ext", name, arguments)
+
     def _function(self, name: str) -> Node:
+        if name == "sign":
+            name = "sgn"
         power = None
         base = None
         if name == "log" and self.at("_"):

@@ -11,7 +11,11 @@ The shape decides how two answers are compared (:mod:`redstar_math.equivalence`)
   or one-column matrix also equals the tuple of its entries;
 - ``x = 3`` is an equation; when its left side is a lone variable it also equals ``3``;
 - ``a \approx b`` matches what either side matches;
-- ``a \pm b`` is the list ``a + b, a - b``; ``x \le 3`` and ``-1 \le x < 4`` are intervals.
+- an answer with ``\pm`` (or ``\mp``) anywhere is the list of its two readings, every ``\pm``
+  read as ``+`` then as ``-`` (``\mp`` the other way): ``\frac{1 \pm \sqrt5}{2}``, ``x = 2 \pm \sqrt3``
+  and ``(\pm 1, 0)`` are two values, equations or points; inside a list or set they are two of
+  its elements (``\{0, \pm 1\}`` has three);
+- ``x \le 3`` and ``-1 \le x < 4`` are intervals.
 
 The scanners here walk the text once with a depth counter; nothing recurses on the input's
 nesting except :func:`parse_answer` on the (already split) parts of a list, which is bounded by
@@ -24,6 +28,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from redstar_math.expr_limits import LONG_CACHE_SIZE, MAX_CACHED_CHARS
+
 MAX_ITEMS = 64
 
 OPENERS = "([{"
@@ -32,7 +38,7 @@ LIST_SEPARATORS = (",", ";", " or ", " and ")
 RELATIONS = {r"\leq": "<=", r"\leqslant": "<=", r"\le": "<=", r"\geq": ">=", r"\geqslant": ">=", r"\ge": ">=",
              r"\lt": "<", r"\gt": ">", "<=": "<=", ">=": ">=", "<": "<", ">": ">"}
 RELATION_PATTERN = re.compile(r"\\leqslant|\\geqslant|\\leq|\\geq|\\le(?![a-zA-Z])|\\ge(?![a-zA-Z])|\\lt|\\gt|<=|>=|<|>")
-LONE_VARIABLE = re.compile(r"^(?:[a-zA-Z]|\\[a-zA-Z]+)(?:_\{?\w+\}?)?(?:\([a-zA-Z]\))?$")
+LONE_VARIABLE = re.compile(r"^(?:[a-zA-Z]|\\[a-zA-Z]+)(?:_\w|_\{\w+(?:,\w+)*\})?(?:\([a-zA-Z]\))?$")
 _VARIABLE = r"(?:[a-zA-Z]|\\[a-zA-Z]+)(?:_\{?\w+\}?)?"
 #: ``(x, y)`` on the left of ``(x, y) = (1, 2)`` (matched without spaces).
 VARIABLE_TUPLE = re.compile(r"^\(" + _VARIABLE + r"(?:," + _VARIABLE + r")+\)$")
@@ -160,10 +166,42 @@ def _wrapped(text: str, opens: str, closes: str) -> tuple[str, str, str] | None:
     return (opener, body, closer) if depth == 0 else None
 
 
+PLUS_MINUS = re.compile(r"\\(pm|mp)(?![a-zA-Z])")
+
+
+def plus_minus_readings(text: str) -> tuple[str, str] | None:
+    r"""The two readings of an answer with ``\pm``/``\mp``: every ``\pm`` as ``+`` (``\mp`` as
+    ``-``), then every one the other way; None without them."""
+    if "\\pm" not in text and "\\mp" not in text:
+        return None
+    plus = PLUS_MINUS.sub(lambda match: "+" if match.group(1) == "pm" else "-", text)
+    if plus == text:
+        return None  # \pmod and the like
+    return plus, PLUS_MINUS.sub(lambda match: "-" if match.group(1) == "pm" else "+", text)
+
+
 def _items(kind: str, parts: list[str], opener: str = "", closer: str = "") -> Answer:
     if len(parts) > MAX_ITEMS:
         return Scalar(" ".join(parts))
-    return Items(kind, tuple(parse_answer(p) for p in parts), opener, closer)
+    items: list[Answer] = []
+    for part in parts:
+        readings = plus_minus_readings(part) if kind in ("list", "set") and not part.startswith("\\{") else None
+        if readings is None:
+            items.append(parse_answer(part))
+        else:  # "\{0, \pm 1\}": two elements
+            items.extend(parse_answer(reading) for reading in readings)
+    return Items(kind, tuple(items), opener, closer)
+
+
+def parse_shape(text: str) -> Answer:
+    """:func:`parse_answer`, whose cache holds texts of up to ``MAX_CACHED_CHARS`` characters;
+    longer ones go to a small cache of their own."""
+    return parse_answer(text) if len(text) <= MAX_CACHED_CHARS else _parse_long(text)
+
+
+@lru_cache(maxsize=LONG_CACHE_SIZE)
+def _parse_long(text: str) -> Answer:
+    return parse_answer.__wrapped__(text)
 
 
 @lru_cache(maxsize=8192)
@@ -193,6 +231,9 @@ def parse_answer(text: str) -> Answer:
     group = _wrapped(text, "{", "}")
     if group is not None and group[0] == "{":
         return parse_answer(group[1])  # a TeX group, {1, 2}, is what it holds
+    readings = None if text.startswith("\\{") else plus_minus_readings(text)
+    if readings is not None:  # a set \{...\} reads each element's \pm itself (_items)
+        return Items("list", (parse_answer(readings[0]), parse_answer(readings[1])))
     wrapped = _wrapped(text, "([", ")]")
     if wrapped is not None:
         opener, body, closer = wrapped
@@ -210,9 +251,6 @@ def parse_answer(text: str) -> Answer:
     sides = split_top(text, ("=",))
     if len(sides) > 1:
         return Equation(sides[0], sides[-1])
-    plus_minus = _plus_minus(text)
-    if plus_minus is not None:
-        return plus_minus
     return Scalar(text)
 
 
@@ -258,15 +296,3 @@ def _relation(text: str) -> Answer | None:
         return Items("tuple", (parse_answer(low), parse_answer(high)),
                      "[" if "=" in left_op else "(", "]" if "=" in right_op else ")")
     return Relation(text)
-
-
-def _plus_minus(text: str) -> Answer | None:
-    parts = split_top(text, (r"\pm", r"\mp"))
-    if len(parts) != 2:
-        return None
-    head, tail = parts
-    if not tail:
-        return None
-    if not head:
-        return Items("list", (Scalar(f"({tail})"), Scalar(f"-({tail})")))
-    return Items("list", (Scalar(f"{head}+({tail})"), Scalar(f"{head}-({tail})")))

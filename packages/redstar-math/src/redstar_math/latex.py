@@ -22,13 +22,15 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from redstar_math.expr_limits import LONG_CACHE_SIZE, MAX_CACHED_CHARS
+
 UNICODE = str.maketrans({
     "\u2212": "-", "\u2013": "-", "\u2014": "-", "\ufe63": "-", "\uff0d": "-",
     "\u00d7": r" \times ", "\u00b7": r" \cdot ", "\u22c5": r" \cdot ", "\u00f7": r" \div ",
     "\u03c0": r" \pi ", "\u221a": r"\sqrt", "\u221e": r"\infty ", "\u222a": r" \cup ", "\u2229": r" \cap ",
     "\u2205": r"\emptyset ", "\u2264": r" \le ", "\u2265": r" \ge ", "\u2260": r" \ne ", "\u00b0": "", "\u00bd": "(1/2)",
     "\u00bc": "(1/4)", "\u00be": "(3/4)", "\u2044": "/", "\uff0c": ",", "\u00a0": " ", "\u2009": " ",
-    "\u202f": " ", "\u2032": "'", "\u2026": "...", "\u2248": r" \approx ",
+    "\u202f": " ", "\u2032": "'", "\u2026": "...", "\u2248": r" \approx ", "\u00b1": r" \pm ", "\u2213": r" \mp ",
 })
 
 TEXT_COMMANDS = re.compile(
@@ -48,6 +50,8 @@ BINOM_SPELLINGS = re.compile(r"\\[dt]binom(?![a-zA-Z])")
 CHOOSE = re.compile(r"\{([^{}]*)\\choose(?![a-zA-Z])([^{}]*)\}")
 DEGREES = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ(?![a-zA-Z])|\\degree(?![a-zA-Z])")
 PERCENT = re.compile(r"\\?%")
+#: "20 percent", "20 per cent", "20 \text{ percent}": a percent sign in words, at the end.
+PERCENT_WORD = re.compile(r"(?i)(?<=[\d}.)])\s*(?:\\(?:text|mathrm|textrm|mbox)\s*\{\s*)?per ?cent\s*\}?\s*$")
 DOLLAR_SIGN = re.compile(r"\\\$|\\(?:dollar|textdollar)(?![a-zA-Z])")
 MATH_DELIMITERS = re.compile(r"\$|\\\(|\\\)|\\\[|\\\]")
 FRAC_TWO_DIGITS = re.compile(r"\\frac\s*(\d)\s*(\d)")
@@ -213,6 +217,17 @@ def _thousands_outside_brackets(text: str) -> str:
     return "".join(pieces)
 
 
+def clean_text(answer: str) -> Cleaned:
+    """:func:`clean`, whose cache holds answers of up to ``MAX_CACHED_CHARS`` characters;
+    longer ones go to a small cache of their own."""
+    return clean(answer) if len(answer) <= MAX_CACHED_CHARS else _clean_long(answer)
+
+
+@lru_cache(maxsize=LONG_CACHE_SIZE)
+def _clean_long(answer: str) -> Cleaned:
+    return clean.__wrapped__(answer)
+
+
 @lru_cache(maxsize=16384)
 def clean(answer: str) -> Cleaned:
     """Clean one answer (see the module docstring). Passes whose patterns need a character the
@@ -245,6 +260,9 @@ def clean(answer: str) -> Cleaned:
     percents = 0
     if "%" in text:
         text, percents = PERCENT.subn(" ", text)
+    if "cent" in text:
+        text, words = PERCENT_WORD.subn("", text)
+        percents += words
     if commands:
         # A trailing \text{...} of unit-like words after a number is a unit, even a one-letter one
         # ("3 \text{ m/s}"); the \text wrapper is what tells it from a variable.

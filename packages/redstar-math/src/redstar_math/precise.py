@@ -3,13 +3,8 @@ of irrational values, in this process and with hard size limits.
 
 Two tools, used by :mod:`redstar_math.equivalence` only where the cheap paths cannot decide:
 
-- :func:`modular_equal`: two *rational* values too large to compute exactly (``2^{1000000}`` vs
-  ``4^{500000}``, ``9^{9^9}`` vs ``3^{2\cdot 9^9}``, ``1001!`` vs ``1001\cdot 1000!``) are compared
-  modulo three fixed 61- to 63-bit primes: equal values agree modulo every prime, and two different
-  values agree modulo all three only if their difference is a multiple of their product (about
-  2^185), which no answer that is not built for it is. Exponents must themselves be computable
-  exactly (:data:`redstar_math.expr.MAX_EXACT_BITS`), factorials are limited to
-  :data:`MAX_MODULAR_FACTORIAL`; beyond that the pair is undecided ("too large").
+- :func:`modular_equal` (from :mod:`redstar_math.modular`): two *rational* values too large to
+  compute exactly (``2^{1000000}`` vs ``4^{500000}``) are compared modulo three large primes.
 - :func:`precise_equal` and :func:`rounds_to`: irrational values are evaluated with mpmath at a
   precision chosen from the magnitudes involved (``96 + 2 * max |log2|value||`` bits, at least
   160). Where no step cancelled, the values are exact to a few units in their last place and
@@ -23,10 +18,8 @@ Two tools, used by :mod:`redstar_math.equivalence` only where the cheap paths ca
 
 from __future__ import annotations
 
-import math
 import threading
 from fractions import Fraction
-from functools import lru_cache
 
 import mpmath
 
@@ -37,11 +30,10 @@ from redstar_math.expr import (
     NotExact,
     TooBig,
     Undefined,
-    exact_value,
 )
+from redstar_math.expr_eval import odd_root_exponent
+from redstar_math.modular import MAX_MODULAR_FACTORIAL, PRIMES, modular_equal  # noqa: F401  (importable here)
 
-PRIMES = (2**61 - 1, 2**62 - 57, 2**63 - 25)
-MAX_MODULAR_FACTORIAL = 100_000
 #: Values (and intermediate results) beyond 2^this in magnitude, or below its inverse, are refused.
 MAX_MAGNITUDE_BITS = 30_000
 BASE_PRECISION = 160
@@ -52,110 +44,13 @@ SHRINK = Fraction(1, 2**32)
 SLACK_BITS = 32
 #: A sum (or function value) this many bits below its largest term (or its argument) cancelled.
 CANCELLATION_BITS = 20
-
-
-# -- modular -----------------------------------------------------------------------------
-class _Unusable(ValueError):
-    """This prime divides a denominator: the value has no residue modulo it."""
-
-
-def _exact_integer(node: Node) -> int:
-    value = exact_value(node)
-    if value.denominator != 1:
-        raise NotExact("not an integer")
-    return value.numerator
-
-
-@lru_cache(maxsize=64)
-def _factorial_mod(n: int, p: int) -> int:
-    product = 1
-    for start in range(2, n + 1, 64):  # exact products of 64 small factors, then reduce
-        product = product * math.prod(range(start, min(start + 64, n + 1))) % p
-    return product
-
-
-def _mod(node: Node, p: int) -> int:
-    kind = node[0]
-    if kind == "num":
-        value: Fraction = node[1]
-        denominator = value.denominator % p
-        if denominator == 0:
-            raise _Unusable(p)
-        return value.numerator % p * pow(denominator, -1, p) % p
-    if kind == "add":
-        return sum(_mod(term, p) for term in node[1]) % p
-    if kind == "neg":
-        return -_mod(node[1], p) % p
-    if kind == "mul":
-        product = 1
-        for factor in node[1]:
-            product = product * _mod(factor, p) % p
-        return product
-    if kind in ("div", "frac"):
-        denominator = _mod(node[2], p)
-        if denominator == 0:
-            try:
-                if exact_value(node[2]) == 0:
-                    raise Undefined("division by zero")
-            except TooBig:
-                pass
-            raise _Unusable(p)
-        return _mod(node[1], p) * pow(denominator, -1, p) % p
-    if kind == "pow":
-        exponent = exact_value(node[2])  # TooBig for a tower of three or more levels
-        if exponent.denominator != 1:
-            return _mod(("num", exact_value(node), None), p)  # a root: exact when it is rational
-        n = exponent.numerator
-        base = _mod(node[1], p)
-        if base == 0:
-            if n > 0:
-                return 0
-            raise _Unusable(p)
-        if n < 0:
-            base, n = pow(base, -1, p), -n
-        return pow(base, n % (p - 1), p)  # Fermat: base^(p-1) = 1 modulo p
-    if kind == "root":
-        return _mod(("num", exact_value(node), None), p)
-    if kind == "fact":
-        n = _exact_integer(node[1])
-        if n < 0:
-            raise NotExact("factorial of a negative number")
-        if n > MAX_MODULAR_FACTORIAL:
-            raise TooBig("factorial too large")
-        return _factorial_mod(n, p)
-    if kind == "binom":
-        n, k = _exact_integer(node[1]), _exact_integer(node[2])
-        if n < 0 or n > MAX_MODULAR_FACTORIAL:
-            raise NotExact("binomial out of range")
-        if k < 0 or k > n:
-            return 0
-        k = min(k, n - k)
-        top = bottom = 1
-        for j in range(k):
-            top = top * (n - j) % p
-            bottom = bottom * (j + 1) % p
-        return top * pow(bottom, -1, p) % p
-    if kind == "fn" and node[1] in ("abs", "floor", "ceil"):
-        return _mod(("num", exact_value(node), None), p)
-    raise NotExact(kind)
-
-
-def modular_equal(g: Node, a: Node) -> bool:
-    """Whether two rational values are equal, compared modulo :data:`PRIMES` (see the module
-    docstring). Raises :class:`NotExact` when either is not rational, :class:`TooBig` when an
-    exponent or factorial is beyond the limits, :class:`Undefined` on a division by zero."""
-    compared = 0
-    for p in PRIMES:
-        try:
-            x, y = _mod(g, p), _mod(a, p)
-        except _Unusable:
-            continue
-        if x != y:
-            return False
-        compared += 1
-    if compared < 2:
-        raise TooBig("no usable modulus")
-    return True
+#: Precisions beyond which mpmath's elementary functions (sin, exp, ln, ...) take too long (about
+#: 10 ms each at 8000 bits, growing fast) and its gamma function of a non-integer (a factorial
+#: or binomial of 150.3: 10 ms at 160 bits, over a second at 2000): such a value is refused
+#: (:class:`~redstar_math.expr.TooBig`) rather than computed. Powers and roots stay cheap at any
+#: precision and have no such limit.
+MAX_FUNCTION_PRECISION = 16_384
+MAX_GAMMA_PRECISION = 384
 
 
 # -- high precision ----------------------------------------------------------------------
@@ -175,7 +70,7 @@ _FUNCTION_NAMES = {
     "arccos": "acos", "arctan": "atan", "sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "ln": "ln", "exp": "exp",
     "arccot": "acot", "arcsec": "asec", "arccsc": "acsc",
 }
-assert set(_FUNCTION_NAMES) >= FUNCTIONS - {"log", "sqrt"}
+assert set(_FUNCTION_NAMES) >= FUNCTIONS - {"log", "sqrt", "sgn", "sign"}  # sign is read as sgn
 
 
 class _Evaluator:
@@ -256,7 +151,19 @@ class _Evaluator:
                 raise Undefined("division by zero")
             return numerator / denominator
         if kind == "pow":
-            return self._power(self.value(node[1]), self.value(node[2]))
+            base, exponent = self._real_if_possible(self.value(node[1])), self._real_if_possible(self.value(node[2]))
+            if not isinstance(base, ctx.mpc) and base < 0 and not isinstance(exponent, ctx.mpc) \
+                    and exponent != int(exponent):
+                odd = odd_root_exponent(node[2])
+                if odd is not None:  # the real odd root, as in redstar_math.expr_eval
+                    magnitude = self._power(-base, ctx.mpf(odd.numerator) / odd.denominator)
+                    return -magnitude if odd.numerator % 2 else magnitude
+            return self._power(base, exponent)
+        if kind == "ext":
+            values = [self._real_if_possible(self.value(item)) for item in node[2]]
+            if any(isinstance(value, ctx.mpc) for value in values):
+                raise Undefined("max or min of a complex number")
+            return max(values) if node[1] == "max" else min(values)
         if kind == "root":
             index = self._real_if_possible(self.value(node[2]))
             radicand = self._real_if_possible(self.value(node[1]))
@@ -272,20 +179,27 @@ class _Evaluator:
                 raise TooBig("factorial too large")
             if value < 0 and value == int(value):
                 raise Undefined("factorial of a negative integer")
+            self._gamma_allowed(value)
             return ctx.factorial(value)
         if kind == "binom":
             n, k = self.value(node[1]), self.value(node[2])
             if abs(n) > MAX_MODULAR_FACTORIAL:
                 raise TooBig("binomial too large")
+            self._gamma_allowed(n)
+            self._gamma_allowed(k)
             return ctx.binomial(n, k)
         if kind == "fn":
             argument = self._real_if_possible(self.value(node[2]))
             name = node[1]
             if name == "abs":
                 return abs(argument)
+            if name == "sgn":
+                return argument / abs(argument) if argument else ctx.mpf(0)
             if name in ("floor", "ceil"):
                 real = argument.real if isinstance(argument, ctx.mpc) else argument
                 return ctx.floor(real) if name == "floor" else ctx.ceil(real)
+            if ctx.prec > MAX_FUNCTION_PRECISION:
+                raise TooBig("a function value at too high a precision")
             if name in ("ln", "log"):
                 if not argument:
                     raise Undefined("log of zero")
@@ -298,6 +212,8 @@ class _Evaluator:
             self._check_cancellation(result, max(ctx.mag(argument), 1) if argument else 1)
             return result
         if kind == "log":
+            if ctx.prec > MAX_FUNCTION_PRECISION:
+                raise TooBig("a logarithm at too high a precision")
             base, argument = self.value(node[1]), self.value(node[2])
             if not base or not argument:
                 raise Undefined("log of zero")
@@ -308,6 +224,12 @@ class _Evaluator:
             self._check_cancellation(numerator, 1)
             return numerator / denominator
         raise NotExact(kind)
+
+    def _gamma_allowed(self, value) -> None:
+        """Refuse the gamma function of a non-integer at a high precision (see
+        :data:`MAX_GAMMA_PRECISION`); factorials of integers are exact products, always cheap."""
+        if self.ctx.prec > MAX_GAMMA_PRECISION and (isinstance(value, self.ctx.mpc) or value != int(value)):
+            raise TooBig("the gamma function of a non-integer at too high a precision")
 
     def _power(self, base, exponent):
         ctx = self.ctx

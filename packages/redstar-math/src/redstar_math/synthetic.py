@@ -233,14 +233,15 @@ def generate_math_problems(count: int, seed: int = 0, levels: Iterable[int] = AL
                          lambda problem: not is_heldout(problem.arithmetic))
 
 
-def generate_heldout_math_problems(count_per_level: int, seed: int = 0,
-                                   levels: Iterable[int] = ALL_LEVELS) -> list[SyntheticMathProblem]:
+def generate_heldout_math_problems(count_per_level: int, seed: int = 0, levels: Iterable[int] = ALL_LEVELS,
+                                   split: str = "test") -> list[SyntheticMathProblem]:
     """``count_per_level`` distinct held-out problems for each of ``levels``, drawn from a seed
-    space separate from :func:`generate_math_problems` and restricted to the held-out bucket."""
+    space separate from :func:`generate_math_problems` and restricted to the held-out bucket;
+    ``split="validation"`` draws them from the validation split's own seed space."""
     problems: list[SyntheticMathProblem] = []
     for level in check_levels(LABEL, levels, MATH_LEVELS):
-        problems += draw_distinct(LABEL, heldout_draws("synthetic-math", seed, level), count_per_level, make_problem,
-                                  lambda problem: is_heldout(problem.arithmetic))
+        problems += draw_distinct(LABEL, heldout_draws("synthetic-math", seed, level, split), count_per_level,
+                                  make_problem, lambda problem: is_heldout(problem.arithmetic))
     return problems
 
 
@@ -290,7 +291,7 @@ class SyntheticMathEvaluator(SyntheticHeldout):
     levels_known = MATH_LEVELS
 
     def problems(self) -> list[SyntheticMathProblem]:
-        return generate_heldout_math_problems(self.count, self.seed, self.levels)
+        return generate_heldout_math_problems(self.count, self.seed, self.levels, self.split)
 
     def to_prompt(self, problem: SyntheticMathProblem) -> Prompt:
         return to_prompt(problem, self.name)

@@ -48,21 +48,30 @@ class MathVerifier(Verifier):
             multiprocessing.
         system_prompt: A system message sent before the user turn. By default there is none and
             the instruction travels in the user turn, as Qwen2.5-Math and DeepSeek-R1 recommend.
+        strict_decimals: Whether a decimal must be exactly the gold's value. By default (false) a
+            decimal with at least three significant digits also equals an exact value it is
+            correctly rounded from (``0.333`` for ``\\frac13``, ``3.14`` for ``\\pi``; docs/math.md,
+            "Rounding"); true accepts ``0.5`` for ``\\frac12`` but not those, as a reward for exact
+            answers wants (``verifiers: {math: {strict_decimals: true}}`` in a recipe).
     """
 
     domain = "math"
     instruction = "Please reason step by step, and put your final answer within \\boxed{}."
 
     def __init__(self, timeout: float = 5.0, use_cas: bool = True, workers: int = 1,
-                 system_prompt: str | None = None) -> None:
+                 system_prompt: str | None = None, strict_decimals: bool = False) -> None:
         if timeout <= 0:
             raise RedStarError(f"math verifier: timeout must be positive, got {timeout}")
         if workers < 1:
             raise RedStarError(f"math verifier: workers must be at least 1, got {workers}")
+        for name, value in (("use_cas", use_cas), ("strict_decimals", strict_decimals)):
+            if not isinstance(value, bool):
+                raise RedStarError(f"math verifier: {name} must be true or false, got {value!r}")
         self.timeout = float(timeout)
         self.use_cas = use_cas
         self.workers = workers
         self.system_prompt = system_prompt
+        self.strict_decimals = strict_decimals
 
     def messages(self, prompt: Prompt) -> Messages:
         conversation = super().messages(prompt)
@@ -89,11 +98,11 @@ class MathVerifier(Verifier):
         answer = ", ".join(parts)
         cas = shared_cas() if self.use_cas else None
         try:
-            decision = compare(reference, answer, deadline, cas)
+            decision = compare(reference, answer, deadline, cas, self.strict_decimals)
             if not decision.equal and len(parts) > 1:
                 # "$\boxed{x+11}$, or $\boxed{11+x}$": one answer spelt several ways. Only when every
                 # box equals the gold - accepting any one box would reward listing guesses.
-                each = [compare(reference, part, deadline, cas) for part in parts]
+                each = [compare(reference, part, deadline, cas, self.strict_decimals) for part in parts]
                 if all(d.equal for d in each):
                     decision = each[-1]
             extracted = canonical(answer)
@@ -115,7 +124,7 @@ class MathVerifier(Verifier):
             return super().verify_many(items)
         jobs = [(response, prompt.reference) for response, prompt in items]
         chunks = [jobs[i:i + CHUNK] for i in range(0, len(jobs), CHUNK)]
-        options = {"timeout": self.timeout, "use_cas": self.use_cas}
+        options = {"timeout": self.timeout, "use_cas": self.use_cas, "strict_decimals": self.strict_decimals}
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
                                  initializer=_start_worker, initargs=(options,)) as pool:

@@ -19,6 +19,9 @@ and against the answer of the next problem with a different answer (wrong).
 from __future__ import annotations
 
 import json
+import math
+import zlib
+from fractions import Fraction
 from pathlib import Path
 
 HERE = Path(__file__).parent
@@ -274,6 +277,70 @@ ADDED: dict[str, list[tuple[str, str, bool]]] = {
     ],
 }
 
+
+
+def _digits(n: int) -> str:
+    """The decimal digits of a positive integer of any size (str() refuses more than 4300)."""
+    chunks = []
+    while n:
+        n, chunk = divmod(n, 10**1000)
+        chunks.append(chunk)
+    return str(chunks[-1]) + "".join(f"{chunk:01000d}" for chunk in reversed(chunks[:-1]))
+
+
+def _expanded(n: int) -> str:
+    """(x+1)^n written out term by term."""
+    return "+".join(f"{math.comb(n, k)}x^{{{k}}}" for k in range(n + 1))
+
+
+def _vanishing_on_old_points() -> str:
+    """(x - p1)...(x - p5) for the five points every symbolic comparison used before issue 23,
+    each p the exact binary value of the float, so that the product is exactly 0 there."""
+    points = [Fraction(0.35 + (zlib.crc32(f"{i}:x".encode()) % 10007) / 10007 * 1.9) for i in range(5)]
+    return "".join(rf"(x-\frac{{{p.numerator}}}{{{p.denominator}}})" for p in points)
+
+
+# Added for issue 23 (item 4): percents against percents, answers with \pm, times of day, long
+# answers, and answers that equal the gold only on part of the line (the old symbolic check
+# compared at five fixed points in [0.35, 2.25]). Written with the fixes, so a training-set
+# figure for the new code; the old code's score on them is the fair "before".
+ADDED_23: dict[str, list[tuple[str, str, bool]]] = {
+    "percent-pairs": [
+        (r"20\%", r"0.2\%", F), (r"0.05\%", r"5\%", F), (r"20\%", r"20.0\%", T), (r"12.5\%", r"\frac{25}{2}\%", T),
+        (r"50\%", r"5\%", F), (r"20\%", "0.2", T), (r"20\%", "20 percent", T), ("0.2", r"20\%", T),
+        (r"33\frac{1}{3}\%", r"\frac{100}{3}\%", T), (r"75\%", r"0.75\%", F), (r"1\%", "0.01", T), (r"1\%", r"100\%", F),
+    ],
+    "plus-minus": [
+        (r"x = 2 \pm \sqrt{3}", r"2+\sqrt3, 2-\sqrt3", T), (r"\frac{1\pm\sqrt5}{2}", r"\frac{1+\sqrt5}{2}, \frac{1-\sqrt5}{2}", T),
+        (r"1 \pm \sqrt2 + 1", r"2+\sqrt2, 2-\sqrt2", T), (r"\pm 1, \pm 2", "1, -1, 2, -2", T),
+        (r"\{0, \pm 1\}", r"\{-1, 0, 1\}", T), (r"(\pm 1, 0)", "(1, 0), (-1, 0)", T), (r"x_{1,2} = 3 \pm i", "3+i, 3-i", T),
+        (r"2 \pm \sqrt{3}", r"2 + \sqrt 3", F), (r"\pm\sqrt{2}", r"\sqrt{2}", F), (r"\pm 1, \pm 2", "1, -1, 2", F),
+        (r"a \pm b \mp c", "a + b + c, a - b - c", F),
+        (r"\frac{3 \pm \sqrt{5}}{2}", r"\frac{3 + \sqrt{5}}{2}, \frac{3 - \sqrt{6}}{2}", F),
+    ],
+    "times": [
+        ("3:30 PM", "15:30", T), ("15:30", r"3{:}30 \text{ PM}", T), (r"3{:}30", "3:30", T), (r"3:30 \text{ p.m.}", "15:30", T),
+        ("3 PM", "15:00", T), ("12:15 AM", "00:15", T), ("9:05:30 am", "09:05:30", T), ("11:45 AM", "11:45", T),
+        ("7:00 PM", "19:00", T), ("3:30 PM", "3:30 AM", F), ("3:30 PM", "15:45", F), ("3:30 PM", "03:30", F),
+        ("15:30", "3:30", F), ("7:00 PM", "7:00 AM", F),
+    ],
+    "long": [
+        ("601", "+".join(["1"] * 601), T), ("601", "+".join(["1"] * 600), F), ("(x+1)^{60}", _expanded(60), T),
+        ("(x+1)^{60}", _expanded(60) + "+1", F), ("2^{16000}", _digits(2**16000), T), ("2^{16000}", _digits(2**16000 + 1), F),
+        ("x", "+".join([r"\frac{x}{200}"] * 200), T), (r"\frac{1}{2}", "+".join([r"\frac{1}{500}"] * 250), T),
+        (r"\frac{1}{2}", "+".join([r"\frac{1}{500}"] * 249), F),
+    ],
+    "piecewise": [
+        ("x", "|x|", F), ("x", r"\sqrt{x^2}", F), ("x", r"\max(x, 0)", F), ("0", r"\min(x, 0)", F),
+        ("x", r"\min(x, 10^{6})", F), ("1", r"\operatorname{sgn}(x)", F), ("xy", "|x| y", F),
+        (r"\lfloor x \rfloor", r"\lfloor x \rfloor + \lfloor x/10 \rfloor", F), ("x", r"|x| + 0 \cdot 0^{x}", F),
+        ("x^2", "x^2 + " + _vanishing_on_old_points(), F),
+        (r"\sqrt{x^2}", "|x|", T), (r"\max(x, y)", r"\frac{x+y+|x-y|}{2}", T), (r"\frac{x}{|x|}", r"\operatorname{sgn}(x)", T),
+        (r"\ln(xy)", r"\ln x + \ln y", T), (r"\sqrt[3]{x}", "x^{1/3}", T), (r"\min(x, y)", r"\frac{x+y-|x-y|}{2}", T),
+        ("|xy|", "|x||y|", T),
+    ],
+}
+
 # Wrappers: how a model states its final answer. {a} is the answer; the reasoning includes
 # numbers that are not the answer, so that a verifier reading "the last number" would fail.
 STYLES = [
@@ -334,7 +401,7 @@ def response_for(index: int, answer: str) -> str:
 def build() -> list[dict]:
     rows = []
     index = 0
-    for category, pairs in [*PAIRS.items(), *ADDED.items()]:
+    for category, pairs in [*PAIRS.items(), *ADDED.items(), *ADDED_23.items()]:
         for gold, answer, equal in pairs:
             # Multiple-choice and minus-sign cases go through the box only: "The answer is: -5."
             # is fine, but a wrapper must never change the answer text itself.

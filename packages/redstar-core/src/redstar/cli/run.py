@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from redstar.cli.options import check_selected, host_of, parse_options, plugins_option, resolve_recipe, selected_plugins
+from redstar.pipeline.ranks import current_launch
 from redstar.pipeline.stage import parts
 from redstar.pipeline.stages import CORE_STAGES
 from redstar.services import VerifierPool, rule_reward
@@ -33,7 +34,8 @@ stages the change affects. Results: <out>/summary.json, <out>/report.html, <out>
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory (default: runs/<recipe name>).")
 @click.option("--until", type=click.Choice(UNTIL), default="report", show_default=True,
               help="The last part of the run: curate (stop once the SFT and preference sets are built), train, "
-                   "eval, or report (everything).")
+                   "validate (the validation sets of evaluation.validation, not the held-out ones), eval, or report "
+                   "(everything).")
 @click.option("--no-progress", is_flag=True,
               help="Do not show progress (bars on a terminal; elsewhere a plain line every $REDSTAR_PROGRESS_EVERY "
                    "seconds, default 30).")
@@ -55,7 +57,8 @@ def run(ctx: click.Context, plugins: str | None, recipe_file: str | None, out: s
     for warning in recipe.warnings:
         console.print(f"[yellow]warning: {escape(warning)}")
     summary = run_pipeline(recipe, out_dir, host_, ProgressBoard(console, enabled=not no_progress), until=until)
-    print_summary(summary, Console())
+    if current_launch().leads:  # the other ranks of a multi-process launch only joined the training
+        print_summary(summary, Console())
 
 run.epilog = EPILOG_RUN
 
@@ -101,7 +104,8 @@ def train(ctx: click.Context, plugins: str | None, run_dir: str | None, trainer:
 
         recipe = load_recipe(Path(run_dir) / "recipe.yaml")
         summary = run_pipeline(recipe, run_dir, host_, ProgressBoard(Console(stderr=True)), until="train")
-        print_summary(summary, Console())
+        if current_launch().leads:
+            print_summary(summary, Console())
         return
     if not (trainer and model and data and out):
         raise click.UsageError("give --run DIR, or all of --trainer, --model, --data and --out")

@@ -30,6 +30,16 @@ A sweep file names a base recipe, the recipe keys to vary and the seeds:
     - - {label: SFT only, rl: []}
       - {label: + DPO, rl: [{trainer: dpo}]}
   report: {model: final}           # which model of each run fills its row
+
+A value may list candidates to choose between on validation sets, which the held-out sets
+never see (the recipe's evaluation.validation; only the chosen candidate is scored on the
+held-out sets):
+
+      - label: + DPO
+        rl: [{trainer: dpo}]
+        choose:
+          rl[0].options.learning_rate: [1.0e-6, 5.0e-6, 2.0e-5]
+  select: {on: validation, metric: pass@1}
 \b
 Each variant runs in <out>/runs/<variant>/ (its recipe.yaml, report and summary as any run).
 A step done by another variant with the same fingerprint is reused, not redone: one sampling
@@ -105,12 +115,18 @@ def _check(spec: SweepSpec, variants: list[Variant], host: Host, skip_paths: boo
 
 
 def _dry_run(spec: SweepSpec, variants: list[Variant], host: Host, out: Path, until: str) -> None:
-    from redstar.sweep.running import is_finished
+    from redstar.pipeline.stage import parts
+    from redstar.pipeline.stages import pipeline_stages
+    from redstar.sweep.running import VALIDATE, is_finished
     from redstar.sweep.sharing import shared_steps
 
+    order = parts(pipeline_stages(host))
     click.echo(f"{len(variants)} variants -> {out}/runs/")
     for v in variants:
-        status = "finished" if is_finished(v, out, until) else "to run"
+        status = "finished" if is_finished(v, out, until, order) else "to run"
+        if v.candidates > 1 and spec.select is not None:
+            status = ("validated" if is_finished(v, out, VALIDATE, order) else "to validate") + \
+                f"; one of {v.candidates} candidates, {status} if chosen"
         click.echo(f"  {v.slug}  ({v.title}; {status})")
     shared = shared_steps(variants, host)
     if not shared:

@@ -87,6 +87,9 @@ def benchmark_index(ctx: PluginContext) -> tuple[BenchmarkIndex, list[str]]:
     # path, count, seed...); another installed evaluator with its default data.
     recipe_specs = [(e.name, e.options, f"evaluation.evaluators[{i}]")
                     for i, e in enumerate(ctx.recipe.evaluation.evaluators)]
+    # Training on a validation question would bias the choice it makes as a held-out one would the score.
+    recipe_specs += [(e.name, e.options, f"evaluation.validation[{i}]")
+                     for i, e in enumerate(ctx.recipe.evaluation.validation)]
     in_recipe = {name for name, _, _ in recipe_specs}
     names = cfg.evaluators if cfg.evaluators is not None else ctx.host.names("evaluators")
     specs: list[tuple[str, dict[str, Any], str]] = [
@@ -148,8 +151,10 @@ def _select(ctx: RunContext, inputs: Mapping[str, Any]) -> Outcome:
 SELECT = Stage("select", "curate", _select, reads=("score",),
                # The benchmarks decontamination checks against are the evaluation's; its other
                # settings (sampling, n) do not change which prompts are kept.
+               # Validation sets join only when there are some, so that older runs keep their fingerprint.
                depends_on=lambda recipe: (recipe.selection, recipe.decontamination, recipe.evaluation.evaluators,
-                                          recipe.seed),
+                                          recipe.seed) + ((recipe.evaluation.validation,)
+                                                          if recipe.evaluation.validation else ()),
                outputs=("selected.jsonl",), load=_prompts_in("selected.jsonl"),
                funnel=(FunnelRow("prompts selected", "selected", "prompts"),), drops="selection")
 

@@ -51,8 +51,13 @@ def preflight(ctx: PluginContext, check_paths: bool = True) -> None:
     for i, step in enumerate(recipe.rl):
         trainer = ctx.build("trainers", step.trainer, step.options, f"rl[{i}]")
         check_step(f"rl[{i}]", step, trainer.kind, recipe.where)
-    for i, spec in enumerate(recipe.evaluation.evaluators):
-        evaluator = ctx.build("evaluators", spec.name, spec.options, f"evaluation.evaluators[{i}]")
+    keyed = [(f"evaluation.evaluators[{i}]", spec) for i, spec in enumerate(recipe.evaluation.evaluators)]
+    keyed += [(f"evaluation.validation[{i}]", spec) for i, spec in enumerate(recipe.evaluation.validation)]
+    for key, spec in keyed:
+        if key.startswith("evaluation.validation") and spec in recipe.evaluation.evaluators:
+            raise RecipeError(recipe.where(key), key, "is also a held-out set (in evaluation.evaluators): validation "
+                              "needs a set of its own, e.g. `options: {split: validation}`")
+        evaluator = ctx.build("evaluators", spec.name, spec.options, key)
         # The verifier that will judge this benchmark must accept the recipe's options too.
         if evaluator.domain in ctx.host.names("verifiers"):
             ctx.verifier(evaluator.domain)

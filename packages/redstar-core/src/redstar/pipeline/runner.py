@@ -14,6 +14,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from redstar.errors import RedStarError
+from redstar.pipeline import ranks
 from redstar.pipeline.context import PluginContext, RunContext
 from redstar.pipeline.preflight import preflight
 from redstar.pipeline.rundir import STALE, RunDir, fingerprint, run_lock
@@ -37,10 +39,33 @@ def run_pipeline(recipe: Recipe, out_dir: str | Path, host: Host, board: Progres
     the first stage runs. ``until`` is a part of the run (``redstar run --until``): the stages of
     that part and those before it run. ``siblings`` are other run directories whose finished
     steps this run reuses where the fingerprints match (``redstar sweep``; see
-    :meth:`~redstar.pipeline.rundir.RunDir.adopt`)."""
+    :meth:`~redstar.pipeline.rundir.RunDir.adopt`).
+
+    Under a multi-process launcher only rank 0 does all that; the other ranks join its training
+    steps and return ``{"rank": N, "joined": [steps]}`` (:mod:`redstar.pipeline.ranks`)."""
     stages = pipeline_stages(host, recipe)
     if until not in parts(stages):
         raise ValueError(f"until must be one of {', '.join(parts(stages))}, got {until!r}")
+    launch = ranks.current_launch()
+    if not launch.multi:
+        return _check_and_run(recipe, out_dir, host, board, stages, until, siblings)
+    # accelerate launch / torchrun: rank 0 alone runs the pipeline and keeps its lock and state;
+    # the other ranks only join its training steps (redstar.pipeline.ranks).
+    if parts(stages).index(until) > parts(stages).index("train"):
+        raise RedStarError(
+            f"under a multi-process launch ({launch.world_size} processes) a run stops after the train stage: "
+            "use `redstar train --run DIR` (or `redstar run --until train`), then evaluate and report with "
+            "`redstar run` in one process")
+    if not launch.leads:
+        return {"rank": launch.rank, "joined": ranks.follow(launch, recipe, host)}
+    # Leading first: a recipe error or a lock held by another run is an error the other ranks
+    # must hear of.
+    with ranks.leading(launch):
+        return _check_and_run(recipe, out_dir, host, board, stages, until, siblings)
+
+
+def _check_and_run(recipe: Recipe, out_dir: str | Path, host: Host, board: ProgressBoard | None,
+                   stages: list[Stage], until: str, siblings: Sequence[str | Path]) -> dict[str, Any]:
     # Everything about the recipe is checked before the run directory is touched (not even
     # created or locked): a recipe that fails here cannot cost an existing run anything.
     checked = PluginContext(recipe=recipe, host=host)
@@ -63,7 +88,11 @@ def run_pipeline(recipe: Recipe, out_dir: str | Path, host: Host, board: Progres
 
 def _run_locked(ctx: RunContext, stages: list[Stage], until: str) -> dict[str, Any]:
     recipe, run, board, host = ctx.recipe, ctx.run, ctx.board, ctx.host
-    (run.root / "recipe.yaml").write_text(dump(recipe), encoding="utf-8")
+    recipe_file, text = run.root / "recipe.yaml", dump(recipe)
+    # Rewritten only when it changed: under a multi-process launch the other ranks of
+    # `redstar train --run` read this very file while rank 0 gets here.
+    if not recipe_file.is_file() or recipe_file.read_text(encoding="utf-8") != text:
+        recipe_file.write_text(text, encoding="utf-8")
     with board:
         try:
             results, seconds = run_stages(ctx, stages, until)
@@ -159,7 +188,8 @@ def build_summary(run: RunDir, recipe: Recipe, stages: list[Stage], results: dic
                   seconds: dict[str, float]) -> dict[str, Any]:
     """``summary.json``: every stage's counts, the funnels (in total and per domain) and drops
     the stages declare, warnings, models and scores."""
-    counts = {name: st.get("counts", {}) for name, st in run.state["stages"].items() if not name.startswith("eval:")}
+    counts = {name: st.get("counts", {}) for name, st in run.state["stages"].items()
+              if not name.startswith(("eval:", "validate:"))}
     rows = [(stage.name, row) for stage in stages for row in stage.funnel]
     funnel = [[row.label, counts.get(name, {}).get(row.key, 0)] for name, row in rows if row.unit == "prompts"]
     sample_funnel = [[row.label, counts.get(name, {}).get(row.key, 0)] for name, row in rows if row.unit == "samples"]
@@ -201,6 +231,8 @@ def build_summary(run: RunDir, recipe: Recipe, stages: list[Stage], results: dic
         "warnings": warnings,
         "training_health": health,
         "scores": results["evaluate"].value if "evaluate" in results else {},
+        # Scored only to choose between variants (redstar sweep's select), never reported as a result.
+        "validation": results["validate"].value if "validate" in results else {},
         "seconds": stage_seconds(run),
         "seconds_this_call": seconds,
     }

@@ -1,7 +1,8 @@
 """The stages of a run, in order, and where a plugin's own stages go.
 
 load -> score -> select (+ decontaminate) -> sample -> verify -> build (clean, SFT and preference
-sets) -> train (SFT, then RL) -> evaluate (every model) -> report.
+sets) -> train (SFT, then RL) -> validate (every model on the validation sets, when the recipe has
+any) -> evaluate (every model on the held-out sets) -> report.
 
 A plugin adds a stage by returning it from the ``redstar_pipeline_stages`` hook with ``after``
 set to the stage it follows; ``--until``, the run state, timing and the summary's funnel pick it
@@ -23,9 +24,10 @@ from redstar.pipeline.evaluating import EVALUATE
 from redstar.pipeline.sampling import SAMPLE
 from redstar.pipeline.stage import Outcome, Stage
 from redstar.pipeline.training import TRAIN
+from redstar.pipeline.validating import VALIDATE
 from redstar.pipeline.verifying import VERIFY
 
-CORE_STAGES: tuple[Stage, ...] = (LOAD, SCORE, SELECT, SAMPLE, VERIFY, BUILD, TRAIN, EVALUATE)
+CORE_STAGES: tuple[Stage, ...] = (LOAD, SCORE, SELECT, SAMPLE, VERIFY, BUILD, TRAIN, VALIDATE, EVALUATE)
 CORE_PARTS = tuple(dict.fromkeys(stage.part for stage in CORE_STAGES))
 
 

@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from redstar.errors import RedStarError
 from redstar.faults import check_train_result
-from redstar.interfaces import TrainContext, options_of
+from redstar.interfaces import TrainContext, Trainer, TrainResult, options_of
 from redstar.models import resolve_model
-from redstar.pipeline.context import RunContext
+from redstar.pipeline import ranks
+from redstar.pipeline.context import PluginContext, RunContext
 from redstar.pipeline.rl_prompts import student_data
 from redstar.pipeline.rundir import file_digest, fingerprint
 from redstar.pipeline.stage import Outcome, Stage, run_step
@@ -81,18 +83,17 @@ def _train_one(ctx: RunContext, stage: str, key: str, step: TrainStep, start: Mo
     fp = fingerprint(stage, start.fingerprint, step, file_digest(data_file), ctx.recipe.seed)
     out_dir = run.root / "models" / tag
     metrics_file = run.path("metrics", f"{tag}.jsonl")
+    order = {"stage": stage, "key": key, "step": fingerprint(step), "model": start.path, "output_dir": str(out_dir),
+             "data_file": str(data_file), "seed": ctx.recipe.seed}
 
     def train() -> Outcome:
+        followers = ranks.team()
+        if followers is not None:  # a multi-process launch: the other ranks train with this one
+            followers.train(_absolute(order))
         with ctx.board.task(f"training {tag} ({step.trainer})", None) as update:
-            result = check_train_result(trainer, trainer.train(TrainContext(
-                model=start.path,
-                output_dir=out_dir,
-                data_file=data_file,
-                reward=rule_reward(ctx) if trainer.kind == "online" else None,
-                metrics_file=metrics_file,
-                on_step=lambda step, total, metrics: update(step, total),
-                seed=ctx.recipe.seed,
-            )))
+            result = check_train_result(trainer, trainer.train(_context(
+                ctx, trainer, order, metrics_file=metrics_file,
+                on_step=lambda step, total, metrics: update(step, total))))
         counts: dict[str, Any] = {"metrics": result.metrics}
         if trainer.kind != "sft":
             # Whether the policy moved and its reward did: the summary says "did not train" rather
@@ -104,6 +105,40 @@ def _train_one(ctx: RunContext, stage: str, key: str, step: TrainStep, start: Mo
     return run_step(ctx, stage, fp, [out_dir, run.root / "metrics" / f"{tag}.jsonl"], work=train,
                     load=lambda: ModelStage(tag, run.stage(stage)["model_path"], fp),
                     is_complete=lambda: Path(run.stage(stage).get("model_path", "")).exists())
+
+
+def _context(ctx: PluginContext, trainer: Trainer, order: Mapping[str, Any], **reporting: Any) -> TrainContext:
+    """The context of the training step ``order``, the same in every rank of a launch (only rank 0
+    passes ``metrics_file`` and ``on_step``)."""
+    return TrainContext(model=order["model"], output_dir=Path(order["output_dir"]), data_file=Path(order["data_file"]),
+                        reward=rule_reward(ctx) if trainer.kind == "online" else None, seed=order["seed"],
+                        **reporting)
+
+
+def _absolute(order: Mapping[str, Any]) -> dict[str, Any]:
+    """``order`` with its local paths absolute, for ranks that may run in another directory."""
+    local = ("output_dir", "data_file", "model") if Path(order["model"]).exists() else ("output_dir", "data_file")
+    return {**order, **{k: str(Path(order[k]).absolute()) for k in local}}  # a model may be a hub id
+
+
+def recipe_step(recipe: Recipe, key: str) -> TrainStep:
+    """The training step of ``recipe`` at ``key`` (``sft``, ``rl[0]``, ...)."""
+    for _, found, step, _ in training_steps(recipe):
+        if found == key:
+            return step
+    raise RedStarError(f"the recipe has no training step {key!r}")
+
+
+def join_training(ctx: PluginContext, order: Mapping[str, Any]) -> TrainResult:
+    """A follower's part of the training step rank 0 started (``order``, see
+    :mod:`redstar.pipeline.ranks`): the same trainer, built from the same recipe section, on the
+    same model, data and output folder; the run's bookkeeping stays with rank 0."""
+    step = recipe_step(ctx.recipe, order["key"])
+    if fingerprint(step) != order["step"]:
+        raise RedStarError(f"{order['key']} differs between this rank's recipe and rank 0's: start every rank with the "
+                           "same command and recipe")
+    trainer = ctx.build("trainers", step.trainer, step.options, order["key"])
+    return trainer.train(_context(ctx, trainer, order))
 
 
 def training_steps(recipe: Recipe) -> list[tuple[str, str, TrainStep, str]]:

@@ -35,7 +35,9 @@ def plugin_references(recipe: Recipe) -> list[PluginReference]:
     ev = recipe.evaluation
     refs += [PluginReference(f"evaluation.evaluators[{i}]", "evaluators", e.name, e.options)
              for i, e in enumerate(ev.evaluators)]
-    if ev.evaluators:
+    refs += [PluginReference(f"evaluation.validation[{i}]", "evaluators", e.name, e.options)
+             for i, e in enumerate(ev.validation)]
+    if ev.evaluators or ev.validation:
         refs.append(PluginReference("evaluation", "samplers", ev.backend, {**ev.options, "model": ""}))
     refs += [PluginReference(f"verifiers.{d}", "verifiers", d, o) for d, o in recipe.verifiers.items()]
     return refs

@@ -175,8 +175,21 @@ class RLStep(TrainStep):
                                                  "(`preference.jsonl`), or the student's own from `prompts`' samples")
 
 
+class SampledEvaluation(Section):
+    """A second evaluation beside the primary (greedy) one: k samples per problem at the RL
+    trainers' temperature, for sampled pass@1, pass@k and the room-for-RL figures."""
+
+    n: int = Field(4, description="samples per problem: the k of pass@k")
+    temperature: Number = Field(1.0, description="sampling temperature, above 0 (the RL trainers' default is 1.0)")
+    top_p: Number = Field(1.0, description="nucleus sampling cut")
+    models: list[str] | None = Field(None, description="model tags to sample (`sft`, `dpo`...; null: every model)")
+
+
 class Evaluation(Section):
     evaluators: list[PluginRef] = Field(default_factory=list, description="benchmarks to evaluate every model on")
+    validation: list[PluginRef] = Field(
+        default_factory=list, description="benchmarks kept apart from `evaluators` for choosing hyper-parameters "
+        "(`redstar sweep`'s `select`); scored for every model before the held-out sets")
     backend: str = "transformers"
     options: dict[str, Any] = Field(default_factory=dict)
     n: int = Field(1, description="samples per problem (pass@1 is averaged over them)")
@@ -184,10 +197,25 @@ class Evaluation(Section):
     top_p: Number = 1.0
     max_new_tokens: int = 1024
     teacher: bool = Field(False, description="also evaluate the teacher")
+    sampled: SampledEvaluation | None = Field(
+        None, description="also sample k answers per problem (sampled pass@1, pass@k, room for RL); null: off")
 
     def params(self, **extra: Any) -> SamplingParams:
         return SamplingParams(n=self.n, temperature=self.temperature, top_p=self.top_p,
                               max_new_tokens=self.max_new_tokens, **extra)
+
+    def sampled_params(self, **extra: Any) -> SamplingParams:
+        """The sampled evaluation's parameters (``sampled`` must be set); the token limit is the
+        primary evaluation's, so the two differ only in how they sample."""
+        if self.sampled is None:
+            raise ValueError("evaluation.sampled is not set")
+        return SamplingParams(n=self.sampled.n, temperature=self.sampled.temperature, top_p=self.sampled.top_p,
+                              max_new_tokens=self.max_new_tokens, **extra)
+
+    def primary_settings(self) -> dict[str, Any]:
+        """What the primary evaluation's fingerprint holds: every setting but the benchmark lists
+        and the sampled evaluation, so that adding either redoes nothing already scored."""
+        return {k: v for k, v in self.to_dict().items() if k not in ("evaluators", "validation", "sampled")}
 
 
 class Execution(Section):

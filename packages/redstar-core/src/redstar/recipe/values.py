@@ -124,6 +124,13 @@ def check_values(recipe: Recipe, fail: Fail) -> None:
             fail(f"{name}.temperature", f"must be 0 (greedy) or more, got {section.temperature!r}")
         if not 0 < section.top_p <= 1:
             fail(f"{name}.top_p", f"must be in (0, 1], got {section.top_p!r}")
+    sampled = evaluation.sampled
+    if sampled is not None:
+        _at_least(fail, "evaluation.sampled.n", sampled.n, 1, MAX_SAMPLES_PER_PROMPT)
+        if sampled.temperature <= 0:
+            fail("evaluation.sampled.temperature", f"must be more than 0 (it samples), got {sampled.temperature!r}")
+        if not 0 < sampled.top_p <= 1:
+            fail("evaluation.sampled.top_p", f"must be in (0, 1], got {sampled.top_p!r}")
     if selection.total is not None and selection.total < 1:
         fail("selection.total", f"must be at least 1 (or null for no total), got {selection.total!r}")
     _check_mix(recipe, fail)

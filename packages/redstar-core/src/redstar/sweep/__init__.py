@@ -8,6 +8,8 @@ the first row).
 - :mod:`redstar.sweep.variants`: the grid expanded into validated recipes;
 - :mod:`redstar.sweep.sharing`: which steps variants would share (``--dry-run``);
 - :mod:`redstar.sweep.running`: running the variants, resumable as a whole;
+- :mod:`redstar.sweep.selection`: choosing between a value's candidates on validation sets
+  (``choose`` and ``select``), before any held-out set is scored;
 - :mod:`redstar.sweep.tables` and :mod:`redstar.sweep.render`: the tables and their files.
 """
 

@@ -61,15 +61,66 @@ def markdown(result: dict[str, Any]) -> str:
                 cells.append(fmt_difference(row["average"].get("vs_baseline")))
                 lines.append(f"| {row['label']} | " + " | ".join(cells) + " |")
         lines.append("")
+        lines += room_lines(table, evaluators)
     tests = sorted({TESTS.get(c["vs_baseline"]["test"], c["vs_baseline"]["test"]) for t in result["tables"]
                     for r in t["rows"] for c in r["cells"].values() if c.get("vs_baseline")})
     if tests:
         lines += [f"Tests per evaluator: {', '.join(tests)}; average: stratified bootstrap and sign-flip.", ""]
+    lines += selection_lines(result.get("selection"))
     lines += ["## Variants", "", "| run | values | seed | finished |", "|---|---|---|---|"]
     for v in result["variants"]:
-        lines.append(f"| `{v['run_dir']}` | {'; '.join(v['values']) or '-'} | {v['seed']} | "
+        values = list(v["values"])
+        if "candidate" in v:
+            values.append(f"{v['candidate']} ({'chosen' if v['chosen'] else 'not chosen: validation only'})")
+        lines.append(f"| `{v['run_dir']}` | {'; '.join(values) or '-'} | {v['seed']} | "
                      f"{'yes' if v['finished'] else 'no'} |")
     return "\n".join(lines) + "\n"
+
+
+def room_lines(table: dict[str, Any], evaluators: list[str]) -> list[str]:
+    """Under a table whose runs had a sampled evaluation: each row's pass@k, pass@k minus pass@1,
+    and the share of the primary-wrong answers some sample solves (seeds pooled)."""
+    found = [e for e in evaluators if any(r["cells"].get(e, {}).get("room") for r in table["rows"])]
+    if not found:
+        return []
+    lines = ["Room for RL (k samples per problem beside the primary answer, seeds pooled): pass@k [95%], "
+             "pass@k - pass@1 [95%], and the primary-wrong answers some sample solves:", "",
+             "| variant | " + " | ".join(found) + " |", "|---|" + "---|" * len(found)]
+    for row in table["rows"]:
+        cells = []
+        for e in found:
+            room = row["cells"].get(e, {}).get("room")
+            if not room or not room.get("problems"):
+                cells.append("-")
+                continue
+            gain, (low, high) = room["gain"], room["gain"]["ci"]
+            cells.append(f"pass@{room['k']} {room['pass_at_k']:.3f} [{room['pass_at_k_ci'][0]:.2f}, "
+                         f"{room['pass_at_k_ci'][1]:.2f}]; {gain['difference']:+.3f} [{low:+.2f}, {high:+.2f}]; "
+                         f"{room['solved_by_a_sample']}/{room['wrong']} = {room['share']:.2f} "
+                         f"[{room['share_ci'][0]:.2f}, {room['share_ci'][1]:.2f}]")
+        lines.append(f"| {row['label']} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def selection_lines(selection: dict[str, Any] | None) -> list[str]:
+    """The choices made on validation: for each row with candidates, every candidate's
+    validation pass@1 (per set and averaged, seeds pooled), the chosen one in bold."""
+    if not selection:
+        return []
+    lines = ["## Chosen on validation", "",
+             f"Each row with candidates is the one whose {selection['model']} model had the best {selection['metric']} "
+             f"on the {selection['on']} sets (the mean over the sets, seeds pooled); only it was scored on the "
+             "held-out sets above.", ""]
+    for group in selection["groups"]:
+        columns = [*group["evaluators"], AVERAGE]
+        lines += [f"**{', '.join(group['values'])}**", "", "| candidate | " + " | ".join(columns) + " |",
+                  "|---|" + "---|" * len(columns)]
+        for c in group["candidates"]:
+            cells = [fmt_cell(c["cells"].get(e)) for e in group["evaluators"]] + [fmt_cell(c["average"])]
+            label = f"**{c['label']} (chosen)**" if c["label"] == group["chosen_label"] else c["label"]
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return lines
 
 
 def plot(result: dict[str, Any], path: Path) -> Path | None:

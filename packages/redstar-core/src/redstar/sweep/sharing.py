@@ -58,9 +58,15 @@ def step_keys(variant: Variant, host: Any) -> dict[str, str]:
         models.append((tag, current))
     if recipe.evaluation.teacher:
         models.insert(0, ("teacher", fingerprint("model", recipe.models.teacher)))
-    settings = {k: v for k, v in recipe.evaluation.to_dict().items() if k != "evaluators"}
+    cfg = recipe.evaluation
+    settings = cfg.primary_settings()  # as pipeline.evaluating and pipeline.validating key their steps
+    apart = {**settings, "apart_from": [e.to_dict() for e in cfg.evaluators]}
     for tag, model in models:
-        for spec in recipe.evaluation.evaluators:
+        if tag != "teacher":
+            for spec in cfg.validation:
+                name = f"validate:{tag}:{spec.name}"
+                keys[name] = fingerprint(name, model, apart, spec, versions, recipe.seed)
+        for spec in cfg.evaluators:
             name = f"eval:{tag}:{spec.name}"
             keys[name] = fingerprint(name, model, settings, spec, versions, recipe.seed)
     return keys

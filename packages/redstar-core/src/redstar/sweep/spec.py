@@ -18,6 +18,21 @@
 
 Keys are dotted recipe keys, with ``[i]`` for a list item (``rl[0].trainer``). Every error names
 the sweep file, the line and the key, as the recipe loader does (:mod:`redstar.recipe.loading`).
+
+A value of a listed axis may carry candidates to choose between on validation, and the file then
+says how to choose::
+
+    vary:
+      - - {label: SFT only, rl: []}
+        - label: + DPO
+          rl: [{trainer: dpo}]
+          choose:                  # zipped, like an axis
+            rl[0].options.learning_rate: [1.0e-6, 5.0e-6, 2.0e-5]
+    select: {on: validation, metric: pass@1}
+
+Each candidate runs up to the validation sets (the recipe's ``evaluation.validation``), the one
+with the best mean validation score over the seeds is chosen, and only it is scored on the
+held-out sets (:mod:`redstar.sweep.running`).
 """
 
 from __future__ import annotations
@@ -33,8 +48,13 @@ from redstar.errors import RecipeError
 from redstar.recipe import Recipe, key_lines
 from redstar.recipe.loading import read_yaml_file
 
-TOP_KEYS = ("name", "base", "plugins", "seeds", "set", "vary", "report")
+TOP_KEYS = ("name", "base", "plugins", "seeds", "set", "vary", "report", "select")
 REPORT_KEYS = ("model",)
+SELECT_KEYS = ("on", "metric")
+#: Where candidates are compared: the recipe's ``evaluation.validation`` sets.
+SELECT_ON = ("validation",)
+#: What is compared: the row model's pass@1, averaged over the validation sets (each weighs the same).
+SELECT_METRICS = ("pass@1",)
 #: A dotted recipe key: ``selection.total``, ``rl[0].trainer``, ``selection.domains.math.n``.
 _KEY = re.compile(r"^[A-Za-z_][\w-]*(\[\d+\])*(\.[A-Za-z_0-9][\w-]*(\[\d+\])*)*$")
 #: Set by the sweep itself, not varied: each variant's name and seed.
@@ -43,11 +63,35 @@ _RESERVED = {"name": "each variant is named after the sweep and its values",
 
 
 @dataclass(frozen=True)
-class Level:
-    """One value of an axis: its label and the recipe keys it sets (``key -> (value, line)``)."""
+class Choice:
+    """One candidate of a value's ``choose``: its label and the recipe keys it sets."""
 
     label: str
     sets: dict[str, tuple[Any, int | None]]
+
+
+@dataclass(frozen=True)
+class Level:
+    """One value of an axis: its label, the recipe keys it sets (``key -> (value, line)``) and
+    the candidates its ``choose`` lists (none: the value is run as it is)."""
+
+    label: str
+    sets: dict[str, tuple[Any, int | None]]
+    line: int | None = None
+    choices: tuple[Choice, ...] = ()
+
+    def all_keys(self) -> list[str]:
+        """Every recipe key this value sets, its candidates' included."""
+        return list(dict.fromkeys([*self.sets, *(k for c in self.choices for k in c.sets)]))
+
+
+@dataclass(frozen=True)
+class Select:
+    """How candidates are chosen: on which sets, by which score (see :data:`SELECT_ON`,
+    :data:`SELECT_METRICS`)."""
+
+    on: str = "validation"
+    metric: str = "pass@1"
     line: int | None = None
 
 
@@ -72,6 +116,7 @@ class SweepSpec:
     axes: list[Axis]
     model: str = "final"
     lines: dict[str, int] = field(default_factory=dict)
+    select: Select | None = None
 
     def where(self, key: str) -> str:
         line = self.lines.get(key)
@@ -137,7 +182,7 @@ def _parse(path: Path, data: Any, lines: dict[str, int]) -> SweepSpec:
     axes = [_axis(entry, f"vary[{i}]", lines, fail) for i, entry in enumerate(vary)]
     seen: dict[str, str] = {}
     for i, axis in enumerate(axes):
-        keys = list(dict.fromkeys(k for level in axis.levels for k in level.sets))
+        keys = list(dict.fromkeys(k for level in axis.levels for k in level.all_keys()))
         for key in keys:
             for other, where in seen.items():
                 if _overlaps(key, other):
@@ -152,8 +197,60 @@ def _parse(path: Path, data: Any, lines: dict[str, int]) -> SweepSpec:
     model = report.get("model", "final")
     if not isinstance(model, str) or not model:
         raise fail("report.model", f"must be `final` or a model tag (base, sft, dpo...), got {model!r}")
+    select = _select(data.get("select"), lines, fail)
+    choosing = [(i, level) for i, axis in enumerate(axes) for level in axis.levels if level.choices]
+    if choosing and select is None:
+        i, level = choosing[0]
+        raise fail(f"vary[{i}]", f"value {level.label!r} lists candidates (`choose`) but the file has no `select:` "
+                                 "saying how to choose them, e.g. `select: {on: validation, metric: pass@1}`")
+    if select is not None and not choosing:
+        raise fail("select", "no value of `vary` lists candidates (`choose`): there is nothing to select")
     return SweepSpec(path=path, name=name.strip(), base=base, base_path=base_path, plugins=plugins, seeds=seeds,
-                     sets=checked_sets, axes=axes, model=model, lines=lines)
+                     sets=checked_sets, axes=axes, model=model, lines=lines, select=select)
+
+
+def _select(data: Any, lines: dict[str, int], fail: Any) -> Select | None:
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        raise fail("select", "must be a mapping, e.g. `{on: validation, metric: pass@1}`, "
+                             f"got {type(data).__name__}")
+    # YAML 1.1 (PyYAML) reads the bare key `on` as the boolean true.
+    data = {("on" if key is True else key): value for key, value in data.items()}
+    for key in data:
+        if key not in SELECT_KEYS:
+            raise fail(f"select.{key}", f"unknown key (allowed here: {', '.join(SELECT_KEYS)})")
+    on, metric = data.get("on", "validation"), data.get("metric", "pass@1")
+    if on not in SELECT_ON:
+        raise fail("select.on", f"must be one of {', '.join(SELECT_ON)} (the recipe's evaluation.validation sets), "
+                                f"got {on!r}")
+    if metric not in SELECT_METRICS:
+        raise fail("select.metric", f"must be one of {', '.join(SELECT_METRICS)}, got {metric!r}")
+    return Select(on=on, metric=metric, line=lines.get("select"))
+
+
+def _choices(data: Any, where: str, lines: dict[str, int], fail: Any) -> tuple[Choice, ...]:
+    """A value's candidates: recipe keys mapped to equally long lists of values, zipped (the
+    first value of each is the first candidate), as a zipped axis is written."""
+    if not isinstance(data, dict) or not data:
+        raise fail(where, "must map recipe keys to the values to choose from, e.g. "
+                          f"`{{rl[0].options.learning_rate: [1.0e-6, 1.0e-5]}}`, got {data!r}")
+    for key, values in data.items():
+        _check_key(str(key), f"{where}.{key}", fail)
+        if not isinstance(values, list) or len(values) < 2:
+            raise fail(f"{where}.{key}", f"must list at least two values to choose from, got {values!r}")
+    sizes = {len(v) for v in data.values()}
+    if len(sizes) != 1:
+        raise fail(where, "zipped keys need equally many values: " + ", ".join(f"{k} has {len(v)}" for k, v in data.items()))
+    choices = []
+    for j in range(sizes.pop()):
+        sets = {str(k): (v[j], lines.get(f"{where}.{k}[{j}]", lines.get(f"{where}.{k}"))) for k, v in data.items()}
+        choices.append(Choice(_label(sets), sets))
+    labels = [c.label for c in choices]
+    for label in labels:
+        if labels.count(label) > 1:
+            raise fail(where, f"two candidates are the same ({label}): list each value once")
+    return tuple(choices)
 
 
 def _overlaps(a: str, b: str) -> bool:
@@ -176,6 +273,9 @@ def _axis(entry: Any, where: str, lines: dict[str, int], fail: Any) -> Axis:
     if isinstance(entry, dict):
         if not entry:
             raise fail(where, "an axis needs at least one key and its values")
+        if "choose" in entry:
+            raise fail(f"{where}.choose", "candidates go in a value of a listed axis (`- {label: ..., choose: "
+                                          "{key: [values]}}`), not in a zipped one")
         columns = {k: v for k, v in entry.items() if k != "label"}
         for key, values in columns.items():
             _check_key(str(key), f"{where}.{key}", fail)
@@ -206,11 +306,22 @@ def _axis(entry: Any, where: str, lines: dict[str, int], fail: Any) -> Axis:
                 raise fail(at, f"each value of a listed axis is a mapping of recipe keys, got {item!r}")
             sets = {}
             for key, value in item.items():
-                if key != "label":
+                if key not in ("label", "choose"):
                     _check_key(str(key), f"{at}.{key}", fail)
                     sets[str(key)] = (value, lines.get(f"{at}.{key}"))
+            choices = _choices(item["choose"], f"{at}.choose", lines, fail) if "choose" in item else ()
             label = str(item["label"]) if "label" in item else _label(sets)
-            levels.append(Level(label, sets, lines.get(at)))
+            if not label:
+                raise fail(at, "a value that only lists candidates needs a `label`")
+            levels.append(Level(label, sets, lines.get(at), choices))
+        for j, level in enumerate(levels):
+            for choice in level.choices[:1]:
+                for key in choice.sets:
+                    # A candidate may refine what its value sets (rl[0].options.learning_rate in the
+                    # value's rl), never set it again or replace it whole.
+                    clash = next((k for k in level.sets if k == key or k.startswith((key + ".", key + "["))), None)
+                    if clash is not None:
+                        raise fail(f"{where}[{j}].choose.{key}", f"{clash} is set by the value itself: set it in one place")
         keys = list(dict.fromkeys(k for level in levels for k in level.sets))
         return _finish(Axis(", ".join(keys), tuple(levels)), where, fail)
     raise fail(where, "an axis is a mapping (`selection.total: [40, 80]`) or a list of mappings, "

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from redstar.evaluation import room_for_rl
 from redstar.stats import (
     LEVEL,
     RESAMPLES,
@@ -50,16 +51,22 @@ def row_model(scores: dict[str, Any], wanted: str) -> str | None:
     return wanted if wanted in scores else None
 
 
-def _seed_results(run: Path, wanted: str) -> tuple[str | None, dict[str, tuple[float, Pooled | None]]]:
-    """One finished run's model tag and ``evaluator -> (pass@1, per-problem results or None)``."""
+#: Where a run keeps each kind of score: the summary's key and the per-problem files' folder
+#: under ``eval/<model>/``.
+KINDS = {"scores": "", "validation": "validation"}
+
+
+def _seed_results(run: Path, wanted: str, kind: str = "scores") -> tuple[str | None, dict[str, tuple[float, Pooled | None]]]:
+    """One finished run's model tag and ``evaluator -> (pass@1, per-problem results or None)``,
+    from its held-out scores or (``kind="validation"``) its validation scores."""
     summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
-    scores = summary.get("scores") or {}
+    scores = summary.get(kind) or {}
     tag = row_model(scores, wanted)
     if tag is None:
         return None, {}
     out: dict[str, tuple[float, Pooled | None]] = {}
     for evaluator, score in scores[tag].items():
-        path = run / "eval" / tag / f"{evaluator}.jsonl"
+        path = run / "eval" / tag / KINDS[kind] / f"{evaluator}.jsonl"
         out[evaluator] = (float(score["pass_at_1"]), per_problem_results(path) if path.is_file() else None)
     return tag, out
 
@@ -138,14 +145,16 @@ def _average(cells: dict[str, dict[str, Any]], pooled: dict[str, Pooled | None],
     return out
 
 
-def _row(label: str, group: list[tuple[Variant, Path]], wanted: str, evaluators: list[str],
-         base: dict[str, Pooled | None] | None) -> tuple[dict[str, Any], dict[str, Pooled | None]]:
+def row(label: str, group: list[tuple[Variant, Path]], wanted: str, evaluators: list[str],
+        base: dict[str, Pooled | None] | None, kind: str = "scores") -> tuple[dict[str, Any], dict[str, Pooled | None]]:
+    """One row: ``group``'s runs (one per seed) pooled per evaluator, with the average, and each
+    cell against ``base`` (the first row's pooled results) when given."""
     per_eval: dict[str, list[tuple[float, Pooled | None]]] = {}
     tags, finished = set(), []
     for variant, run in group:
         if not (run / "summary.json").is_file():
             continue
-        tag, results = _seed_results(run, wanted)
+        tag, results = _seed_results(run, wanted, kind)
         if tag is None:
             continue
         tags.add(tag)
@@ -165,14 +174,44 @@ def _row(label: str, group: list[tuple[Variant, Path]], wanted: str, evaluators:
             if keys:
                 c = paired_comparison([mine[k] for k in keys], [theirs[k] for k in keys])  # type: ignore[index]
                 cells[evaluator]["vs_baseline"] = c.to_dict()
-    row = {"label": label, "variants": [v.slug for v, _ in group], "seeds_finished": finished,
+    if kind == "scores":
+        for evaluator, cell in cells.items():
+            room = _room([run for _, run in group if (run / "summary.json").is_file()], wanted, evaluator)
+            if room:
+                cell["room"] = room
+    out = {"label": label, "variants": [v.slug for v, _ in group], "seeds_finished": finished,
            "model": sorted(tags), "cells": cells, "average": _average(cells, pooled, evaluators, base)}
-    return row, pooled
+    return out, pooled
 
 
-def build_tables(spec: SweepSpec, variants: list[Variant], out: Path) -> dict[str, Any]:
-    """Everything ``sweep.json`` holds: the variants and their status, and the tables."""
+def _room(runs: list[Path], wanted: str, evaluator: str) -> dict[str, Any] | None:
+    """The room for RL of a row on one evaluator, every seed's (primary, sampled) results
+    pooled per problem (:func:`redstar.evaluation.room_for_rl`); None unless every seed has a
+    sampled evaluation."""
+    per_seed = []
+    for run in runs:
+        summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+        tag = row_model(summary.get("scores") or {}, wanted)
+        folder = run / "eval" / str(tag)
+        primary, sampled = folder / f"{evaluator}.jsonl", folder / f"{evaluator}.sampled.jsonl"
+        if tag is None or not primary.is_file() or not sampled.is_file():
+            return None
+        per_seed.append((per_problem_results(primary), per_problem_results(sampled)))
+    if not per_seed:
+        return None
+    shared = set.intersection(*(set(p) & set(s) for p, s in per_seed))
+    return room_for_rl({k: [(p[k], s[k]) for p, s in per_seed] for k in sorted(shared)})
+
+
+def build_tables(spec: SweepSpec, variants: list[Variant], out: Path,
+                 selection: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Everything ``sweep.json`` holds: the variants and their status, the choices made on
+    validation (``selection``, :func:`redstar.sweep.selection.choose`) and the tables, whose
+    rows hold only the chosen candidates."""
     runs = {v.slug: v.run_dir(out) for v in variants}
+    chosen = set(selection["chosen"]) if selection else None
+    listed = variants
+    variants = [v for v in variants if v.candidates == 1 or chosen is None or v.slug in chosen]
     evaluators: list[str] = list(dict.fromkeys(
         e.name for v in variants for e in v.recipe.evaluation.evaluators))
     tables = []
@@ -187,18 +226,30 @@ def build_tables(spec: SweepSpec, variants: list[Variant], out: Path) -> dict[st
                 wanted = list(fixed)
                 wanted.insert(i, level)
                 group = [(v, runs[v.slug]) for v in variants if list(v.levels) == wanted]
-                row, pooled = _row(level.label, group, spec.model, evaluators, base)
+                choices = sorted({v.choice_label for v, _ in group if v.choice})
+                label = level.label + (f" ({'; '.join(choices)})" if choices else "")
+                found, pooled = row(label, group, spec.model, evaluators, base)
                 if base is None:
                     base = pooled
-                rows.append(row)
+                rows.append(found)
             title = axis.title + ("" if not fixed else " (" + "; ".join(level.label for level in fixed) + ")")
             tables.append({"title": title, "axis": axis.title, "fixed": [level.label for level in fixed], "rows": rows})
     if not axes:  # seeds only: one row
-        row, _ = _row("base recipe", [(v, runs[v.slug]) for v in variants], spec.model, evaluators, None)
-        tables.append({"title": "the base recipe over seeds", "axis": "", "fixed": [], "rows": [row]})
-    return {"name": spec.name, "sweep_file": str(spec.path), "model": spec.model, "evaluators": evaluators,
-            "seeds": sorted({v.seed for v in variants}),
-            "variants": [{"slug": v.slug, "values": [level.label for level in v.levels], "seed": v.seed,
-                          "run_dir": str(runs[v.slug]), "finished": (runs[v.slug] / "summary.json").is_file()}
-                         for v in variants],
-            "tables": tables}
+        only, _ = row("base recipe", [(v, runs[v.slug]) for v in variants], spec.model, evaluators, None)
+        tables.append({"title": "the base recipe over seeds", "axis": "", "fixed": [], "rows": [only]})
+    result: dict[str, Any] = {"name": spec.name, "sweep_file": str(spec.path), "model": spec.model, "evaluators": evaluators,
+              "seeds": sorted({v.seed for v in listed}),
+              "variants": [_listed(v, runs[v.slug], chosen) for v in listed],
+              "tables": tables}
+    if selection:
+        result["selection"] = selection
+    return result
+
+
+def _listed(v: Variant, run: Path, chosen: set[str] | None) -> dict[str, Any]:
+    entry = {"slug": v.slug, "values": [level.label for level in v.levels], "seed": v.seed, "run_dir": str(run),
+             "finished": (run / "summary.json").is_file()}
+    if v.choice:
+        entry["candidate"] = v.choice_label
+        entry["chosen"] = chosen is not None and v.slug in chosen
+    return entry

@@ -14,7 +14,7 @@ from typing import Any
 from redstar.errors import RecipeError
 from redstar.recipe import Recipe, default_recipe, key_lines, validate
 from redstar.recipe.loading import read_yaml_file
-from redstar.sweep.spec import Level, SweepSpec
+from redstar.sweep.spec import Choice, Level, SweepSpec
 
 _PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
@@ -29,10 +29,25 @@ class Variant:
     seed: int
     recipe: Recipe
     sets: dict[str, tuple[Any, int | None]]
+    #: The candidate it is, for a value with ``choose`` (empty otherwise).
+    choice: tuple[Choice, ...] = ()
 
     @property
     def title(self) -> str:
-        return ", ".join([level.label for level in self.levels] + [f"seed {self.seed}"])
+        return ", ".join([level.label for level in self.levels] + [c.label for c in self.choice]
+                         + [f"seed {self.seed}"])
+
+    @property
+    def choice_label(self) -> str:
+        return ", ".join(c.label for c in self.choice)
+
+    @property
+    def candidates(self) -> int:
+        """How many candidates its row chooses between (1: nothing to choose)."""
+        count = 1
+        for level in self.levels:
+            count *= max(1, len(level.choices))
+        return count
 
     def run_dir(self, out: Path) -> Path:
         return out / "runs" / self.slug
@@ -102,28 +117,43 @@ def expand(spec: SweepSpec, host: Any) -> list[Variant]:
     variants = []
     for combo in itertools.product(*[list(enumerate(axis.levels)) for axis in spec.axes]):
         levels = tuple(level for _, level in combo)
-        name = "_".join(slugs[a][j] for a, (j, _) in enumerate(combo))
-        for seed in seeds:
-            slug = f"{name}_seed-{seed}" if name else f"seed-{seed}"
-            sets = dict(spec.sets)
-            for level in levels:
-                sets.update(level.sets)
-            data = copy.deepcopy(base)
-            for key, (value, line) in sets.items():
-                try:
-                    assign(data, key, value)
-                except ValueError as exc:
-                    raise RecipeError(f"{spec.path}:{line}" if line else spec.path, key, str(exc)) from None
-            data["seed"] = seed
-            data["name"] = f"{spec.name}-{slug}"
+        for choice in itertools.product(*[level.choices for level in levels if level.choices]):
+            variants += _seeds(spec, base, base_text, base_lines, seeds, levels, choice,
+                               "_".join([slugs[a][j] for a, (j, _) in enumerate(combo)] + [_slug(c.label) for c in choice]))
+    return variants
+
+
+def _seeds(spec: SweepSpec, base: dict[str, Any], base_text: str | None, base_lines: dict[str, int], seeds: list[int],
+           levels: tuple[Level, ...], choice: tuple[Choice, ...], name: str) -> list[Variant]:
+    """One candidate's variants, one per seed, each recipe validated."""
+    variants = []
+    for seed in seeds:
+        slug = f"{name}_seed-{seed}" if name else f"seed-{seed}"
+        sets = dict(spec.sets)
+        for level in levels:
+            sets.update(level.sets)
+        for candidate in choice:
+            sets.update(candidate.sets)
+        data = copy.deepcopy(base)
+        for key, (value, line) in sets.items():
             try:
-                recipe = validate(data, spec.base_path, base_text)
-            except RecipeError as exc:
-                raise _located(exc, slug, sets, spec) from None
-            # Errors found later (a plugin's options, at --check or preflight) name the base file's
-            # line; those in keys the sweep set are re-pointed by ``located``.
-            recipe._lines = base_lines
-            variants.append(Variant(slug=slug, levels=levels, seed=seed, recipe=recipe, sets=sets))
+                assign(data, key, value)
+            except ValueError as exc:
+                raise RecipeError(f"{spec.path}:{line}" if line else spec.path, key, str(exc)) from None
+        data["seed"] = seed
+        data["name"] = f"{spec.name}-{slug}"
+        try:
+            recipe = validate(data, spec.base_path, base_text)
+        except RecipeError as exc:
+            raise _located(exc, slug, sets, spec) from None
+        # Errors found later (a plugin's options, at --check or preflight) name the base file's
+        # line; those in keys the sweep set are re-pointed by ``located``.
+        recipe._lines = base_lines
+        if choice and spec.select is not None and not recipe.evaluation.validation:
+            raise RecipeError(spec.where("select"), "select",
+                              f"chooses on {spec.select.on}, but variant {slug} has no evaluation.validation sets "
+                              "(set them for every variant, e.g. under `set:`)")
+        variants.append(Variant(slug=slug, levels=levels, seed=seed, recipe=recipe, sets=sets, choice=choice))
     return variants
 
 

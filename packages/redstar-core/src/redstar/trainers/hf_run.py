@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 from abc import abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from redstar.interfaces import TrainContext, Trainer, TrainResult
 from redstar.trainers.checkpoints import last_checkpoint, set_aside_incomplete
-from redstar.trainers.settings import HFOptions, hf_trainer_args
+from redstar.trainers.settings import SET_BY_OPTIONS, HFOptions, OptionError, check_extra_args, hf_trainer_args
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,18 @@ class HFTrainer(Trainer):
     subclass's docstring describes its own options, and those it means differently.
     """
 
+    #: The TRL/transformers config the trainer builds (``"trl.SFTConfig"``), against whose fields
+    #: ``extra_args`` is checked; None: the trainer takes no ``extra_args``.
+    config_class: str | None = None
+    #: Config fields the trainer's own options set beyond the shared ones (field -> option; None:
+    #: RedStar's own), which ``extra_args`` may not set.
+    config_fields: Mapping[str, str | None] = {}
+
     def __init__(self, options: HFOptions) -> None:
+        if options.extra_args:
+            if self.config_class is None:
+                raise OptionError(f"{type(self).__name__} takes no extra_args")
+            check_extra_args(options.extra_args, self.config_class, {**SET_BY_OPTIONS, **self.config_fields})
         self.options = options
 
     @abstractmethod

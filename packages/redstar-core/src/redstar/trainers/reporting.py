@@ -57,18 +57,24 @@ class StepReporter:
     def report(self, step: int, total: int, metrics: Mapping[str, Any]) -> None:
         values = numeric_metrics(metrics)
         self.last = values
-        if self.metrics_file is not None:
-            with self.metrics_file.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps({"step": step, "total": total, **values}) + "\n")
+        self.write(step, total, values)
         if self.on_step is not None:
             self.on_step(step, total, values)
+
+    def write(self, step: int, total: int, metrics: Mapping[str, Any]) -> None:
+        """Append a line to the metrics file only: an evaluation's metrics (``eval_loss``) at
+        ``step``, which is not a training step of its own."""
+        if self.metrics_file is not None:
+            with self.metrics_file.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps({"step": step, "total": total, **numeric_metrics(metrics)}) + "\n")
 
 
 class ReportingCallback(TrainerCallback):
     """Feeds a ``transformers.Trainer``'s logs to a :class:`StepReporter` (main process only).
 
     Trainers set ``logging_steps=1`` so that there is one log per optimizer step. The end-of-run
-    summary is kept in :attr:`summary`.
+    summary is kept in :attr:`summary`, and so are the last evaluation's metrics (``eval_loss``),
+    which also get their own line in the metrics file.
     """
 
     def __init__(self, reporter: StepReporter) -> None:
@@ -80,6 +86,10 @@ class ReportingCallback(TrainerCallback):
             return
         if any(key in logs for key in SUMMARY_KEYS):
             self.summary.update(numeric_metrics(logs))
+            return
+        if any(key.startswith("eval_") for key in logs):
+            self.reporter.write(state.global_step, state.max_steps, logs)
+            self.summary.update(numeric_metrics({k: v for k, v in logs.items() if k.startswith("eval_")}))
             return
         self.reporter.report(state.global_step, state.max_steps, logs)
 

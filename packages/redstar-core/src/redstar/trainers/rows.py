@@ -7,7 +7,7 @@ row is reported as ``file:line: field 'messages': ...`` and no row is silently s
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,23 +19,31 @@ from redstar.tables import iter_jsonl
 ROLES = ("system", "user", "assistant")
 
 
-def read_numbered_rows(path: str | Path, parse: Callable[[dict[str, Any]], dict[str, Any]]
-                       ) -> list[tuple[int, dict[str, Any]]]:
-    """``(line, row)`` for every row of a JSONL file, parsed by ``parse``; a
-    :class:`RecordError` becomes an :class:`InputError` naming the file, line and field. An empty
-    file is an error too: training on nothing would only fail later, less clearly."""
-    rows = []
+def iter_rows(path: str | Path, parse: Callable[[dict[str, Any]], dict[str, Any]]
+              ) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line, row)`` for every row of a JSONL file, parsed by ``parse``, one at a time (a file
+    larger than memory streams through); a :class:`RecordError` becomes an :class:`InputError`
+    naming the file, line and field. An empty file is an error too, raised once the file is
+    read: training on nothing would only fail later, less clearly."""
     base = Path(path).resolve().parent
+    empty = True
     for number, obj in iter_jsonl(path):
         try:
             # Image paths written relative to the table (a run directory's images/) are found
             # wherever the run directory now lives.
-            rows.append((number, parse(resolve_media(obj, base))))
+            row = parse(resolve_media(obj, base))
         except RecordError as exc:
             raise InputError(path, str(exc), line=number, field=exc.field) from None
-    if not rows:
+        empty = False
+        yield number, row
+    if empty:
         raise InputError(path, "the file has no rows")
-    return rows
+
+
+def read_numbered_rows(path: str | Path, parse: Callable[[dict[str, Any]], dict[str, Any]]
+                       ) -> list[tuple[int, dict[str, Any]]]:
+    """Every ``(line, row)`` of :func:`iter_rows`, in memory."""
+    return list(iter_rows(path, parse))
 
 
 def read_rows(path: str | Path, parse: Callable[[dict[str, Any]], dict[str, Any]]) -> list[dict[str, Any]]:

@@ -108,8 +108,8 @@ class HFOptions:
         weight_decay: AdamW's weight decay.
         gradient_checkpointing: Whether activations are recomputed in the backward pass to save
             memory; null means on for GPUs and off on the CPU.
-        deepspeed: ``zero2``, ``zero3`` (the configs shipped with RedStar) or the path of a
-            DeepSpeed JSON config; null trains without DeepSpeed.
+        deepspeed: ``zero2``, ``zero3``, ``zero3_offload`` (the configs shipped with RedStar) or
+            the path of a DeepSpeed JSON config; null trains without DeepSpeed.
         device: Where training runs: ``auto`` (CUDA when present, else the CPU), ``cpu`` or
             ``cuda``. On the CPU training is fp32; on GPUs bf16 where supported.
         save_steps: Save a checkpoint every this many optimizer steps; null saves one at the end
@@ -125,6 +125,14 @@ class HFOptions:
         lora: A mapping of ``peft.LoraConfig`` options to train a LoRA adapter instead of the
             whole model (``{}`` for RedStar's defaults); the adapter is saved to
             ``<output_dir>/adapter`` and merged into the final model. Null trains every weight.
+        max_grad_norm: The gradients' global norm is clipped to this value; 0 turns clipping off.
+        optim: A transformers optimizer name (``adamw_torch``, ``adamw_torch_fused``,
+            ``adamw_8bit``...); null keeps transformers' default. A DeepSpeed config with its own
+            ``optimizer`` entry (``zero3_offload``) overrides it.
+        extra_args: Further fields of the trainer's TRL config (``trl.SFTConfig`` for ``sft``), as
+            a mapping passed as it is (``{adam_beta2: 0.95, ddp_timeout: 7200}``). The names are
+            checked against the installed TRL when the trainer is built, and a field that one of
+            the options sets is refused (set the option instead).
     """
 
     epochs: float
@@ -145,6 +153,9 @@ class HFOptions:
     seed: int | None
     liger: bool = False
     lora: dict[str, Any] | None = None
+    max_grad_norm: float = 1.0
+    optim: str | None = None
+    extra_args: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         check_positive(epochs=self.epochs, learning_rate=self.learning_rate)
@@ -159,6 +170,13 @@ class HFOptions:
         check_device(self.device)
         if self.lora is not None and not isinstance(self.lora, dict):
             raise OptionError(f"lora must be a mapping of peft.LoraConfig options, got {type(self.lora).__name__}")
+        if _number("max_grad_norm", self.max_grad_norm) < 0:
+            raise OptionError(f"max_grad_norm must be at least 0 (0: no clipping), got {self.max_grad_norm}")
+        if self.optim is not None:
+            check_optim(self.optim)
+        if self.extra_args is not None and (not isinstance(self.extra_args, dict)
+                                            or not all(isinstance(k, str) for k in self.extra_args)):
+            raise OptionError(f"extra_args must be a mapping of config field names to values, got {self.extra_args!r}")
 
     @classmethod
     def pick(cls, values: Mapping[str, Any]) -> HFOptions:
@@ -205,12 +223,82 @@ def hf_trainer_args(options: HFOptions, *, output_dir: Path, device: str, run_se
         "report_to": o.report_to,
         # One log per optimizer step: that is what feeds metrics_file and on_step.
         "logging_steps": 1,
+        "max_grad_norm": o.max_grad_norm,
+        **({"optim": o.optim} if o.optim is not None else {}),
         **precision_args(device),
     }
     clash = sorted(set(args) & set(extras))
     if clash:
         raise TypeError(f"hf_trainer_args: the shared options already set {', '.join(clash)}")
-    return {**args, **extras}
+    args.update(extras)
+    passed = o.extra_args or {}
+    clash = sorted(set(args) & set(passed))
+    if clash:  # checked when the trainer was built; a trainer that sets more fields is caught here
+        raise OptionError(f"extra_args sets {', '.join(clash)}, which the trainer's own options set")
+    return {**args, **passed}
+
+
+#: The config fields :func:`hf_trainer_args` sets, with the option that sets each (None: RedStar
+#: sets it itself). ``extra_args`` may not set them: the option is the one way to say it.
+SET_BY_OPTIONS: dict[str, str | None] = {
+    "output_dir": None, "num_train_epochs": "epochs", "max_steps": "max_steps", "learning_rate": "learning_rate",
+    "per_device_train_batch_size": "batch_size", "gradient_accumulation_steps": "grad_accum",
+    "warmup_ratio": "warmup_ratio", "warmup_steps": "warmup_ratio", "lr_scheduler_type": "lr_scheduler",
+    "weight_decay": "weight_decay", "gradient_checkpointing": "gradient_checkpointing",
+    "activation_checkpointing": "gradient_checkpointing", "deepspeed": "deepspeed", "use_liger_kernel": "liger",
+    "seed": "seed", "data_seed": "seed", "save_strategy": "save_steps", "save_steps": "save_steps",
+    "save_total_limit": "save_total_limit", "report_to": "report_to", "logging_steps": None, "use_cpu": "device",
+    "bf16": "device", "fp16": "device", "max_grad_norm": "max_grad_norm", "optim": "optim",
+}
+
+
+def check_optim(name: str) -> None:
+    """``name`` is an optimizer the installed transformers knows (``TrainingArguments.optim``)."""
+    from transformers.training_args import OptimizerNames
+
+    known = [o.value for o in OptimizerNames]
+    if name not in known:
+        raise OptionError(f"optim {name!r} is not an optimizer of transformers {_version('transformers')}"
+                          f"{_suggestion(name, known)} (the names are transformers' OptimizerNames)")
+
+
+def check_extra_args(extra_args: Mapping[str, Any] | None, config_class: str,
+                     set_by: Mapping[str, str | None]) -> None:
+    """Each key of ``extra_args`` is a field of ``config_class`` (``"trl.SFTConfig"``, as
+    installed) that none of the trainer's options sets (``set_by``: field -> option, None for
+    RedStar's own); the values are checked by the config itself when training starts."""
+    if not extra_args:
+        return
+    import dataclasses
+    import importlib
+
+    module, _, name = config_class.rpartition(".")
+    fields_ = {f.name for f in dataclasses.fields(getattr(importlib.import_module(module), name)) if f.init}
+    for key in extra_args:
+        if key in set_by:
+            option = set_by[key]
+            raise OptionError(f"extra_args.{key}: " + (f"set it with the {option} option" if option else
+                                                       "RedStar sets it itself; it cannot be passed"))
+        if key not in fields_:
+            package = module.split(".")[0]
+            raise OptionError(f"extra_args.{key}: {name} ({package} {_version(package)}) has no field {key!r}"
+                              f"{_suggestion(key, fields_)}")
+
+
+def _suggestion(word: str, known: Any) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(word, sorted(known), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "(not installed)"
 
 
 def _training_argument_names() -> set[str]:

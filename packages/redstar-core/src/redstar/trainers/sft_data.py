@@ -16,17 +16,25 @@ picks how:
   completion only. Earlier assistant turns of a multi-turn row are then context, not targets;
   RedStar's SFT sets are single-turn, and the trainer logs how many rows were affected.
 - ``"all"``: only when asked for (``assistant_only_loss: false``): the whole conversation.
+
+:func:`sft_dataset` turns the file into what the trainer trains on: a memory-mapped Arrow
+dataset, built once by streaming the file row by row (each row checked, as :func:`read_sft_rows`
+does) and reused while the file is unchanged, so that no process holds the whole file in memory
+and the other processes of a multi-process launch only map what the main process wrote.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from redstar.errors import RedStarError
+from redstar.errors import InputError, RedStarError
 from redstar.records import RecordError
-from redstar.trainers.rows import check_messages, read_rows, require_str
+from redstar.trainers.rows import check_messages, iter_rows, read_rows, require_str
 
 log = logging.getLogger(__name__)
 
@@ -69,14 +77,63 @@ def loss_masking(tokenizer: Any, assistant_only_loss: bool = True) -> str:
     return "assistant"
 
 
-def as_training_rows(rows: list[dict[str, Any]], masking: str) -> list[dict[str, Any]]:
-    """Rows in the dataset format TRL needs for ``masking``."""
+def training_row(row: dict[str, Any], masking: str) -> dict[str, Any]:
+    """An SFT row in the dataset format TRL needs for ``masking``."""
     if masking not in MASKINGS:
         raise ValueError(f"masking must be one of {MASKINGS}, got {masking!r}")
     if masking != "completion":
-        return rows
-    multi_turn = sum(1 for row in rows if sum(m["role"] == "assistant" for m in row["messages"]) > 1)
-    if multi_turn:
+        return row
+    return {"prompt": row["messages"][:-1], "completion": row["messages"][-1:]}
+
+
+#: Raised with the version of the cached rows' shape, so that an older cache is never reused.
+_CACHE_VERSION = 1
+
+
+def _features(masking: str) -> Any:
+    from datasets import Features, Value
+
+    message = [{"role": Value("string"), "content": Value("string")}]
+    columns = ("prompt", "completion") if masking == "completion" else ("messages",)
+    return Features({column: message for column in columns})
+
+
+def _generate(path: str, masking: str) -> Iterator[dict[str, Any]]:
+    multi_turn = rows = 0
+    for _, row in iter_rows(path, parse_sft_row):
+        rows += 1
+        multi_turn += sum(m["role"] == "assistant" for m in row["messages"]) > 1
+        yield training_row(row, masking)
+    if masking == "completion" and multi_turn:
         log.warning("%d of %d SFT rows have several assistant turns; with this chat template only the last "
-                    "one is trained (the others are context)", multi_turn, len(rows))
-    return [{"prompt": row["messages"][:-1], "completion": row["messages"][-1:]} for row in rows]
+                    "one is trained (the others are context)", multi_turn, rows)
+
+
+def sft_dataset(path: str | Path, masking: str, cache_dir: str | Path) -> Any:
+    """The rows of the SFT file ``path`` in TRL's format for ``masking``, as a ``datasets.Dataset``
+    memory-mapped from Arrow files under ``cache_dir``.
+
+    The first call streams the file into the cache (a bad row is the same ``InputError``, naming
+    file, line and field, as :func:`read_sft_rows` raises); later calls, from other processes
+    or a resumed run, map the cache as long as the file (path, size, modification time) is
+    unchanged. TRL's tokenizing ``map`` writes its result beside it, so it is tokenized once
+    too. Under a multi-process launch call it on the main process first
+    (``TrainingArguments.main_process_first``)."""
+    import datasets
+
+    path = Path(path)
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise InputError(path, "file not found" if isinstance(exc, FileNotFoundError) else str(exc)) from None
+    key = json.dumps([str(path.resolve()), stat.st_size, stat.st_mtime_ns, masking, _CACHE_VERSION])
+    try:
+        return datasets.Dataset.from_generator(
+            _generate, features=_features(masking), cache_dir=str(cache_dir),
+            gen_kwargs={"path": str(path), "masking": masking},
+            fingerprint=hashlib.sha256(key.encode()).hexdigest()[:16])
+    except datasets.exceptions.DatasetGenerationError as exc:
+        # datasets wraps what the generator raised; a bad row is the user's to fix, in one line.
+        if isinstance(exc.__cause__, RedStarError):
+            raise exc.__cause__ from None
+        raise
