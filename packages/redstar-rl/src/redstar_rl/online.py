@@ -200,6 +200,8 @@ class OnlineRLTrainer(Trainer):
                 temperature=o.temperature, top_p=o.top_p, max_new_tokens=o.max_new_tokens,
                 batch_size=o.generation_batch_size,
             )
+        if ctx.reward is None:  # the pipeline always passes the verifiers' reward; a caller's script may not
+            raise RedStarError("online RL needs a reward function: TrainContext.reward is None")
         scores = ctx.reward([s.row for s in samples], [s.text for s in samples])
         if len(scores) != len(samples):
             raise RedStarError(f"the reward function returned {len(scores)} rewards for {len(samples)} responses")
