@@ -18,6 +18,7 @@ TYPED_PATHS = [
     "packages/redstar-geo/src/redstar_geo",
     "packages/redstar-code/src/redstar_code",
     "packages/redstar-math/src/redstar_math",
+    "packages/redstar-rl/src/redstar_rl",
     "tools",
 ]
 

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
+
+from redstar_rl.openrlhf import OPENRLHF_VERSION
 
 
 @pytest.fixture(autouse=True)
@@ -50,3 +54,33 @@ def online_file(tmp_path: Path) -> Path:
                 "reference": "7", "domain": "test", "metadata": {"index": i},
             }) + "\n")
     return path
+
+
+ROOT = Path(__file__).resolve().parents[3]
+VENV = ROOT / "build" / "venvs" / "openrlhf"
+
+
+@pytest.fixture(scope="session")
+def openrlhf_python() -> str:
+    """The interpreter of a venv with ``openrlhf==0.11.2`` installed ``--no-deps`` (under the
+    git-ignored ``build/venvs/openrlhf``, built once from PyPI when missing)."""
+    python = VENV / "bin" / "python"
+    probe = [str(python), "-c", "import importlib.metadata as m; print(m.version('openrlhf'))"]
+    if python.exists() and subprocess.run(probe, capture_output=True, text=True).stdout.strip() == OPENRLHF_VERSION:
+        return str(python)
+    try:
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True, capture_output=True,
+                       timeout=300)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", f"openrlhf=={OPENRLHF_VERSION}"],
+                       check=True, capture_output=True, timeout=600)
+    except (OSError, subprocess.SubprocessError) as exc:
+        pytest.skip(f"cannot build a venv with openrlhf=={OPENRLHF_VERSION} in {VENV} (PyPI unreachable?): {exc}")
+    return str(python)
+
+
+@pytest.fixture(scope="session")
+def openrlhf_site(openrlhf_python: str) -> str:
+    """The folder that venv installed the ``openrlhf`` package into."""
+    done = subprocess.run([openrlhf_python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True)
+    return done.stdout.strip()

@@ -28,7 +28,10 @@ def stub(name, **attrs):
     return module
 
 
-def main():
+def parse(argv):
+    """OpenRLHF 0.11.2's parsed and validated arguments for ``argv`` (its flags), as a namespace;
+    exits 2 with argparse's error on a flag it does not know. The modules it would import are
+    stubbed, which stays in ``sys.modules`` for the caller (``openrlhf_advantages.py``)."""
     root = Path(importlib.util.find_spec("openrlhf").origin).parent
     anything = object
     stub("ray", is_initialized=lambda: True, init=lambda **k: None)
@@ -48,13 +51,16 @@ def main():
     stub("openrlhf.utils", __path__=[str(root / "utils")], get_strategy=get_strategy)
 
     source = (root / "cli" / "train_ppo_ray.py").read_text()
-    sys.argv = ["train_ppo_ray", *sys.argv[1:]]
+    sys.argv = ["train_ppo_ray", *argv]
     try:
         exec(compile(source, "train_ppo_ray.py", "exec"), {"__name__": "__main__"})
     except Parsed as done:
-        print(json.dumps(flatten(done.args_), default=str))
-        return
+        return done.args_
     raise SystemExit("train_ppo_ray returned without reaching get_strategy")
+
+
+def main():
+    print(json.dumps(flatten(parse(sys.argv[1:])), default=str))
 
 
 def flatten(namespace, prefix=""):

@@ -81,3 +81,21 @@ def test_dpo_options_are_checked_when_the_trainer_is_built():
                            ({"epochs": -1.0}, "epochs"), ({"device": "mps"}, "device")]:
         with pytest.raises(OptionError, match=words):
             DPOTrainer(**options)
+
+
+def test_an_nll_term_on_the_chosen_answer_is_trls_sft_loss(tmp_path, tiny_lm):
+    """RPO: TRL 1.16 has no rpo_alpha; its way is the ``sft`` loss (the chosen answer's token-mean
+    NLL) beside ``sigmoid``, weighted by ``loss_weights``."""
+    import pytest
+
+    from redstar.trainers.settings import OptionError
+
+    trainer = DPOTrainer(device="cpu", loss_type=["sigmoid", "sft"], loss_weights=[1.0, 0.5]).build_trainer(
+        TrainContext(model=str(tiny_lm), output_dir=tmp_path / "out", data_file=write_pairs(tmp_path / "pairs.jsonl")))
+    assert (trainer.args.loss_type, trainer.args.loss_weights) == (["sigmoid", "sft"], [1.0, 0.5])
+    assert (trainer.loss_types, trainer.loss_weights) == (["sigmoid", "sft"], [1.0, 0.5])
+    assert DPOTrainer(loss_type="sigmoid").loss_type == ["sigmoid"]
+    with pytest.raises(OptionError, match="loss_weights must be a list of 2 number"):
+        DPOTrainer(loss_type=["sigmoid", "sft"], loss_weights=[1.0])
+    with pytest.raises(OptionError, match="loss_type must be a TRL loss name"):
+        DPOTrainer(loss_type=[])

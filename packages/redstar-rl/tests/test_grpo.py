@@ -110,3 +110,41 @@ def test_grpo_passes_vllm_generation_to_trl(tmp_path, tiny_lm, online_file, monk
                 num_generations=4, batch_size=4).build_trainer(ctx)
     args = built["args"]
     assert (args.vllm_mode, args.vllm_gpu_memory_utilization, args.vllm_tensor_parallel_size) == ("colocate", 0.5, 2)
+
+
+def test_grpo_dynamic_filtering_drops_the_completions_without_advantage(tmp_path, tiny_lm, online_file):
+    """Prompts whose completions all score alike leave the loss (their completion mask is zeroed
+    and the dapo loss's token count taken again); the kept share is logged."""
+    import torch
+
+    from redstar_rl.grpo import filtering_grpo_trainer
+
+    def reward(rows, responses):  # p0, p2...: all four right; p1, p3...: one right of four
+        return [1.0 if int(row["prompt_id"][1:]) % 2 == 0 or k % 4 == 0 else 0.0 for k, row in enumerate(rows)]
+
+    steps = []
+    ctx = TrainContext(model=str(tiny_lm), output_dir=tmp_path / "out", data_file=online_file, reward=reward,
+                       on_step=lambda step, total, metrics: steps.append(dict(metrics)))
+    trainer = GRPOTrainer(max_steps=2, learning_rate=1e-3, batch_size=16, num_generations=4, max_new_tokens=4,
+                          device="cpu", seed=0, dynamic_filtering=True).build_trainer(ctx)
+    seen = []
+    original = trainer._generate_and_score_completions
+
+    def spy(inputs):
+        output = original(inputs)
+        seen.append(output)
+        return output
+
+    trainer._generate_and_score_completions = spy
+    trainer.train()
+    assert type(trainer).__name__ == filtering_grpo_trainer(type(trainer)).__name__
+    for output in seen:
+        zero = output["advantages"] == 0
+        assert zero.any() and (~zero).any()
+        assert output["completion_mask"][zero].sum() == 0 and output["completion_mask"][~zero].sum() > 0
+        assert output["num_items_in_batch"] == output["completion_mask"].sum()
+    # The all-right prompts carry no signal; in the others no completion scores the group's mean
+    # (one right, three wrong), so what is kept is exactly the share of prompts with mixed scores.
+    assert all(m["dynamic_filtering_kept"] == 1 - m["frac_reward_zero_std"] for m in steps)
+    assert {m["dynamic_filtering_kept"] for m in steps} - {0.0, 1.0}
+    assert torch.isfinite(torch.tensor([m["loss"] for m in steps])).all()

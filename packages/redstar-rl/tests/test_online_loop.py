@@ -10,7 +10,14 @@ import torch
 from accelerate import Accelerator
 
 from redstar.interfaces import TrainContext
-from redstar_rl.advantages import discounted_returns, gae, kl_estimate, masked_whiten, token_rewards
+from redstar_rl.advantages import (
+    discounted_returns,
+    gae,
+    kl_estimate,
+    masked_whiten,
+    reinforce_advantages,
+    token_rewards,
+)
 from redstar_rl.ppo import PPOTrainer
 from redstar_rl.reinforce_pp import ReinforcePPTrainer
 from redstar_rl.rollout import collate
@@ -75,6 +82,61 @@ def test_reinforce_pp_advantages_are_whitened_returns_to_go(tmp_path, tiny_lm, o
     torch.testing.assert_close(advantages, masked_whiten(returns, mask) * mask, atol=1e-5, rtol=1e-5)
 
 
+def test_reinforce_baseline_subtracts_each_prompts_mean_score(tmp_path, tiny_lm, online_file, digit_reward):
+    """``advantage_estimator: reinforce_baseline``: the loop hands the rollout's scores, grouped by
+    prompt (4 consecutive responses), to the estimator that equals OpenRLHF's
+    (test_openrlhf_estimators.py)."""
+    got = {}
+
+    def check(trainer, samples):
+        _, mask, kl = shaped_rewards(trainer, samples)
+        scores = torch.tensor([s.score for s in samples])
+        assert [s.row["prompt_id"] for s in samples[:4]] == [samples[0].row["prompt_id"]] * 4
+        got.update(advantages=collate(samples, 0, names=("advantages",)).tokens["advantages"], mask=mask,
+                   expected=reinforce_advantages(scores, kl, mask, kl_coef=trainer.options.kl_coef, gamma=1.0,
+                                                 estimator="reinforce_baseline", group_size=4),
+                   global_only=reinforce_advantages(scores, kl, mask, kl_coef=trainer.options.kl_coef, gamma=1.0))
+
+    trainer = capture_rollout(ReinforcePPTrainer, 1, check, episodes=1, advantage_estimator="reinforce_baseline",
+                              **SMALL)
+    run_until_stop(trainer, tmp_path, tiny_lm, online_file, digit_reward)
+    torch.testing.assert_close(got["advantages"], got["expected"] * got["mask"], atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(got["advantages"], got["global_only"] * got["mask"], atol=1e-3)
+
+
+def by_prompt(rows, responses):
+    """Prompt p0, p3, ...: every response right; p1, p4, ...: every one wrong; the others: the
+    first of its 4 responses right, the rest without an answer."""
+    out = []
+    for k, row in enumerate(rows):
+        kind = int(row["prompt_id"][1:]) % 3
+        out.append(1.0 if kind == 0 else 0.0 if kind == 1 else 1.0 if k % 4 == 0 else -1.0)
+    return out
+
+
+@pytest.mark.parametrize("band", [(0.0, 1.0), (-0.5, 0.5)])
+def test_dynamic_filtering_keeps_only_prompts_whose_pass_rate_is_in_the_band(tmp_path, tiny_lm, online_file, band):
+    seen = {}
+    trainer = capture_rollout(ReinforcePPTrainer, 0, lambda t, samples: seen.update(samples=samples), episodes=1,
+                              dynamic_filtering=True, dynamic_filtering_range=band, **{**SMALL, "batch_size": 16})
+    run_until_stop(trainer, tmp_path, tiny_lm, online_file, by_prompt)
+    kept = {s.row["prompt_id"] for s in seen["samples"]}
+    # Pass rates: 1 (p0, p3...), 0 (p1, p4...), 1/4 (p2, p5...).
+    assert len(seen["samples"]) == 4 * len(kept)
+    expected = {2} if band == (0.0, 1.0) else {1, 2}  # a pass rate of 0 is inside (-0.5, 0.5)
+    assert kept == {f"p{i}" for i in range(16) if i % 3 in expected}
+
+
+def test_a_rollout_filtered_to_nothing_skips_its_updates_and_keeps_the_schedule(tmp_path, tiny_lm, online_file):
+    steps = []
+    ReinforcePPTrainer(episodes=1, dynamic_filtering=True, **{**SMALL, "learning_rate": 1e-2}).train(TrainContext(
+        model=str(tiny_lm), output_dir=tmp_path / "out", data_file=online_file,
+        reward=lambda rows, responses: [1.0] * len(rows),  # every prompt all-right: nothing left to train on
+        on_step=lambda step, total, metrics: steps.append(dict(metrics))))
+    assert len(steps) == 4 and all(m["skipped_update"] == 1.0 and m["dynamic_filtering_kept"] == 0.0 for m in steps)
+    assert [m["learning_rate"] for m in steps] == pytest.approx([1e-2 * (4 - k) / 4 for k in range(4)])
+
+
 def test_ppo_advantages_come_from_the_critic(tmp_path, tiny_lm, online_file, digit_reward):
     got = {}
 
@@ -96,10 +158,10 @@ def test_ppo_advantages_come_from_the_critic(tmp_path, tiny_lm, online_file, dig
     # The values stored with the rollout are the critic's...
     torch.testing.assert_close(values, got["critic_now"], atol=1e-5, rtol=1e-5)
     # ...and the advantages are whitened GAE over them, the returns GAE's returns.
-    advantages, returns = gae(rewards, values, mask, 1.0, 0.95)
+    advantages, returns = gae(rewards, values, mask, 1.0, 1.0)  # lambda 1: OpenRLHF's default
     torch.testing.assert_close(batch.tokens["advantages"], masked_whiten(advantages, mask) * mask, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(batch.tokens["returns"], returns * mask, atol=1e-5, rtol=1e-5)
-    without_critic, _ = gae(rewards, torch.zeros_like(values), mask, 1.0, 0.95)
+    without_critic, _ = gae(rewards, torch.zeros_like(values), mask, 1.0, 1.0)
     assert not torch.allclose(batch.tokens["advantages"], masked_whiten(without_critic, mask) * mask, atol=1e-3)
 
 

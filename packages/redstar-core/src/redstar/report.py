@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from redstar.report_evaluation import room_rows, validation_rows
+from redstar.report_health import health_rows
 from redstar.report_plots import CHAR_INCHES, LABEL_WRAP, PLOTS, make_plots
 from redstar.report_plots import _bands as _bands  # the tests read these three
 from redstar.report_plots import _difficulty_figure as _difficulty_figure
@@ -153,6 +154,7 @@ def write_report(run_dir: str | Path, summary: dict[str, Any]) -> tuple[Path, Pa
         lines += room_rows(summary)
         lines += _group_rows(summary)
     lines += validation_rows(summary)
+    lines += health_rows(summary)
     if summary.get("seconds"):
         lines += ["", "## Time per stage (seconds)", "", "| stage | seconds |", "|---|---|"]
         lines += [f"| {k} | {v} |" for k, v in summary["seconds"].items()]

@@ -47,6 +47,8 @@ def comparisons(run_dir: str | Path, summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def _verdict(c: dict[str, Any]) -> str:
+    if c.get("did_not_train"):  # the RL stage never moved: the difference says nothing about the method
+        return f"did not train ({c['did_not_train']})"
     if c["within_noise"]:
         return "within noise"
     return "better" if c["difference"] > 0 else "worse"
@@ -86,7 +88,7 @@ def _comparison_rows(found: dict[str, Any]) -> list[str]:
     for tag, per in found.items():
         for evaluator, c in sorted(per.items()):
             cells = _comparison_cells(evaluator, tag, c)
-            if c["within_noise"]:
+            if c["within_noise"] and not c.get("did_not_train"):
                 cells[-1] = "*within noise*"
             rows.append("| " + " | ".join(cells) + " |")
     return rows

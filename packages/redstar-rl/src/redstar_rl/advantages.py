@@ -20,6 +20,11 @@ Reduce = Callable[[Tensor], Tensor]
 
 KL_ESTIMATORS = ("k1", "k2", "k3")
 
+#: REINFORCE++'s baselines, named as OpenRLHF's ``--algo.advantage.estimator``: ``reinforce``
+#: subtracts nothing per prompt (the whitening over the rollout is the only, global, baseline);
+#: ``reinforce_baseline`` first subtracts each prompt's mean score.
+REINFORCE_ESTIMATORS = ("reinforce", "reinforce_baseline")
+
 
 def _identity(x: Tensor) -> Tensor:
     return x
@@ -79,12 +84,45 @@ def token_rewards(scores: Tensor, kl: Tensor, mask: Tensor, kl_coef: float) -> T
     return rewards
 
 
+def group_mean_baseline(scores: Tensor, group_size: int) -> Tensor:
+    """``scores`` minus the mean score of their group, where groups are ``group_size``
+    consecutive entries (the responses to one prompt)."""
+    if scores.numel() % group_size:
+        raise ValueError(f"{scores.numel()} scores do not split into groups of {group_size}")
+    grouped = scores.reshape(-1, group_size)
+    return (grouped - grouped.mean(-1, keepdim=True)).reshape(-1)
+
+
+def reinforce_advantages(scores: Tensor, kl: Tensor, mask: Tensor, *, kl_coef: float, gamma: float,
+                         estimator: str = "reinforce", group_size: int = 1, reduce: Reduce | None = None
+                         ) -> Tensor:
+    """REINFORCE++'s advantages, as OpenRLHF 0.11.2 computes them
+    (``RemoteExperienceMaker.compute_advantages_and_returns``): the sequence scores (minus each
+    prompt's mean with ``reinforce_baseline``; a prompt's responses are ``group_size`` consecutive
+    rows), folded with the per-token KL penalty into token rewards, summed into discounted
+    rewards-to-go, whitened over the whole rollout."""
+    if estimator not in REINFORCE_ESTIMATORS:
+        raise ValueError(f"estimator must be one of {', '.join(REINFORCE_ESTIMATORS)}, got {estimator!r}")
+    if estimator == "reinforce_baseline":
+        scores = group_mean_baseline(scores, group_size)
+    returns = discounted_returns(token_rewards(scores, kl, mask, kl_coef), mask, gamma)
+    return masked_whiten(returns, mask, reduce=reduce)
+
+
+def ppo_advantages(scores: Tensor, kl: Tensor, values: Tensor, mask: Tensor, *, kl_coef: float, gamma: float,
+                   lam: float, reduce: Reduce | None = None) -> tuple[Tensor, Tensor]:
+    """PPO's whitened GAE advantages and its returns (the critic's targets), as OpenRLHF 0.11.2
+    computes them with ``--algo.advantage.estimator gae``."""
+    advantages, returns = gae(token_rewards(scores, kl, mask, kl_coef), values, mask, gamma, lam)
+    return masked_whiten(advantages, mask, reduce=reduce), returns
+
+
 def discounted_returns(rewards: Tensor, mask: Tensor, gamma: float = 1.0) -> Tensor:
     """Reward-to-go ``G_t = r_t + gamma * G_{t+1}`` within each row's real tokens."""
     m = mask.to(rewards.dtype)
     rewards = rewards * m
     returns = torch.zeros_like(rewards)
-    running = torch.zeros_like(rewards[:, 0])
+    running = rewards.new_zeros(rewards.shape[0])
     # Padding follows the real tokens and its rewards are zeroed, so it adds nothing to a return.
     for t in reversed(range(rewards.shape[1])):
         running = rewards[:, t] + gamma * running
@@ -92,7 +130,7 @@ def discounted_returns(rewards: Tensor, mask: Tensor, gamma: float = 1.0) -> Ten
     return returns * m
 
 
-def gae(rewards: Tensor, values: Tensor, mask: Tensor, gamma: float = 1.0, lam: float = 0.95) -> tuple[Tensor, Tensor]:
+def gae(rewards: Tensor, values: Tensor, mask: Tensor, gamma: float = 1.0, lam: float = 1.0) -> tuple[Tensor, Tensor]:
     """Generalised advantage estimation. ``values[:, t]`` is the critic's value of the state
     before token ``t``; the value after the last real token is 0 (the episode ends there).
 
@@ -102,7 +140,7 @@ def gae(rewards: Tensor, values: Tensor, mask: Tensor, gamma: float = 1.0, lam: 
     m = mask.to(rewards.dtype)
     rewards, values = rewards * m, values * m
     advantages = torch.zeros_like(rewards)
-    running = torch.zeros_like(rewards[:, 0])
+    running = rewards.new_zeros(rewards.shape[0])
     length = rewards.shape[1]
     for t in reversed(range(length)):
         next_value = values[:, t + 1] if t + 1 < length else torch.zeros_like(running)

@@ -48,46 +48,35 @@ class GRPOTrainer(HFTrainer):
     """GRPO on online rows: ``num_generations`` responses per prompt (at least 2), each rewarded
     1/0/-1 by the rule verifier, advantages relative to the prompt's group.
 
-    ``scale_rewards``: ``group`` (GRPO: divide by the group's standard deviation), ``batch``
-    (divide by the batch's: REINFORCE++-baseline style) or ``none``. ``beta`` is the KL
-    coefficient to the reference (0 by default, as TRL: no reference model is loaded);
-    ``epsilon`` the clipping range; ``loss_type`` TRL's (``dapo``, ``grpo``, ``dr_grpo``, ...).
-    ``batch_size`` counts completions per device per step and, times ``grad_accum`` and the GPUs,
-    must be a multiple of ``num_generations``.
-
-    ``use_vllm`` generates with vLLM through TRL (``pip install vllm`` on a CUDA machine):
-    ``vllm_mode="colocate"`` runs vLLM inside each training process
-    (``vllm_gpu_memory_utilization``, ``vllm_tensor_parallel_size``); ``vllm_mode="server"``
-    talks to ``trl vllm-serve --model ...`` started beforehand on other GPUs
-    (``vllm_server_base_url``, or ``vllm_server_host`` and ``vllm_server_port``). Other options as
-    for ``sft``.
-
     Args:
-        batch_size: Completions per device per optimizer step; times ``grad_accum`` and the
-            GPUs it must be a multiple of ``num_generations``.
-        num_generations: Responses sampled per prompt (at least 2): the group advantages are
-            relative to.
-        max_new_tokens: The most tokens of one response.
-        max_prompt_length: The most tokens of one prompt.
-        temperature: The sampling temperature of the responses.
-        top_p: The nucleus-sampling threshold of the responses.
-        beta: The KL coefficient to the reference model (0, as in TRL, loads no reference).
-        epsilon: The clipping range of the policy ratio.
-        scale_rewards: How rewards are scaled: ``group`` (by the group's standard deviation, as
-            GRPO), ``batch`` (by the batch's, REINFORCE++-baseline style) or ``none``.
-        loss_type: TRL's GRPO loss (``dapo``, ``grpo``, ``dr_grpo``...).
-        num_iterations: Optimizer passes over each batch of generations.
-        use_vllm: Whether responses are generated with vLLM through TRL (``pip install vllm``
-            on a CUDA machine).
-        vllm_mode: ``colocate`` runs vLLM inside each training process; ``server`` talks to
-            ``trl vllm-serve --model ...`` started beforehand on other GPUs.
-        vllm_server_base_url: The URL of the ``trl vllm-serve`` server (``server`` mode).
-        vllm_server_host: The host of the ``trl vllm-serve`` server, when no base URL is given.
-        vllm_server_port: The port of the ``trl vllm-serve`` server, when no base URL is given.
-        vllm_gpu_memory_utilization: The share of each GPU vLLM may take (``colocate`` mode).
-        vllm_tensor_parallel_size: GPUs per vLLM engine (``colocate`` mode).
-        vllm_enable_sleep_mode: Whether the colocated vLLM engine sleeps, freeing its memory,
-            while the model trains.
+        num_generations: Responses per prompt, at least 2.
+        scale_rewards: `group` (GRPO: divide by the group's standard deviation), `batch`
+            (divide by the batch's: REINFORCE++-baseline style) or `none`.
+        beta: KL coefficient to the reference (0 by default, as TRL: no reference model is loaded,
+            and no `kl` is logged, so training health cannot say whether the policy moved).
+        epsilon: The clipping range.
+        loss_type: TRL's (`dapo`, `grpo`, `dr_grpo`, ...).
+        dynamic_filtering: Drop from the loss every completion whose advantage is exactly 0:
+            all the completions of a prompt whose completions scored alike (zero variance, DAPO's
+            dynamic sampling without the refill) and any whose score equals its group's mean;
+            neither moves the policy, but both dilute a token-mean loss. The share kept is logged
+            as `dynamic_filtering_kept`. With `beta` above 0 they also leave the KL term.
+        batch_size: Completions per device per step; times `grad_accum` and the GPUs, a multiple
+            of `num_generations`.
+        max_new_tokens: Completion tokens at most.
+        max_prompt_length: Chat-formatted prompt tokens at most; a longer prompt is an error.
+        temperature: Sampling temperature.
+        top_p: Nucleus of the sampling.
+        num_iterations: Updates per generation batch.
+        use_vllm: Generate with vLLM through TRL (`pip install vllm` on a CUDA machine).
+        vllm_mode: `colocate` (vLLM inside each training process) or `server` (`trl
+            vllm-serve --model ...` started beforehand on other GPUs).
+        vllm_server_base_url: The server's URL in `server` mode.
+        vllm_server_host: The server's host in `server` mode, when no URL is given.
+        vllm_server_port: The server's port in `server` mode, when no URL is given.
+        vllm_gpu_memory_utilization: Share of a GPU vLLM may take in `colocate` mode.
+        vllm_tensor_parallel_size: GPUs per vLLM engine in `colocate` mode.
+        vllm_enable_sleep_mode: Free vLLM's memory during the optimizer step.
     """
 
     name = "grpo"
@@ -105,7 +94,7 @@ class GRPOTrainer(HFTrainer):
                  use_vllm: bool = False, vllm_mode: str = "colocate", vllm_server_base_url: str | None = None,
                  vllm_server_host: str = "0.0.0.0", vllm_server_port: int = 8000,
                  vllm_gpu_memory_utilization: float = 0.3, vllm_tensor_parallel_size: int = 1,
-                 vllm_enable_sleep_mode: bool = False) -> None:
+                 vllm_enable_sleep_mode: bool = False, dynamic_filtering: bool = False) -> None:
         super().__init__(HFOptions.pick(locals()))
         if num_generations < 2:
             raise OptionError("grpo needs num_generations >= 2: advantages compare responses to the same prompt")
@@ -129,6 +118,7 @@ class GRPOTrainer(HFTrainer):
         self.scale_rewards = scale_rewards
         self.loss_type = loss_type
         self.num_iterations = num_iterations
+        self.dynamic_filtering = dynamic_filtering
 
     def build_trainer(self, ctx: TrainContext) -> Any:
         """The configured ``trl.GRPOTrainer`` before training."""
@@ -165,10 +155,40 @@ class GRPOTrainer(HFTrainer):
             **self.vllm,
         )
         decoder = TokenDecoder(tokenizer, eos_token_ids_of(model_path, tokenizer))
-        return trl.GRPOTrainer(
+        trainer_class = filtering_grpo_trainer(trl.GRPOTrainer) if self.dynamic_filtering else trl.GRPOTrainer
+        return trainer_class(
             model=model_path, reward_funcs=[rule_reward_function(ctx.reward, decoder)], args=config, train_dataset=dataset,
             processing_class=tokenizer, peft_config=self.peft_config(), callbacks=self.callbacks(ctx),
         )
+
+
+def filtering_grpo_trainer(base: type) -> type:
+    """``base`` (TRL's ``GRPOTrainer``) dropping zero-advantage completions from the loss: their
+    completion mask is zeroed and the token count the ``dapo`` loss divides by is taken again, in
+    the generation step TRL 1.16 builds the batch in (``_generate_and_score_completions``)."""
+
+    class FilteringGRPOTrainer(base):
+        def _generate_and_score_completions(self, inputs: Any) -> Any:
+            import torch
+
+            output = super()._generate_and_score_completions(inputs)
+            missing = {"advantages", "completion_mask", "num_items_in_batch"} - set(output)
+            if missing:
+                raise RedStarError(f"grpo: dynamic_filtering needs TRL's batch to carry {sorted(missing)}; this TRL "
+                                   "does not (RedStar is tested with TRL 1.16)")
+            keep = output["advantages"] != 0
+            output["completion_mask"] = output["completion_mask"] * keep.to(output["completion_mask"].dtype).unsqueeze(1)
+            loss_mask = output["completion_mask"]
+            if output.get("tool_mask") is not None:
+                loss_mask = loss_mask * output["tool_mask"]
+            output["num_items_in_batch"] = self.accelerator.gather(loss_mask.sum()).sum()
+            counts = torch.tensor([float(keep.sum()), float(len(keep))], device=keep.device)
+            kept = self.accelerator.gather(counts).view(-1, 2).sum(0)
+            mode = "train" if self.model.training else "eval"
+            self._metrics[mode]["dynamic_filtering_kept"].append((kept[0] / kept[1].clamp(min=1)).item())
+            return output
+
+    return FilteringGRPOTrainer
 
 
 def eos_token_ids_of(model_path: str, tokenizer: Any) -> set[int]:

@@ -4,7 +4,17 @@ OpenRLHF 0.11.2 loads ``--reward.remote_url some/file.py`` and calls its
 ``reward_func(queries, prompts, labels)`` (``openrlhf/utils/agent.py``): ``queries`` are prompt plus
 response decoded with ``skip_special_tokens=False``, ``prompts`` the chat-templated prompts, and
 ``labels`` the dataset's ``--data.label_key`` column, where RedStar puts each online row as JSON.
-It wants ``{"rewards": tensor, "scores": tensor, "extra_logs": {...}}``.
+It wants ``{"rewards": tensor, "scores": tensor, "extra_logs": {...}}``: ``rewards`` train,
+``scores`` only feed its dynamic filtering (a prompt is kept when its mean score lies inside
+``--algo.dynamic_filtering_range``), so RedStar's scores are 1 for a correct response and 0
+otherwise, and that filter is the local loop's filter on a prompt's pass rate. 0.11.2 calls it
+with one response at a time, in a thread of each vLLM actor.
+
+OpenRLHF catches any exception ``reward_func`` raises, logs it at INFO and leaves the reward
+empty, and the step then dies with an unrelated message. So each response is judged on its own:
+one whose verification fails gets the reward of a wrong answer (0), is logged at ERROR with its
+prompt id and the error, and is counted in the step's ``reward_error`` (the share of the step's
+responses that failed, in the step's log line and RedStar's metrics).
 
 This module runs in OpenRLHF's environment (the Ray workers), which therefore needs redstar-core
 and the domain packages installed: the rewards come from the pipeline's own
@@ -17,8 +27,11 @@ evaluation (ends at the first end-of-sequence token, special tokens dropped exce
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+
+log = logging.getLogger("redstar.reward")
 
 
 class ResponseText:
@@ -46,7 +59,8 @@ class ResponseText:
 
 
 def make_reward_func(model_path: str, verifiers: Mapping[str, Mapping[str, Any]] | None = None) -> Any:
-    """``reward_func(queries, prompts, labels)`` for OpenRLHF, scoring with RedStar's verifiers."""
+    """``reward_func(queries, prompts, labels, **kwargs)`` for OpenRLHF, scoring with RedStar's
+    verifiers."""
     from transformers import AutoTokenizer, GenerationConfig
 
     from redstar.plugins import Host
@@ -63,14 +77,36 @@ def make_reward_func(model_path: str, verifiers: Mapping[str, Mapping[str, Any]]
     response_text = ResponseText(tokenizer, sorted(eos_ids))
     # The installed plugins' verifiers with the recipe's options, exactly as a run builds them.
     reward = rule_reward(VerifierPool.from_options(Host(), verifiers))
+    return reward_function(reward, response_text)
 
-    def reward_func(queries: Sequence[str], prompts: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
+
+def reward_function(reward: Callable[[Sequence[Mapping[str, Any]], Sequence[str]], list[float]],
+                    response_text: Callable[[str, str], str]) -> Callable[..., dict[str, Any]]:
+    """OpenRLHF's ``reward_func`` around RedStar's ``reward(rows, responses)``, judging each
+    response on its own so that one failure costs one response, not the step."""
+
+    def reward_func(queries: Sequence[str], prompts: Sequence[str], labels: Sequence[str],
+                    **kwargs: Any) -> dict[str, Any]:
         import torch
 
-        rows = [json.loads(label) for label in labels]
-        texts = [response_text(query, prompt) for query, prompt in zip(queries, prompts)]
-        rewards = torch.tensor(reward(rows, texts), dtype=torch.float32)
-        return {"rewards": rewards, "scores": rewards,
-                "extra_logs": {"correct": (rewards == 1).float().mean().item()}}
+        rewards, errors = [], []
+        for query, prompt, label in zip(queries, prompts, labels):
+            prompt_id = "?"
+            try:
+                row = json.loads(label)
+                prompt_id = str(row.get("prompt_id", "?"))
+                [value] = reward([row], [response_text(query, prompt)])
+                rewards.append(float(value))
+                errors.append(0.0)
+            except Exception as exc:  # noqa: BLE001 - OpenRLHF would swallow it and fail the step obscurely
+                log.error("RedStar reward: verifying a response to prompt %s failed (%s: %s); it gets reward 0 "
+                          "and counts in this step's reward_error", prompt_id, type(exc).__name__, exc)
+                rewards.append(0.0)
+                errors.append(1.0)
+        values = torch.tensor(rewards, dtype=torch.float32)
+        correct = (values == 1).float()
+        return {"rewards": values, "scores": correct,
+                "extra_logs": {"correct": correct.mean().item() if len(rewards) else 0.0,
+                               "reward_error": sum(errors) / len(errors) if errors else 0.0}}
 
     return reward_func

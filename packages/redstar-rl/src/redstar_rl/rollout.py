@@ -114,9 +114,11 @@ def generate_samples(model: Any, tokenizer: Any, rows: Sequence[dict[str, Any]],
 
 def collate(samples: Sequence[Sample], pad_id: int, device: torch.device | str = "cpu",
             names: Iterable[str] = ()) -> Batch:
-    """Pad ``samples`` into one batch; ``names`` are the per-token tensors to carry along."""
-    prompt_width = max(len(s.prompt_ids) for s in samples)
-    response_width = max(len(s.response_ids) for s in samples)
+    """Pad ``samples`` into one batch; ``names`` are the per-token tensors to carry along. No
+    samples give a batch of zero rows (a process whose share of a filtered rollout is empty still
+    takes part in the reductions over processes)."""
+    prompt_width = max((len(s.prompt_ids) for s in samples), default=0)
+    response_width = max((len(s.response_ids) for s in samples), default=0)
     ids, attention, response_mask = [], [], []
     for s in samples:
         left = prompt_width - len(s.prompt_ids)
@@ -124,7 +126,8 @@ def collate(samples: Sequence[Sample], pad_id: int, device: torch.device | str =
         ids.append([pad_id] * left + s.prompt_ids + s.response_ids + [pad_id] * right)
         attention.append([0] * left + [1] * (len(s.prompt_ids) + len(s.response_ids)) + [0] * right)
         response_mask.append([1] * len(s.response_ids) + [0] * right)
-    attention_mask = torch.tensor(attention, device=device)
+    width = prompt_width + response_width
+    attention_mask = torch.tensor(attention, device=device, dtype=torch.long).reshape(len(samples), width)
     tokens = {}
     for name in names:
         padded = torch.zeros(len(samples), response_width, device=device)
@@ -132,11 +135,12 @@ def collate(samples: Sequence[Sample], pad_id: int, device: torch.device | str =
             padded[i, : len(s.response_ids)] = s.tokens[name]
         tokens[name] = padded
     return Batch(
-        input_ids=torch.tensor(ids, device=device),
+        input_ids=torch.tensor(ids, device=device, dtype=torch.long).reshape(len(samples), width),
         attention_mask=attention_mask,
         # Left padding shifts the prompts; positions count real tokens only, as in generate().
         position_ids=(attention_mask.cumsum(-1) - 1).clamp(min=0),
-        response_mask=torch.tensor(response_mask, device=device, dtype=torch.float32),
+        response_mask=torch.tensor(response_mask, device=device, dtype=torch.float32).reshape(
+            len(samples), response_width),
         prompt_width=prompt_width,
         tokens=tokens,
     )
@@ -146,12 +150,23 @@ def response_logprobs(model: Any, batch: Batch, temperature: float = 1.0) -> Ten
     """Log-probability of each response token under ``model`` ([b, T]), from the logits scaled by
     the sampling temperature, so that the old and new policies in the PPO ratio are the
     distributions the tokens were drawn from."""
+    return response_logprobs_and_entropy(model, batch, temperature, entropy=False)[0]
+
+
+def response_logprobs_and_entropy(model: Any, batch: Batch, temperature: float = 1.0, entropy: bool = True
+                                  ) -> tuple[Tensor, Tensor | None]:
+    """:func:`response_logprobs`, and the entropy of the sampling distribution before each
+    response token ([b, T], in nats; None with ``entropy=False``)."""
     logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
                    position_ids=batch.position_ids).logits
     # The logits at position i predict token i + 1.
     logits = logits[:, batch.prompt_width - 1 : -1].float() / temperature
     targets = batch.input_ids[:, batch.prompt_width :]
-    return torch.gather(logits.log_softmax(-1), -1, targets.unsqueeze(-1)).squeeze(-1)
+    log_probs = logits.log_softmax(-1)
+    chosen = torch.gather(log_probs, -1, targets.unsqueeze(-1)).squeeze(-1)
+    if not entropy:
+        return chosen, None
+    return chosen, -(log_probs.exp() * log_probs).sum(-1)
 
 
 def split_padded(padded: Tensor, samples: Sequence[Sample], name: str) -> None:

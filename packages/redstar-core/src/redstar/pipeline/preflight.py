@@ -16,6 +16,7 @@ from __future__ import annotations
 from redstar.errors import RecipeError, RedStarError
 from redstar.models import resolve_model
 from redstar.pipeline.context import PluginContext
+from redstar.pipeline.rl_prompts import check_step
 from redstar.pipeline.stages import pipeline_stages
 from redstar.recipe import check_plugins
 
@@ -48,7 +49,8 @@ def preflight(ctx: PluginContext, check_paths: bool = True) -> None:
     if recipe.sft:
         ctx.build("trainers", recipe.sft.trainer, recipe.sft.options, "sft")
     for i, step in enumerate(recipe.rl):
-        ctx.build("trainers", step.trainer, step.options, f"rl[{i}]")
+        trainer = ctx.build("trainers", step.trainer, step.options, f"rl[{i}]")
+        check_step(f"rl[{i}]", step, trainer.kind, recipe.where)
     keyed = [(f"evaluation.evaluators[{i}]", spec) for i, spec in enumerate(recipe.evaluation.evaluators)]
     keyed += [(f"evaluation.validation[{i}]", spec) for i, spec in enumerate(recipe.evaluation.validation)]
     for key, spec in keyed:

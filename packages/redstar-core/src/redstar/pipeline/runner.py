@@ -105,7 +105,7 @@ def _run_locked(ctx: RunContext, stages: list[Stage], until: str) -> dict[str, A
     summary["warnings"] = [*recipe.warnings, *summary["warnings"], *set_aside]
     summary["provenance"] = describe_run(recipe, host)
     # Each model against the one before it, per benchmark, paired over the same problems.
-    summary["comparisons"] = compare_models(run.root, summary["scores"])
+    summary["comparisons"] = mark_untrained(compare_models(run.root, summary["scores"]), summary["training_health"])
     write_json(run.root / "summary.json", summary)
     if until == "report":
         from redstar.report import write_report
@@ -161,6 +161,17 @@ def _domain_drops(counts: dict[str, Any], domain: str) -> dict[str, int]:
     return per_domain.get("dropped", {}) if isinstance(per_domain, dict) else {}
 
 
+def mark_untrained(comparisons: dict[str, Any], health: dict[str, Any]) -> dict[str, Any]:
+    """Each comparison against a model whose RL stage did not train carries ``did_not_train``
+    (why), which the report shows in place of its verdict: such a difference says nothing
+    about the method."""
+    for tag, per in comparisons.items():
+        if health.get(tag, {}).get("trained") is False:
+            for c in per.values():
+                c["did_not_train"] = "; ".join(health[tag]["reasons"])
+    return comparisons
+
+
 def stage_seconds(run: RunDir) -> dict[str, float]:
     """Each stage's total time across every call that worked on it (not just the last call,
     which is near zero for a stage that was already done); a fanned-out stage's steps summed
@@ -189,11 +200,20 @@ def build_summary(run: RunDir, recipe: Recipe, stages: list[Stage], results: dic
     ordered = [r for r in split if r[1].unit == "prompts"] + [r for r in split if r[1].unit == "samples"]
     funnel_by_domain = {domain: [[row.label, _domain_count(counts.get(name, {}), row.key, domain)]
                                  for name, row in ordered] for domain in domains}
+    # Rows that steps inside a fanned-out stage add (an RL step's prompts that its starting
+    # model sometimes solves), after the stages' own, in the order the steps ran.
+    for counted in counts.values():
+        for row in counted.get("funnel_rows", []):
+            (funnel if row["unit"] == "prompts" else sample_funnel).append([row["label"], row["count"]])
+            for domain in domains:
+                funnel_by_domain[domain].append([row["label"], row.get("by_domain", {}).get(domain, 0)])
     dropping = [(stage.drops, stage.name) for stage in stages if stage.drops]
     drops = {label: counts.get(name, {}).get("dropped", {}) for label, name in dropping}
     drops_by_domain = {domain: {label: _domain_drops(counts.get(name, {}), domain) for label, name in dropping}
                        for domain in domains}
     warnings = [c["skipped"] for c in counts.values() if c.get("skipped")]
+    health = {c["health"]["tag"]: c["health"] for c in counts.values() if c.get("health")}
+    warnings += [h["verdict"] for h in health.values() if h.get("trained") is False]
     built = "build" in counts and counts["build"]
     warnings += [f"domain {domain!r} yielded no SFT rows: {NO_DATA_ADVICE}" for domain in domains
                  if len(domains) > 1 and built and _domain_count(counts["build"], "sft_rows", domain) == 0]
@@ -209,6 +229,7 @@ def build_summary(run: RunDir, recipe: Recipe, stages: list[Stage], results: dic
         "drops": drops,
         "drops_by_domain": drops_by_domain,
         "warnings": warnings,
+        "training_health": health,
         "scores": results["evaluate"].value if "evaluate" in results else {},
         # Scored only to choose between variants (redstar sweep's select), never reported as a result.
         "validation": results["validate"].value if "validate" in results else {},

@@ -2,7 +2,9 @@
 in order, each starting from the model the previous one produced.
 
 A trainer gets the data file its ``kind`` needs (``sft.jsonl``, ``preference.jsonl`` or
-``online.jsonl``) and, for online RL, the verifiers' rule reward. Trainers checkpoint into their
+``online.jsonl``) and, for online RL, the verifiers' rule reward. An RL step with ``prompts``
+first samples the model it starts from and trains on the prompts that model sometimes solves (and,
+with ``pairs: student``, on its own correct/wrong pairs): :mod:`redstar.pipeline.rl_prompts`. Trainers checkpoint into their
 output folder, so an interrupted stage with an unchanged fingerprint resumes from its last
 checkpoint; a changed recipe section or changed data retrains that stage and the ones after it.
 """
@@ -16,14 +18,16 @@ from typing import Any
 
 from redstar.errors import RedStarError
 from redstar.faults import check_train_result
-from redstar.interfaces import TrainContext, Trainer, TrainResult
+from redstar.interfaces import TrainContext, Trainer, TrainResult, options_of
 from redstar.models import resolve_model
 from redstar.pipeline import ranks
 from redstar.pipeline.context import PluginContext, RunContext
+from redstar.pipeline.rl_prompts import student_data
 from redstar.pipeline.rundir import file_digest, fingerprint
 from redstar.pipeline.stage import Outcome, Stage, run_step
-from redstar.recipe import Recipe, TrainStep
+from redstar.recipe import Recipe, RLStep, TrainStep
 from redstar.services import rule_reward
+from redstar.training_health import training_health
 
 DATA_FILES = {"sft": "sft.jsonl", "preference": "preference.jsonl", "online": "online.jsonl"}
 
@@ -46,20 +50,39 @@ class ModelStage:
     fingerprint: str
 
 
+def _empty(path: Path) -> bool:
+    return not path.exists() or path.stat().st_size == 0 or not path.read_text(encoding="utf-8").strip()
+
+
+def _skip(ctx: RunContext, stage: str, message: str, *key: Any) -> None:
+    # Finish what can be finished (the base model's scores, the funnel that shows where the
+    # samples died) instead of ending the run with nothing; the summary carries the warning.
+    ctx.log(f"[yellow]{message}")
+    run_step(ctx, stage, fingerprint(stage, "skipped", *key), [], work=lambda: Outcome(None, {"skipped": message}))
+
+
 def _train_one(ctx: RunContext, stage: str, key: str, step: TrainStep, start: ModelStage, tag: str) -> ModelStage | None:
     run = ctx.run
     trainer = ctx.build("trainers", step.trainer, step.options, key)
-    data_file = run.root / DATA_FILES[trainer.kind]
-    if not data_file.exists() or data_file.stat().st_size == 0 or not data_file.read_text(encoding="utf-8").strip():
-        # Finish what can be finished (the base model's scores, the funnel that shows where the
-        # samples died) instead of ending the run with nothing; the summary carries the warning.
-        message = (f"{stage}: skipped: {data_file.name} is empty, so there is nothing to train {step.trainer!r} on. "
-                   f"{NO_DATA_ADVICE}")
-        ctx.log(f"[yellow]{message}")
-        return run_step(ctx, stage, fingerprint(stage, "skipped", start.fingerprint), [],
-                        work=lambda: Outcome(None, {"skipped": message}))
+    rl = step if isinstance(step, RLStep) else None
+    # The student's own pairs are built from the online prompts, not the teacher's pairs.
+    data_file = run.root / DATA_FILES["online" if rl and rl.pairs == "student" else trainer.kind]
+    if _empty(data_file):
+        _skip(ctx, stage, f"{stage}: skipped: {data_file.name} is empty, so there is nothing to train "
+                          f"{step.trainer!r} on. {NO_DATA_ADVICE}", start.fingerprint)
+        return None
+    if rl and rl.prompts is not None:
+        # Sampled from the model this step starts from, so it runs here, between the steps.
+        data_file = student_data(ctx, stage, key, rl, trainer, start.path, start.fingerprint, tag)
+        if _empty(data_file):
+            _skip(ctx, stage, f"{stage}: skipped: its starting model solved none of the prompts sometimes and "
+                              f"sometimes not (rl-prompts/{tag}/: pass rates outside {list(rl.prompts.pass_rate)}), "
+                              f"so {data_file.name} is empty and {step.trainer!r} has nothing to learn from.",
+                  start.fingerprint, file_digest(data_file) if data_file.exists() else None)
+            return None
     fp = fingerprint(stage, start.fingerprint, step, file_digest(data_file), ctx.recipe.seed)
     out_dir = run.root / "models" / tag
+    metrics_file = run.path("metrics", f"{tag}.jsonl")
     order = {"stage": stage, "key": key, "step": fingerprint(step), "model": start.path, "output_dir": str(out_dir),
              "data_file": str(data_file), "seed": ctx.recipe.seed}
 
@@ -69,10 +92,15 @@ def _train_one(ctx: RunContext, stage: str, key: str, step: TrainStep, start: Mo
             followers.train(_absolute(order))
         with ctx.board.task(f"training {tag} ({step.trainer})", None) as update:
             result = check_train_result(trainer, trainer.train(_context(
-                ctx, trainer, order, metrics_file=run.path("metrics", f"{tag}.jsonl"),
+                ctx, trainer, order, metrics_file=metrics_file,
                 on_step=lambda step, total, metrics: update(step, total))))
-        return Outcome(ModelStage(tag, str(result.model_path), fp), {"metrics": result.metrics},
-                       {"model_path": str(result.model_path)})
+        counts: dict[str, Any] = {"metrics": result.metrics}
+        if trainer.kind != "sft":
+            # Whether the policy moved and its reward did: the summary says "did not train" rather
+            # than letting a stage that never moved read as "within noise".
+            counts["health"] = training_health(metrics_file, tag, step.trainer, trainer.kind,
+                                               {**options_of(type(trainer)), **step.options})
+        return Outcome(ModelStage(tag, str(result.model_path), fp), counts, {"model_path": str(result.model_path)})
 
     return run_step(ctx, stage, fp, [out_dir, run.root / "metrics" / f"{tag}.jsonl"], work=train,
                     load=lambda: ModelStage(tag, run.stage(stage)["model_path"], fp),

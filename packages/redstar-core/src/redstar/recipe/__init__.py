@@ -27,16 +27,19 @@ from redstar.recipe.sections import (
     PluginRef,
     Preference,
     Recipe,
+    RLStep,
     Sampling,
     Scoring,
     Section,
     Selection,
+    StudentPrompts,
     TrainStep,
 )
 
 __all__ = [
     "BASE_RECIPE", "Cleaning", "Decontamination", "DomainSelection", "Evaluation", "Execution", "MixCount", "Models",
-    "PluginRef", "PluginReference", "Preference", "Recipe", "Sampling", "Scoring", "Section", "Selection",
-    "TrainStep", "check_plugins", "default_recipe", "dump", "key_lines", "load_recipe", "merge_parts",
+    "PluginRef", "PluginReference", "Preference", "RLStep", "Recipe", "Sampling", "Scoring", "Section", "Selection",
+    "StudentPrompts", "TrainStep", "check_plugins", "default_recipe", "dump", "key_lines", "load_recipe",
+    "merge_parts",
     "parse_yaml", "plugin_references", "validate",
 ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator
 
 from redstar.interfaces import SamplingParams
 
@@ -139,9 +139,40 @@ class Preference(Section):
     negatives: Literal["wrong_first", "wrong_only", "any"] = "wrong_first"
 
 
+class StudentPrompts(Section):
+    """An RL step's own prompts: the model the step starts from is sampled on the run's online
+    prompts, its responses verified, and the prompts whose pass rate lies in the band are kept
+    (:mod:`redstar.pipeline.rl_prompts`)."""
+
+    n: int = Field(8, description="responses sampled per prompt")
+    temperature: Number | None = Field(None, description="sampling temperature (null: the trainer's `temperature`, "
+                                       "else 1.0)")
+    top_p: Number | None = Field(None, description="nucleus (null: the trainer's `top_p`, else 1.0)")
+    max_new_tokens: int | None = Field(None, description="response tokens at most (null: the trainer's "
+                                       "`max_new_tokens`, else `evaluation.max_new_tokens`)")
+    pass_rate: list[Number] = Field([0, 1], description="`[low, high]`: keep prompts whose pass rate p has "
+                                    "low < p < high (default: drop all-wrong and all-right prompts)")
+
+    @field_validator("pass_rate")
+    @classmethod
+    def _band(cls, value: list[int | float]) -> list[int | float]:
+        if len(value) != 2 or not value[0] < value[1]:
+            raise ValueError(f"must be [low, high] with low < high, got {value}")
+        return value
+
+
 class TrainStep(Section):
     trainer: str = Field(description="a registered trainer (`sft`, `dpo`, `ppo`, `reinforce_pp`, `grpo`...)")
     options: dict[str, Any] = Field(default_factory=dict, description="the trainer's options")
+
+
+class RLStep(TrainStep):
+    """A step of ``rl``: a trainer, and where its prompts or pairs come from."""
+
+    prompts: StudentPrompts | None = Field(None, description="RL steps: sample the starting model first and train "
+                                           "on the prompts it sometimes solves (null: every online prompt)")
+    pairs: Literal["teacher", "student"] = Field("teacher", description="`dpo`: the teacher's correct/wrong pairs "
+                                                 "(`preference.jsonl`), or the student's own from `prompts`' samples")
 
 
 class SampledEvaluation(Section):
@@ -233,7 +264,7 @@ class Recipe(Section):
     cleaning: Cleaning = Field(default_factory=Cleaning)
     preference: Preference = Field(default_factory=Preference)
     sft: TrainStep | None = Field(default_factory=lambda: TrainStep(trainer="sft"))
-    rl: list[TrainStep] = Field(default_factory=list)
+    rl: list[RLStep] = Field(default_factory=list)
     evaluation: Evaluation = Field(default_factory=Evaluation)
     execution: Execution = Field(default_factory=Execution)
     stages: dict[str, bool] = Field(default_factory=dict,
