@@ -42,7 +42,10 @@ def check_name(name: Any) -> str | None:
 
 
 def check_data(data: Any, fail: Fail) -> None:
-    """Every number in ``data`` (the parsed YAML, keys included) is finite and fits in 64 bits."""
+    """Every number in ``data`` (the parsed YAML, keys included) is finite and fits in 64 bits,
+    and every string is text that can be written (no lone surrogate, which a YAML escape such as
+    ``"\\ud800"`` can make: it would pass every other check and fail as ``recipe.yaml`` and the
+    fingerprints are written)."""
     stack: list[tuple[str, Any]] = [("", data)]
     while stack:  # depth first in the order of the file, so the first problem named is the topmost
         key, value = stack.pop()
@@ -51,12 +54,23 @@ def check_data(data: Any, fail: Fail) -> None:
             for k, v in value.items():
                 child = f"{key}.{k}" if key else str(k)
                 _check_number(child, k, fail, what="key")
+                _check_text(child, k, fail)
                 children.append((child, v))
             stack.extend(reversed(children))
         elif isinstance(value, list):
             stack.extend(reversed([(f"{key}[{i}]", v) for i, v in enumerate(value)]))
         else:
             _check_number(key or "<top>", value, fail)
+            _check_text(key or "<top>", value, fail)
+
+
+def _check_text(key: str, value: Any, fail: Fail) -> None:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            fail(key, f"is not valid text: it holds a lone surrogate ({value[exc.start]!a}), which is no character; "
+                 "write the character itself")
 
 
 def _check_number(key: str, value: Any, fail: Fail, what: str = "value") -> None:
@@ -64,7 +78,9 @@ def _check_number(key: str, value: Any, fail: Fail, what: str = "value") -> None
         fail(key, f"must be a finite number, got {value!r}" if what == "value" else
              f"a key must be a finite number, got {value!r}")
     elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
-        fail(key, f"is too large: {value} (at most {MAX_INT} in size)")
+        digits = len(str(abs(value)))
+        shown = f"an integer of {digits} digits" if digits > 40 else str(value)
+        fail(key, f"is too large: {shown} (at most {MAX_INT} in size)")
 
 
 def _at_least(fail: Fail, key: str, value: int | float | None, least: int | float, most: int | float | None = None,
