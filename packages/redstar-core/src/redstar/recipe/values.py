@@ -28,6 +28,9 @@ MAX_SEED = 2**32 - 1
 #: Responses per prompt at most (``sampling.n``, ``n_by_level``, ``evaluation.n``): each
 #: prompt's drawn samples are tracked as a bit mask of this many bits.
 MAX_SAMPLES_PER_PROMPT = 100_000
+#: A positive share of ``selection.mix`` is a weight in this range: beyond it the quotas' arithmetic
+#: overflows (a share of 1e308, or of 5e-324 beside others) and no mix needs it.
+SHARES = (1e-6, 1e6)
 #: A run name is a folder name under ``runs/``: letters, digits, ``.``, ``_``, ``-`` and ``+``,
 #: starting with a letter or digit (so never ``..``, never a path, never hidden).
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
@@ -172,6 +175,9 @@ def _check_mix(recipe: Recipe, fail: Fail) -> None:
             counted += share.prompts
         elif share < 0:
             fail(f"selection.mix.{domain}", f"a share cannot be negative, got {share!r}")
+        elif share and not SHARES[0] <= share <= SHARES[1]:
+            fail(f"selection.mix.{domain}", f"a share is a weight from {SHARES[0]:g} to {SHARES[1]:g} (or 0 for none), "
+                 f"got {share:g}")
     if selection.mix and not counted and not any(s > 0 for s in selection.shares().values()):
         fail("selection.mix", "needs at least one positive share or a count; with every share 0 nothing is selected")
     if selection.total is not None and counted > selection.total:
