@@ -230,6 +230,13 @@ class RunDir:
             folder = set_aside(self.root, name, st, outputs, why=STALE)
             if folder is not None:
                 self.set_aside_now.append((name, folder))
+            # The run now holds no rows; it says so before rows come back, so that a run killed
+            # while they move never takes them for another key's.
+            self.state["stages"][name] = {"fingerprint": None, "done": False, "rows_key": rows_key}
+            self.save()
+        if rows_key is not None:
+            # Rows set aside under this key come back when the run has none (here, or after a
+            # run killed between the lines above and this one).
             restore(self.root, name, rows_key, outputs)
         elif changed and not keeps_rows:
             for out in outputs:
@@ -306,6 +313,10 @@ class RunDir:
             folder = set_aside(self.root, name, mine, [self.root / rel for rel in relative], why=STALE)
             if folder is not None:
                 self.set_aside_now.append((name, folder))
+            # The rows about to arrive are under ``rows_key``: a run killed while they are copied
+            # resumes from them rather than setting them aside as the old key's.
+            self.state["stages"][name] = {"fingerprint": None, "done": False, "rows_key": rows_key}
+            self.save()
         for rel in relative:
             _remove(self.root / rel)
             if (sibling / rel).exists() or (sibling / rel).is_symlink():
