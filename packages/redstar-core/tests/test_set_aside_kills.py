@@ -4,7 +4,7 @@ the other recipe's rows are set aside under their own key, and no folder of set-
 left where a later change of recipe would not look for it.
 
 A kill is simulated by raising, at one point of the move, an exception that nothing catches
-(``kill -9`` runs no cleanup either); the process's state on disk is then what a kill leaves."""
+(``kill -9`` runs no cleanup either); the run directory is then what a kill leaves."""
 
 import json
 import os
@@ -28,8 +28,9 @@ sft: null
 """
 
 
-class Killed(BaseException):
-    """The process stops here (nothing catches a BaseException of this kind)."""
+class Killed(KeyboardInterrupt):
+    """The process stops here: like Ctrl-C, nothing on the way out of a run step catches it or
+    takes it for a plugin's fault, and what the run left on disk is what a kill leaves."""
 
 
 def curate(path, out, host):
