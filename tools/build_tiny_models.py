@@ -29,6 +29,7 @@ import platform
 import random
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
@@ -161,7 +162,7 @@ def save(model, tokenizer, folder: Path) -> dict[str, float]:
     return {"bytes": size, "megabytes": round(size / 2**20, 2)}
 
 
-def reload(folder: Path, trained_with=None, probe: list[str] = ()):
+def reload(folder: Path, trained_with=None, probe: Sequence[str] = ()):
     """Load as the pipeline does (``AutoModelForCausalLM``/``AutoTokenizer``, fp32) and check that
     AutoTokenizer (which picks ``Qwen2Tokenizer`` for a qwen2 config) gives the very ids the
     model was trained with on ``probe`` texts."""
@@ -208,8 +209,8 @@ def conversations_for(role: str, args: argparse.Namespace, instructions: dict[st
     if not args.no_student_solutions:
         # Appended after the tapes: the tokenizer samples the first plain texts, so that this
         # knowledge can change without changing the tokenizer the teacher shares.
-        texts += data.worked_solutions(generate_math_problems(args.student_solutions, seed=base + 700 + args.seed)
-                                       + generate_code_problems(args.student_code_solutions, seed=base + 700 + args.seed))
+        texts += data.worked_solutions([*generate_math_problems(args.student_solutions, seed=base + 700 + args.seed),
+                                        *generate_code_problems(args.student_code_solutions, seed=base + 700 + args.seed)])
     return data.student_conversations(math, code, instructions), texts
 
 

@@ -10,9 +10,9 @@ instruction), jobs of ``--chunk`` prompts as the sampling stage makes them:
 
 - local: :class:`~redstar.execution.LocalEngine`, one sampler in this process (torch's default
   thread count, here every core);
-- ray: :class:`~redstar.execution.ray_engine.RayEngine` on ``ray.cluster_utils.Cluster`` with two
-  nodes of ``--cpus-per-node`` CPUs each (two raylets on this machine, as two machines would run
-  them), ``--replicas`` sampler actors of one CPU each (Ray gives each actor one torch thread).
+- ray: :class:`~redstar.execution.ray_engine.RayEngine` on a loopback ``ray.cluster_utils.Cluster``
+  (:func:`~redstar.execution.ray_local.loopback_cluster`) with two nodes of ``--cpus-per-node``
+  CPUs each (two raylets on this machine, as two machines would run them), ``--replicas`` sampler actors of one CPU each (Ray gives each actor one torch thread).
 
 It prints samples/s and generated tokens/s for each, the Ray engine's start-up apart (cluster and
 replica start, model load), and whether the two engines wrote the same texts (each sample's seed
@@ -92,25 +92,17 @@ def main() -> None:
     local_seconds, local_texts = measure(local, spec, work)
     local.close()
 
-    import ray
-    from ray.cluster_utils import Cluster
+    from redstar.execution.ray_local import loopback_cluster
 
     started = time.perf_counter()
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": args.cpus_per_node,
-                                                            "include_dashboard": False,
-                                                            "object_store_memory": 100 * 1024 ** 2})
-    cluster.add_node(num_cpus=args.cpus_per_node, object_store_memory=100 * 1024 ** 2)
-    cluster.wait_for_nodes()
-    try:
+    node = {"num_cpus": args.cpus_per_node, "object_store_memory": 100 * 1024 ** 2}
+    # on 127.0.0.1 and free ports, beside any other Ray on the machine
+    with loopback_cluster([node, node]) as cluster:
         engine = RayEngine(Execution(engine="ray", address=cluster.address, replicas=args.replicas, num_cpus=1))
         list(engine.generate(spec, work[:1]))  # replicas started and the model loaded in each
         warm = time.perf_counter() - started
         ray_seconds, ray_texts = measure(engine, spec, work)
         engine.close()
-    finally:
-        if ray.is_initialized():
-            ray.shutdown()
-        cluster.shutdown()
 
     samples = len(local_texts)
     local_tokens, ray_tokens = tokens(local_texts), tokens(ray_texts)

@@ -49,7 +49,12 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imported where used: only --trace needs it
+    import tracemalloc
 
 ROOT = Path(__file__).resolve().parents[2]
 STAGES = ("load", "score", "select", "sample", "verify", "build", "train", "validate", "evaluate", "report")
@@ -230,12 +235,13 @@ class Meter:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="bench-meter", daemon=True)
+        self._trim: Callable[[int], Any] | None
         try:
             self._trim = ctypes.CDLL("libc.so.6").malloc_trim
         except OSError:  # not glibc
             self._trim = None
-        self._start_snapshot = None
-        self._peak_snapshot = None
+        self._start_snapshot: tracemalloc.Snapshot | None = None
+        self._peak_snapshot: tuple[int, tracemalloc.Snapshot] | None = None
         self._snapshot_at = 0
 
     def start(self) -> Meter:
@@ -293,16 +299,18 @@ class Meter:
 
         if self.current is None:
             return
+        start = self._start_snapshot
+        assert start is not None, "enter() takes it when a traced stage begins"
         current, peak = tracemalloc.get_traced_memory()
         st = self.stages[self.current]
         st["traced_peak"], st["traced_end"] = peak, current
-        st["traced_start"] = sum(s.size for s in self._start_snapshot.statistics("filename"))
+        st["traced_start"] = sum(s.size for s in start.statistics("filename"))
         if self._peak_snapshot is not None:
             at, snapshot = self._peak_snapshot
-            diff = snapshot.compare_to(self._start_snapshot, "traceback")
+            diff = snapshot.compare_to(start, "traceback")
             st["traced_snapshot_at"] = at
             st["traced_top"] = [_where(d) for d in diff[:8] if d.size_diff > 0]
-        end_diff = tracemalloc.take_snapshot().compare_to(self._start_snapshot, "traceback")
+        end_diff = tracemalloc.take_snapshot().compare_to(start, "traceback")
         st["traced_kept"] = [_where(d) for d in end_diff[:5] if d.size_diff > 0]
 
     def stop(self) -> None:

@@ -36,6 +36,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 QWEN25_15B_SHAPE = dict(hidden_size=1536, intermediate_size=8960, num_hidden_layers=28, num_attention_heads=12,
                         num_key_value_heads=2, vocab_size=151936, max_position_embeddings=32768, rope_theta=1e6,
@@ -62,7 +63,9 @@ def build_model(out: Path, tiny: bool) -> None:
     model.generation_config = GenerationConfig(eos_token_id=tokenizer.eos_token_id,
                                                pad_token_id=tokenizer.pad_token_id, bos_token_id=None)
     if not tiny:
-        model = model.to(torch.bfloat16)  # halves the checkpoint; TRL loads it back in fp32 + autocast
+        # Halves the checkpoint; TRL loads it back in fp32 + autocast. transformers wraps `to` with
+        # functools.wraps(nn.Module.to), and typeshed's _Wrapped does not bind self.
+        model = model.to(torch.bfloat16)  # type: ignore[arg-type]
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
 
@@ -85,7 +88,7 @@ def write_data(path: Path, rows: int, shortest: int, longest: int) -> int:
 
 
 def redstar_settings(device: str, force_packing: bool = False) -> dict:
-    settings = {"liger": device == "cuda" and importlib.util.find_spec("liger_kernel") is not None,
+    settings: dict[str, Any] = {"liger": device == "cuda" and importlib.util.find_spec("liger_kernel") is not None,
                 "packing": force_packing}
     if device == "cuda" and importlib.util.find_spec("flash_attn") is not None:
         settings.update(packing=True, attn_implementation="flash_attention_2")
@@ -126,11 +129,12 @@ def run_one(name: str, model: Path, data: Path, work: Path, args: argparse.Names
         from redstar.trainers.sft_data import read_sft_rows
 
         tokenizer = AutoTokenizer.from_pretrained(model)
+        cpu_options: dict[str, Any] = {"use_cpu": True, "bf16": False, "gradient_checkpointing": False}
         config = trl.SFTConfig(
             output_dir=str(work / name), max_steps=total_steps, per_device_train_batch_size=args.batch_size,
             learning_rate=1e-5, max_length=max_length, logging_steps=1, save_strategy="no", report_to="none",
             assistant_only_loss=True,
-            **({"use_cpu": True, "bf16": False, "gradient_checkpointing": False} if device == "cpu" else {}),
+            **(cpu_options if device == "cpu" else {}),
         )
         trainer = trl.SFTTrainer(model=str(model), args=config, processing_class=tokenizer,
                                  train_dataset=datasets.Dataset.from_list(read_sft_rows(data)))

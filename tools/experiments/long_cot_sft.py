@@ -29,6 +29,7 @@ import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 from redstar.interfaces import SamplingParams, TrainContext
 from redstar.records import Prompt
@@ -117,7 +118,10 @@ def verified_samples(teacher: str, prompts: list[Prompt], domains: Domains, args
     start = time.time()
     responses = sample(teacher, prompts, domains, n=args.samples, temperature=1.0,
                        max_new_tokens=args.max_new_tokens, seed=args.seed)
-    rows, stats = [], defaultdict(lambda: defaultdict(lambda: {"samples": 0, "correct": 0, "no_answer": 0}))
+    rows: list[dict] = []
+    # domain -> level -> counts
+    stats: defaultdict[str, defaultdict[int, dict[str, int]]] = defaultdict(
+        lambda: defaultdict(lambda: {"samples": 0, "correct": 0, "no_answer": 0}))
     for prompt, texts in zip(prompts, responses):
         for text in texts:
             verdict = domains.verify(text, prompt)
@@ -128,8 +132,9 @@ def verified_samples(teacher: str, prompts: list[Prompt], domains: Domains, args
             if verdict.correct:
                 rows.append({"prompt_id": prompt.id, "level": prompt.metadata["level"],
                              "messages": domains.conversation(prompt) + [{"role": "assistant", "content": text}]})
-    summary = {domain: {level: {**c, "accuracy": round(c["correct"] / c["samples"], 3)} for level, c in sorted(levels.items())}
-               for domain, levels in stats.items()}
+    summary: dict[str, Any] = {
+        domain: {level: {**c, "accuracy": round(c["correct"] / c["samples"], 3)} for level, c in sorted(levels.items())}
+        for domain, levels in stats.items()}
     summary["seconds"] = round(time.time() - start)
     return rows, summary
 

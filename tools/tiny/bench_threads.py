@@ -59,9 +59,9 @@ def main() -> int:
         done = subprocess.run([sys.executable, "-c", STEP, json.dumps(spec)], capture_output=True, text=True, check=True)
         results[threads] = json.loads(done.stdout.strip().splitlines()[-1])["tokens_per_s"]
     # Two one-thread processes side by side, as the build runs teacher and student.
-    spec = json.dumps({**vars(args), "threads": 1})
+    one_thread = json.dumps({**vars(args), "threads": 1})
     start = time.time()
-    procs = [subprocess.Popen([sys.executable, "-c", STEP, spec], stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [subprocess.Popen([sys.executable, "-c", STEP, one_thread], stdout=subprocess.PIPE, text=True) for _ in range(2)]
     pair = sum(json.loads(proc.communicate()[0].strip().splitlines()[-1])["tokens_per_s"] for proc in procs)
     print(f"1 thread: {results[1]:.0f} tok/s; 2 threads: {results[2]:.0f} tok/s; "
           f"two 1-thread processes together: {pair:.0f} tok/s ({time.time() - start:.0f}s)")

@@ -28,6 +28,7 @@ import sys
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
+from typing import TypedDict
 
 ROOT = Path(__file__).resolve().parents[2]
 for path in (ROOT / "tools", ROOT / "packages/redstar-math/src", ROOT / "packages/redstar-code/src"):
@@ -44,7 +45,14 @@ DEFAULT_MODEL = ROOT / "packages/redstar-core/src/redstar/assets/models/tiny-tea
 BLOCK = re.compile(r"```python\n(.*?)```", re.S)
 
 
-def parts(text: str) -> dict[str, object]:
+class Parts(TypedDict):
+    intro: str | None
+    plan: list[str]
+    check: str | None
+    program: str | None
+
+
+def parts(text: str) -> Parts:
     """intro, plan lines, check line and program of a slow-style code answer (None where absent)."""
     think = text.split("</think>")[0].replace("<think>\n", "", 1)
     lines = [line for line in think.splitlines() if line]
@@ -120,7 +128,7 @@ def diagnose(model_dir: Path, per_level: int, levels=range(1, 11), max_new_token
             continue
         if not plan_ok:
             row["fail_in_plan"] += 1
-            i, a, b = first_difference(got["plan"], want["plan"])  # type: ignore[arg-type]
+            i, a, b = first_difference(got["plan"], want["plan"])
             plan_errors[_plan_error_kind(a, b)] += 1
             row["fail_in_plan_program_follows_question"] += program_ok
         elif got["program"] is None:
@@ -128,7 +136,8 @@ def diagnose(model_dir: Path, per_level: int, levels=range(1, 11), max_new_token
         else:
             row["fail_in_program_after_right_plan"] += 1
             row["fail_in_program_check_wrong"] += not check_ok
-            i, a, b = first_difference(got["program"].splitlines(), want["program"].splitlines())  # type: ignore[union-attr]
+            assert want["program"] is not None, "the teacher's answer always ends with its program"
+            i, a, b = first_difference(got["program"].splitlines(), want["program"].splitlines())
             program_errors[program_line_kind(b)] += 1
             if len(examples) < 12:
                 examples.append({"level": problem.level, "line": i, "got": a, "want": b})

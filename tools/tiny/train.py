@@ -31,7 +31,9 @@ def batches(examples: Sequence[Example], tokens_per_batch: int, rng: random.Rand
     """Groups of similar-length examples whose padded size stays within ``tokens_per_batch``,
     in random order."""
     order = sorted(range(len(examples)), key=lambda i: (len(examples[i].input_ids), rng.random()))
-    groups, current, longest = [], [], 0
+    groups: list[list[Example]] = []
+    current: list[Example] = []
+    longest = 0
     for i in order:
         length = len(examples[i].input_ids)
         if current and max(longest, length) * (len(current) + 1) > tokens_per_batch:
@@ -77,7 +79,8 @@ def train(model, examples: Sequence[Example], *, epochs: float, lr: float, pad_i
         plan.extend(part[: round(len(part) * (epochs - whole))])
     total = len(plan)
     warmup = max(1, int(total * warmup_fraction))
-    decay, no_decay = [], []
+    decay: list[torch.nn.Parameter] = []
+    no_decay: list[torch.nn.Parameter] = []
     for name, param in model.named_parameters():
         (no_decay if param.ndim < 2 or "norm" in name else decay).append(param)
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},

@@ -36,9 +36,9 @@ def main() -> None:
         # Stored where the rows' "image" field ("test/<id>.png") points.
         shutil.copyfile(shared / "geoqa_test/images" / f"{qid}.png", geoqa / "test" / f"{qid}.png")
 
-    for pid in GEOMETRY3K_IDS:
-        source = shared / "geometry3k_test/mc_subset/test" / str(pid)
-        target = OUT / "geometry3k/test" / str(pid)
+    for number in GEOMETRY3K_IDS:
+        source = shared / "geometry3k_test/mc_subset/test" / str(number)
+        target = OUT / "geometry3k/test" / str(number)
         target.mkdir(parents=True, exist_ok=True)
         for name in ("data.json", "img_diagram_point.png"):
             shutil.copyfile(source / name, target / name)

@@ -17,6 +17,10 @@ from redstar_code.synthetic import (
     CODE_LEVELS,
     LIST,
     ORDINALS,
+    Arith,
+    BranchStage,
+    FilterStage,
+    MapStage,
     SyntheticCodeEvaluator,
     SyntheticCodeSource,
     extract_code,
@@ -24,6 +28,7 @@ from redstar_code.synthetic import (
     generate_heldout_code_problems,
     is_heldout,
 )
+from redstar_code.synthetic import Test as Predicate  # as Test, pytest would take it for a test class
 
 
 @pytest.fixture(scope="module")
@@ -143,6 +148,31 @@ def test_heldout_problems_are_disjoint_from_training_ones_for_any_seed():
     training = [p for seed in (0, 1000, 2000) for p in generate_code_problems(400, seed=seed)]
     assert not any(is_heldout(p.computation) for p in training)
     assert not {p.computation for p in heldout} & {p.computation for p in training}
+
+
+def test_the_computation_the_heldout_split_hashes_keeps_its_text():
+    # is_heldout hashes CodeProblem.computation, the repr of the steps: each stage kind prints as
+    # the one Stage dataclass did, or every held-out set and training set would be redrawn.
+    stages = (MapStage(then=Arith("*", 2)), BranchStage(test=Predicate(">", 7), then=Arith("+", 1), otherwise=Arith("-", 3)),
+              FilterStage(test=Predicate("even")))
+    assert repr(stages) == (
+        "(Stage(kind='map', test=None, then=Arith(op='*', k=2), otherwise=None), "
+        "Stage(kind='branch', test=Test(kind='>', t=7), then=Arith(op='+', k=1), otherwise=Arith(op='-', k=3)), "
+        "Stage(kind='filter', test=Test(kind='even', t=0), then=None, otherwise=None))")
+    assert [s.kind for s in stages] == ["map", "branch", "filter"] and [s.size for s in stages] == [1, 3, 1]
+    problem = next(p for p in generate_code_problems(20, seed=0) if p.shape == LIST and p.stages)
+    assert problem.computation == repr((problem.shape, problem.stages, problem.aggregate, problem.after))
+
+
+def test_an_input_of_the_wrong_shape_is_a_type_error():
+    problems = generate_code_problems(10, seed=0)
+    scalar = next(p for p in problems if p.shape != LIST)
+    listed = next(p for p in problems if p.shape == LIST)
+    assert isinstance(scalar.run(4), int) and isinstance(listed.run([1, 2]), int)
+    with pytest.raises(TypeError, match="a scalar problem's input is one integer, not \\[4\\]"):
+        scalar.run([4])
+    with pytest.raises(TypeError, match="a list problem's input is a list of integers, not 4"):
+        listed.run(4)
 
 
 def test_the_validation_split_is_another_draw_from_the_heldout_bucket():

@@ -19,9 +19,10 @@ from redstar.interfaces import Completion, Evaluator, Sampler, Source, Verifier
 from redstar.records import Prompt, Verdict
 
 
-def make_prompt(a: int, b: int, source: str = "arith-gen") -> Prompt:
+def make_prompt(a: int, b: int, source: str = "arith-gen", pad: int = 0) -> Prompt:
     level = min(10, 1 + len(str(a)) + len(str(b)))
-    return Prompt(domain="arith", source=source, question=f"What is {a} + {b}?", reference=str(a + b),
+    # ``pad`` spaces after the answer make a long reference (as code's tests are) that means the same
+    return Prompt(domain="arith", source=source, question=f"What is {a} + {b}?", reference=str(a + b) + " " * pad,
                   difficulty=level, metadata={"group": f"level {level}"})
 
 
@@ -29,14 +30,14 @@ class ArithSource(Source):
     name = "arith-gen"
     domain = "arith"
 
-    def __init__(self, count: int = 40, seed: int = 0) -> None:
-        self.count, self.seed = count, seed
+    def __init__(self, count: int = 40, seed: int = 0, pad: int = 0) -> None:
+        self.count, self.seed, self.pad = count, seed, pad
 
     def load(self):
         for i in range(self.count):
             a = (i * 7919 + self.seed * 104729) % (10 ** (1 + i % 5))
             b = (i * 15485863 + self.seed) % (10 ** (1 + (i // 5) % 5))
-            yield make_prompt(a, b)
+            yield make_prompt(a, b, pad=self.pad)
 
 
 class ArithVerifier(Verifier):

@@ -24,3 +24,29 @@ def ctrl_c_raises():
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     yield
     signal.signal(signal.SIGINT, previous)
+
+
+@pytest.fixture(scope="session")
+def ray_plugin_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Ray tests' sampler plugin as an installed-looking distribution (ray_helpers.py)."""
+    from ray_helpers import write_plugin
+
+    return write_plugin(tmp_path_factory.mktemp("plugin"))
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """One two-node Ray cluster for every Ray test: a head with 1 CPU and a Ray client server
+    (``client_address``), and a worker node with 2 CPUs, on 127.0.0.1 and free ports, in a
+    temporary folder of its own, so the tests run beside any other Ray on the machine.
+
+    Ray's own clean-up of a dead worker's process group (``process_group_cleanup_enabled``, on by
+    default in Ray 2.60, off or absent in older Rays that RedStar supports) is switched off: the
+    replicas' child processes must end with them through RedStar's watchdog alone
+    (test_ray_replicas.py)."""
+    pytest.importorskip("ray")
+    from redstar.execution.ray_local import loopback_cluster
+
+    with loopback_cluster([{"num_cpus": 1}, {"num_cpus": 2}], client_server=True,
+                          env={"RAY_process_group_cleanup_enabled": "0"}) as nodes:
+        yield nodes

@@ -1,21 +1,19 @@
 """The ray engine on a real two-node Ray cluster on this machine (``ray.cluster_utils.Cluster``: a
-head and a worker node, each its own raylet): what the local engine gives, nothing lost or doubled
-when a replica or node dies, clear errors. Workers find the test sampler as a cluster finds any
-plugin: a ``redstar`` entry point of an installed distribution (a ``.dist-info`` on their
-``PYTHONPATH``, set through ``execution.runtime_env``)."""
+head and a worker node, each its own raylet, all bound to 127.0.0.1: ``ray_cluster`` in
+conftest.py): what the local engine gives, nothing lost or doubled when a replica or node dies,
+clear errors. Workers find the test sampler as a cluster finds any plugin: a ``redstar`` entry
+point of an installed distribution (a ``.dist-info`` on their ``PYTHONPATH``, set through
+``execution.runtime_env``). Hung replicas and their child processes: test_ray_replicas.py."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -25,87 +23,26 @@ ray = pytest.importorskip("ray")
 #: `pytest -m 'not slow'` leaves it out of a quick loop (CI runs everything).
 pytestmark = pytest.mark.slow
 
+from ray_helpers import board, collect_once, execution, expected, jobs_of, local_engine  # noqa: E402
+
 from redstar.errors import MissingDependencyError, PluginError, RedStarError  # noqa: E402
-from redstar.execution import GenerateJob, LocalEngine, SamplerSpec, VerifyJob  # noqa: E402
+from redstar.execution import GenerateJob, SamplerSpec, VerifyJob  # noqa: E402
 from redstar.execution.ray_engine import RayEngine, import_ray  # noqa: E402
+from redstar.execution.ray_local import node_args  # noqa: E402
 from redstar.interfaces import SamplingParams  # noqa: E402
 from redstar.models import resolve_model  # noqa: E402
 from redstar.pipeline.run_tables import sample_rows, verdict_rows  # noqa: E402
-from redstar.plugins import Host, instantiate  # noqa: E402
-from redstar.recipe import Execution  # noqa: E402
 from redstar.records import Prompt  # noqa: E402
-from redstar.services import VerifierPool  # noqa: E402
-
-STORE = 80 * 1024**2
-
-#: The test plugin: a sampler whose text is a function of (model, conversation, seed) alone, which
-#: can record its pid, sleep, and SIGKILL its own process on chosen conversations.
-PLUGIN = '''
-import os, signal, time
-from redstar import hookimpl
-from redstar.interfaces import Completion, Sampler
-class EchoSampler(Sampler):
-    name = "echo"
-
-    def __init__(self, model, delay=0.0, pids=None, crash_once=None, crash_always=None):
-        super().__init__(model)
-        self.delay, self.pids, self.crash_once, self.crash_always = delay, pids, crash_once, crash_always
-
-    def generate(self, conversations, params):
-        if self.pids:
-            open(os.path.join(self.pids, str(os.getpid())), "w").close()
-        time.sleep(self.delay)
-        contents = [conversation[-1]["content"] for conversation in conversations]
-        if any(self.crash_always and self.crash_always in c for c in contents) or (
-                self.crash_once and any("victim" in c for c in contents) and self.first(self.crash_once)):
-            os.kill(os.getpid(), signal.SIGKILL)
-        return [[Completion(f"{self.model}|{c}|{seed}") for seed in seeds] for c, seeds in zip(contents, params.seeds)]
-
-    @staticmethod
-    def first(marker):
-        try:
-            os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))  # across replicas: once
-            return True
-        except FileExistsError:
-            return False
 
 
-@hookimpl
-def redstar_register_samplers(register):
-    register(EchoSampler)
-'''
+@pytest.fixture
+def cluster(ray_cluster):
+    return ray_cluster
 
 
-@pytest.fixture(scope="module")
-def plugin_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An installed-looking distribution ``redstar-raytest`` with the ``raytest`` entry point."""
-    root = tmp_path_factory.mktemp("plugin")
-    (root / "redstar_raytest.py").write_text(PLUGIN)
-    info = root / "redstar_raytest-0.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: redstar-raytest\nVersion: 0.0\n")
-    (info / "entry_points.txt").write_text("[redstar]\nraytest = redstar_raytest\n")
-    return root
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    """Head (1 CPU, a Ray client server at ``client_address``) + worker node (2 CPUs), once."""
-    from ray.cluster_utils import Cluster
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    nodes = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False,
-                                                          "object_store_memory": STORE,
-                                                          "ray_client_server_port": port})
-    nodes.client_address = f"ray://127.0.0.1:{port}"
-    nodes.add_node(num_cpus=2, object_store_memory=STORE)
-    nodes.wait_for_nodes()
-    yield nodes
-    if ray.is_initialized():
-        ray.shutdown()
-    nodes.shutdown()
+@pytest.fixture
+def plugin_dir(ray_plugin_dir):
+    return ray_plugin_dir
 
 
 @pytest.fixture(autouse=True)
@@ -113,59 +50,6 @@ def plugins_to_load(monkeypatch: pytest.MonkeyPatch) -> str:
     """The driver's plugin allowlist, forwarded to the workers (redstar-rl's import loads torch)."""
     monkeypatch.setenv("REDSTAR_PLUGINS", "math,code,raytest")
     return os.environ["REDSTAR_PLUGINS"]
-
-
-def board() -> SimpleNamespace:
-    """Collects the engine's lines (``.lines``), as the run's board would show them."""
-    lines: list[str] = []
-    return SimpleNamespace(log=lines.append, lines=lines)
-
-
-def execution(cluster, plugin_dir: Path, **overrides) -> Execution:
-    path = os.pathsep.join(p for p in (str(plugin_dir), os.environ.get("PYTHONPATH")) if p)
-    options = {"engine": "ray", "address": cluster.address, "replicas": 2, "num_cpus": 1, "max_retries": 2,
-               "runtime_env": {"env_vars": {"PYTHONPATH": path}}, **overrides}
-    return Execution(**options)
-
-
-def local_engine(plugin_dir: Path | None = None) -> LocalEngine:
-    """The local engine on the installed plugins (and the test plugin, from its file)."""
-    host = Host()
-    if plugin_dir is not None:
-        spec = importlib.util.spec_from_file_location("redstar_raytest", plugin_dir / "redstar_raytest.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        host.register(module, name="raytest-driver")  # "raytest" is the entry point the workers load
-
-    def build(kind, name, options, key, model):
-        return instantiate(host.get(kind, name), {**options, "model": model})
-
-    return LocalEngine(build, VerifierPool.from_options(host, {}))
-
-
-def jobs_of(count: int, per_job: int = 2, n: int = 2, victim: int | None = None) -> list[GenerateJob]:
-    jobs = []
-    for k in range(count):
-        conversations = [[{"role": "user", "content": f"{'victim' if k == victim else 'q'} {k}.{c}"}]
-                         for c in range(per_job)]
-        seeds = tuple(tuple(1000 * k + 10 * c + i for i in range(n)) for c in range(per_job))
-        jobs.append(GenerateJob(k, conversations, SamplingParams(n=n, max_new_tokens=8, seeds=seeds)))
-    return jobs
-
-
-def expected(model: str, jobs: list[GenerateJob]) -> dict:
-    """What the echo sampler answers to ``jobs``, worked out here."""
-    return {job.key: [[f"{model}|{conversation[-1]['content']}|{seed}" for seed in seeds]
-                      for conversation, seeds in zip(job.conversations, job.params.seeds)] for job in jobs}
-
-
-def collect_once(results) -> dict:
-    """Each job's texts by key, failing on a job handed back twice."""
-    out = {}
-    for job, completions in results:
-        assert job.key not in out, f"job {job.key} returned twice"
-        out[job.key] = [[c.text for c in row] for row in completions]
-    return out
 
 
 def test_generate_with_transformers_matches_the_local_engine(cluster, plugin_dir):
@@ -245,7 +129,7 @@ def test_an_actor_or_a_node_lost_mid_run_loses_and_duplicates_nothing(cluster, p
                 # as a preempted machine and its replacement would.
                 (lost,) = cluster.worker_nodes
                 cluster.remove_node(lost)
-                cluster.add_node(num_cpus=2, object_store_memory=STORE)
+                cluster.add_node(**node_args({"num_cpus": 2}))
             assert job.key not in remote
             remote[job.key] = [[c.text for c in row] for row in completions]
     assert remote == expected("m", jobs)
@@ -330,7 +214,7 @@ def test_no_ray_or_no_cluster_is_a_one_line_error_and_a_joined_cluster_is_reused
             pytest.raises(MissingDependencyError, match=r"pip install 'redstar-core\[ray\]'"):
         patched.setitem(sys.modules, "ray", None)
         import_ray()
-    # A process that joined already (before the failed client below, after which it cannot): reused.
+    # A process that joined already: reused.
     ray.init(address=cluster.address)
     try:
         with RayEngine(execution(cluster, plugin_dir, address="ray://127.0.0.1:1")) as engine:
@@ -344,6 +228,31 @@ def test_no_ray_or_no_cluster_is_a_one_line_error_and_a_joined_cluster_is_reused
                                            r"[^\n]*$"):
         RayEngine(execution(cluster, plugin_dir, address="ray://127.0.0.1:1"))
     assert not ray.is_initialized()
+    # and the failed attempt left nothing behind that stops this process joining a cluster
+    with RayEngine(execution(cluster, plugin_dir)) as engine:
+        assert [v.correct for v in next(iter(engine.verify(verify_jobs()[:1])))[1]] == [True, True, True]
+
+
+PRIVATE = """
+import json, ray
+from redstar.execution.ray_engine import RayEngine
+from redstar.recipe import Execution
+with RayEngine(Execution(engine="ray", address=None)):
+    print(json.dumps({"gcs": ray.get_runtime_context().gcs_address,
+                      "nodes": [n["NodeManagerAddress"] for n in ray.nodes() if n["Alive"]]}))
+"""
+
+
+def test_without_an_address_the_engine_starts_an_instance_of_its_own_on_loopback(cluster):
+    """``address: null`` beside another Ray on the machine (here the test cluster, which is what
+    ``ray.init()`` finds as the machine's latest): a new instance, bound to 127.0.0.1, not the
+    other one. In a process of its own, without the test session's loopback setting."""
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"}
+    done = subprocess.run([sys.executable, "-c", PRIVATE], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["gcs"] != cluster.address and seen["gcs"].startswith("127.0.0.1:")
+    assert seen["nodes"] == ["127.0.0.1"]
 
 
 E2E_RECIPE = """
@@ -375,13 +284,15 @@ def redstar_run(tmp_path: Path, name: str, extra: str = "") -> tuple[Path, str]:
 
 
 def outcome(run: Path) -> dict:
-    """A run's counts and scores, every sample's text, every verdict and every evaluation row."""
+    """A run's counts and scores, every sample's text, every verdict, the built sets and every
+    evaluation row."""
     summary = json.loads((run / "summary.json").read_text())
     samples = {(r["prompt_id"], r["index"]): r["response"] for r in sample_rows(run)}
     verdicts = {(r["prompt_id"], r["index"]): (r["correct"], r["reward"]) for r in verdict_rows(run)}
     evaluated = {p.name: sorted(p.read_text().splitlines()) for p in sorted((run / "eval").rglob("*.jsonl"))}
-    return {"counts": {k: summary["stages"][k] for k in ("load", "select", "sample", "verify")},
-            "scores": summary["scores"], "samples": samples, "verdicts": verdicts, "eval": evaluated}
+    return {"counts": {k: summary["stages"][k] for k in ("load", "select", "sample", "verify", "build")},
+            "scores": summary["scores"], "samples": samples, "verdicts": verdicts, "eval": evaluated,
+            "sets": {name: (run / name).read_text() for name in ("sft.jsonl", "preference.jsonl", "online.jsonl")}}
 
 
 def test_a_small_run_on_ray_produces_what_the_local_run_does(cluster, tmp_path):
@@ -390,6 +301,8 @@ def test_a_small_run_on_ray_produces_what_the_local_run_does(cluster, tmp_path):
     ray_run, ray_log = redstar_run(tmp_path, "ray", on_cluster)
     said = " ".join(ray_log.split())  # the console may wrap the engine's lines (not mid-word: soft wrap)
     assert "ray: 2 node(s)" in said and "ray: " not in local_log
+    # verification ran while the replicas sampled, and cleaning as tasks: the same sets either way
+    assert "verdicts made while sampling were taken over" in said and "taken over" not in local_log
     # the teacher's replicas sampled, then the student's evaluated
     assert said.count("transformers replica(s) of") == 2 and "tiny-teacher" in said and "tiny-student" in said, said
     assert (local := outcome(local_run)) == outcome(ray_run)

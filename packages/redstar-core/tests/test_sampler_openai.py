@@ -484,3 +484,18 @@ def test_bad_options_are_reported_by_name() -> None:
 
 def test_registered_as_builtin(redstar_host: Any) -> None:
     assert redstar_host.registry.get("samplers", "openai") is OpenAISampler
+
+
+def test_an_r1_style_server_s_responses_get_their_think_back(server: ChatServer) -> None:
+    """A server whose template opened ``<think>`` in the prompt (no reasoning parser): the
+    opening goes back in front, so a response cut off mid-reasoning stays unfinished."""
+    truncated = {"choices": [{"index": 0, "finish_reason": "length", "message": {"content": "so \\boxed{4} maybe"}}]}
+    closed = {"choices": [{"index": 0, "finish_reason": "stop", "message": {"content": "r</think>\n\\boxed{5}"}}]}
+    assert [c.text for c in completions_from_response(closed)] == ["<think>\nr</think>\n\\boxed{5}"]
+    assert [c.text for c in completions_from_response(truncated)] == ["so \\boxed{4} maybe"]
+    assert [c.text for c in completions_from_response(truncated, think_opened=True)] == ["<think>\nso \\boxed{4} maybe"]
+    server.default = raw(json.dumps(truncated).encode())
+    sampler = make_sampler(server.url, think_opened=True)
+    assert sampler.generate([ask("q")], SamplingParams(n=1))[0][0].text == "<think>\nso \\boxed{4} maybe"
+    with pytest.raises(RedStarError, match="'think_opened' must be true, false or null"):
+        make_sampler(server.url, think_opened="yes")

@@ -192,6 +192,27 @@ def test_reasoning_tags_survive_decoding(tiny_lm: Path) -> None:
     assert decoder.decode([think, *body, end_think, *answer], stop=["answer"]) == ("<think> 12 + 7 = 19. </think> The ", "stop")
 
 
+def test_an_r1_style_template_s_think_starts_every_response(tiny_lm: Path, tmp_path: Path) -> None:
+    """A template that ends the generation prompt with ``<think>\\n`` (DeepSeek-R1, QwQ): the
+    model starts inside its reasoning, and each response gets that opening back, so a response
+    cut off mid-reasoning reads as unfinished (``answer_region`` finds no answer in it)."""
+    from test_sampler_vllm import r1_style_copy
+
+    sampler = TransformersSampler(model=str(r1_style_copy(tiny_lm, tmp_path)), device="cpu", batch_size=4)
+    try:
+        sampled = sampler.generate([ask("What is 2 + 2?"), ask("hi")], SamplingParams(n=2, max_new_tokens=8, seed=0))
+        greedy = sampler.generate([ask("hi")], SamplingParams(n=2, temperature=0, max_new_tokens=8))
+    finally:
+        sampler.close()
+    assert all(c.text.startswith("<think>\n") for row in sampled + greedy for c in row)
+    plain = TransformersSampler(model=str(tiny_lm), device="cpu")
+    try:
+        again = plain.generate([ask("What is 2 + 2?"), ask("hi")], SamplingParams(n=2, max_new_tokens=8, seed=0))
+    finally:
+        plain.close()
+    assert not any(c.text.startswith("<think>\n") for row in again for c in row)
+
+
 def test_image_parts_are_refused_with_a_clear_error(fresh: TransformersSampler) -> None:
     conversation = [{"role": "user", "content": [{"type": "image", "path": "d.png"}, {"type": "text", "text": "?"}]}]
     with pytest.raises(RedStarError, match=r"conversation 1, message 0 has an image part.*text only"):

@@ -31,14 +31,14 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     sampler.load()
     out["load_s"] = time.perf_counter() - started
     engine_outputs: list[Any] = []
-    generate = sampler._llm.generate
+    run_requests = sampler._loop.run
 
     def recording(*args: Any, **kwargs: Any) -> Any:  # the engine's outputs, for token counts
-        outputs = generate(*args, **kwargs)
+        outputs = run_requests(*args, **kwargs)
         engine_outputs.extend(outputs)
         return outputs
 
-    sampler._llm.generate = recording
+    sampler._loop.run = recording
 
     def call(name: str, convs: list, params: SamplingParams) -> None:
         engine_outputs.clear()

@@ -80,3 +80,11 @@ def test_options_are_checked_when_the_trainer_is_built():
             VLMSFTTrainer(**options)
     trainer = VLMSFTTrainer(seed=3)
     assert (trainer.options.seed, trainer.options.liger, trainer.options.lora) == (3, False, None)
+
+
+def test_saver_before_build_trainer_says_what_is_missing(tmp_path):
+    # The saver copies the processor files of the checkpoint build_trainer loaded; without one it
+    # says so instead of failing on None.
+    ctx = TrainContext(model="embedded:none", output_dir=tmp_path / "out", data_file=tmp_path / "sft.jsonl")
+    with pytest.raises(RuntimeError, match="build_trainer"):
+        VLMSFTTrainer().saver(ctx)

@@ -70,7 +70,7 @@ class CodeChecker:
         self.mode = mode
         self.float_tolerance = float_tolerance
         self.workers = workers or default_workers()
-        packages = ()
+        packages: tuple[str, ...] = ()
         if mode == "taco":
             _require_numpy()
             packages = ("numpy",)  # numpy alone, not the rest of the environment it is installed in
@@ -170,6 +170,7 @@ class CodeChecker:
                 return CheckResult(False, f"the program killed or stopped its test harness ({exc})", 0, total)
         if outcome == "passed":
             return CheckResult(True, _passed(total) + " (TACO's checker)", total, total)
+        assert not isinstance(outcome, str), "only the plain program (0) answers 'all returncode:1'"
         n, index, status = outcome
         return _failed(status, n, total, index, suffix=" (TACO's checker)")
 

@@ -46,6 +46,7 @@ import hashlib
 import json
 import random
 from collections.abc import Iterable
+from typing import TypedDict
 
 from redstar.records import Prompt
 from redstar.synthetic import (
@@ -64,10 +65,15 @@ from redstar_code.synthetic_problem import (
     SCALAR,
     STDIN,
     Arith,
+    BranchStage,
     CodeLevel,
     CodeProblem,
+    FilterStage,
+    MapStage,
     Stage,
     Test,
+    _as_number,
+    _as_numbers,
     _compute,
     _trace,
     extract_code,
@@ -83,9 +89,9 @@ from redstar_code.synthetic_text import (
 
 __all__ = ["ALL_LEVELS", "CALL", "CODE_LEVELS", "HELDOUT_BUCKETS", "LABEL", "LIST", "LIST_FUNCTIONS",
            "MIN_DISTINCT_OUTPUTS", "ORDINALS", "SCALAR", "SCALAR_FUNCTIONS", "STDIN", "TESTS_PER_PROBLEM", "Arith",
-           "CodeLevel", "CodeProblem", "Stage", "SyntheticCodeEvaluator", "SyntheticCodeSource", "Test",
-           "extract_code", "generate_code_problems", "generate_heldout_code_problems", "is_heldout", "make_problem",
-           "to_prompt"]
+           "BranchStage", "CallTests", "CodeLevel", "CodeProblem", "FilterStage", "MapStage", "Stage", "StdinTests",
+           "SyntheticCodeEvaluator", "SyntheticCodeSource", "Test", "extract_code", "generate_code_problems",
+           "generate_heldout_code_problems", "is_heldout", "make_problem", "to_prompt"]
 
 #: Starts every error message about these problems or their options.
 LABEL = "synthetic code"
@@ -95,6 +101,22 @@ TESTS_PER_PROBLEM = 5
 #: A problem whose tests have fewer distinct expected outputs than this is redrawn: a filter that
 #: drops every number makes all outputs 0, and then a program printing 0 would pass.
 MIN_DISTINCT_OUTPUTS = 3
+
+class StdinTests(TypedDict):
+    """TACO's tests of a standard-input problem: each test's whole stdin and expected stdout."""
+
+    inputs: list[str]
+    outputs: list[str]
+
+
+class CallTests(TypedDict):
+    """TACO's tests of a call-based problem: the function's name, each test's argument list and
+    its expected return value."""
+
+    fn_name: str
+    inputs: list[list[int | list[int]]]
+    outputs: list[int]
+
 
 SCALAR_FUNCTIONS = ("calc", "transform", "compute")
 LIST_FUNCTIONS = ("solve", "process", "total_of")
@@ -112,19 +134,27 @@ def _draw_test(rng: random.Random) -> Test:
 
 def _draw_stage(rng: random.Random, kind: str) -> Stage:
     if kind == "map":
-        return Stage("map", then=_draw_arith(rng))
+        return MapStage(then=_draw_arith(rng))
     if kind == "branch":
         then, otherwise = _draw_arith(rng), _draw_arith(rng)
         while otherwise == then:
             otherwise = _draw_arith(rng)
-        return Stage("branch", test=_draw_test(rng), then=then, otherwise=otherwise)
-    return Stage("filter", test=_draw_test(rng))
+        return BranchStage(test=_draw_test(rng), then=then, otherwise=otherwise)
+    return FilterStage(test=_draw_test(rng))
 
 
 def _draw_input(rng: random.Random, shape: str, length: int | None = None) -> int | list[int]:
     if shape == SCALAR:
         return rng.randint(0, 20)
     return [rng.randint(0, 20) for _ in range(length or rng.randint(2, 6))]
+
+
+def _stdin(shape: str, value: int | list[int]) -> str:
+    """A test's whole standard input: the number, or the count of numbers then the numbers."""
+    if shape == SCALAR:
+        return f"{_as_number(value)}\n"
+    numbers = _as_numbers(value)
+    return f"{len(numbers)}\n{' '.join(map(str, numbers))}\n"
 
 
 def make_problem(rng: random.Random, level: int) -> CodeProblem:
@@ -138,11 +168,9 @@ def make_problem(rng: random.Random, level: int) -> CodeProblem:
     example = _draw_input(rng, spec.shape, length=3)
     inputs = [example] + [_draw_input(rng, spec.shape) for _ in range(TESTS_PER_PROBLEM - 1)]
     outputs = [_compute(spec.shape, stages, aggregate, after, value) for value in inputs]
-    if io == STDIN:
-        def stdin(value: int | list[int]) -> str:
-            return f"{value}\n" if spec.shape == SCALAR else f"{len(value)}\n{' '.join(map(str, value))}\n"
-
-        tests = {"inputs": [stdin(v) for v in inputs], "outputs": [f"{o}\n" for o in outputs]}
+    tests: StdinTests | CallTests
+    if fn_name is None:  # standard input
+        tests = {"inputs": [_stdin(spec.shape, v) for v in inputs], "outputs": [f"{o}\n" for o in outputs]}
     else:
         tests = {"fn_name": fn_name, "inputs": [[v] for v in inputs], "outputs": outputs}
     steps = _statement(spec.shape, stages, aggregate, after)

@@ -1,6 +1,7 @@
 """The shape of a synthetic code problem and how it computes: the levels (:data:`CODE_LEVELS`),
-the steps (:class:`Arith`, :class:`Test`, :class:`Stage`), the generated :class:`CodeProblem`, and
-running a problem's steps on an input (the expected output, and the trace the teacher checks).
+the steps (:class:`Arith`, :class:`Test`, the :data:`Stage` kinds), the generated
+:class:`CodeProblem`, and running a problem's steps on an input (the expected output, and the
+trace the teacher checks).
 Drawing problems and the held-out split are in :mod:`redstar_code.synthetic`; how a problem is
 written out (statement, programs, reasoning) in :mod:`redstar_code.synthetic_text`."""
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar, TypeAlias
 
 SCALAR, LIST = "scalar", "list"
 STDIN, CALL = "stdin", "call"
@@ -89,37 +91,74 @@ class Test:
         return f"{name} {self.kind} {self.t}"
 
 
-@dataclass(frozen=True)
-class Stage:
-    """One per-element stage: ``map`` (``then``), ``branch`` (``then`` if ``test`` else
-    ``otherwise``) or ``filter`` (keep when ``test``)."""
+class _StageText:
+    """What the three stage kinds share: their ``kind`` name, their size, and the repr that
+    :attr:`CodeProblem.computation` (and so the held-out split) hashes."""
 
-    kind: str
-    test: Test | None = None
-    then: Arith | None = None
-    otherwise: Arith | None = None
+    kind: ClassVar[str]
+    #: Operations + if statements this stage adds to the program.
+    size: ClassVar[int]
 
-    def apply(self, value: int) -> int | None:
-        """The new value, or None when a filter drops it."""
-        if self.kind == "map":
-            return self.then.apply(value)
-        if self.kind == "branch":
-            return self.then.apply(value) if self.test.holds(value) else self.otherwise.apply(value)
-        return value if self.test.holds(value) else None
+    def __repr__(self) -> str:
+        # Written out as the one ``Stage`` dataclass with every kind's fields (None where a kind
+        # has none) printed itself before the kinds became classes: the held-out split and the
+        # pinned held-out sets hash this text, so it must not change.
+        fields = ", ".join(f"{name}={getattr(self, name, None)!r}" for name in ("test", "then", "otherwise"))
+        return f"Stage(kind={self.kind!r}, {fields})"
 
-    @property
-    def size(self) -> int:
-        """Operations + if statements this stage adds to the program."""
-        return {"map": 1, "branch": 3, "filter": 1}[self.kind]
+
+@dataclass(frozen=True, repr=False)
+class MapStage(_StageText):
+    """Rewrite each number: ``then``."""
+
+    then: Arith
+    kind: ClassVar[str] = "map"
+    size: ClassVar[int] = 1
+
+    def apply(self, value: int) -> int:
+        return self.then.apply(value)
 
     def words(self) -> str:
-        if self.kind == "map":
-            return self.then.words("each number")
-        if self.kind == "branch":
-            return f"for each number, if {self.test.words()}, {self.then.words('it')}, otherwise {self.otherwise.words('it')}"
+        return self.then.words("each number")
+
+
+@dataclass(frozen=True, repr=False)
+class BranchStage(_StageText):
+    """Rewrite each number with ``then`` if ``test`` holds for it, else with ``otherwise``."""
+
+    test: Test
+    then: Arith
+    otherwise: Arith
+    kind: ClassVar[str] = "branch"
+    size: ClassVar[int] = 3
+
+    def apply(self, value: int) -> int:
+        return self.then.apply(value) if self.test.holds(value) else self.otherwise.apply(value)
+
+    def words(self) -> str:
+        return f"for each number, if {self.test.words()}, {self.then.words('it')}, otherwise {self.otherwise.words('it')}"
+
+
+@dataclass(frozen=True, repr=False)
+class FilterStage(_StageText):
+    """Keep a number only when ``test`` holds for it."""
+
+    test: Test
+    kind: ClassVar[str] = "filter"
+    size: ClassVar[int] = 1
+
+    def apply(self, value: int) -> int | None:
+        """The number, or None when the filter drops it."""
+        return value if self.test.holds(value) else None
+
+    def words(self) -> str:
         if self.test.kind in ("even", "odd"):
             return f"keep only the {self.test.kind} numbers"
         return f"keep only the numbers {'greater' if self.test.kind == '>' else 'less'} than {self.test.t}"
+
+
+#: One per-element stage of a list problem; its ``kind`` is the name :data:`CODE_LEVELS` uses.
+Stage: TypeAlias = MapStage | BranchStage | FilterStage
 
 
 @dataclass(frozen=True)
@@ -170,21 +209,44 @@ def extract_code(text: str) -> str:
     return text[start:text.index("```", start)]
 
 
+def _as_number(value: int | list[int]) -> int:
+    """The input of a scalar problem; a list here is a caller's bug, named in a TypeError."""
+    if isinstance(value, int):
+        return value
+    raise TypeError(f"a scalar problem's input is one integer, not {value!r}")
+
+
+def _as_numbers(value: int | list[int]) -> list[int]:
+    """The input of a list problem; one integer here is a caller's bug, named in a TypeError."""
+    if isinstance(value, int):
+        raise TypeError(f"a list problem's input is a list of integers, not {value!r}")
+    return value
+
+
+def _through(stages: Sequence[Stage], x: int) -> int | None:
+    """``x`` after every stage in turn, or None once a filter drops it."""
+    for stage in stages:
+        y = stage.apply(x)
+        if y is None:
+            return None
+        x = y
+    return x
+
+
+def _aggregate(aggregate: str | None, kept: list[int]) -> int:
+    return sum(kept) if aggregate == "sum" else len(kept)
+
+
 def _compute(shape: str, stages: Sequence[Stage], aggregate: str | None, after: Sequence[Arith],
              value: int | list[int]) -> int:
     if shape == LIST:
-        kept = []
-        for x in value:
-            for stage in stages:
-                x = stage.apply(x)
-                if x is None:
-                    break
-            if x is not None:
-                kept.append(x)
-        value = sum(kept) if aggregate == "sum" else len(kept)
+        kept = [y for y in (_through(stages, x) for x in _as_numbers(value)) if y is not None]
+        result = _aggregate(aggregate, kept)
+    else:
+        result = _as_number(value)
     for step in after:
-        value = step.apply(value)
-    return value
+        result = step.apply(result)
+    return result
 
 
 def _trace(shape: str, stages: Sequence[Stage], aggregate: str | None, after: Sequence[Arith],
@@ -192,16 +254,16 @@ def _trace(shape: str, stages: Sequence[Stage], aggregate: str | None, after: Se
     """The example pushed through every step, as the teacher writes it in its check."""
     parts = []
     if shape == LIST:
-        current: list[int] = list(value)
+        current = list(_as_numbers(value))
         parts.append(" ".join(map(str, current)) or "(none)")
         for stage in stages:
             current = [y for y in (stage.apply(x) for x in current) if y is not None]
             parts.append(" ".join(map(str, current)) or "(none)")
-        value = sum(current) if aggregate == "sum" else len(current)
-        parts.append(str(value))
+        result = _aggregate(aggregate, current)
     else:
-        parts.append(str(value))
+        result = _as_number(value)
+    parts.append(str(result))
     for step in after:
-        value = step.apply(value)
-        parts.append(str(value))
+        result = step.apply(result)
+        parts.append(str(result))
     return " -> ".join(parts)

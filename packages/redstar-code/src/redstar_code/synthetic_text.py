@@ -6,7 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from redstar_code.synthetic_problem import CALL, SCALAR, STDIN, Arith, Stage
+from redstar_code.synthetic_problem import (
+    CALL,
+    SCALAR,
+    STDIN,
+    Arith,
+    BranchStage,
+    MapStage,
+    Stage,
+    _as_numbers,
+)
 
 #: Steps are numbered by ordinal words in the statement, the plan and the program's comments:
 #: natural, and a unique token by which a small model finds the step it is working on.
@@ -38,7 +47,8 @@ def _question(shape: str, io: str, fn_name: str | None, steps: list[str], exampl
         else:
             how = ("The input has the count of numbers on the first line and the numbers on the second line. "
                    "Print the result.")
-            example_text = f"Example input:\n{len(example)}\n{' '.join(map(str, example))}\nExample output:\n{expected}"
+            numbers = _as_numbers(example)
+            example_text = f"Example input:\n{len(numbers)}\n{' '.join(map(str, numbers))}\nExample output:\n{expected}"
     else:
         arg = "n" if shape == SCALAR else "nums"
         how = f"Write a function {fn_name}({arg}) that returns the result."
@@ -69,9 +79,9 @@ def _explicit_program(shape: str, io: str, fn_name: str | None, stages: Sequence
     indent = pad + "    "
     for stage in stages:
         lines.append(f"{indent}# {next(ordinals)}")
-        if stage.kind == "map":
+        if isinstance(stage, MapStage):
             lines.append(f"{indent}x = {stage.then.expr('x')}")
-        elif stage.kind == "branch":
+        elif isinstance(stage, BranchStage):
             lines.append(f"{indent}if {stage.test.expr('x')}:")
             lines.append(f"{indent}    x = {stage.then.expr('x')}")
             lines.append(f"{indent}else:")
@@ -102,9 +112,9 @@ def _compact_program(shape: str, io: str, fn_name: str | None, stages: Sequence[
         return f"print({_nested('int(input())', after)})\n"
     lines = [] if io == CALL else ["input()", "nums = list(map(int, input().split()))"]
     for stage in stages:
-        if stage.kind == "map":
+        if isinstance(stage, MapStage):
             lines.append(f"nums = [{stage.then.expr('x')} for x in nums]")
-        elif stage.kind == "branch":
+        elif isinstance(stage, BranchStage):
             lines.append(f"nums = [{stage.then.expr('x')} if {stage.test.expr('x')} else {stage.otherwise.expr('x')} "
                          "for x in nums]")
         else:

@@ -31,7 +31,9 @@ Draw = tuple[random.Random, int]
 
 
 class Problem(Protocol):
-    question: str
+    # Read-only, so frozen dataclasses (redstar-code's CodeProblem) are problems too.
+    @property
+    def question(self) -> str: ...
 
 
 P = TypeVar("P", bound=Problem)

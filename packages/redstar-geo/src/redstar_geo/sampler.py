@@ -96,7 +96,7 @@ class InternVLSampler(Sampler):
                 seeds = dict(zip(rows, torch.randint(0, MAX_SEED, (len(rows),)).tolist()))
         # Longest first: similar lengths share a batch, and a prompt too long for memory fails at once.
         rows.sort(key=lambda row: -len(encoded[row[0]].input_ids))
-        generated: list[list[Completion | None]] = [[None] * copies for _ in encoded]
+        generated: dict[tuple[int, int], Completion] = {}
         total, done = len(encoded) * params.n, 0
         with torch.inference_mode():
             for start in range(0, len(rows), self.batch_size):
@@ -104,13 +104,14 @@ class InternVLSampler(Sampler):
                 batch_seeds = None if seeds is None else [seeds[row] for row in batch]
                 for (c, k), completion in zip(batch, self._generate_batch([encoded[c] for c, _ in batch], params,
                                                                           batch_seeds)):
-                    generated[c][k] = completion
+                    generated[c, k] = completion
                 done += len(batch) * (params.n if greedy else 1)
                 if self.on_progress is not None:
                     self.on_progress(done, total)
         if greedy:
-            return [[Completion(row[0].text, row[0].finish_reason) for _ in range(params.n)] for row in generated]
-        return [list(row) for row in generated]  # type: ignore[arg-type]
+            return [[Completion(generated[c, 0].text, generated[c, 0].finish_reason) for _ in range(params.n)]
+                    for c in range(len(encoded))]
+        return [[generated[c, k] for k in range(copies)] for c in range(len(encoded))]
 
     def _generate_batch(self, batch: Sequence[Encoded], params: SamplingParams,
                         seeds: list[int] | None) -> list[Completion]:
@@ -118,7 +119,8 @@ class InternVLSampler(Sampler):
         import torch
         from transformers import LogitsProcessorList
 
-        loaded = self._loaded
+        loaded, decoder = self.load(), self._decoder
+        assert decoder is not None, "load() sets the decoder with the model"
         device = next(loaded.model.parameters()).device
         pad = loaded.tokenizer.pad_token_id
         width = max(len(e.input_ids) for e in batch)
@@ -128,7 +130,7 @@ class InternVLSampler(Sampler):
                                  device=device)
         options: dict[str, Any] = {"input_ids": input_ids, "attention_mask": attention,
                                    "max_new_tokens": params.max_new_tokens, "pad_token_id": pad,
-                                   "eos_token_id": sorted(self._decoder.eos_ids)}
+                                   "eos_token_id": sorted(decoder.eos_ids)}
         # The model fills <IMG_CONTEXT> positions with image features in order, row by row.
         pixel_rows = [e.pixel_values for e in batch if e.pixel_values is not None]
         if pixel_rows:
@@ -146,7 +148,7 @@ class InternVLSampler(Sampler):
         # embeddings and returns the continuation only.
         if loaded.kind == NATIVE or (output.shape[1] > width and torch.equal(output[:, :width], input_ids)):
             output = output[:, width:]
-        return [Completion(*self._decoder.decode(ids, params.stop)) for ids in output.tolist()]
+        return [Completion(*decoder.decode(ids, params.stop)) for ids in output.tolist()]
 
     @contextlib.contextmanager
     def _seeded(self, seed: int | None) -> Iterator[None]:
@@ -157,7 +159,7 @@ class InternVLSampler(Sampler):
             return
         import torch
 
-        device = next(self._loaded.model.parameters()).device
+        device = next(self.load().model.parameters()).device  # loaded already: generate() loads first
         with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
             torch.manual_seed(seed)
             yield

@@ -75,12 +75,16 @@ class Collator:
         import torch
 
         encoded = [self.encode(row) for row in rows]
+        labels: list[list[int]] = []
+        for e in encoded:
+            assert e.labels is not None, "encode_example labels every training example"
+            labels.append(e.labels)
         width = max(len(e.input_ids) for e in encoded)
         pad = self.loaded.tokenizer.pad_token_id
         batch: dict[str, Any] = {
             "input_ids": torch.tensor([e.input_ids + [pad] * (width - len(e.input_ids)) for e in encoded]),
             "attention_mask": torch.tensor([[1] * len(e.input_ids) + [0] * (width - len(e.input_ids)) for e in encoded]),
-            "labels": torch.tensor([e.labels + [IGNORE_INDEX] * (width - len(e.labels)) for e in encoded]),
+            "labels": torch.tensor([row + [IGNORE_INDEX] * (width - len(row)) for row in labels]),
         }
         pixels = [e.pixel_values for e in encoded if e.pixel_values is not None]
         if pixels:
@@ -155,6 +159,8 @@ class VLMSFTTrainer(HFTrainer):
 
     def saver(self, ctx: TrainContext) -> Saver:
         """The model, then the processor files of the checkpoint :meth:`build_trainer` loaded."""
+        if self._loaded is None:
+            raise RuntimeError("vlm-sft: saver() names the checkpoint build_trainer() loaded: call build_trainer() first")
         source = Path(self._loaded.path)
 
         def save(trainer: Any, final: Path) -> None:

@@ -22,8 +22,14 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import FrameType
+from typing import Any, TypeAlias
+
+#: What ``signal.signal`` takes and returns: a Python handler, ``SIG_DFL``/``SIG_IGN``, or None
+#: for a handler that was not installed from Python.
+_Handler: TypeAlias = Callable[[int, FrameType | None], Any] | int | None
 
 
 class BudgetExceeded(BaseException):
@@ -61,7 +67,7 @@ class time_limit:  # noqa: N801 - used like a function: ``with time_limit(5.0): 
 
     def __init__(self, seconds: float):
         self.seconds = seconds
-        self.previous = None
+        self.previous: _Handler = None
         self.armed = False
 
     def __enter__(self) -> None:

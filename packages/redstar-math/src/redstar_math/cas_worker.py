@@ -85,7 +85,7 @@ def main() -> None:
     for line in sys.stdin:
         try:
             request = json.loads(line)
-            reply = {"equal": _same(request["a"], request["b"])}
+            reply: dict[str, bool | str | None] = {"equal": _same(request["a"], request["b"])}
         except Exception as exc:  # any failure of the CAS is "undecided", reported to the parent
             reply = {"equal": None, "error": f"{type(exc).__name__}: {exc}"[:300]}
         sys.stdout.write(json.dumps(reply) + "\n")

@@ -92,7 +92,7 @@ def compare(gold: str, answer: str, deadline: float, cas: GuardedCAS | None = No
     gold_letter = CHOICE.match(g.key)
     if gold_letter:
         letter = CHOICE_IN_ANSWER.match(a.text)
-        return Decision(bool(letter) and letter.group(1) == gold_letter.group(1), "choice")
+        return Decision(letter is not None and letter.group(1) == gold_letter.group(1), "choice")
     if g.key.lower() == a.key.lower() and WORDY.search(g.key):
         return Decision(True, "string")
     if len(g.text) > MAX_PARSE_CHARS or len(a.text) > MAX_PARSE_CHARS:

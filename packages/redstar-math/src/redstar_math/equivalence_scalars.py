@@ -166,11 +166,11 @@ def _rounds_exactly(literal: tuple[Fraction, int] | None, value: Fraction, trunc
 def _numeric(g: expr.Node, a: expr.Node, ctx: Context) -> bool:
     ctx.paths.append("numeric")
     g_literal, a_literal = expr.decimal_literal(g), expr.decimal_literal(a)
-    if (g_literal is None) != (a_literal is None):
-        # A decimal approximation against an exact irrational value: the rounding rule decides,
-        # never a float tolerance (3.1415926535 is not pi rounded to ten decimals).
-        if g_literal is not None:
-            return _rounds_precisely(g_literal, a, ctx.truncated[0], ctx)
+    # A decimal approximation against an exact irrational value: the rounding rule decides,
+    # never a float tolerance (3.1415926535 is not pi rounded to ten decimals).
+    if g_literal is not None and a_literal is None:
+        return _rounds_precisely(g_literal, a, ctx.truncated[0], ctx)
+    if a_literal is not None and g_literal is None:
         return _rounds_precisely(a_literal, g, ctx.truncated[1], ctx)
     losses: list[expr.Node] = []
     try:

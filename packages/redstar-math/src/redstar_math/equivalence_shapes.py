@@ -82,12 +82,15 @@ def _by_variable(answer: Items) -> tuple | None:
     names; None for assignments that repeat a variable ("x = 1 or x = 2" lists values of x, it
     is not a point); any other list or tuple as it is."""
     items = answer.items
-    if answer.ordered or not items or not all(isinstance(i, Equation) and i.assigns for i in items):
+    if answer.ordered or not items:
         return items
-    names = [i.lhs.replace(" ", "") for i in items]
+    assignments = [i for i in items if isinstance(i, Equation) and i.assigns]
+    if len(assignments) != len(items):
+        return items
+    names = [i.lhs.replace(" ", "") for i in assignments]
     if len(set(names)) != len(names):
         return None
-    return tuple(item for _, item in sorted(zip(map(_variable_key, names), items), key=lambda pair: pair[0]))
+    return tuple(item for _, item in sorted(zip(map(_variable_key, names), assignments), key=lambda pair: pair[0]))
 
 
 def _ordered(gold: tuple, answer: tuple, ctx: Context) -> bool:
@@ -132,7 +135,11 @@ def _match_matrices(g: object, a: object, ctx: Context) -> bool:
     ctx.paths.append("structure")
     if isinstance(g, Matrix) and isinstance(a, Matrix):
         return len(g.rows) == len(a.rows) and all(_ordered(r, s, ctx) for r, s in zip(g.rows, a.rows))
-    matrix, other = (g, a) if isinstance(g, Matrix) else (a, g)
+    if isinstance(g, Matrix):
+        matrix, other = g, a
+    else:
+        assert isinstance(a, Matrix)  # _match sends only pairs with a matrix here
+        matrix, other = a, g
     if not isinstance(other, Items) or other.kind == "set":
         return False
     if len(matrix.rows) == 1:

@@ -54,8 +54,9 @@ class Parser:
     # -- grammar -------------------------------------------------------------------------
     def parse(self) -> Node:
         node = self.expression()
-        if self.peek() is not None:
-            raise ParseError(f"unexpected {self.peek()[1]!r}")
+        extra = self.peek()
+        if extra is not None:
+            raise ParseError(f"unexpected {extra[1]!r}")
         return node
 
     def enter(self) -> None:

@@ -49,6 +49,7 @@ def tokenize(text: str) -> list[tuple[str, str]]:
         if match is None:
             raise ParseError(f"unexpected character {text[pos]!r}")
         kind = match.lastgroup
+        assert kind is not None  # every alternative of TOKEN is a named group
         value = match.group(kind)
         pos = match.end()
         if kind == "ws":

@@ -133,7 +133,7 @@ def boxed_contents(text: str) -> list[tuple[int, int, str]]:
             continue  # \{, \} or \\
         if token == "{":
             opens_box = pending_box is not None and not window[pending_box[1]:match.start()].strip()
-            stack.append(pending_box[0] if opens_box else None)
+            stack.append(pending_box[0] if pending_box is not None and opens_box else None)
             pending_box = None
         elif token == "}":
             pending_box = None

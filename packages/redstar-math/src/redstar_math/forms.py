@@ -220,11 +220,12 @@ def parse_answer(text: str) -> Answer:
         return Alternatives(tuple(parse_answer(p) for p in approximations[:MAX_ITEMS] if p))
     union = split_top(text, (r"\cup",))
     if len(union) > 1:
-        parts = tuple(parse_answer(p) for p in union[:MAX_ITEMS])
-        if all(isinstance(part, Items) and part.kind == "set" for part in parts):
+        members = tuple(parse_answer(p) for p in union[:MAX_ITEMS])
+        sets = [member for member in members if isinstance(member, Items) and member.kind == "set"]
+        if len(sets) == len(members):
             # \{1, 2\} \cup \{3\} is the set \{1, 2, 3\}
-            return Items("set", tuple(item for part in parts for item in part.items))
-        return IntervalUnion(parts)
+            return Items("set", tuple(item for member in sets for item in member.items))
+        return IntervalUnion(members)
     parts = split_top(text, LIST_SEPARATORS)
     if len(parts) > 1:
         return _items("list", [p for p in parts if p])
@@ -263,9 +264,10 @@ def _set_builder(body: str) -> Answer | None:
     condition = parse_answer(parts[1])
     options = condition.items if isinstance(condition, Items) and condition.kind == "list" else (condition,)
     variable = parts[0].replace(" ", "")
-    if not all(isinstance(o, Equation) and o.lhs.replace(" ", "") == variable for o in options):
+    assignments = [o for o in options if isinstance(o, Equation) and o.lhs.replace(" ", "") == variable]
+    if len(assignments) != len(options):
         return None
-    return Items("set", tuple(parse_answer(o.rhs) for o in options))
+    return Items("set", tuple(parse_answer(o.rhs) for o in assignments))
 
 
 def _relation(text: str) -> Answer | None:

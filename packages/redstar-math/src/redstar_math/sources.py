@@ -225,9 +225,10 @@ class MATHSource(_TableSource):
         if row.get("answer") is not None:
             gold = answer_field(self.path, line, row, "answer")
         else:
-            gold = last_boxed(solution)
-            if gold is None or not gold.strip():
+            boxed = last_boxed(solution)
+            if boxed is None or not boxed.strip():
                 raise InputError(self.path, "the solution has no \\boxed{} answer", line=line, field="solution")
+            gold = boxed
         subject = row.get("type", row.get("subject"))
         metadata: dict[str, Any] = {"level": level, "subject": subject, "group": subject}
         if isinstance(row.get("unique_id"), str):
@@ -293,13 +294,14 @@ class MathTableSource(_TableSource):
     def to_prompt(self, row: dict[str, Any], line: int | None) -> Prompt:
         question = text_field(self.path, line, row, self.question_field)
         if self.answer_format == "plain":
-            gold: str | None = answer_field(self.path, line, row, self.answer_field)
+            gold = answer_field(self.path, line, row, self.answer_field)
         else:
             text = text_field(self.path, line, row, self.answer_field)
-            gold = last_boxed(text) if self.answer_format == "boxed" else gsm8k_gold(text)
-            if gold is None or not gold.strip():
+            found = last_boxed(text) if self.answer_format == "boxed" else gsm8k_gold(text)
+            if found is None or not found.strip():
                 marker = "\\boxed{}" if self.answer_format == "boxed" else "'####'"
                 raise InputError(self.path, f"no {marker} answer in the field", line=line, field=self.answer_field)
+            gold = found
         difficulty = None
         if self.difficulty_field is not None:
             value = row.get(self.difficulty_field)

@@ -68,8 +68,10 @@ class MountBridge:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd="/",
             start_new_session=True, env={},
         )
-        ready, _, _ = select.select([self._proc.stdout], [], [], START_TIMEOUT)
-        line = self._proc.stdout.readline() if ready else b""
+        stdout = self._proc.stdout
+        assert stdout is not None, "stdout=PIPE gives the helper's output stream"
+        ready, _, _ = select.select([stdout], [], [], START_TIMEOUT)
+        line = stdout.readline() if ready else b""
         if line.strip() != b"ready":
             self._proc.kill()
             _, err = self._proc.communicate()

@@ -4,8 +4,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TypedDict
 
 MIB = 1024 * 1024
+
+
+class HarnessLimits(TypedDict):
+    """The limits as the harness reads them from its header (bytes and counts as integers)."""
+
+    timeout: float
+    cpu: int
+    memory: int
+    max_output: int
+    processes: int
+    open_files: int
 
 
 @dataclass(frozen=True)
@@ -40,7 +52,7 @@ class Limits:
         """Size of the tmpfs working directory: room for the output file plus scratch files."""
         return (2 * int(self.max_output_mb) + 32) * MIB
 
-    def for_harness(self) -> dict[str, float | int]:
+    def for_harness(self) -> HarnessLimits:
         return {
             "timeout": float(self.timeout),
             "cpu": math.ceil(self.timeout) + 1,

@@ -167,7 +167,10 @@ class Session:
             raise SandboxError(f"could not start the sandbox ({command[0]}): {exc}") from None
         finally:
             os.close(info_write)
-        for stream in (self._proc.stdin, self._proc.stdout, self._proc.stderr):
+        stdin, stdout, stderr = self._proc.stdin, self._proc.stdout, self._proc.stderr
+        assert stdin is not None and stdout is not None and stderr is not None, "all three are PIPE"
+        self._to_harness, self._from_harness, self._harness_errors = stdin, stdout, stderr
+        for stream in (stdin, stdout, stderr):
             os.set_blocking(stream.fileno(), False)
         try:
             self._read_init_pid(time.monotonic() + STARTUP_TIMEOUT)
@@ -205,7 +208,7 @@ class Session:
     def _write(self, message: dict[str, Any], deadline: float) -> None:
         payload = marshal.dumps(message)
         data = memoryview(b"%d\n" % len(payload) + payload)
-        fd = self._proc.stdin.fileno()
+        fd = self._to_harness.fileno()
         while data:
             self._wait_for(fd, writable=True, deadline=deadline)
             try:
@@ -234,7 +237,7 @@ class Session:
 
     def _read_until(self, complete, deadline: float) -> bytes:
         """Read until ``complete(buffer)`` returns how many bytes to take (0: not yet)."""
-        fd = self._proc.stdout.fileno()
+        fd = self._from_harness.fileno()
         while True:
             size = complete(self._buffer)
             if size:
@@ -252,7 +255,7 @@ class Session:
 
     def _wait_for(self, fd: int, writable: bool, deadline: float) -> None:
         """Block until ``fd`` is ready, draining stderr meanwhile; HarnessDied at the deadline."""
-        err = self._proc.stderr.fileno()
+        err = self._harness_errors.fileno()
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -310,7 +313,7 @@ class Session:
         self._closed = True
         proc = self._proc
         with contextlib.suppress(OSError):
-            proc.stdin.close()
+            self._to_harness.close()
         self._kill_namespace()
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
@@ -320,7 +323,7 @@ class Session:
             proc.kill()
             proc.wait()
         self._wait_namespace_gone()
-        for stream in (proc.stdout, proc.stderr):
+        for stream in (self._from_harness, self._harness_errors):
             with contextlib.suppress(OSError):
                 stream.close()
 

@@ -8,8 +8,9 @@ produces (no fingerprint includes the engine).
 
 - ``local`` (the default): this process, one sampler, one job at a time.
 - ``ray``: a Ray cluster (``pip install 'redstar-core[ray]'``): sampler replicas as Ray actors
-  (each a vLLM engine on its GPUs, or the transformers backend on CPU), verification as Ray
-  tasks; a chunk whose worker died is redone, and the driver writes each chunk once.
+  (each a vLLM engine on its GPUs, or the transformers backend on CPU), verification (while
+  sampling goes on) and cleaning as Ray tasks; a chunk whose worker died or hung is redone,
+  and the driver writes each chunk once.
 
 The recipe's ``execution`` section chooses (:class:`~redstar.recipe.Execution`).
 """
@@ -18,10 +19,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from redstar.execution.base import Engine, EngineSampler, GenerateJob, SamplerSpec, VerifyJob
+from redstar.execution.base import (
+    NOT_YET,
+    CleanJob,
+    Engine,
+    EngineSampler,
+    FilterSpec,
+    GenerateJob,
+    JobFeed,
+    SamplerSpec,
+    VerifyJob,
+)
 from redstar.execution.local import LocalEngine
 
-__all__ = ["Engine", "EngineSampler", "GenerateJob", "LocalEngine", "SamplerSpec", "VerifyJob", "engine_for"]
+__all__ = ["NOT_YET", "CleanJob", "Engine", "EngineSampler", "FilterSpec", "GenerateJob", "JobFeed", "LocalEngine",
+           "SamplerSpec", "VerifyJob", "engine_for"]
 
 
 def engine_for(ctx: Any) -> Engine:
@@ -31,5 +43,6 @@ def engine_for(ctx: Any) -> Engine:
     if execution.engine == "ray":
         from redstar.execution.ray_engine import RayEngine
 
-        return RayEngine(execution, verifier_options=ctx.recipe.verifiers, board=getattr(ctx, "board", None))
+        return RayEngine(execution, verifier_options=ctx.recipe.verifiers, board=getattr(ctx, "board", None),
+                         host=getattr(ctx, "host", None))
     return LocalEngine(build_sampler=ctx.build, verifiers=ctx.verifiers)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from redstar.faults import check_reason
 from redstar.interfaces import Completion, Messages, Sampler, SamplingParams, Verifier
 from redstar.records import Prompt, Verdict
 
@@ -41,11 +43,55 @@ class VerifyJob:
     items: Sequence[tuple[str, Prompt]]
 
 
+@dataclass(frozen=True)
+class CleanJob:
+    """The cleaning filters' verdicts on ``(response, prompt)`` pairs: each pair's first
+    filter reason, or None when every filter keeps it."""
+
+    key: Any
+    items: Sequence[tuple[str, Prompt]]
+
+
+#: A cleaning step as the recipe writes it: ``(filter name, its options)`` in order.
+FilterSpec = tuple[tuple[str, Mapping[str, Any]], ...]
+
+#: What a job source yields when it has no job to hand out yet (it may have later).
+NOT_YET: Any = object()
+
+
+class JobFeed:
+    """Jobs made while an engine works (verification of the samples that just arrived): the
+    caller :meth:`put` s them, the engine iterates, getting :data:`NOT_YET` while the feed is
+    empty and open; after :meth:`close` the iteration ends once it is empty."""
+
+    def __init__(self) -> None:
+        self._jobs: deque[Any] = deque()
+        self.closed = False
+
+    def put(self, job: Any) -> None:
+        self._jobs.append(job)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def __iter__(self) -> Iterator[Any]:
+        while True:
+            if self._jobs:
+                yield self._jobs.popleft()
+            elif self.closed:
+                return
+            else:
+                yield NOT_YET
+
+
 class Engine(ABC):
     """Runs jobs. Results come back as ``(job, result)`` as each finishes, in any order; every
     job given is returned exactly once, or the iteration raises. A job whose worker died is
     redone by the engine (the samplers are seeded per sample, so a redone job draws the same
     text); the caller writes each result once, when it arrives."""
+
+    #: Whether :meth:`generate_verifying` judges while it samples (else it only samples).
+    overlaps = False
 
     #: Set by the caller before :meth:`generate`: ``on_progress(finished, total)`` completions of
     #: the job running now, for engines that see inside a job (the local one); others report
@@ -62,6 +108,20 @@ class Engine(ABC):
     @abstractmethod
     def verify(self, jobs: Iterable[VerifyJob]) -> Iterator[tuple[VerifyJob, list[Verdict]]]:
         """Each job's verdicts, in the job's order."""
+
+    def clean(self, filters: FilterSpec, jobs: Iterable[CleanJob]) -> Iterator[tuple[CleanJob, list[str | None]]]:
+        """Each job's drop reasons under the cleaning ``filters``, in the job's order."""
+        raise NotImplementedError(f"the {type(self).__name__} engine does not clean")
+
+    def generate_verifying(self, spec: SamplerSpec, jobs: Iterable[GenerateJob],
+                           feed: JobFeed) -> Iterator[tuple[str, Any, Any]]:
+        """:meth:`generate`, judging at the same time the :class:`VerifyJob` s the caller puts in
+        ``feed`` as results arrive: ``("sample", job, completions)`` and ``("verdict", job,
+        verdicts)`` in the order they finish, every verification put before the last sample was
+        handed back included. Engines that cannot overlap the two (:attr:`overlaps` false: the
+        local one, where both share this process) only sample, and the feed is left alone."""
+        for job, completions in self.generate(spec, jobs):
+            yield "sample", job, completions
 
     def sampler(self, spec: SamplerSpec) -> Sampler:
         """A :class:`Sampler` whose ``generate`` runs on this engine (evaluation uses it, so a
@@ -81,6 +141,16 @@ class Engine(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def first_reason(filters: Sequence[Any], response: str, prompt: Prompt) -> str | None:
+    """The first of ``filters`` (cleaning filters, in the recipe's order) that drops
+    ``response``: its reason, or None when every filter keeps it."""
+    for f in filters:  # each return checked: a filter's mistake is named as its own
+        reason = check_reason(f, f.check(response, prompt))
+        if reason:
+            return reason
+    return None
 
 
 class EngineSampler(Sampler):

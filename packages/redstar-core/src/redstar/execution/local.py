@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from redstar.execution.base import Engine, GenerateJob, SamplerSpec, VerifyJob
+from redstar.execution.base import CleanJob, Engine, FilterSpec, GenerateJob, SamplerSpec, VerifyJob, first_reason
 from redstar.interfaces import Completion, Sampler, Verifier
 from redstar.records import Verdict
 from redstar.samplers.interrupted import SamplingInterrupted
@@ -45,6 +45,12 @@ class LocalEngine(Engine):
     def verify(self, jobs: Iterable[VerifyJob]) -> Iterator[tuple[VerifyJob, list[Verdict]]]:
         for job in jobs:
             yield job, self._verifiers.verify(job.items)
+
+    def clean(self, filters: FilterSpec, jobs: Iterable[CleanJob]) -> Iterator[tuple[CleanJob, list[str | None]]]:
+        built = [self._build("filters", name, dict(options), f"cleaning.filters[{i}]")
+                 for i, (name, options) in enumerate(filters)]
+        for job in jobs:
+            yield job, [first_reason(built, response, prompt) for response, prompt in job.items]
 
     def sampler(self, spec: SamplerSpec) -> Sampler:
         # The sampler itself (the caller owns and closes it): no chunking to undo, and its own

@@ -11,8 +11,15 @@
   while it runs: the cluster's CPUs stay free for the next stage's sampler replicas, and Ray
   places each batch wherever a CPU is idle. Verifiers are still not rebuilt per batch: each
   worker process builds them once and keeps them (Ray reuses worker processes across tasks).
-- **Workers that die**: a replica whose process or node died is replaced by a fresh actor
-  (Ray schedules it on a live node) and the chunks it held are resubmitted, each up to
+  :meth:`RayEngine.generate_verifying` runs them while the replicas sample (the driver serves
+  both loops in turns), so a chunk is judged as soon as it is stored.
+- **Cleaning**: the build stage's filters as tasks the same way
+  (:func:`~redstar.execution.ray_workers.clean_items`).
+- **Workers that die or hang**: a replica whose process or node died, or that holds chunks
+  without progress for ``execution.stall_timeout`` seconds (``load_timeout`` while it loads its
+  model; it reports its progress to a monitor actor from a thread of its own), is killed with
+  its child processes (:mod:`~redstar.execution.reaper`) and replaced by a fresh actor (Ray
+  schedules it on a live node), and the chunks it held are resubmitted, each up to
   ``execution.max_retries`` times; every job is handed back exactly once (see
   :mod:`~redstar.execution.ray_dispatch`). The actors themselves have ``max_restarts=0``: a
   restarted actor and a replaced one cost the same (the model is loaded again), but only a
@@ -31,27 +38,23 @@ import json
 import logging
 import os
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, fields
 from typing import Any
 
 from redstar.errors import MissingDependencyError, RedStarError
-from redstar.execution.base import Engine, GenerateJob, SamplerSpec, VerifyJob
-from redstar.execution.ray_dispatch import dispatch, first_line, name_key
-from redstar.execution.ray_workers import SamplerWorker, verify_items
+from redstar.execution.base import CleanJob, Engine, FilterSpec, GenerateJob, JobFeed, SamplerSpec, VerifyJob
+from redstar.execution.ray_dispatch import IDLE, dispatch, first_line, name_key
+from redstar.execution.ray_local import LOOPBACK, single_machine
+from redstar.execution.ray_pools import SamplerPool, TaskPool
+from redstar.execution.ray_workers import clean_items, verify_items
 from redstar.interfaces import Completion
 from redstar.plugins import ALLOWLIST_ENV
 from redstar.records import Verdict
 
 INSTALL_HINT = "the ray engine needs Ray: pip install 'redstar-core[ray]'"
 
-#: Jobs queued on each sampler replica beyond the one it runs, so it starts the next chunk
-#: without a round trip to the driver.
-QUEUED_PER_REPLICA = 1
-#: Seconds a replica gets to close its sampler before it is killed (one still running a chunk
-#: after Ctrl-C is not waited for: Ray ends a killed worker's child processes too).
-CLOSE_WAIT_S = 10
-#: At most this many verification tasks in flight (each holds one batch of responses).
-MAX_VERIFY_IN_FLIGHT = 256
+#: Seconds one loop waits before the other gets its turn, when sampling and verification share
+#: the driver's thread (:meth:`RayEngine.generate_verifying`).
+TURN_S = 0.05
 
 
 def import_ray() -> Any:
@@ -70,111 +73,25 @@ def connect(ray: Any, address: str | None) -> bool:
     if ray.is_initialized():
         return False
     options: dict[str, Any] = {"address": address, "logging_level": logging.WARNING}
+    private: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
     if address is None:
-        options["include_dashboard"] = False  # a private instance for this run: no web UI to serve
+        # A private instance for this run. ``address=None`` would join the machine's latest
+        # cluster (``ray start``'s, another run's) where there is one: "local" always starts a
+        # new one. It has no web UI to serve and is bound to 127.0.0.1: nothing outside this
+        # machine has any business with it.
+        options.update(address="local", include_dashboard=False, _node_ip_address=LOOPBACK)
+        private = single_machine(ray)
     try:
-        ray.init(**options)
+        with private:
+            ray.init(**options)
     except (ConnectionError, TimeoutError, RuntimeError, ValueError, OSError) as exc:
+        # A failed client connection leaves half of itself behind, and the next ray.init in
+        # this process (another engine, a notebook's retry) would fail on it.
+        with contextlib.suppress(Exception):
+            ray.shutdown()
         where = f"the Ray cluster at {address}" if address else "a local Ray instance"
         raise RedStarError(f"execution.address: cannot reach {where}: {first_line(exc)}") from None
     return True
-
-
-@dataclass
-class _Slot:
-    """One replica: its actor, how often it was replaced, and the jobs submitted to it now."""
-
-    actor: Any
-    generation: int = 0
-    in_flight: int = 0
-
-
-class _SamplerPool:
-    """``replicas`` actors of one spec (the :class:`~redstar.execution.ray_dispatch.Workers` of
-    sampling). A job goes to the replica with the fewest jobs in flight."""
-
-    def __init__(self, ray: Any, spec: SamplerSpec, execution: Any, runtime_env: dict[str, Any] | None) -> None:
-        self._ray, self.spec = ray, spec
-        options: dict[str, Any] = {"num_cpus": execution.num_cpus, "num_gpus": execution.num_gpus,
-                                   "max_restarts": 0, "max_task_retries": 0, "scheduling_strategy": "SPREAD"}
-        if runtime_env:
-            options["runtime_env"] = runtime_env
-        self._actor_class = ray.remote(SamplerWorker).options(**options)
-        self._slots = [_Slot(self._new_actor()) for _ in range(max(1, execution.replicas))]
-
-    def _new_actor(self) -> Any:
-        spec = self.spec
-        return self._actor_class.remote(spec.backend, spec.model, dict(spec.options), spec.key)
-
-    @property
-    def capacity(self) -> int:
-        return len(self._slots) * (1 + QUEUED_PER_REPLICA)
-
-    @property
-    def actors(self) -> list[Any]:
-        """The replicas' actor handles now (tests kill one)."""
-        return [slot.actor for slot in self._slots]
-
-    def submit(self, job: GenerateJob) -> tuple[Any, Any]:
-        index = min(range(len(self._slots)), key=lambda i: self._slots[i].in_flight)
-        slot = self._slots[index]
-        slot.in_flight += 1
-        params = {f.name: getattr(job.params, f.name) for f in fields(job.params)}
-        return slot.actor.generate.remote(list(job.conversations), params), (index, slot.generation)
-
-    def finished(self, token: Any) -> None:
-        index, generation = token
-        if self._slots[index].generation == generation:
-            self._slots[index].in_flight -= 1
-
-    def lost(self, token: Any, error: BaseException) -> None:
-        index, generation = token
-        slot = self._slots[index]
-        if slot.generation != generation:
-            return  # an earlier job of the same dead actor already replaced it
-        self._kill(slot.actor)
-        self._slots[index] = _Slot(self._new_actor(), generation + 1)
-
-    def _kill(self, actor: Any) -> None:
-        with contextlib.suppress(Exception):  # already dead, or its node is gone
-            self._ray.kill(actor, no_restart=True)
-
-    def close(self) -> None:
-        """Close each sampler in its process first (a vLLM engine stops its own workers and
-        frees its GPUs), then end the actors."""
-        closing = [slot.actor.close.remote() for slot in self._slots]
-        with contextlib.suppress(Exception):  # a dead replica has nothing left to close
-            self._ray.wait(closing, num_returns=len(closing), timeout=CLOSE_WAIT_S)
-        for slot in self._slots:
-            self._kill(slot.actor)
-        self._slots = []
-
-
-class _VerifyTasks:
-    """Verification as Ray tasks (the :class:`~redstar.execution.ray_dispatch.Workers` of
-    verification): twice as many in flight as the cluster has task slots, so none sits idle."""
-
-    def __init__(self, ray: Any, options_json: str, execution: Any, runtime_env: dict[str, Any] | None) -> None:
-        options: dict[str, Any] = {"num_cpus": execution.num_cpus, "max_retries": 0}
-        if runtime_env:
-            options["runtime_env"] = runtime_env
-        self._task = ray.remote(verify_items).options(**options)
-        self._options_json = options_json
-        slots = int(ray.cluster_resources().get("CPU", 1) // max(execution.num_cpus, 1e-9))
-        self._capacity = min(MAX_VERIFY_IN_FLIGHT, 2 * max(1, slots))
-
-    @property
-    def capacity(self) -> int:
-        return self._capacity
-
-    def submit(self, job: VerifyJob) -> tuple[Any, Any]:
-        return self._task.remote(self._options_json, list(job.items)), None
-
-    def finished(self, token: Any) -> None:
-        """Nothing to track: a task holds no worker between jobs."""
-
-    def lost(self, token: Any, error: BaseException) -> None:
-        """Nothing to replace: Ray starts a new worker process for the resubmitted task."""
 
 
 class RayEngine(Engine):
@@ -184,13 +101,14 @@ class RayEngine(Engine):
     whenever a chunk is redone."""
 
     def __init__(self, execution: Any, verifier_options: Mapping[str, Mapping[str, Any]] | None = None,
-                 board: Any = None) -> None:
+                 board: Any = None, host: Any = None) -> None:
         self.execution = execution
         self._board = board
+        self._host = host
         self._verifier_options = json.dumps(verifier_options or {}, sort_keys=True, default=str)
         self._ray = import_ray()
         self._started = connect(self._ray, execution.address)
-        self._pools: dict[str, _SamplerPool] = {}
+        self._pools: dict[str, SamplerPool] = {}
         self._generating = 0
         resources = self._ray.cluster_resources()
         nodes = sum(1 for node in self._ray.nodes() if node.get("Alive"))
@@ -214,7 +132,7 @@ class RayEngine(Engine):
         return env or None
 
     # -- sampling ------------------------------------------------------------------------
-    def pool(self, spec: SamplerSpec) -> _SamplerPool:
+    def pool(self, spec: SamplerSpec) -> SamplerPool:
         """The replicas of ``spec``, started on first use. Only the latest spec keeps its
         replicas: starting another's releases them first, so the teacher's GPUs are free for
         the student's replicas (a cluster rarely has room for both)."""
@@ -222,10 +140,21 @@ class RayEngine(Engine):
         if key not in self._pools:
             self._release_pools()
             self._warn_if_unschedulable()
-            self._pools[key] = _SamplerPool(self._ray, spec, self.execution, self.runtime_env())
+            self._pools[key] = SamplerPool(self._ray, spec, self.execution, self.runtime_env(), self._log,
+                                            concurrent=self._takes_concurrent_calls(spec.backend))
             self._log(f"ray: {self.execution.replicas} {spec.backend} replica(s) of {spec.model} "
                       f"({self.execution.num_gpus:g} GPUs, {self.execution.num_cpus:g} CPUs each)")
         return self._pools[key]
+
+    def _takes_concurrent_calls(self, backend: str) -> bool:
+        """Whether the ``backend`` sampler class takes concurrent calls (``concurrent_calls``:
+        vLLM's), looked up in the driver's plugins (``host``); False where it has none."""
+        if self._host is None:
+            return False
+        try:
+            return bool(getattr(self._host.get("samplers", backend), "concurrent_calls", False))
+        except Exception:  # noqa: BLE001 - a sampler only the workers have: one call at a time
+            return False
 
     def _warn_if_unschedulable(self) -> None:
         # A replica no node can hold waits silently in Ray's queue: say so (an autoscaler may
@@ -255,15 +184,65 @@ class RayEngine(Engine):
 
     # -- verification --------------------------------------------------------------------
     def verify(self, jobs: Iterable[VerifyJob]) -> Iterator[tuple[VerifyJob, list[Verdict]]]:
+        self._release_if_starved()
+        yield from self._verifying(jobs, idle=None)
+
+    def _verifying(self, jobs: Iterable[Any], idle: float | None) -> Iterator[Any]:
+        tasks = TaskPool(self._ray, verify_items, self._verifier_options, self.execution, self.runtime_env())
+        return dispatch(self._ray, jobs, tasks, max_retries=self.execution.max_retries,
+                        describe=lambda job: f"verification batch {name_key(job.key)}", log=self._log,
+                        decode=_verdicts, idle=idle)
+
+    # -- cleaning --------------------------------------------------------------------------
+    def clean(self, filters: FilterSpec, jobs: Iterable[CleanJob]) -> Iterator[tuple[CleanJob, list[str | None]]]:
+        self._release_if_starved()
+        options = json.dumps([[name, dict(opts)] for name, opts in filters], sort_keys=True, default=str)
+        tasks = TaskPool(self._ray, clean_items, options, self.execution, self.runtime_env())
+        yield from dispatch(self._ray, jobs, tasks, max_retries=self.execution.max_retries,
+                            describe=lambda job: f"cleaning batch {name_key(job.key)}", log=self._log,
+                            decode=lambda job, reasons: list(reasons))
+
+    def _release_if_starved(self) -> None:
         if not self._generating and self._pools and \
                 self._ray.available_resources().get("CPU", 0) < self.execution.num_cpus:
             # Idle sampler replicas hold every CPU: without this the tasks would wait forever.
             self._log("ray: releasing the idle sampler replicas to free CPUs for verification")
             self._release_pools()
-        tasks = _VerifyTasks(self._ray, self._verifier_options, self.execution, self.runtime_env())
-        yield from dispatch(self._ray, jobs, tasks, max_retries=self.execution.max_retries,
-                            describe=lambda job: f"verification batch {name_key(job.key)}", log=self._log,
-                            decode=_verdicts)
+
+    overlaps = True
+
+    def generate_verifying(self, spec: SamplerSpec, jobs: Iterable[GenerateJob],
+                           feed: JobFeed) -> Iterator[tuple[str, Any, Any]]:
+        """Sampling on the replicas and verification as tasks at once, served from this thread
+        in turns of at most :data:`TURN_S` seconds each (see the base class)."""
+        self._generating += 1
+        sampling: Iterator[Any] | None = dispatch(
+            self._ray, jobs, self.pool(spec), max_retries=self.execution.max_retries,
+            describe=lambda job: f"{spec.key} chunk {name_key(job.key)}", log=self._log, decode=_completions,
+            idle=TURN_S)
+        verifying = self._verifying(feed, idle=TURN_S)
+        try:
+            while sampling is not None or not feed.closed:
+                if sampling is not None:
+                    item = next(sampling, None)
+                    if item is None:  # every chunk is back: what is left is verification
+                        sampling = None
+                        feed.close()
+                        self._generating -= 1
+                        self._release_if_starved()
+                    elif item is not IDLE:
+                        yield "sample", item[0], item[1]
+                item = next(verifying, IDLE)
+                if item is not IDLE:
+                    yield "verdict", item[0], item[1]
+            for item in verifying:  # the feed is closed: the last batches
+                if item is not IDLE:
+                    yield "verdict", item[0], item[1]
+        finally:
+            if sampling is not None:
+                self._generating -= 1
+                sampling.close()  # type: ignore[attr-defined]  # a generator
+            verifying.close()  # type: ignore[attr-defined]
 
     def close(self) -> None:
         try:

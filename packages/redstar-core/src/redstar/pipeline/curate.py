@@ -14,6 +14,7 @@ from redstar.faults import check_iterable, check_levels, check_problems, check_p
 from redstar.pipeline.context import PluginContext, RunContext
 from redstar.pipeline.stage import FunnelRow, Outcome, Stage
 from redstar.records import Prompt
+from redstar.references import STORE, stow
 from redstar.selection import DomainRule, select
 from redstar.tables import parse_records, write_table
 
@@ -36,7 +37,8 @@ def _load(ctx: RunContext, inputs: Mapping[str, Any]) -> Outcome:
                     duplicates += 1
                     continue
                 seen.add(prompt.id)
-                prompts.append(prompt)
+                # A long reference (code tests) goes to the run's store; the prompt keeps a pointer.
+                prompts.append(stow(prompt, ctx.run.root))
                 per_source[spec.name] += 1
             update(i + 1)
     if not prompts:
@@ -50,7 +52,7 @@ def _prompts_in(name: str) -> Callable[[RunContext], list[Prompt]]:
     return lambda ctx: parse_records(ctx.run.path(name), Prompt.from_dict)
 
 
-LOAD = Stage("load", "curate", _load, depends_on=lambda recipe: recipe.sources, outputs=("prompts.jsonl",),
+LOAD = Stage("load", "curate", _load, depends_on=lambda recipe: recipe.sources, outputs=("prompts.jsonl", STORE),
              load=_prompts_in("prompts.jsonl"), funnel=(FunnelRow("prompts loaded", "prompts", "prompts"),))
 
 

@@ -10,17 +10,19 @@ from __future__ import annotations
 import hashlib
 import shutil
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from redstar.faults import check_reason
+from redstar.execution import CleanJob, FilterSpec
+from redstar.execution.base import first_reason
 from redstar.media import localize_media
 from redstar.pipeline.context import RunContext
 from redstar.pipeline.run_tables import JudgedSamples, SampleSet
 from redstar.pipeline.stage import FunnelRow, Outcome, Stage
 from redstar.recipe import Cleaning
 from redstar.records import Prompt, Sample, Verdict
+from redstar.references import fetch
 from redstar.tables import dumps_line, iter_jsonl, streamed_table, write_table
 
 #: Bytes of samples (uncompressed) per partition: what the build holds at once (about twice
@@ -28,21 +30,22 @@ from redstar.tables import dumps_line, iter_jsonl, streamed_table, write_table
 PARTITION_BYTES = 128 << 20
 
 
-def _filters(ctx: RunContext, cfg: Cleaning) -> list[Any]:
-    return [ctx.build("filters", f.name, f.options, f"cleaning.filters[{i}]") for i, f in enumerate(cfg.filters)]
+#: Samples per cleaning job (a Ray task each on the ray engine).
+CLEAN_BATCH = 128
 
 
-def drop_reason(cfg: Cleaning, filters: list[Any], sample: Sample, verdict: Verdict, prompt: Prompt) -> str | None:
-    """Why cleaning drops ``sample`` (its first reason), or None when it is kept."""
+def _early_reason(cfg: Cleaning, sample: Sample, verdict: Verdict) -> str | None:
+    """The reasons that come before the filters' (and need no filter to find)."""
     if cfg.drop_truncated and sample.truncated:
         return "truncated"
     if verdict.reward == -1:
         return "no valid answer"
-    for f in filters:
-        reason = check_reason(f, f.check(sample.response, prompt))
-        if reason:
-            return reason
     return None
+
+
+def drop_reason(cfg: Cleaning, filters: list[Any], sample: Sample, verdict: Verdict, prompt: Prompt) -> str | None:
+    """Why cleaning drops ``sample`` (its first reason), or None when it is kept."""
+    return _early_reason(cfg, sample, verdict) or first_reason(filters, sample.response, prompt)
 
 
 def _negatives(candidates: list[dict[str, Any]], policy: str) -> list[dict[str, Any]]:
@@ -75,14 +78,16 @@ def _partition_of(prompt_id: str, partitions: int) -> int:
 
 
 def _build(ctx: RunContext, inputs: Mapping[str, Any]) -> Outcome:
-    """Clean every sample (shard by shard), spread them over partitions by prompt (a hash, so
-    all samples of a prompt meet in one), then build each partition's SFT and preference rows
-    with its prompts in selection order. Memory: one shard, then one partition, at a time."""
+    """Clean every sample (shard by shard; the filters run on the engine, as tasks on a Ray
+    cluster), spread them over partitions by prompt (a hash, so all samples of a prompt meet
+    in one), then build each partition's SFT and preference rows with its prompts in selection
+    order. Memory: one shard and the batches in flight, then one partition, at a time."""
     recipe, run = ctx.recipe, ctx.run
+    cfg = recipe.cleaning
     prompts: list[Prompt] = inputs["select"]
     judged: JudgedSamples = inputs["verify"]
     by_id = {p.id: p for p in prompts}
-    filters = _filters(ctx, recipe.cleaning)
+    filters: FilterSpec = tuple((f.name, dict(f.options)) for f in cfg.filters)
     dropped: Counter = Counter()
     dropped_by_domain: dict[str, Counter] = defaultdict(Counter)
     partitions = _partitions(judged.samples)
@@ -92,20 +97,40 @@ def _build(ctx: RunContext, inputs: Mapping[str, Any]) -> Outcome:
     total = sum(judged.samples.wanted.values())
     try:
         handles = [(scratch / f"{i:05d}.jsonl").open("w", encoding="utf-8") for i in range(partitions)]
+
+        def keep(s: Sample, v: Verdict, reason: str | None) -> None:
+            domain = by_id[s.prompt_id].domain
+            if reason:
+                dropped[reason] += 1
+                dropped_by_domain[domain][reason] += 1
+            if v.correct and reason is None or not v.correct:
+                row = {"prompt_id": s.prompt_id, "index": s.index, "response": s.response,
+                       "correct": v.correct, "reward": v.reward, "clean": reason is None}
+                handles[_partition_of(s.prompt_id, partitions)].write(dumps_line(row))
+
         with ctx.board.task("cleaning", total) as update:
             seen = 0
-            for pairs in judged.by_shard():
-                for s, v in pairs:
-                    prompt = by_id[s.prompt_id]
-                    reason = drop_reason(recipe.cleaning, filters, s, v, prompt)
-                    if reason:
-                        dropped[reason] += 1
-                        dropped_by_domain[prompt.domain][reason] += 1
-                    if v.correct and reason is None or not v.correct:
-                        row = {"prompt_id": s.prompt_id, "index": s.index, "response": s.response,
-                               "correct": v.correct, "reward": v.reward, "clean": reason is None}
-                        handles[_partition_of(s.prompt_id, partitions)].write(dumps_line(row))
-                seen += len(pairs)
+
+            def jobs() -> Iterator[CleanJob]:
+                nonlocal seen
+                for pairs in judged.by_shard():
+                    todo = []
+                    for s, v in pairs:
+                        early = _early_reason(cfg, s, v)
+                        if early is not None or not filters:
+                            keep(s, v, early)
+                        else:
+                            todo.append((s, v))
+                    seen += len(pairs) - len(todo)
+                    update(seen)
+                    for start in range(0, len(todo), CLEAN_BATCH):
+                        part = todo[start:start + CLEAN_BATCH]
+                        yield CleanJob(key=part, items=[(s.response, by_id[s.prompt_id]) for s, _ in part])
+
+            for job, reasons in ctx.engine.clean(filters, jobs()):
+                for (s, v), reason in zip(job.key, reasons):
+                    keep(s, v, reason)
+                seen += len(job.key)
                 update(seen)
         for handle in handles:
             handle.close()
@@ -157,7 +182,7 @@ def _write_sets(ctx: RunContext, prompts: list[Prompt], scratch: Path, partition
                 if sft_rows:
                     with_positive[prompt.domain].add(prompt.id)
     online_rows = [{"prompt_id": p.id, "domain": p.domain, "prompt": ctx.verifier(p.domain).messages(p),
-                    "reference": p.reference, "metadata": p.metadata} for p in prompts]
+                    "reference": fetch(p.reference, run.root), "metadata": p.metadata} for p in prompts]
     localize_media(online_rows, run.root)
     write_table(run.path("online.jsonl"), online_rows)
     for p in prompts:

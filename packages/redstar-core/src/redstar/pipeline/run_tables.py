@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from redstar.records import Sample, Verdict
 from redstar.tables import ShardedTable, read_shard
@@ -28,6 +29,20 @@ def response_digest(text: str) -> str:
     """What a verdict row records of the text it judged (``surrogatepass``: a response may hold a
     lone surrogate, and it still needs a digest)."""
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def verdict_row(sample: Sample, verdict: Verdict) -> dict[str, Any]:
+    """A verdict table's row for ``sample``."""
+    return {"sample_id": sample.id, "prompt_id": sample.prompt_id, "index": sample.index,
+            "response_sha256": response_digest(sample.response), **verdict.to_dict()}
+
+
+class ShardBatch(list):  # a list of Samples (error messages name its first)
+    """The samples of one verification job, all from the sample shard ``shard``."""
+
+    def __init__(self, shard: Path, samples: list[Sample]) -> None:
+        super().__init__(samples)
+        self.shard = shard
 
 
 @dataclass(frozen=True)

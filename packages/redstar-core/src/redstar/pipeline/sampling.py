@@ -25,6 +25,7 @@ from redstar.models import resolve_model
 from redstar.pipeline.context import RunContext
 from redstar.pipeline.run_tables import SAMPLES, SampleSet, adopt_legacy_tables
 from redstar.pipeline.stage import FunnelRow, Outcome, Stage
+from redstar.pipeline.verify_ahead import AHEAD, sample_and_verify
 from redstar.recipe import Recipe, Sampling
 from redstar.records import Prompt, Sample
 from redstar.samplers.diversity import check_samples_differ
@@ -100,17 +101,25 @@ def _sample(ctx: RunContext, inputs: Mapping[str, Any]) -> Outcome:
                 # sampler's completions as they finish)
                 engine.on_progress = lambda finished, _total: update(done + finished)
                 jobs = _jobs(ctx, cfg, todo, have, wanted, recipe.seed)
+
+                def store(job: GenerateJob, completions: Any) -> list[Sample]:
+                    # What the backend returned, checked before anything is stored: a sampler's
+                    # mistake is named as its own (redstar.faults), and copies at temperature
+                    # > 0 stop the run.
+                    check_completions(backend, completions, len(job.conversations), job.params.n)
+                    check_samples_differ(completions, job.params, f"the {cfg.backend!r} sampler (teacher {teacher})")
+                    rows = _rows(job.key, completions, teacher, job.params)
+                    table.append(rows)
+                    return [Sample.from_dict(row) for row in rows]
+
+                if engine.overlaps and recipe.execution.verify_during_sampling:
+                    # verification runs on the cluster's free CPUs meanwhile (verify_ahead.py)
+                    drawn = sample_and_verify(ctx, spec, jobs, table, {p.id: p for p in todo}, store)
+                else:
+                    drawn = (store(job, completions) for job, completions in engine.generate(spec, jobs))
                 try:
-                    for job, completions in engine.generate(spec, jobs):
-                        # What the backend returned, checked before anything is stored: a
-                        # sampler's mistake is named as its own (redstar.faults), and copies at
-                        # temperature > 0 stop the run.
-                        check_completions(backend, completions, len(job.conversations), job.params.n)
-                        check_samples_differ(completions, job.params,
-                                             f"the {cfg.backend!r} sampler (teacher {teacher})")
-                        rows = _rows(job.key, completions, teacher, job.params)
-                        table.append(rows)
-                        done += len(rows)
+                    for stored in drawn:
+                        done += len(stored)
                         update(done)
                 except SamplingInterrupted as stop:
                     # Ctrl-C: keep every completion that arrived; each has its own seed, so the
@@ -146,7 +155,8 @@ def _counts(samples: SampleSet, prompts: list[Prompt]) -> dict[str, Any]:
 SAMPLE = Stage("sample", "curate", _sample, reads=("select",), keyed_on=(), depends_on=_depends_on,
                # samples.jsonl: the table of runs made before sharding, which a resumed run moves
                # into samples/ (and a changed recipe removes, like samples/ itself)
-               outputs=(SAMPLES, "samples.jsonl"), funnel=(FunnelRow("samples drawn", "samples", "samples"),),
+               # .verdicts-ahead: verdicts made while sampling (the Ray engine), for the verify stage
+               outputs=(SAMPLES, "samples.jsonl", AHEAD), funnel=(FunnelRow("samples drawn", "samples", "samples"),),
                rows_depend_on=rows_depend_on)
 
 

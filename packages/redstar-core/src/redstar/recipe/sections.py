@@ -200,7 +200,16 @@ class Execution(Section):
     num_gpus: Number = Field(0, description="GPUs per sampler replica (a vLLM engine's tensor-parallel size)")
     num_cpus: Number = Field(1, description="CPUs per sampler replica and per verification task")
     verify_batch: int = Field(64, description="responses per verification task")
-    max_retries: int = Field(3, description="times a chunk whose worker died is redone before the run stops")
+    verify_during_sampling: bool = Field(
+        True, description="judge each chunk of samples as it arrives, on the cluster's free CPUs, while sampling goes "
+        "on (the ray engine; the local one judges after sampling); the verdicts are the same either way")
+    max_retries: int = Field(3, description="times a chunk whose worker died or hung is redone before the run stops")
+    stall_timeout: Number | None = Field(
+        900, gt=0, description="seconds a sampler replica that holds chunks may go without progress (a vLLM engine "
+        "step, a transformers batch, a finished chunk) before it counts as hung: it is killed with its child "
+        "processes and replaced, and its chunks are redone; null: wait forever")
+    load_timeout: Number | None = Field(
+        3600, gt=0, description="the same, before a replica's first progress (starting, loading its model)")
     runtime_env: dict[str, Any] = Field(default_factory=dict, description="Ray `runtime_env` for every worker "
                                         "(e.g. `env_vars`, `pip`); RedStar and its plugins must be importable there")
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from redstar.errors import InputError, RedStarError
 from redstar.interfaces import Messages, SamplingParams
+from redstar.samplers.text import opened_reasoning
 
 IMAGE_PART_TYPES = ("image", "image_url")
 
@@ -71,6 +72,14 @@ def check_params(params: SamplingParams, backend: str, conversations: int | None
 def render_prompts(tokenizer: Any, conversations: Sequence[Messages], model: str) -> list[list[int]]:
     """Token ids of each conversation rendered with the tokenizer's chat template, ending with
     the assistant's generation prompt."""
+    return render_with_openings(tokenizer, conversations, model)[0]
+
+
+def render_with_openings(tokenizer: Any, conversations: Sequence[Messages],
+                         model: str) -> tuple[list[list[int]], list[str]]:
+    """:func:`render_prompts`, and for each conversation the reasoning opening its generation
+    prompt ends with (:func:`~redstar.samplers.text.opened_reasoning`: ``"<think>\n"`` for
+    R1-style templates, else ``""``), which the sampler puts back in front of the response."""
     if not getattr(tokenizer, "chat_template", None):
         raise RedStarError(
             f"the tokenizer of model {model} has no chat template; samplers render conversations "
@@ -82,7 +91,7 @@ def render_prompts(tokenizer: Any, conversations: Sequence[Messages], model: str
     ]
     # The template already wrote every special token the model expects (BOS included), so the
     # tokenizer must not add another.
-    return tokenizer(texts, add_special_tokens=False)["input_ids"]
+    return tokenizer(texts, add_special_tokens=False)["input_ids"], [opened_reasoning(t) for t in texts]
 
 
 def openai_messages(conversation: Messages) -> list[dict[str, Any]]:

@@ -24,7 +24,7 @@ from redstar.interfaces import Completion, Messages, Sampler, SamplingParams
 from redstar.samplers.chat import MAX_SEED, check_conversations, check_params, openai_messages
 from redstar.samplers.diversity import check_samples_differ
 from redstar.samplers.interrupted import SamplingInterrupted
-from redstar.samplers.text import join_reasoning, normalize_finish_reason
+from redstar.samplers.text import join_reasoning, normalize_finish_reason, reopen_reasoning
 
 #: How much of a bad response to quote in an error message.
 EXCERPT_CHARS = 300
@@ -70,7 +70,7 @@ def chat_completions_url(base_url: str) -> str:
     return _split_base_url(base_url)[1]
 
 
-def completions_from_response(data: Any, merge_reasoning: bool = True) -> list[Completion]:
+def completions_from_response(data: Any, merge_reasoning: bool = True, think_opened: bool | None = None) -> list[Completion]:
     """The completions in a decoded ``/chat/completions`` response body, ordered by each
     choice's ``index``. Raises :class:`BadResponse` saying which field is missing or wrong.
 
@@ -78,7 +78,9 @@ def completions_from_response(data: Any, merge_reasoning: bool = True) -> list[C
     serve`` for Qwen-family models, DeepSeek's API) return it in ``message.reasoning_content``
     (or ``message.reasoning``); with ``merge_reasoning`` it is put back in front of the answer
     in the format the model wrote it (:func:`~redstar.samplers.text.join_reasoning`), since a
-    Long-CoT sample is the reasoning *and* the answer.
+    Long-CoT sample is the reasoning *and* the answer. A response whose ``<think>`` the
+    server's template wrote (R1-style) gets it back in front as ``think_opened`` says
+    (:func:`~redstar.samplers.text.reopen_reasoning`).
     """
     if not isinstance(data, dict):
         raise BadResponse(f"the response is JSON but not an object: {_excerpt(data)}")
@@ -104,6 +106,7 @@ def completions_from_response(data: Any, merge_reasoning: bool = True) -> list[C
         reasoning = message.get("reasoning_content") or message.get("reasoning")
         if merge_reasoning and isinstance(reasoning, str) and reasoning:
             content = join_reasoning(reasoning, content)
+        content = reopen_reasoning(content, think_opened)
         index = choice.get("index")
         order = index if isinstance(index, int) and not isinstance(index, bool) else position
         indexed.append((order, Completion(content, finish_reason)))
@@ -160,6 +163,13 @@ class OpenAISampler(Sampler):
             fewer choices than asked are handled anyway: RedStar asks again for the rest.
         merge_reasoning: Whether a separate ``reasoning_content`` is put back in front of the
             answer, as ``<think>\\nREASONING\\n</think>\\n\\nANSWER``.
+        think_opened: Whether the server's chat template ends the generation prompt with
+            ``<think>`` (R1-style templates: DeepSeek-R1, QwQ), so that the model's text starts
+            inside its reasoning without the opening tag. ``true`` puts ``<think>\\n`` back in
+            front of every response; ``null`` (the default) does so for each response that
+            closes a ``</think>`` it never opened, which cannot catch a response cut off before
+            it closed its reasoning (set ``true`` for such models served without a reasoning
+            parser); ``false`` never does.
         extra_body: More JSON fields for every request. Which fields a server takes depends on
             the server: vLLM takes ``{"top_k": 20, "skip_special_tokens": false}``;
             ``transformers serve`` refuses both (HTTP 422) and takes
@@ -180,6 +190,7 @@ class OpenAISampler(Sampler):
         max_n_per_request: int | None = None,
         merge_reasoning: bool = True,
         extra_body: Mapping[str, Any] | None = None,
+        think_opened: bool | None = None,
     ) -> None:
         super().__init__(model)
         problems = []
@@ -191,6 +202,8 @@ class OpenAISampler(Sampler):
             problems.append(f"'timeout' must be positive, got {timeout!r}")
         if max_n_per_request is not None and (not isinstance(max_n_per_request, int) or max_n_per_request < 1):
             problems.append(f"'max_n_per_request' must be a positive integer, got {max_n_per_request!r}")
+        if think_opened is not None and not isinstance(think_opened, bool):
+            problems.append(f"'think_opened' must be true, false or null, got {think_opened!r}")
         if extra_body is not None and not isinstance(extra_body, Mapping):
             problems.append(f"'extra_body' must be a mapping, got {type(extra_body).__name__}")
         if problems:
@@ -201,6 +214,7 @@ class OpenAISampler(Sampler):
         self.max_retries = max_retries
         self.max_n_per_request = max_n_per_request
         self.merge_reasoning = merge_reasoning
+        self.think_opened = think_opened
         self.extra_body = dict(extra_body or {})
         self._api_key = api_key if api_key is not None else os.environ.get(api_key_env) or "EMPTY"
         #: Called as ``on_progress(done, total)`` (completions) as responses arrive.
@@ -315,7 +329,7 @@ class OpenAISampler(Sampler):
                               f"cannot connect ({what})") from None
         text = raw.http_response.text
         try:
-            return completions_from_response(json.loads(text), self.merge_reasoning)
+            return completions_from_response(json.loads(text), self.merge_reasoning, self.think_opened)
         except ValueError as exc:  # BadResponse is not a ValueError; this is the JSON decoder
             problem = f"the response is not JSON ({exc}): {_excerpt(text)}"
         except BadResponse as exc:

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from redstar.interfaces import Completion
+
 #: Tags that delimit a Long-CoT response's reasoning. Tokenizers often register them as *special*
 #: added tokens (RedStar's tiny tokenizer does), and ``skip_special_tokens=True`` would then erase
 #: them - leaving verifiers and cleaning filters unable to tell the reasoning from the answer.
@@ -109,3 +111,41 @@ def join_reasoning(reasoning: str, answer: str) -> str:
         return f"{opening}\n{reasoning}"
     reasoning = reasoning.rstrip("\n")
     return f"{opening}\n{reasoning}\n{closing}\n\n{answer}"
+
+
+def opened_reasoning(prompt_text: str) -> str:
+    """The reasoning opening a rendered generation prompt ends with: R1-style chat templates
+    (DeepSeek-R1, QwQ) end it with ``<think>\n``, so the model starts inside its reasoning and
+    never writes the opening tag itself. Returns that ending (the tag and the whitespace after
+    it) or ``""``."""
+    opening = REASONING_TAGS[0]
+    stripped = prompt_text.rstrip()
+    if not stripped.endswith(opening):
+        return ""
+    return prompt_text[len(stripped) - len(opening):]
+
+
+def restore_openings(rows: list[list[Any]], openings: Sequence[str]) -> list[list[Any]]:
+    """Each conversation's completions with the reasoning opening its prompt ended with put
+    back in front (:func:`opened_reasoning`; a None slot, a completion that never arrived, stays
+    None): the response is then what the model wrote after ``<think>``, as for models that
+    write the tag themselves. Without it, a response cut off inside its reasoning carries no
+    tag at all and a verifier would grade a ``\\boxed{}`` of unfinished reasoning as the final
+    answer."""
+    return [row if not opening else [None if c is None else Completion(opening + c.text, c.finish_reason)
+                                     for c in row]
+            for row, opening in zip(rows, openings)]
+
+
+def reopen_reasoning(text: str, opened: bool | None) -> str:
+    """A server's response with the reasoning opening put back in front where the server's
+    template wrote it (the server renders the prompt, so RedStar cannot see it): ``opened``
+    true puts ``<think>\n`` in front of every response that does not start with it; None
+    (auto) only of a response that closes a ``</think>`` it never opened; false never."""
+    opening, closing = REASONING_TAGS
+    if opened is False or text.lstrip().startswith(opening):
+        return text
+    close = text.find(closing)
+    if opened or (close >= 0 and opening not in text[:close]):
+        return f"{opening}\n{text}"
+    return text

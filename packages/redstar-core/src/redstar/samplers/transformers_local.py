@@ -11,9 +11,9 @@ from typing import Any
 from redstar.errors import RedStarError
 from redstar.interfaces import Completion, Messages, Sampler, SamplingParams
 from redstar.models import resolve_model
-from redstar.samplers.chat import MAX_SEED, check_conversations, check_params, render_prompts
+from redstar.samplers.chat import MAX_SEED, check_conversations, check_params, render_with_openings
 from redstar.samplers.seeded import row_sampler
-from redstar.samplers.text import REASONING_TAGS, TokenDecoder
+from redstar.samplers.text import REASONING_TAGS, TokenDecoder, restore_openings
 
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -31,6 +31,11 @@ class TransformersSampler(Sampler):
     ``no_repeat_ngram_size`` would otherwise change what is drawn by backend, unrecorded in the
     run's recipe; RL rollouts set them aside for the same reason. Both samplers decode the
     response text by one rule (:class:`~redstar.samplers.text.TokenDecoder`).
+
+    A chat template that ends the generation prompt with ``<think>`` (R1-style: DeepSeek-R1,
+    QwQ) makes the model start inside its reasoning: that opening is put back in front of each
+    response (:func:`~redstar.samplers.text.restore_openings`), so every response holds its
+    reasoning tags as the model's own would.
 
     Seeds: every sampled row draws from its own random stream
     (:mod:`redstar.samplers.seeded`), seeded with ``params.seeds[c][k]`` when given (honoured:
@@ -152,7 +157,7 @@ class TransformersSampler(Sampler):
         self.load()
         import torch
 
-        prompts = render_prompts(self._tokenizer, conversations, self.model)
+        prompts, openings = render_with_openings(self._tokenizer, conversations, self.model)
         greedy = params.temperature == 0
         # Greedy decoding gives one answer however often it is asked, so generate it once.
         copies = 1 if greedy else params.n
@@ -177,8 +182,8 @@ class TransformersSampler(Sampler):
         # Every slot is filled by now: each (conversation, copy) row was in exactly one batch.
         done_rows = [[c for c in row if c is not None] for row in generated]
         if greedy:
-            return [[Completion(row[0].text, row[0].finish_reason) for _ in range(params.n)] for row in done_rows]
-        return done_rows
+            done_rows = [[Completion(row[0].text, row[0].finish_reason) for _ in range(params.n)] for row in done_rows]
+        return restore_openings(done_rows, openings)
 
     def _row_seeds(self, rows: list[tuple[int, int]], params: SamplingParams) -> list[int]:
         """One seed per (conversation, copy) row: the caller's, else drawn from ``params.seed``."""

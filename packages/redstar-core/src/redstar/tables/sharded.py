@@ -143,6 +143,11 @@ class ShardedTable:
             self._journal = JsonlAppender(path)
         return self._journal
 
+    def open_shard(self) -> str:
+        """The name (``part-NNNNNN``) of the shard the next :meth:`append` writes to (its rows
+        keep that name when the journal is sealed)."""
+        return self._open_journal().path.stem
+
     def append(self, rows: Iterable[Any]) -> None:
         """Append ``rows`` durably (flushed and fsynced before this returns)."""
         batch = [_to_jsonable(r) for r in rows]

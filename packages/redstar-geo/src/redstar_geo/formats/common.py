@@ -3,10 +3,12 @@ the policy for rows whose diagram is missing."""
 
 from __future__ import annotations
 
+import enum
 import logging
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final, Literal
 
 from redstar.errors import InputError
 from redstar.records import Prompt
@@ -48,18 +50,24 @@ def check_policy(missing_image: str) -> str:
     return missing_image
 
 
+class _Skip(enum.Enum):
+    # A one-member enum rather than a bare object(): the type checker knows `is SKIP` narrows it away.
+    ROW = "skip"
+
+
 class ImageLookup:
     """Resolves the diagram a row names under ``root`` (see :func:`redstar_geo.images.find_image`)
     and applies the missing-image policy."""
 
     #: Returned by :meth:`resolve` for a row to leave out.
-    SKIP = object()
+    SKIP: Final = _Skip.ROW
 
     def __init__(self, root: str | Path, missing_image: str = "error") -> None:
         self.root = Path(root)
         self.policy = check_policy(missing_image)
 
-    def resolve(self, relative: str, path: str | Path, line: int | None, field_name: str) -> object:
+    def resolve(self, relative: str, path: str | Path, line: int | None,
+                field_name: str) -> str | None | Literal[_Skip.ROW]:
         """The diagram's absolute path as a string, None (``text-only``) or :attr:`SKIP`."""
         found = find_image(self.root, relative)
         if found is not None:

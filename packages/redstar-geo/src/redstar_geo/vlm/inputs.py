@@ -109,9 +109,9 @@ def _first(value: Any) -> int:
 
 def normalize_tiles(tiles: Sequence[Image.Image], mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
     """(tiles, 3, H, W) float32: pixels / 255, minus mean, over std, per channel."""
-    array = np.stack([np.asarray(tile.convert("RGB"), dtype=np.float32) for tile in tiles]) / 255.0
-    array = (array - np.asarray(mean, dtype=np.float32)) / np.asarray(std, dtype=np.float32)
-    return array.transpose(0, 3, 1, 2).copy()
+    scaled = np.stack([np.asarray(tile.convert("RGB"), dtype=np.float32) for tile in tiles]) / 255.0
+    normalized = (scaled - np.asarray(mean, dtype=np.float32)) / np.asarray(std, dtype=np.float32)
+    return normalized.transpose(0, 3, 1, 2).copy()
 
 
 @dataclass

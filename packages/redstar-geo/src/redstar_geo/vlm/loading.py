@@ -105,7 +105,8 @@ def load_vlm(spec: str, device: str = "auto", dtype: str = "auto", trust_remote_
     kind = model_type(folder)
     device = pick_device(device)
     torch_dtype = pick_dtype(dtype, device)
-    extra = {"attn_implementation": attn_implementation} if attn_implementation else {}
+    # Only when set: remote-code checkpoints get the key only if the caller chose a kernel.
+    extra: dict[str, Any] = {"attn_implementation": attn_implementation} if attn_implementation else {}
     if kind == NATIVE:
         from transformers import InternVLForConditionalGeneration
 
@@ -131,7 +132,8 @@ def load_vlm(spec: str, device: str = "auto", dtype: str = "auto", trust_remote_
         model.img_context_token_id = inputs.context_id
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model.to(device)
+    # transformers wraps `to` with functools.wraps(nn.Module.to); typeshed's _Wrapped does not bind self.
+    model.to(device)  # type: ignore[arg-type]
     return LoadedVLM(model, tokenizer, inputs, kind, str(folder))
 
 

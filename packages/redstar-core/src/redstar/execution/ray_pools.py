@@ -1,0 +1,226 @@
+"""The ray engine's workers: sampler replicas (actors) and task pools (verification, cleaning),
+each what :func:`~redstar.execution.ray_dispatch.dispatch` sends jobs to. See
+:mod:`~redstar.execution.ray_engine` for how the engine uses them."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, fields
+from typing import Any
+
+from redstar.execution.base import GenerateJob, SamplerSpec
+from redstar.execution.ray_dispatch import first_line
+from redstar.execution.ray_workers import ReplicaMonitor, SamplerWorker
+
+#: Jobs queued on each sampler replica beyond the one it runs, so it starts the next chunk
+#: without a round trip to the driver.
+QUEUED_PER_REPLICA = 1
+#: Seconds a replica gets to close its sampler before it is killed (one still running a chunk
+#: after Ctrl-C is not waited for: Ray ends a killed worker's child processes too).
+CLOSE_WAIT_S = 10
+#: At most this many verification or cleaning tasks in flight (each holds one batch).
+MAX_TASKS_IN_FLIGHT = 256
+#: Seconds between two heartbeats of a busy replica (less when the timeouts are short).
+HEARTBEAT_EVERY_S = 10.0
+
+
+@dataclass
+class _Slot:
+    """One replica: its actor, how often it was replaced, the jobs submitted to it now, and
+    what its heartbeats said (see :meth:`SamplerPool.hung`)."""
+
+    actor: Any
+    generation: int = 0
+    in_flight: int = 0
+    seen: int | None = None  # the progress count of its last heartbeat (None: none arrived yet)
+    state: str = "starting"
+    quiet_since: float | None = None  # busy and without progress since then
+
+
+class SamplerPool:
+    """``replicas`` actors of one spec (the :class:`~redstar.execution.ray_dispatch.Workers` of
+    sampling). A job goes to the replica with the fewest jobs in flight. Each replica reports its
+    progress to the pool's :class:`~redstar.execution.ray_workers.ReplicaMonitor` every
+    :attr:`poll_s` seconds; one that holds jobs while its count stands still for
+    ``execution.stall_timeout`` seconds (``load_timeout`` before its first progress), whether it
+    reports or has gone silent, is hung."""
+
+    def __init__(self, ray: Any, spec: SamplerSpec, execution: Any, runtime_env: dict[str, Any] | None,
+                 log: Any = None, concurrent: bool = False) -> None:
+        self._ray, self.spec = ray, spec
+        self._stall, self._load = execution.stall_timeout, execution.load_timeout
+        self._log = log or (lambda message: None)
+        self._warned = False
+        options: dict[str, Any] = {"num_cpus": execution.num_cpus, "num_gpus": execution.num_gpus,
+                                   "max_restarts": 0, "max_task_retries": 0, "scheduling_strategy": "SPREAD"}
+        self._concurrent = concurrent
+        if concurrent:  # every chunk it holds runs at once, into one engine (vLLM's continuous batch)
+            options["max_concurrency"] = 1 + QUEUED_PER_REPLICA
+        if runtime_env:
+            options["runtime_env"] = runtime_env
+        self._actor_class = ray.remote(SamplerWorker).options(**options)
+        self._monitor = self._new_monitor() if self.poll_s is not None else None
+        self._reading: Any = None  # the monitor read waiting for its answer
+        self._read_sent = 0.0
+        self._slots = [_Slot(self._new_actor(index, 0)) for index in range(max(1, execution.replicas))]
+
+    def _new_monitor(self) -> Any:
+        options: dict[str, Any] = {"num_cpus": 0, "max_restarts": 0}
+        with contextlib.suppress(Exception):  # a Ray client driver: anywhere will do
+            from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+            # On the driver's node: it lives as long as the run, whichever worker nodes go.
+            node = self._ray.get_runtime_context().get_node_id()
+            options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node, soft=True)
+        return self._ray.remote(ReplicaMonitor).options(**options).remote()
+
+    def _new_actor(self, index: int, generation: int) -> Any:
+        spec = self.spec
+        return self._actor_class.remote(spec.backend, spec.model, dict(spec.options), spec.key, self._monitor,
+                                        f"{index}:{generation}", self.poll_s or HEARTBEAT_EVERY_S)
+
+    @property
+    def capacity(self) -> int:
+        return len(self._slots) * (1 + QUEUED_PER_REPLICA)
+
+    @property
+    def poll_s(self) -> float | None:
+        limits = [limit for limit in (self._stall, self._load) if limit is not None]
+        return None if not limits else max(0.05, min(HEARTBEAT_EVERY_S, min(limits) / 4))
+
+    def running(self, token: Any) -> int | None:
+        return None if self._concurrent else 1
+
+    @property
+    def actors(self) -> list[Any]:
+        """The replicas' actor handles now (tests kill one)."""
+        return [slot.actor for slot in self._slots]
+
+    def submit(self, job: GenerateJob) -> tuple[Any, Any]:
+        index = min(range(len(self._slots)), key=lambda i: self._slots[i].in_flight)
+        slot = self._slots[index]
+        slot.in_flight += 1
+        if slot.quiet_since is None:
+            slot.quiet_since = time.monotonic()
+        params = {f.name: getattr(job.params, f.name) for f in fields(job.params)}
+        return slot.actor.generate.remote(list(job.conversations), params), (index, slot.generation)
+
+    def finished(self, token: Any) -> None:
+        index, generation = token
+        slot = self._slots[index]
+        if slot.generation == generation:
+            slot.in_flight -= 1
+            slot.quiet_since = time.monotonic() if slot.in_flight else None
+
+    def lost(self, token: Any, error: BaseException) -> None:
+        index, generation = token
+        slot = self._slots[index]
+        if slot.generation != generation:
+            return  # an earlier job of the same dead actor already replaced it
+        self._kill(slot.actor)
+        self._slots[index] = _Slot(self._new_actor(index, generation + 1), generation + 1)
+
+    def hung(self) -> list[tuple[Any, str]]:
+        if self._monitor is None:
+            return []
+        now = time.monotonic()
+        self._listen(now)
+        silent = []
+        for index, slot in enumerate(self._slots):
+            if not slot.in_flight or slot.quiet_since is None or slot.state == "starting":
+                continue  # idle, or not placed yet (no node has room) or still starting: not its fault
+            loading = slot.state == "loading"
+            limit, option = (self._load, "load_timeout") if loading else (self._stall, "stall_timeout")
+            if limit is not None and now - slot.quiet_since > limit:
+                what = "while loading its model" if loading else "while holding chunks"
+                silent.append(((index, slot.generation),
+                               f"no progress for {now - slot.quiet_since:.0f} s {what} (execution.{option} is {limit:g})"))
+        return silent
+
+    def _listen(self, now: float) -> None:
+        """Take the monitor's answer, if it came, into the slots; ask again when due."""
+        if self._reading is not None:
+            ready, _ = self._ray.wait([self._reading], num_returns=1, timeout=0)
+            if not ready:
+                return
+            try:
+                latest = self._ray.get(self._reading)
+            except Exception as exc:  # noqa: BLE001 - the monitor died: stop judging, never guess
+                self._log(f"ray: warning: the replicas' heartbeat monitor is gone ({first_line(exc)}); "
+                          "hung replicas are no longer detected in this run")
+                self._monitor = self._reading = None
+                return
+            self._reading = None
+            for index, slot in enumerate(self._slots):
+                beat = latest.get(f"{index}:{slot.generation}")
+                if beat is None:
+                    continue
+                progress, state, unguarded = beat
+                if progress != slot.seen:
+                    slot.seen = progress
+                    if slot.quiet_since is not None:
+                        slot.quiet_since = now
+                slot.state = state
+                if unguarded and not self._warned:
+                    self._warned = True
+                    self._log(f"ray: warning: a replica's child processes are not ended with it: {unguarded}")
+        if self._monitor is not None and self._reading is None and now - self._read_sent >= (self.poll_s or 0):
+            self._reading, self._read_sent = self._monitor.read.remote(), now
+
+    def _kill(self, actor: Any) -> None:
+        with contextlib.suppress(Exception):  # already dead, or its node is gone
+            self._ray.kill(actor, no_restart=True)
+
+    def close(self) -> None:
+        """Close each sampler in its process first (a vLLM engine stops its own workers and
+        frees its GPUs), then end the actors (their watchdogs end what is left of them)."""
+        closing = [slot.actor.close.remote() for slot in self._slots]
+        with contextlib.suppress(Exception):  # a dead replica has nothing left to close
+            self._ray.wait(closing, num_returns=len(closing), timeout=CLOSE_WAIT_S)
+        for slot in self._slots:
+            self._kill(slot.actor)
+        if self._monitor is not None:
+            self._kill(self._monitor)
+        self._slots = []
+
+
+class TaskPool:
+    """Ray tasks of one function (verification, cleaning: the
+    :class:`~redstar.execution.ray_dispatch.Workers` of both): twice as many in flight as the
+    cluster has task slots, so none sits idle. Tasks rather than actors because a task holds
+    its CPUs only while it runs."""
+
+    def __init__(self, ray: Any, function: Any, options_json: str, execution: Any,
+                 runtime_env: dict[str, Any] | None) -> None:
+        options: dict[str, Any] = {"num_cpus": execution.num_cpus, "max_retries": 0}
+        if runtime_env:
+            options["runtime_env"] = runtime_env
+        self._task = ray.remote(function).options(**options)
+        self._options_json = options_json
+        slots = int(ray.cluster_resources().get("CPU", 1) // max(execution.num_cpus, 1e-9))
+        self._capacity = min(MAX_TASKS_IN_FLIGHT, 2 * max(1, slots))
+
+    @property
+    def capacity(self) -> int:
+        return self._capacity
+
+    @property
+    def poll_s(self) -> float | None:
+        return None
+
+    def submit(self, job: Any) -> tuple[Any, Any]:
+        return self._task.remote(self._options_json, list(job.items)), None
+
+    def finished(self, token: Any) -> None:
+        """Nothing to track: a task holds no worker between jobs."""
+
+    def lost(self, token: Any, error: BaseException) -> None:
+        """Nothing to replace: Ray starts a new worker process for the resubmitted task."""
+
+    def hung(self) -> list[tuple[Any, str]]:
+        """Tasks send no heartbeats: a task is lost only when its worker dies."""
+        return []
+
+    def running(self, token: Any) -> int | None:
+        return 1  # each task is its own worker (token None): nothing else was lost with it
