@@ -3,6 +3,7 @@ share, ``recipe check`` (and ``recipe show --explain``) says what each domain ge
 anything runs, with the rounding spelled out, and a plugin default that sets the global band is
 named."""
 
+import re
 from collections import Counter
 
 import pytest
@@ -73,8 +74,13 @@ def test_the_recipe_takes_counts_as_mappings_and_checks_them():
     for mix, message in (({"logic": {"prompts": 0}}, "selection.mix.logic.prompts: must be at least 1"),
                          ({"logic": {"prompts": 200}}, "the mix's counts add up to 200 prompts, more than"),
                          ({"logic": {"count": 3}}, "must be a share (a number such as 0.4) or a count of prompts"),
-                         ({"math": 0, "logic": 0}, "needs at least one positive share or a count")):
-        with pytest.raises(RecipeError, match=message.replace("(", r"\(").replace(")", r"\)")):
+                         ({"math": 0, "logic": 0}, "needs at least one positive share or a count"),
+                         # 1e308 and 5e-324 passed the check, then overflowed in the select stage
+                         # (OverflowError: cannot convert float infinity to integer)
+                         ({"math": 1e308}, "selection.mix.math: a share is a weight from 1e-06 to 1e+06 (or 0 for "
+                                           "none), got 1e+308"),
+                         ({"math": 0.5, "logic": 5e-324}, "selection.mix.logic: a share is a weight from 1e-06")):
+        with pytest.raises(RecipeError, match=re.escape(message)):
             validate({"models": MODELS, "selection": {"mix": mix, "total": 100}})
 
 

@@ -175,3 +175,17 @@ def test_a_sweep_sibling_never_replaces_rows_still_valid_here_and_sets_stale_one
     assert stage == "sample" and folder == other.root / "set-aside" / "sample-key-old"
     assert (folder / "samples" / "part-000000.parquet").read_text() == "stale rows"
     assert json.loads((folder / "set-aside.json").read_text())["counts"] == {"samples": 1}
+
+
+def test_a_write_of_recipe_yaml_that_fails_half_way_leaves_the_old_one_whole(finished, arith_host, monkeypatch):
+    # A full disk (or a kill) while recipe.yaml was written left it cut short: it was opened for
+    # writing, so emptied, before the new text was in it.
+    import redstar.pipeline.runner as runner
+
+    out, good = finished
+    before = (out / "recipe.yaml").read_text()
+    colder = write(good.parent, RECIPE.replace("temperature: 1.0", "temperature: 0.7"), "colder.yaml")
+    monkeypatch.setattr(runner, "dump", lambda recipe: "name: cut\n" * 10_000 + "\udc80")  # fails as it is encoded
+    with pytest.raises(UnicodeEncodeError):
+        curate(colder, out, arith_host)
+    assert (out / "recipe.yaml").read_text() == before

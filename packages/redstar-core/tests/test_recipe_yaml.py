@@ -108,3 +108,44 @@ def test_command_line_values_use_the_same_reader(invoke_cli, arith_host):
     assert "epochs" in result.output and "Traceback" not in result.output
     with pytest.raises(Exception, match="given twice"):
         parse_yaml("{a: 1, a: 2}")
+
+
+@pytest.mark.parametrize("number", ["0x" + "f" * 5000, "0b" + "1" * 20_000, "-0x" + "f" * 4000])
+def test_a_huge_hexadecimal_or_binary_integer_names_its_line(tmp_path, invoke_cli, number):
+    # int("9" * 5000) fails as it is read; int("f" * 5000, 16) does not, and every later str() of it did
+    # (a ValueError traceback from the recipe check, the sweep's labels and --option).
+    message = refused(tmp_path, MINIMAL + f"sources: [{{name: arith-gen, options: {{count: {number}}}}}]\n")
+    assert message.startswith(f"{tmp_path / 'r.yaml'}:4: <yaml>: invalid YAML: cannot read this value: an integer of ")
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(f"vary:\n  - {{sampling.n: [2, {number}]}}\n")
+    with pytest.raises(RecipeError, match=r"sweep.yaml:2: <yaml>: invalid YAML: cannot read this value"):
+        load_sweep(sweep)
+    result = invoke_cli(["train", "--trainer", "sft", "--model", "m", "--data", __file__, "--out", "o",
+                         "--option", f"epochs={number}"], expect_exit=2)
+    assert "epochs: cannot read this value" in result.output and "Traceback" not in result.output
+
+
+def test_a_large_integer_is_named_without_its_thousand_digits(tmp_path):
+    message = refused(tmp_path, MINIMAL + "seed: " + "9" * 1000 + "\n")
+    assert message == f"{tmp_path / 'r.yaml'}:4: seed: is too large: an integer of 1000 digits (at most " \
+                      "9223372036854775807 in size)"
+
+
+def test_a_nul_byte_is_one_line_naming_its_line(tmp_path, invoke_cli):
+    path = tmp_path / "r.yaml"
+    path.write_text(MINIMAL + "name: a\x00b\n")
+    result = invoke_cli(["recipe", "check", str(path)], expect_exit=1)
+    assert result.output.strip().splitlines() == [
+        f"Error: {path}:4: <yaml>: invalid YAML: unacceptable character #x0000: special characters are not allowed"]
+
+
+@pytest.mark.parametrize(("where", "line", "key"), [
+    ("models:\n  teacher: embedded:tiny-teacher\n  student: \"a\\ud800\"\n", 3, "models.student"),
+    (MINIMAL + "decontamination: {exact_only: [\"\\udfff\"]}\n", 4, "decontamination.exact_only[0]"),
+    (MINIMAL + "evaluation: {options: {\"\\ud800\": 1}}\n", 4, "evaluation.options.\\ud800"),
+])
+def test_a_lone_surrogate_is_not_text(tmp_path, where, line, key):
+    # Valid YAML ("\ud800" is an escape), but not Unicode text: the check passed it, and the run died
+    # writing it (UnicodeEncodeError) after it had overwritten recipe.yaml.
+    message = refused(tmp_path, where)
+    assert message.startswith(f"{tmp_path / 'r.yaml'}:{line}: {key}: is not valid text: it holds a lone surrogate")

@@ -152,6 +152,30 @@ def test_a_damaged_run_state_is_named(tmp_path, arith_host):
         curate(path, out, arith_host)
 
 
+@pytest.mark.parametrize(("damage", "problem"), [
+    # each was an AttributeError or ValueError traceback from the runner or the report
+    (lambda st: st.__setitem__("load", []), "stage 'load': a list of 0, not a mapping"),
+    (lambda st: st.__setitem__("verify", None), "stage 'verify': None, not a mapping"),
+    (lambda st: st["load"].__setitem__("counts", [1]), "stage 'load': counts is a list of 1, not a mapping"),
+    (lambda st: st["load"]["counts"].__setitem__("by_domain", "x"), "stage 'load': counts.by_domain is a str"),
+    (lambda st: st["build"]["counts"].__setitem__("dropped", [1]), "stage 'build': counts.dropped is a list"),
+    (lambda st: st["load"].__setitem__("seconds", "x"), "stage 'load': seconds is a str ('x'), not a number"),
+    (lambda st: st["sample"].__setitem__("rows_key", {"a": 1}), "stage 'sample': rows_key is a dict of 1, not a string"),
+])
+def test_a_run_state_damaged_in_its_shape_is_named(tmp_path, arith_host, invoke_cli, damage, problem):
+    path = recipe_file(tmp_path)
+    out = tmp_path / "run"
+    curate(path, out, arith_host)
+    state = json.loads((out / "state.json").read_text())
+    damage(state["stages"])
+    (out / "state.json").write_text(json.dumps(state))
+    before = sorted(p.name for p in out.rglob("*"))
+    result = invoke_cli(["run", "--recipe", str(path), "--out", str(out), "--until", "curate", "--no-progress"],
+                        expect_exit=1)
+    assert f"Error: {out / 'state.json'}: not a RedStar run state: {problem}" in result.output
+    assert "Traceback" not in result.output and sorted(p.name for p in out.rglob("*")) == before
+
+
 def test_a_missing_student_is_reported_before_any_stage_runs(tmp_path, arith_host, invoke_cli):
     path = recipe_file(tmp_path).read_text().replace("student: scripted-student", "student: ./no/student")
     (tmp_path / "r.yaml").write_text(path)

@@ -127,3 +127,22 @@ def test_rows_with_a_sampled_evaluation_carry_the_room_for_rl_pooled_over_seeds(
     assert "room" not in first["cells"]["arith-other"]  # no sampled evaluation there
     text = write_sweep_files(out, result)["md"].read_text()
     assert "Room for RL" in text and "5/20 = 0.25" in text
+
+
+@pytest.mark.parametrize(("text", "problem"), [('{"scores": ', "invalid JSON"), ("[1]", "not a JSON object")])
+def test_a_damaged_summary_is_named_not_a_traceback(sweep, text, problem, invoke_cli, tmp_path):
+    # JSONDecodeError and AttributeError tracebacks from the tables and from `redstar report`
+    from redstar.errors import InputError
+    from redstar.sweep.running import DONE, is_finished
+
+    spec, variants, out = sweep
+    for v in variants:
+        fake_run(v.run_dir(out), {"arith-heldout": [1, 0]})
+    damaged = variants[0].run_dir(out) / "summary.json"
+    damaged.write_text(text)
+    with pytest.raises(InputError, match=rf"{damaged}: {problem}"):
+        build_tables(spec, variants, out)
+    result = invoke_cli(["report", str(damaged.parent)], expect_exit=1)
+    assert result.output.startswith(f"Error: {damaged}: {problem}") and "Traceback" not in result.output
+    (damaged.parent / DONE).write_text(text)  # the marker a finished variant leaves: unfinished when damaged
+    assert not is_finished(variants[0], out, "report")

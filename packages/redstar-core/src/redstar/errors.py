@@ -31,7 +31,10 @@ class RecipeError(RedStarError):
         self.path = None if path is None else str(path)
         self.key = key
         where = self.path or "<recipe>"
-        super().__init__(f"{where}: {key}: {message}")
+        # A key or value that is not text (a lone surrogate, named in a message) shown escaped, so
+        # that printing the message cannot fail in its turn.
+        text = f"{where}: {key}: {message}".encode("utf-8", "backslashreplace").decode("utf-8")
+        super().__init__(text)
 
 
 class PluginError(RedStarError):

@@ -18,6 +18,7 @@ full traceback, which the fault keeps as its ``__cause__``.
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 import traceback
@@ -199,8 +200,10 @@ def _is_core(module: str) -> bool:
 def attribute(exc: BaseException, stage: str | None = None) -> PluginFault | None:
     """A one-line :class:`PluginFault` for ``exc`` when it was raised in a loaded plugin's code
     (some frame of its traceback is the plugin's), else None: RedStar's own errors already read
-    well, and an exception of RedStar's own code is a bug that keeps its traceback."""
-    if isinstance(exc, RedStarError) or not isinstance(exc, Exception):
+    well, and an exception of RedStar's own code is a bug that keeps its traceback. A plugin's
+    ``sys.exit`` (``SystemExit``) or other ``BaseException`` is its fault too (it would end the
+    run, with status 0 for ``sys.exit(0)``); only Ctrl-C (``KeyboardInterrupt``) is the user's."""
+    if isinstance(exc, (RedStarError, KeyboardInterrupt)):
         return None
     frames = _frames(exc.__traceback__)
     modules = [frame.f_globals.get("__name__", "") for frame in frames]
@@ -242,7 +245,9 @@ def plugin_code(stage: str | None = None) -> Iterator[None]:
     (its traceback kept as the cause); anything else passes unchanged."""
     try:
         yield
-    except Exception as exc:
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:
         found = attribute(exc, stage)
         if found is None:
             raise
@@ -268,12 +273,36 @@ def check_levels(scorer: Any, levels: Any, prompts: int) -> list[float]:
     return [float(level) for level in levels]
 
 
+def _record_problem(record: Any) -> str | None:
+    """What reading ``record`` (a Prompt or Verdict a plugin built) back from its table would
+    reject: a field of the wrong type (``field 'question' must be str, got NoneType``)."""
+    from redstar.records import RecordError
+
+    try:
+        type(record).from_dict(dict(vars(record)))
+    except RecordError as exc:
+        return str(exc)
+    return None
+
+
 def check_prompt(owner: Any, method: str, item: Any, index: int) -> Any:
-    """A source's ``load`` yields, and an evaluator's ``load`` returns, :class:`Prompt` records."""
+    """A source's ``load`` yields, and an evaluator's ``load`` returns, :class:`Prompt` records
+    whose fields have their types, whose difficulty is a finite number (or None), and whose
+    metadata JSON can hold (it is written to the run's tables)."""
     from redstar.records import Prompt
 
     if not isinstance(item, Prompt):
         raise fault(owner, method, f"gave {shown(item)} as item {index}; expected a redstar.records.Prompt")
+    problem = _record_problem(item)
+    if problem is None and item.difficulty is not None and not math.isfinite(item.difficulty):
+        problem = f"difficulty is {shown(item.difficulty)}, not a level (a number from 1 to 10, or None)"
+    if problem is None and item.metadata:
+        try:
+            json.dumps(item.metadata)
+        except (TypeError, ValueError) as exc:
+            problem = f"metadata cannot be written as JSON ({one_line(str(exc))})"
+    if problem is not None:
+        raise fault(owner, method, f"gave a Prompt whose {problem} as item {index}; expected a redstar.records.Prompt")
     return item
 
 
@@ -307,9 +336,12 @@ def check_completions(sampler: Any, out: Any, conversations: int, n: int) -> Any
                                              f"params.n = {n}; expected {expected}")
         for completion in group:
             # None is allowed only where Ctrl-C cut a call short (SamplingInterrupted), never here.
-            if not isinstance(completion, Completion) or not isinstance(completion.text, str):
+            reason = getattr(completion, "finish_reason", None)
+            if not isinstance(completion, Completion) or not isinstance(completion.text, str) \
+                    or not isinstance(reason, (str, type(None))):
                 got = shown(completion) if not isinstance(completion, Completion) else \
-                    f"a Completion whose text is {shown(completion.text)}"
+                    f"a Completion whose text is {shown(completion.text)}" if not isinstance(completion.text, str) else \
+                    f"a Completion whose finish_reason is {shown(reason)}"
                 raise fault(sampler, "generate", f"returned {got} for conversation {c}; expected "
                                                  f"redstar.interfaces.Completion(text: str, finish_reason)")
     return out
@@ -333,20 +365,37 @@ def check_verdicts(verifier: Any, verdicts: Any, count: int, method: str = "veri
     for verdict in verdicts:
         if not isinstance(verdict, Verdict):
             raise fault(verifier, method, f"returned {shown(verdict)} among its verdicts; expected {expected}")
+        problem = _record_problem(verdict)
+        if problem is not None:
+            raise fault(verifier, method, f"returned a Verdict whose {problem}; expected {expected}")
     return verdicts
 
 
 def check_verdict(verifier: Any, verdict: Any) -> Any:
     from redstar.records import Verdict
 
+    expected = "a redstar.records.Verdict (Verdict.right(answer), Verdict.wrong(answer) or Verdict.no_answer())"
     if not isinstance(verdict, Verdict):
-        raise fault(verifier, "verify", f"returned {shown(verdict)}; expected a redstar.records.Verdict "
-                                        f"(Verdict.right(answer), Verdict.wrong(answer) or Verdict.no_answer())")
+        raise fault(verifier, "verify", f"returned {shown(verdict)}; expected {expected}")
+    problem = _record_problem(verdict)
+    if problem is not None:
+        raise fault(verifier, "verify", f"returned a Verdict whose {problem}; expected {expected}")
     return verdict
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_reason(cleaning_filter: Any, reason: Any) -> str | None:
     """``Filter.check`` returns a drop reason (a non-empty string) or None."""
+    if isinstance(reason, str) and reason and not _is_text(reason):  # it names a count in the summary
+        raise fault(cleaning_filter, "check", f"returned {shown(reason)} that is not text (a lone surrogate); "
+                                              "expected a drop reason (a str) or None to keep")
     if reason is None or (isinstance(reason, str) and reason):
         return reason
     if isinstance(reason, str):  # "" keeps the sample, which a filter should say with None

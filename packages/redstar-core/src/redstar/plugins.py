@@ -108,12 +108,16 @@ class Host:
             self._origins[ep.name] = Origin(ep.name, ep.module, dist, version, entry)
             try:
                 plugin = ep.load()
-            except Exception as exc:  # a broken plugin must not take the host down
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # a broken plugin must not take the host down (sys.exit included)
                 self.failures[ep.name] = f"import failed: {type(exc).__name__}: {one_line(exc)}"
                 continue
             try:
                 self.register(plugin, name=ep.name, version=version, dist=dist, entry_point=entry)
-            except Exception as exc:
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
                 # pluggy checks each hook's arguments against its spec (``register`` misspelt...)
                 self.failures[ep.name] = f"registration failed: {type(exc).__name__}: {one_line(exc)}"
         if wanted is not None:
@@ -175,12 +179,18 @@ class Host:
                     if info is not None:
                         record_class(cls, info.origin, _kind, key)
                     by = offered.setdefault((_kind, key), [])
-                    if all(plugin != _plugin for plugin, _ in by):
+                    mine = [other for plugin, other in by if plugin == _plugin]
+                    if mine and mine[0] is not cls:  # which one a recipe gets would be a guess
+                        raise BadRegistration(f"registers two classes under the {_kind[:-1]} name {key!r} "
+                                              f"({mine[0].__qualname__}, {cls.__qualname__})")
+                    if not mine:
                         by.append((_plugin, cls))
 
                 try:
                     impl.function(register=register)
-                except Exception as exc:
+                except KeyboardInterrupt:
+                    raise
+                except BaseException as exc:
                     self._fail(plugin_name, hook_name, exc)
         # A failed plugin contributes nothing, not even what it registered before it failed.
         for (kind, key), by in offered.items():
@@ -202,7 +212,7 @@ class Host:
                     hooked.hooks.append(hook_name)
         return registry
 
-    def _fail(self, plugin_name: str, hook_name: str, exc: Exception) -> None:
+    def _fail(self, plugin_name: str, hook_name: str, exc: BaseException) -> None:
         """Record that ``plugin_name``'s ``hook_name`` raised ``exc`` (or answered what its spec
         does not allow: a :class:`BadRegistration`); its first failure is the one kept. The
         registry is rebuilt without it on next use."""
@@ -316,7 +326,9 @@ class Host:
                 continue
             try:
                 answer = impl.function(**kwargs)
-            except Exception as exc:
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
                 self._fail(impl.plugin_name, hook_name, exc)
                 continue
             if not isinstance(answer, allowed):
@@ -372,7 +384,9 @@ def instantiate(cls: type, options: dict[str, Any],
         # recipe section, since the exception does not say which option it was).
         msg = f"{cls.__name__} rejected its options {options!r}: {exc}"
         raise (where(None, msg) if where else PluginError(msg)) from exc
-    except Exception as exc:  # any other exception of a plugin's constructor is the plugin's fault
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # any other exception of a plugin's constructor is the plugin's fault (sys.exit too)
         from redstar.faults import DEBUG_HINT, fault
 
         if isinstance(exc, RedStarError):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 from rich.console import Console
 
 from redstar.errors import RedStarError
+from redstar.tables import read_json
 
 
 @click.command()
@@ -20,7 +20,7 @@ def report(run_dir: str) -> None:
     summary_file = Path(run_dir) / "summary.json"
     if not summary_file.exists():
         raise RedStarError(f"{summary_file} not found: is {run_dir} a RedStar run directory?")
-    summary = json.loads(summary_file.read_text(encoding="utf-8"))
+    summary = read_json(summary_file)
     md, page = write_report(run_dir, summary)
     print_summary(summary, Console())
     click.echo(f"wrote {md} and {page}")

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from redstar.errors import InputError, RedStarError
+from redstar.faults import shown
 from redstar.pipeline.set_aside import restore, set_aside
 from redstar.tables import write_json
 
@@ -172,6 +173,31 @@ def _size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else 0
 
 
+_ENTRY_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "fingerprint": ((str, type(None)), "a string"), "rows_key": ((str, type(None)), "a string"),
+    "done": ((bool,), "true or false"), "seconds": ((int, float), "a number"), "started": ((int, float), "a number"),
+    "counts": ((dict,), "a mapping")}
+#: Parts of a stage's counts that the summary and the report read as mappings.
+_COUNT_MAPPINGS = ("by_domain", "dropped", "dropped_by_domain", "per_source")
+
+
+def _state_problem(stages: dict[str, Any]) -> str | None:
+    """What is wrong with the shape of ``state.json``'s stages (a hand edit: RedStar writes it
+    whole), or None: every entry a mapping, its keys of their types."""
+    for name, entry in stages.items():
+        if not isinstance(entry, dict):
+            return f"stage {name!r}: {shown(entry)}, not a mapping"
+        for key, (types, what) in _ENTRY_TYPES.items():
+            value = entry.get(key)
+            if key in entry and (not isinstance(value, types) or (isinstance(value, bool) and bool not in types)):
+                return f"stage {name!r}: {key} is {shown(value)}, not {what}"
+        for key in _COUNT_MAPPINGS:
+            value = entry.get("counts", {}).get(key, {})
+            if not isinstance(value, dict):
+                return f"stage {name!r}: counts.{key} is {shown(value)}, not a mapping"
+    return None
+
+
 class RunDir:
     def __init__(self, root: str | Path, siblings: Sequence[str | Path] = ()) -> None:
         self.root = Path(root)
@@ -195,6 +221,10 @@ class RunDir:
             if not isinstance(self.state, dict) or not isinstance(self.state.get("stages"), dict):
                 raise InputError(self.state_file, "not a RedStar run state (no 'stages' mapping); restore it or "
                                  "delete it to redo every stage")
+            problem = _state_problem(self.state["stages"])
+            if problem:
+                raise InputError(self.state_file, f"not a RedStar run state: {problem}; restore it or delete it to "
+                                 "redo every stage")
 
     def path(self, *parts: str) -> Path:
         p = self.root.joinpath(*parts)
@@ -230,6 +260,13 @@ class RunDir:
             folder = set_aside(self.root, name, st, outputs, why=STALE)
             if folder is not None:
                 self.set_aside_now.append((name, folder))
+            # The run now holds no rows; it says so before rows come back, so that a run killed
+            # while they move never takes them for another key's.
+            self.state["stages"][name] = {"fingerprint": None, "done": False, "rows_key": rows_key}
+            self.save()
+        if rows_key is not None:
+            # Rows set aside under this key come back when the run has none (here, or after a
+            # run killed between the lines above and this one).
             restore(self.root, name, rows_key, outputs)
         elif changed and not keeps_rows:
             for out in outputs:
@@ -306,6 +343,10 @@ class RunDir:
             folder = set_aside(self.root, name, mine, [self.root / rel for rel in relative], why=STALE)
             if folder is not None:
                 self.set_aside_now.append((name, folder))
+            # The rows about to arrive are under ``rows_key``: a run killed while they are copied
+            # resumes from them rather than setting them aside as the old key's.
+            self.state["stages"][name] = {"fingerprint": None, "done": False, "rows_key": rows_key}
+            self.save()
         for rel in relative:
             _remove(self.root / rel)
             if (sibling / rel).exists() or (sibling / rel).is_symlink():

@@ -28,7 +28,7 @@ from redstar.progress import ProgressBoard
 from redstar.provenance import describe_run
 from redstar.recipe import Recipe, dump
 from redstar.stats import compare_models
-from redstar.tables import write_json
+from redstar.tables import write_json, write_text
 
 
 def run_pipeline(recipe: Recipe, out_dir: str | Path, host: Host, board: ProgressBoard | None = None,
@@ -90,9 +90,10 @@ def _run_locked(ctx: RunContext, stages: list[Stage], until: str) -> dict[str, A
     recipe, run, board, host = ctx.recipe, ctx.run, ctx.board, ctx.host
     recipe_file, text = run.root / "recipe.yaml", dump(recipe)
     # Rewritten only when it changed: under a multi-process launch the other ranks of
-    # `redstar train --run` read this very file while rank 0 gets here.
+    # `redstar train --run` read this very file while rank 0 gets here. Atomically: a full disk
+    # or a kill half-way through never leaves it cut short.
     if not recipe_file.is_file() or recipe_file.read_text(encoding="utf-8") != text:
-        recipe_file.write_text(text, encoding="utf-8")
+        write_text(recipe_file, text)
     with board:
         try:
             results, seconds = run_stages(ctx, stages, until)

@@ -10,7 +10,10 @@ every folder here (:func:`set_aside_folders`); deleting one frees its space.
 
 A move is a rename inside the run directory: instant, whatever the size, and nothing is copied.
 ``set-aside.json`` is written before anything moves, so a run killed half-way leaves a folder that
-still says what it holds.
+still says what it holds. A folder that holds no rows (a run killed before its rows moved in, or
+after they moved back out) is taken over by the next move of rows under its key, and removed when
+rows of its key are back in the run, so rows are never set aside where :func:`restore` would not
+look for them.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import re
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,6 +37,11 @@ def _present(path: Path) -> bool:
     return path.exists() or path.is_symlink()
 
 
+def _holds_rows(folder: Path) -> bool:
+    """Whether ``folder`` holds anything but its note and empty folders."""
+    return any(p.name != NOTE or p.parent != folder for p in folder.rglob("*") if not p.is_dir() or p.is_symlink())
+
+
 def set_aside(root: Path, name: str, entry: dict[str, Any], outputs: Sequence[Path], why: str) -> Path | None:
     """Move the outputs of stage ``name`` (its state ``entry`` says what made them) out of the
     way, into a new folder under ``<root>/set-aside/``; returns the folder, or None when there was
@@ -41,12 +50,14 @@ def set_aside(root: Path, name: str, entry: dict[str, Any], outputs: Sequence[Pa
     if not present:
         return None
     label = entry.get("rows_key") or entry.get("fingerprint") or "unrecorded"
+    if not isinstance(label, str) or not re.fullmatch(r"[\w-]{1,64}", label):  # a hand-edited state: never a path
+        label = "unrecorded"
     folder = root / FOLDER / f"{name}-{label}"
     suffix = 1
-    while _present(folder):
+    while _present(folder) and (folder.is_symlink() or not folder.is_dir() or _holds_rows(folder)):
         suffix += 1
         folder = root / FOLDER / f"{name}-{label}-{suffix}"
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)
     write_json(folder / NOTE, {
         "stage": name, "rows_key": entry.get("rows_key"), "fingerprint": entry.get("fingerprint"),
         "done": bool(entry.get("done")), "counts": entry.get("counts", {}), "why": why,
@@ -69,7 +80,11 @@ def restore(root: Path, name: str, rows_key: str, outputs: Sequence[Path]) -> Pa
         note = json.loads((folder / NOTE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if not isinstance(note, dict) or note.get("rows_key") != rows_key or any(_present(Path(o)) for o in outputs):
+    if not isinstance(note, dict) or note.get("rows_key") != rows_key:
+        return None
+    if any(_present(Path(o)) for o in outputs):
+        if not _holds_rows(folder):  # a run killed after the rows came back: they are in the run
+            shutil.rmtree(folder)
         return None
     for out in outputs:
         source = folder / Path(out).relative_to(root)

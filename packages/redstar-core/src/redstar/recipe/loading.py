@@ -168,14 +168,18 @@ def parse_text(text: str, path: str | Path | None) -> Any:
     try:
         return parse_yaml(text)
     except yaml.YAMLError as exc:
-        raise yaml_error(exc, path) from None
+        raise yaml_error(exc, path, text) from None
 
 
-def yaml_error(exc: yaml.YAMLError, path: str | Path | None) -> RecipeError:
+def yaml_error(exc: yaml.YAMLError, path: str | Path | None, text: str | None = None) -> RecipeError:
     """A YAML error as one line: ``file:line: <yaml>: invalid YAML: problem``."""
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    if isinstance(exc, yaml.reader.ReaderError) and text is not None:  # a NUL byte: a position, no mark
+        mark = yaml.Mark(str(path), exc.position, text.count("\n", 0, exc.position), 0, "", 0)
     where: str | None = None if path is None else f"{path}:{mark.line + 1}" if mark else str(path)
     problem = getattr(exc, "problem", None) or str(exc)
+    if isinstance(exc, yaml.reader.ReaderError):
+        problem = str(exc).split("\n", 1)[0]
     if path is None and mark:
         problem = f"{problem} (line {mark.line + 1})"
     if isinstance(exc, safe_yaml.UnsafeYAMLError):

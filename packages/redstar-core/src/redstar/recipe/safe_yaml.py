@@ -15,7 +15,9 @@ naming the line:
   PyYAML keeps the last one silently). Keys merged in with ``<<`` may be overridden, as YAML
   intends;
 - a value that cannot be built (an integer of 5,000 digits, a date of month 13) is an error at
-  its line instead of a ``ValueError`` traceback.
+  its line instead of a ``ValueError`` traceback; so is an integer written in hexadecimal, octal
+  or binary that has more than :data:`MAX_DIGITS` decimal digits (Python builds it, but could
+  never print it: every message that named it would raise).
 
 Exponent floats without a dot (``5e-7``, which YAML 1.1 reads as a string) are numbers here,
 because people write learning rates that way.
@@ -36,6 +38,9 @@ MAX_BYTES = 1 << 20
 MAX_NODES = 100_000
 #: The deepest nesting of mappings and lists.
 MAX_DEPTH = 64
+#: The most decimal digits of an integer (Python's own limit for turning one into text).
+MAX_DIGITS = 4300
+_TOO_LARGE = 10**MAX_DIGITS
 
 _MERGE = "tag:yaml.org,2002:merge"
 
@@ -83,9 +88,14 @@ class SafeRecipeLoader(yaml.SafeLoader):
 
     def construct_object(self, node: Node, deep: bool = False) -> Any:
         try:
-            return super().construct_object(node, deep)
+            data = super().construct_object(node, deep)
         except (ValueError, OverflowError) as exc:  # int("9" * 5000), a timestamp of month 13
             raise ConstructorError(problem=f"cannot read this value: {exc}", problem_mark=node.start_mark) from None
+        if isinstance(data, int) and not -_TOO_LARGE < data < _TOO_LARGE:  # 0x and 20,000 hex digits
+            digits = int(abs(data).bit_length() * 0.30103) + 1
+            raise ConstructorError(problem=f"cannot read this value: an integer of about {digits:,} digits (at most "
+                                   f"{MAX_DIGITS:,} are read)", problem_mark=node.start_mark)
+        return data
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
         if isinstance(node, MappingNode):

@@ -28,6 +28,9 @@ MAX_SEED = 2**32 - 1
 #: Responses per prompt at most (``sampling.n``, ``n_by_level``, ``evaluation.n``): each
 #: prompt's drawn samples are tracked as a bit mask of this many bits.
 MAX_SAMPLES_PER_PROMPT = 100_000
+#: A positive share of ``selection.mix`` is a weight in this range: beyond it the quotas' arithmetic
+#: overflows (a share of 1e308, or of 5e-324 beside others) and no mix needs it.
+SHARES = (1e-6, 1e6)
 #: A run name is a folder name under ``runs/``: letters, digits, ``.``, ``_``, ``-`` and ``+``,
 #: starting with a letter or digit (so never ``..``, never a path, never hidden).
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
@@ -42,7 +45,10 @@ def check_name(name: Any) -> str | None:
 
 
 def check_data(data: Any, fail: Fail) -> None:
-    """Every number in ``data`` (the parsed YAML, keys included) is finite and fits in 64 bits."""
+    """Every number in ``data`` (the parsed YAML, keys included) is finite and fits in 64 bits,
+    and every string is text that can be written (no lone surrogate, which a YAML escape such as
+    ``"\\ud800"`` can make: it would pass every other check and fail as ``recipe.yaml`` and the
+    fingerprints are written)."""
     stack: list[tuple[str, Any]] = [("", data)]
     while stack:  # depth first in the order of the file, so the first problem named is the topmost
         key, value = stack.pop()
@@ -51,12 +57,23 @@ def check_data(data: Any, fail: Fail) -> None:
             for k, v in value.items():
                 child = f"{key}.{k}" if key else str(k)
                 _check_number(child, k, fail, what="key")
+                _check_text(child, k, fail)
                 children.append((child, v))
             stack.extend(reversed(children))
         elif isinstance(value, list):
             stack.extend(reversed([(f"{key}[{i}]", v) for i, v in enumerate(value)]))
         else:
             _check_number(key or "<top>", value, fail)
+            _check_text(key or "<top>", value, fail)
+
+
+def _check_text(key: str, value: Any, fail: Fail) -> None:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            fail(key, f"is not valid text: it holds a lone surrogate ({value[exc.start]!a}), which is no character; "
+                 "write the character itself")
 
 
 def _check_number(key: str, value: Any, fail: Fail, what: str = "value") -> None:
@@ -64,7 +81,9 @@ def _check_number(key: str, value: Any, fail: Fail, what: str = "value") -> None
         fail(key, f"must be a finite number, got {value!r}" if what == "value" else
              f"a key must be a finite number, got {value!r}")
     elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
-        fail(key, f"is too large: {value} (at most {MAX_INT} in size)")
+        digits = len(str(abs(value)))
+        shown = f"an integer of {digits} digits" if digits > 40 else str(value)
+        fail(key, f"is too large: {shown} (at most {MAX_INT} in size)")
 
 
 def _at_least(fail: Fail, key: str, value: int | float | None, least: int | float, most: int | float | None = None,
@@ -156,6 +175,9 @@ def _check_mix(recipe: Recipe, fail: Fail) -> None:
             counted += share.prompts
         elif share < 0:
             fail(f"selection.mix.{domain}", f"a share cannot be negative, got {share!r}")
+        elif share and not SHARES[0] <= share <= SHARES[1]:
+            fail(f"selection.mix.{domain}", f"a share is a weight from {SHARES[0]:g} to {SHARES[1]:g} (or 0 for none), "
+                 f"got {share:g}")
     if selection.mix and not counted and not any(s > 0 for s in selection.shares().values()):
         fail("selection.mix", "needs at least one positive share or a count; with every share 0 nothing is selected")
     if selection.total is not None and counted > selection.total:

@@ -45,6 +45,8 @@ def is_finished(variant: Variant, out: Path, until: str, order: Sequence[str] = 
         marker = json.loads((run / DONE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
+    if not isinstance(marker, dict):
+        return False
     done = marker.get("until")
     if not isinstance(done, str) or marker.get("key") != variant_key(variant, done):
         return False

@@ -19,7 +19,6 @@ comparing totals in each band. A row gathers its variant's runs over the seeds:
 from __future__ import annotations
 
 import itertools
-import json
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,7 @@ from redstar.stats import (
 )
 from redstar.sweep.spec import SweepSpec
 from redstar.sweep.variants import Variant
+from redstar.tables import read_json
 
 Pooled = dict[str, tuple[int, int]]  # prompt_id -> (correct, samples), summed over seeds
 
@@ -59,7 +59,7 @@ KINDS = {"scores": "", "validation": "validation"}
 def _seed_results(run: Path, wanted: str, kind: str = "scores") -> tuple[str | None, dict[str, tuple[float, Pooled | None]]]:
     """One finished run's model tag and ``evaluator -> (pass@1, per-problem results or None)``,
     from its held-out scores or (``kind="validation"``) its validation scores."""
-    summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+    summary = read_json(run / "summary.json")
     scores = summary.get(kind) or {}
     tag = row_model(scores, wanted)
     if tag is None:
@@ -190,7 +190,7 @@ def _room(runs: list[Path], wanted: str, evaluator: str) -> dict[str, Any] | Non
     sampled evaluation."""
     per_seed = []
     for run in runs:
-        summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+        summary = read_json(run / "summary.json")
         tag = row_model(summary.get("scores") or {}, wanted)
         folder = run / "eval" / str(tag)
         primary, sampled = folder / f"{evaluator}.jsonl", folder / f"{evaluator}.sampled.jsonl"

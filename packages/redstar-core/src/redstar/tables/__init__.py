@@ -20,9 +20,25 @@ Parquet, Arrow, ``save_to_disk`` folders, hub-style folders and hub datasets go 
 because that is how a line number can be reported in a file users edit by hand.
 """
 
-from redstar.tables.reading import LOCAL_SUFFIXES, is_local_table, iter_jsonl, iter_rows, parse_records, read_options
+from redstar.tables.reading import (
+    LOCAL_SUFFIXES,
+    is_local_table,
+    iter_jsonl,
+    iter_rows,
+    parse_records,
+    read_json,
+    read_options,
+)
 from redstar.tables.sharded import ShardedTable, read_shard
-from redstar.tables.writing import JsonlAppender, dumps_line, file_mode, streamed_table, write_json, write_table
+from redstar.tables.writing import (
+    JsonlAppender,
+    dumps_line,
+    file_mode,
+    streamed_table,
+    write_json,
+    write_table,
+    write_text,
+)
 
 __all__ = ["LOCAL_SUFFIXES", "JsonlAppender", "ShardedTable", "read_shard", "dumps_line", "file_mode", "is_local_table", "iter_jsonl", "iter_rows",
-           "parse_records", "read_options", "streamed_table", "write_json", "write_table"]
+           "parse_records", "read_json", "read_options", "streamed_table", "write_json", "write_table", "write_text"]

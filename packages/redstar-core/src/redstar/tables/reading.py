@@ -48,6 +48,23 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 yield number, obj
 
 
+def read_json(path: str | Path) -> dict[str, Any]:
+    """A JSON document holding an object (a run's ``summary.json``), or an :class:`InputError`
+    naming the file when it is missing, cut short or not an object."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(path, "file not found") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(path, f"not UTF-8 text ({exc.reason})") from None
+    except ValueError as exc:
+        raise InputError(path, f"invalid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise InputError(path, f"not a JSON object (a {type(data).__name__})")
+    return data
+
+
 def parse_json_line(path: Path, raw: bytes, number: int, advice: str = "", not_utf8: str = "") -> dict[str, Any] | None:
     """The JSON object on line ``number`` of ``path`` (None for a blank line); anything else is an
     :class:`InputError` naming file, line and column, ending with ``advice`` (``not_utf8`` says

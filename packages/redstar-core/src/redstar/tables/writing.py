@@ -113,6 +113,14 @@ def streamed_table(path: str | Path) -> Iterator[Callable[[Iterable[Any]], None]
         os.fsync(handle.fileno())
 
 
+def write_text(path: str | Path, text: str) -> Path:
+    """Write a text file (UTF-8) atomically: readers see the old file or the whole new one."""
+    path = Path(path)
+    with _atomically(path) as (fd, _):
+        _write_text(fd, text)
+    return path
+
+
 def write_json(path: str | Path, obj: Any) -> Path:
     """Write a JSON document atomically."""
     path = Path(path)
