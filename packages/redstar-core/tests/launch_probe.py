@@ -21,12 +21,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-PROBE_DIR = Path(sys.argv[1])
 RANK = int(os.environ.get("RANK", "0"))
 
 
 def record(event: str, **fields: Any) -> None:
-    with (PROBE_DIR / f"rank-{RANK}.jsonl").open("a", encoding="utf-8") as handle:
+    # The probe directory is read per call: the test process imports this module for
+    # weights_digest, and its sys.argv is pytest's.
+    with (Path(sys.argv[1]) / f"rank-{RANK}.jsonl").open("a", encoding="utf-8") as handle:
         handle.write(json.dumps({"event": event, **fields}) + "\n")
 
 

@@ -19,6 +19,7 @@ full traceback, which the fault keeps as its ``__cause__``.
 from __future__ import annotations
 
 import math
+import sys
 import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -67,9 +68,20 @@ def record_plugin(origin: Origin, modules: Sequence[str] = ()) -> None:
     if origin.builtin:
         return
     for module in {origin.module, *modules}:
-        package = module.rsplit(".", 1)[0] if "." in module else module
-        if package and package != "redstar" and not package.startswith("redstar."):
-            _packages[package] = origin
+        for owned in (module, _regular_package(module)):
+            if owned and owned != "redstar" and not owned.startswith("redstar."):
+                _packages[owned] = origin
+
+
+def _regular_package(module: str) -> str | None:
+    """The package holding ``module`` when it is a regular one (with an ``__init__``). A namespace
+    package is shared by definition (several distributions, or a test directory imported in
+    pytest's importlib mode), so the code beside a plugin there is not the plugin's."""
+    if "." not in module:
+        return None
+    package = module.rsplit(".", 1)[0]
+    found = sys.modules.get(package)
+    return package if found is not None and getattr(found, "__file__", None) else None
 
 
 def record_class(cls: type, origin: Origin, kind: str, key: str) -> None:
