@@ -165,7 +165,7 @@ def test_a_plugin_error_or_an_environment_ray_cannot_build_is_a_message(cluster,
             pytest.raises(PluginError, match=r"sampling\.options\.bogus: unknown option 'bogus'"):
         list(engine.generate(spec, jobs_of(2)))
     with RayEngine(execution(cluster, plugin_dir, runtime_env={"conda": "no-such-env"})) as engine, \
-            pytest.raises(RedStarError, match=r"^ray: verification batch 0: RuntimeEnvSetupError: [^\n]+$"):
+            pytest.raises(RedStarError, match=r"^ray: verification batch 0 \(verifier: code, math\): RuntimeEnvSetupError: [^\n]+$"):
         list(engine.verify(verify_jobs()[:1]))
 
 
