@@ -41,14 +41,29 @@ class ArithSource(Source):
 
 
 class ArithVerifier(Verifier):
+    """The boxed answer against the sum.
+
+    Args:
+        hang_on: A reference (a sum) on whose responses ``verify`` hangs (sleeps an hour): a
+            verifier stuck on one prompt.
+        hang_once: A marker file: with ``hang_on``, hang only the first time (the file is
+            created then), as a verifier that got stuck once would.
+    """
+
     domain = "arith"
     instruction = "Put the answer in \\boxed{}."
+
+    def __init__(self, hang_on: str | None = None, hang_once: str | None = None) -> None:
+        self.hang_on, self.hang_once = hang_on, hang_once
 
     def extract(self, response):
         found = re.findall(r"\\boxed\{([^{}]*)\}", response)
         return found[-1].strip() if found else None
 
     def verify(self, response, reference, metadata=None):
+        if self.hang_on is not None and reference.strip() == self.hang_on and (
+                self.hang_once is None or _first(self.hang_once)):
+            time.sleep(3600)
         answer = self.extract(response)
         if answer is None:
             return Verdict.no_answer()
@@ -64,6 +79,15 @@ class ArithHeldout(Evaluator):
 
     def load(self):
         return [make_prompt(self.start + i, 2000 + 3 * i, source="heldout") for i in range(self.count)]
+
+
+def _first(marker: str) -> bool:
+    """True the first time only (the marker file is created then), across processes."""
+    try:
+        os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        return True
+    except FileExistsError:
+        return False
 
 
 def _kind(text: str, index: int) -> int:

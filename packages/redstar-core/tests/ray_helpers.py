@@ -18,11 +18,13 @@ from redstar.services import VerifierPool
 
 #: The test plugin: a sampler whose text is a function of (model, conversation, seed) alone, which
 #: can record its pid, sleep, SIGKILL its own process or hang (sleep for an hour) on chosen
-#: conversations, and start child processes that start their own (as vLLM's engine and workers).
+#: conversations, and start child processes that start their own (as vLLM's engine and workers);
+#: and a "raytest" verifier (right when the response is the reference) that can hang the same way.
 PLUGIN = '''
 import os, signal, subprocess, sys, time
 from redstar import hookimpl
-from redstar.interfaces import Completion, Sampler
+from redstar.interfaces import Completion, Sampler, Verifier
+from redstar.records import Verdict
 
 GRANDCHILD = "import os, sys, time; open(os.path.join(sys.argv[1], 'g%d' % os.getpid()), 'w').close(); time.sleep(3600)"
 CHILD = ("import os, subprocess, sys, time; d = sys.argv[1]; "
@@ -64,9 +66,29 @@ class EchoSampler(Sampler):
             return False
 
 
+class HangingVerifier(Verifier):
+    domain = "raytest"
+
+    def __init__(self, hang_once=None, hang_always=False):
+        self.hang_once, self.hang_always = hang_once, hang_always
+
+    def extract(self, response):
+        return response
+
+    def verify(self, response, reference, metadata=None):
+        if "victim" in response and (self.hang_always or self.hang_once and EchoSampler.first(self.hang_once)):
+            time.sleep(3600)
+        return Verdict.right(response) if response == reference else Verdict.wrong(response)
+
+
 @hookimpl
 def redstar_register_samplers(register):
     register(EchoSampler)
+
+
+@hookimpl
+def redstar_register_verifiers(register):
+    register(HangingVerifier)
 '''
 
 

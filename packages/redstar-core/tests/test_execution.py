@@ -127,3 +127,40 @@ def test_the_engine_is_released_between_parts_of_a_run(tmp_path, arith_host, mon
     assert engine_when["verify"] == ["start"]  # sampling and verification share one engine
     assert engine_when["train"] == ["start", "close"]  # closed as curation ended
     assert events[-1] == "close"
+
+
+def test_a_hung_verifier_is_interrupted_then_redone_or_named(arith_host, tmp_path):
+    """A verification batch that runs past ``execution.task_timeout`` on the local engine is
+    interrupted, its verifier built afresh and the batch redone; one that hangs every time
+    stops the run with one line naming the batch and the verifier (never a hang)."""
+    import time
+
+    from arith_plugin import make_prompt
+
+    from redstar.errors import RedStarError
+    from redstar.execution import VerifyJob
+    from redstar.plugins import instantiate
+    from redstar.recipe import Execution
+    from redstar.services import VerifierPool
+
+    prompts = [make_prompt(2, i) for i in range(3)]
+    items = [(f"\\boxed{{{2 + i}}}", p) for i, p in enumerate(prompts)]
+    lines: list[str] = []
+
+    def engine(**options):
+        pool = VerifierPool(lambda domain: instantiate(arith_host.get("verifiers", domain), options))
+        return LocalEngine(build_sampler=None, verifiers=pool, log=lines.append,
+                           execution=Execution(task_timeout=0.5, max_retries=1))
+
+    once = engine(hang_on="3", hang_once=str(tmp_path / "hung"))
+    [(_, verdicts)] = list(once.verify([VerifyJob(prompts, items)]))
+    assert [v.correct for v in verdicts] == [True, True, True]
+    assert any("hung" in line and "redoing it" in line and "(verifier: arith)" in line for line in lines), lines
+
+    started = time.monotonic()
+    with pytest.raises(RedStarError) as stop:
+        list(engine(hang_on="3").verify([VerifyJob(prompts, items)]))
+    message = str(stop.value)
+    assert "\n" not in message and "failed 2 times because it hung" in message, message
+    assert f"starting at {prompts[0].id!r}" in message and "(verifier: arith)" in message, message
+    assert time.monotonic() - started < 30  # two tries of 0.5 s, not the verifier's hour

@@ -1,6 +1,6 @@
 """What the run's stages hand the engine (issue 25): verification as one stream over every sample
 shard, verdicts made while sampling taken over instead of judged again, cleaning filters as
-engine jobs, and long references kept out of the driver's prompt lists. With the test-only
+engine jobs, the sets built as engine jobs (one per partition), and long references kept out of the driver's prompt lists. With the test-only
 "arith" plugin and its scripted teacher; an engine that wraps the local one records what it
 was given. (The same on a real Ray cluster: test_ray_engine.py's end-to-end run.)"""
 
@@ -43,6 +43,7 @@ class Recording:
         self.local, self.overlaps = local, ahead
         self.verify_calls: list[list[str]] = []
         self.clean_calls: list[int] = []
+        self.build_calls: list[list[int]] = []
         self.judged_ahead = 0
 
     def __getattr__(self, name: str) -> Any:
@@ -57,6 +58,11 @@ class Recording:
         jobs = list(jobs)
         self.clean_calls.append(len(jobs))
         yield from self.local.clean(filters, jobs)
+
+    def build(self, options, jobs):
+        jobs = list(jobs)
+        self.build_calls.append([job.key for job in jobs])
+        yield from self.local.build(options, jobs)
 
     def generate_verifying(self, spec, jobs, feed):
         waiting = iter(feed)
@@ -168,3 +174,28 @@ def test_long_references_stay_out_of_the_prompt_lists_and_reach_the_verifier(tmp
     online = [json.loads(line) for line in (padded / "online.jsonl").read_text().splitlines()]
     assert all(len(row["reference"]) > 6000 and not row["reference"].startswith(POINTER) for row in online)
     assert fetch(selected[0]["reference"], padded).strip() == online[0]["reference"].strip()
+
+
+#: sha256 of the engine-test run's sets (15 partitions) as the driver built them before set
+#: building moved onto the engine (commit be3a8a7): the engine must write the very same bytes.
+DRIVER_BUILT = {
+    "sft.jsonl": "15274f67c136c58bf6d05422e70c87017e5b379c0e37ee94af5f5e40eaae59bd",
+    "preference.jsonl": "1c0ad89cea47688ce3199a4f0c10b341aba74f62e0ab37deb93de0e2a5132a6f",
+    "online.jsonl": "f9a7b4684dcdd90c22f1b2e9da19df586dd14b2b85f773111a520518b3917602",
+}
+
+
+def test_sets_are_built_as_engine_jobs_per_partition_with_the_driver_built_bytes(tmp_path, arith_host, recorded,
+                                                                                 monkeypatch):
+    import hashlib
+
+    import redstar.pipeline.datasets as datasets
+
+    monkeypatch.setattr(datasets, "PARTITION_BYTES", 1500)  # several partitions from a small run
+    run = curate(tmp_path, arith_host, "parts")
+    assert recorded["engine"].build_calls == [list(range(15))]  # one job per partition, in one call
+    assert {name: hashlib.sha256((run / name).read_bytes()).hexdigest() for name in DRIVER_BUILT} == DRIVER_BUILT
+    counts = json.loads((run / "summary.json").read_text())["stages"]["build"]
+    assert counts["dropped"] == {"no valid answer": 11, "repetition": 8, "duplicate response": 24}
+    assert (counts["sft_rows"], counts["preference_pairs"], counts["prompts_with_positive"]) == (22, 14, 22)
+    assert not (run / ".build-partitions").exists()

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.slow
 from ray_helpers import board, collect_once, execution, expected, jobs_of, local_engine  # noqa: E402
 
 from redstar.errors import MissingDependencyError, PluginError, RedStarError  # noqa: E402
-from redstar.execution import GenerateJob, SamplerSpec, VerifyJob  # noqa: E402
+from redstar.execution import BuildJob, GenerateJob, SamplerSpec, VerifyJob  # noqa: E402
 from redstar.execution.ray_engine import RayEngine, import_ray  # noqa: E402
 from redstar.execution.ray_local import node_args  # noqa: E402
 from redstar.interfaces import SamplingParams  # noqa: E402
@@ -168,7 +168,7 @@ def test_a_plugin_error_or_an_environment_ray_cannot_build_is_a_message(cluster,
             pytest.raises(PluginError, match=r"sampling\.options\.bogus: unknown option 'bogus'"):
         list(engine.generate(spec, jobs_of(2)))
     with RayEngine(execution(cluster, plugin_dir, runtime_env={"conda": "no-such-env"})) as engine, \
-            pytest.raises(RedStarError, match=r"^ray: verification batch 0: RuntimeEnvSetupError: [^\n]+$"):
+            pytest.raises(RedStarError, match=r"^ray: verification batch 0 \(verifier: code, math\): RuntimeEnvSetupError: [^\n]+$"):
         list(engine.verify(verify_jobs()[:1]))
 
 
@@ -195,6 +195,64 @@ def test_verify_matches_the_local_engine_for_math_and_code(cluster, plugin_dir):
     flat = [v for k in sorted(local) for v in local[k]]
     assert sum(v.correct for v in flat) == 5 and {v.reward for v in flat} == {1, 0, -1}
     assert {v.reason for v in flat if not v.correct} >= {"wrong answer on test 2 of 2"}
+
+
+def test_set_building_on_ray_writes_what_the_local_engine_does(cluster, plugin_dir, tmp_path):
+    """Each partition a task: its rows shipped from the driver's file, its sets written back;
+    the same bytes and counts as the local engine's in-process build (test_pipeline_engine.py
+    pins those to the driver-side build)."""
+    prompts = [(f"p{k}", "math" if k % 2 else "code", float(k), [{"role": "user", "content": f"q{k} é"}])
+               for k in range(6)]
+    kinds = [(True, 1), (False, 0), (False, -1), (True, 1)]
+
+    def jobs(out: Path) -> list[BuildJob]:
+        made = []
+        for part in range(3):
+            rows = out / f"{part}.jsonl"
+            rows.parent.mkdir(parents=True, exist_ok=True)
+            rows.write_text("".join(json.dumps({"prompt_id": f"p{k}", "index": i, "response": f"r{k % 2}{i % 3} ∑",
+                                                "correct": c, "reward": r, "clean": True}) + "\n"
+                                    for k in range(part, 6, 3) for i, (c, r) in reversed(list(enumerate(kinds)))))
+            made.append(BuildJob(part, prompts[part::3], rows, out / f"{part}.sft", out / f"{part}.pref"))
+        return made
+
+    options = {"pairs_per_prompt": 2, "negatives": "wrong_first"}
+    with RayEngine(execution(cluster, plugin_dir, task_timeout=60)) as engine:
+        remote = {job.key: counts for job, counts in engine.build(options, jobs(tmp_path / "ray"))}
+    with local_engine() as engine:
+        local = {job.key: counts for job, counts in engine.build(options, jobs(tmp_path / "local"))}
+    assert remote == local and sorted(local) == [0, 1, 2]
+    totals = [sum(c[key] for counts in local.values() for c in counts.values())
+              for key in ("sft_rows", "preference_pairs", "duplicate response")]
+    assert totals == [6, 12, 6]  # index 3 repeats index 0's response: a duplicate positive
+    for name in ("0.sft", "1.sft", "2.sft", "0.pref", "1.pref", "2.pref"):
+        assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "local" / name).read_bytes() != b""
+
+
+def test_a_hung_verification_task_is_redone_or_named(cluster, plugin_dir, tmp_path):
+    """A verifier that hangs once: its task is killed after ``execution.task_timeout`` and the
+    batch redone; one that hangs every time stops the run with one line naming the batch and
+    the verifier, within the retries' timeouts."""
+    import time
+
+    prompts = [Prompt(domain="raytest", source="t", question=f"q{k}", reference=f"a{k}", id=f"p{k}") for k in range(4)]
+    items = [("victim" if k == 2 else f"a{k}", prompts[k]) for k in range(4)]
+    jobs = [VerifyJob([p for _, p in items[k:k + 2]], items[k:k + 2]) for k in (0, 2)]
+    said = board()
+    options = {"raytest": {"hang_once": str(tmp_path / "hung")}}
+    with RayEngine(execution(cluster, plugin_dir, task_timeout=4), verifier_options=options, board=said) as engine:
+        got = {job.key[0].id: [v.correct for v in verdicts] for job, verdicts in engine.verify(jobs)}
+    assert got == {"p0": [True, True], "p2": [False, True]}
+    assert any("worker hung" in line and "starting at 'p2'" in line and "(verifier: raytest)" in line
+               for line in said.lines), said.lines
+    started = time.monotonic()
+    always = RayEngine(execution(cluster, plugin_dir, task_timeout=4, max_retries=0),
+                       verifier_options={"raytest": {"hang_always": True}})
+    with always, pytest.raises(RedStarError) as stop:
+        list(always.verify(jobs[1:]))
+    message = str(stop.value)
+    assert "\n" not in message and "starting at 'p2'" in message and "(verifier: raytest)" in message, message
+    assert "because its worker hung" in message and time.monotonic() - started < 60
 
 
 def test_ctrl_c_stops_and_hands_back_only_finished_jobs(cluster, plugin_dir, ctrl_c_raises):

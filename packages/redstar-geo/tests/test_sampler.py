@@ -1,3 +1,7 @@
+import json
+import shutil
+from pathlib import Path
+
 import pytest
 from PIL import Image
 
@@ -77,3 +81,50 @@ def test_bad_dtype_is_reported(tiny_vlm):
 def test_non_internvl_checkpoints_are_refused(tiny_lm):
     with pytest.raises(RedStarError, match="InternVL"):
         InternVLSampler(str(tiny_lm), device="cpu").load()
+
+
+def r1_style_copy(model: Path, tmp_path: Path) -> Path:
+    """``model`` with a chat template whose generation prompt ends with ``<think>\\n``, as
+    DeepSeek-R1's and QwQ's do (and R1-style InternVL fine-tunes)."""
+    copy = tmp_path / "r1-style"
+    shutil.copytree(model, copy)
+    ending = "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+    replaced = 0
+    for path in [copy / "chat_template.jinja", copy / "tokenizer_config.json"]:
+        if not path.exists():
+            continue
+        if path.suffix == ".json":
+            config = json.loads(path.read_text())
+            if ending in (config.get("chat_template") or ""):
+                config["chat_template"] = config["chat_template"].replace(ending, R1_ENDING)
+                path.write_text(json.dumps(config))
+                replaced += 1
+        elif ending in path.read_text():
+            path.write_text(path.read_text().replace(ending, R1_ENDING))
+            replaced += 1
+    assert replaced, "the tiny model's chat template was not found"
+    return copy
+
+
+R1_ENDING = "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n<think>\\n' }}{% endif %}"
+
+
+def test_an_r1_style_template_s_think_starts_every_response(tiny_vlm, synthetic_prompts, tmp_path):
+    """A template that ends the generation prompt with ``<think>\\n``: the model starts inside its
+    reasoning and never writes the tag, so each response gets the opening back (greedy and
+    sampled, images or not): a response cut off mid-reasoning then reads as unfinished."""
+    conversations = [GeoVerifier().messages(p) for p in synthetic_prompts[:2]]
+    conversations.append([{"role": "user", "content": "A text-only question."}])
+    r1 = InternVLSampler(str(r1_style_copy(tiny_vlm, tmp_path)), device="cpu", batch_size=4)
+    try:
+        sampled = r1.generate(conversations, SamplingParams(n=2, max_new_tokens=6, seed=1))
+        greedy = r1.generate(conversations[:1], SamplingParams(n=2, temperature=0, max_new_tokens=6))
+    finally:
+        r1.close()
+    assert all(c.text.startswith("<think>\n") for row in sampled + greedy for c in row)
+    plain = InternVLSampler(str(tiny_vlm), device="cpu", batch_size=4)
+    try:
+        again = plain.generate(conversations, SamplingParams(n=2, max_new_tokens=6, seed=1))
+    finally:
+        plain.close()
+    assert not any(c.text.startswith("<think>\n") for row in again for c in row)

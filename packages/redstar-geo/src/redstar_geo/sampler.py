@@ -8,7 +8,10 @@ Sampling follows core's ``transformers`` sampler: temperature 0 is greedy (gener
 repeated ``n`` times), top-k is off, stop strings end a response and are not part of it, special
 tokens are dropped except the reasoning tags. Seeds too: every sampled row draws from its own
 seed (``params.seeds[c][k]`` when given, else seeds drawn from ``params.seed``), so a row's
-tokens do not depend on its batch neighbours (:mod:`redstar.samplers.seeded`).
+tokens do not depend on its batch neighbours (:mod:`redstar.samplers.seeded`). And R1-style
+chat templates too: a generation prompt that ends with ``<think>`` has that opening put back in
+front of every response (:func:`~redstar.samplers.text.restore_openings`), so a response cut off
+mid-reasoning reads as unfinished.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any
 from redstar.interfaces import Completion, Messages, Sampler, SamplingParams
 from redstar.samplers.chat import MAX_SEED, check_conversations, check_params
 from redstar.samplers.seeded import row_sampler
-from redstar.samplers.text import TokenDecoder
+from redstar.samplers.text import TokenDecoder, restore_openings
 from redstar_geo.vlm.inputs import Encoded
 from redstar_geo.vlm.loading import NATIVE, LoadedVLM, load_vlm, stop_token_ids
 
@@ -109,9 +112,12 @@ class InternVLSampler(Sampler):
                 if self.on_progress is not None:
                     self.on_progress(done, total)
         if greedy:
-            return [[Completion(generated[c, 0].text, generated[c, 0].finish_reason) for _ in range(params.n)]
-                    for c in range(len(encoded))]
-        return [[generated[c, k] for k in range(copies)] for c in range(len(encoded))]
+            rows_out = [[Completion(generated[c, 0].text, generated[c, 0].finish_reason) for _ in range(params.n)]
+                        for c in range(len(encoded))]
+        else:
+            rows_out = [[generated[c, k] for k in range(copies)] for c in range(len(encoded))]
+        # An R1-style template ends the prompt inside the reasoning: its opening goes back in front.
+        return restore_openings(rows_out, [e.opening for e in encoded])
 
     def _generate_batch(self, batch: Sequence[Encoded], params: SamplingParams,
                         seeds: list[int] | None) -> list[Completion]:

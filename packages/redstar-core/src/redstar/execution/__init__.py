@@ -6,11 +6,12 @@ write every result to the run tables as it arrives, keyed by ``(prompt_id, index
 id, so which engine did the work, in which order and on which node never changes what a run
 produces (no fingerprint includes the engine).
 
-- ``local`` (the default): this process, one sampler, one job at a time.
+- ``local`` (the default): this process, one sampler, one job at a time; a verification or
+  cleaning batch that hangs is interrupted and redone (:mod:`~redstar.execution.watchdog`).
 - ``ray``: a Ray cluster (``pip install 'redstar-core[ray]'``): sampler replicas as Ray actors
   (each a vLLM engine on its GPUs, or the transformers backend on CPU), verification (while
-  sampling goes on) and cleaning as Ray tasks; a chunk whose worker died or hung is redone,
-  and the driver writes each chunk once.
+  sampling goes on), cleaning and set building as Ray tasks; a chunk or task whose worker died
+  or hung is redone, and the driver writes each result once.
 
 The recipe's ``execution`` section chooses (:class:`~redstar.recipe.Execution`).
 """
@@ -21,6 +22,7 @@ from typing import Any
 
 from redstar.execution.base import (
     NOT_YET,
+    BuildJob,
     CleanJob,
     Engine,
     EngineSampler,
@@ -32,7 +34,7 @@ from redstar.execution.base import (
 )
 from redstar.execution.local import LocalEngine
 
-__all__ = ["NOT_YET", "CleanJob", "Engine", "EngineSampler", "FilterSpec", "GenerateJob", "JobFeed", "LocalEngine",
+__all__ = ["NOT_YET", "BuildJob", "CleanJob", "Engine", "EngineSampler", "FilterSpec", "GenerateJob", "JobFeed", "LocalEngine",
            "SamplerSpec", "VerifyJob", "engine_for"]
 
 
@@ -45,4 +47,6 @@ def engine_for(ctx: Any) -> Engine:
 
         return RayEngine(execution, verifier_options=ctx.recipe.verifiers, board=getattr(ctx, "board", None),
                          host=getattr(ctx, "host", None))
-    return LocalEngine(build_sampler=ctx.build, verifiers=ctx.verifiers)
+    board = getattr(ctx, "board", None)
+    return LocalEngine(build_sampler=ctx.build, verifiers=ctx.verifiers, execution=execution,
+                       log=None if board is None else board.log)

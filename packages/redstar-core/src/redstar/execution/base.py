@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, cast
 
 from redstar.faults import check_reason
@@ -54,6 +55,25 @@ class CleanJob:
 
 #: A cleaning step as the recipe writes it: ``(filter name, its options)`` in order.
 FilterSpec = tuple[tuple[str, Mapping[str, Any]], ...]
+
+#: A prompt as set building needs it: ``(prompt_id, domain, difficulty, messages)``, its
+#: messages rendered by its verifier and their images already in the run directory.
+BuildPrompt = tuple[str, str, "float | None", Messages]
+
+
+@dataclass(frozen=True)
+class BuildJob:
+    """One hash partition of the build stage: the SFT rows and preference pairs of its prompts
+    (``prompts``, in selection order), from its cleaned samples (``rows``, a JSON Lines file the
+    engine reads when it sends the job, so a partition never waits in the driver's memory),
+    written to ``sft`` and ``preference`` by the engine
+    (:func:`~redstar.pipeline.set_building.build_partition`)."""
+
+    key: Any
+    prompts: Sequence[BuildPrompt]
+    rows: Path
+    sft: Path
+    preference: Path
 
 #: What a job source yields when it has no job to hand out yet (it may have later).
 NOT_YET: Any = object()
@@ -112,6 +132,14 @@ class Engine(ABC):
     def clean(self, filters: FilterSpec, jobs: Iterable[CleanJob]) -> Iterator[tuple[CleanJob, list[str | None]]]:
         """Each job's drop reasons under the cleaning ``filters``, in the job's order."""
         raise NotImplementedError(f"the {type(self).__name__} engine does not clean")
+
+    def build(self, options: Mapping[str, Any], jobs: Iterable[BuildJob]) -> Iterator[tuple[BuildJob, dict[str, Any]]]:
+        """Each job's partition built under the recipe's ``preference`` ``options`` (its files
+        written), with its counts."""
+        from redstar.pipeline.set_building import build_file
+
+        for job in jobs:
+            yield job, build_file(options, job)
 
     def generate_verifying(self, spec: SamplerSpec, jobs: Iterable[GenerateJob],
                            feed: JobFeed) -> Iterator[tuple[str, Any, Any]]:
@@ -190,8 +218,17 @@ class EngineVerifier:
         return getattr(self.local, name)
 
     def verify_many(self, items: Sequence[tuple[str, Prompt]]) -> list[Verdict]:
-        jobs = [VerifyJob(start, items[start:start + self.batch]) for start in range(0, len(items), self.batch)]
+        jobs = [VerifyJob(_Span(start, [prompt for _, prompt in items[start:start + self.batch]]),
+                          items[start:start + self.batch]) for start in range(0, len(items), self.batch)]
         out: list[Verdict | None] = [None] * len(items)
         for job, verdicts in self.engine.verify(jobs):
-            out[job.key:job.key + len(verdicts)] = verdicts
+            out[job.key.start:job.key.start + len(verdicts)] = verdicts
         return out  # type: ignore[return-value]  # every job returns, or verify raises
+
+
+class _Span(list):  # of Prompts (error messages name a batch by its first)
+    """The prompts of one batch of :meth:`EngineVerifier.verify_many` and where its verdicts go."""
+
+    def __init__(self, start: int, prompts: list[Prompt]) -> None:
+        super().__init__(prompts)
+        self.start = start

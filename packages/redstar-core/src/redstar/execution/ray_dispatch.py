@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
 from redstar.errors import RedStarError
@@ -73,8 +74,8 @@ class Workers(Protocol[J_contra]):
     def running(self, token: Any) -> int | None:
         """How many of the jobs a worker holds run at once, oldest first (None: all of them);
         only those are charged a retry when it dies or hangs, the others waited behind them.
-        Jobs share a worker when their tokens are equal and not None (a task's token is None:
-        each task is its own worker)."""
+        Jobs share a worker when their tokens are equal and not None (a task's token is its
+        own: each task is its own worker)."""
         ...
 
 
@@ -92,14 +93,24 @@ def first_line(error: BaseException) -> str:
 def name_key(key: Any) -> str:
     """A job's key as an error names it: the stages' keys are lists of prompts or samples
     (``(prompt, indices)`` pairs, :class:`~redstar.records.Sample`), named by their first id and
-    their count; any other key by its (shortened) ``repr``."""
+    their count, and by their sample shard where they have one (``shard``: a verification
+    batch); any other key by its (shortened) ``repr``."""
     if isinstance(key, (list, tuple)) and key:
         first = key[0][0] if isinstance(key[0], tuple) and key[0] else key[0]
         ident = getattr(first, "id", None)
         if isinstance(ident, str) and ident:
-            return f"of {len(key)} starting at {ident!r}"
+            shard = getattr(key, "shard", None)
+            where = f" of shard {Path(shard).name.split('.')[0]}" if shard is not None else ""
+            return f"of {len(key)} starting at {ident!r}{where}"
     text = repr(key)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def describe_verification(job: Any) -> str:
+    """A verification job as an error names it: its batch and the verifiers (by domain) that
+    judge it, e.g. ``verification batch of 64 starting at 'p1' of shard 00003 (verifier: code)``."""
+    domains = sorted({str(getattr(prompt, "domain", "?")) for _, prompt in job.items})
+    return f"verification batch {name_key(job.key)} (verifier: {', '.join(domains)})"
 
 
 class _Flight(Generic[J]):

@@ -13,8 +13,12 @@
   worker process builds them once and keeps them (Ray reuses worker processes across tasks).
   :meth:`RayEngine.generate_verifying` runs them while the replicas sample (the driver serves
   both loops in turns), so a chunk is judged as soon as it is stored.
-- **Cleaning**: the build stage's filters as tasks the same way
-  (:func:`~redstar.execution.ray_workers.clean_items`).
+- **Cleaning and set building**: the build stage's filters as tasks the same way
+  (:func:`~redstar.execution.ray_workers.clean_items`), then each hash partition's SFT rows and
+  preference pairs as a task (:func:`~redstar.execution.ray_workers.build_items`).
+- **Tasks that hang**: each task tells a small monitor actor when it starts; one that runs for
+  ``execution.task_timeout`` seconds without a result is hung: its worker is killed and it is
+  sent again, up to ``max_retries`` times (a task still waiting for a CPU is not timed).
 - **Workers that die or hang**: a replica whose process or node died, or that holds chunks
   without progress for ``execution.stall_timeout`` seconds (``load_timeout`` while it loads its
   model; it reports its progress to a monitor actor from a thread of its own), is killed with
@@ -41,11 +45,20 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from redstar.errors import MissingDependencyError, RedStarError
-from redstar.execution.base import CleanJob, Engine, FilterSpec, GenerateJob, JobFeed, SamplerSpec, VerifyJob
-from redstar.execution.ray_dispatch import IDLE, dispatch, first_line, name_key
+from redstar.execution.base import (
+    BuildJob,
+    CleanJob,
+    Engine,
+    FilterSpec,
+    GenerateJob,
+    JobFeed,
+    SamplerSpec,
+    VerifyJob,
+)
+from redstar.execution.ray_dispatch import IDLE, describe_verification, dispatch, first_line, name_key
 from redstar.execution.ray_local import LOOPBACK, single_machine
-from redstar.execution.ray_pools import SamplerPool, TaskPool
-from redstar.execution.ray_workers import clean_items, verify_items
+from redstar.execution.ray_pools import SamplerPool, TaskPool, monitor_actor
+from redstar.execution.ray_workers import TaskMonitor, build_items, clean_items, verify_items
 from redstar.interfaces import Completion
 from redstar.plugins import ALLOWLIST_ENV
 from redstar.records import Verdict
@@ -55,6 +68,10 @@ INSTALL_HINT = "the ray engine needs Ray: pip install 'redstar-core[ray]'"
 #: Seconds one loop waits before the other gets its turn, when sampling and verification share
 #: the driver's thread (:meth:`RayEngine.generate_verifying`).
 TURN_S = 0.05
+#: Set-building tasks in flight at most: each holds its partition (up to
+#: :data:`~redstar.pipeline.datasets.PARTITION_BYTES` of samples) in the object store of the
+#: driver's node until it runs.
+PARTITIONS_IN_FLIGHT = 8
 
 
 def import_ray() -> Any:
@@ -109,6 +126,7 @@ class RayEngine(Engine):
         self._ray = import_ray()
         self._started = connect(self._ray, execution.address)
         self._pools: dict[str, SamplerPool] = {}
+        self._task_monitor: Any = None
         self._generating = 0
         resources = self._ray.cluster_resources()
         nodes = sum(1 for node in self._ray.nodes() if node.get("Alive"))
@@ -182,25 +200,45 @@ class RayEngine(Engine):
         finally:
             self._generating -= 1
 
+    # -- tasks -----------------------------------------------------------------------------
+    def _tasks(self, function: Any, options_json: str, **extra: Any) -> TaskPool:
+        """A pool of ``function`` tasks, timed by the engine's task monitor (started on first
+        use) when ``execution.task_timeout`` is set."""
+        if self.execution.task_timeout is not None and self._task_monitor is None:
+            self._task_monitor = monitor_actor(self._ray, TaskMonitor)
+        return TaskPool(self._ray, function, options_json, self.execution, self.runtime_env(),
+                        monitor=self._task_monitor, log=self._log, **extra)
+
     # -- verification --------------------------------------------------------------------
     def verify(self, jobs: Iterable[VerifyJob]) -> Iterator[tuple[VerifyJob, list[Verdict]]]:
         self._release_if_starved()
         yield from self._verifying(jobs, idle=None)
 
     def _verifying(self, jobs: Iterable[Any], idle: float | None) -> Iterator[Any]:
-        tasks = TaskPool(self._ray, verify_items, self._verifier_options, self.execution, self.runtime_env())
-        return dispatch(self._ray, jobs, tasks, max_retries=self.execution.max_retries,
-                        describe=lambda job: f"verification batch {name_key(job.key)}", log=self._log,
+        return dispatch(self._ray, jobs, self._tasks(verify_items, self._verifier_options),
+                        max_retries=self.execution.max_retries,
+                        describe=describe_verification, log=self._log,
                         decode=_verdicts, idle=idle)
 
-    # -- cleaning --------------------------------------------------------------------------
+    # -- cleaning and set building -----------------------------------------------------------
     def clean(self, filters: FilterSpec, jobs: Iterable[CleanJob]) -> Iterator[tuple[CleanJob, list[str | None]]]:
         self._release_if_starved()
         options = json.dumps([[name, dict(opts)] for name, opts in filters], sort_keys=True, default=str)
-        tasks = TaskPool(self._ray, clean_items, options, self.execution, self.runtime_env())
-        yield from dispatch(self._ray, jobs, tasks, max_retries=self.execution.max_retries,
+        yield from dispatch(self._ray, jobs, self._tasks(clean_items, options), max_retries=self.execution.max_retries,
                             describe=lambda job: f"cleaning batch {name_key(job.key)}", log=self._log,
                             decode=lambda job, reasons: list(reasons))
+
+    def build(self, options: Mapping[str, Any], jobs: Iterable[BuildJob]) -> Iterator[tuple[BuildJob, dict[str, Any]]]:
+        """Each partition as a task: its file is read as the task is sent (its content goes to
+        Ray's object store, not into this process's memory for longer), and the sets that come
+        back are written to the job's files at once."""
+        self._release_if_starved()
+        tasks = self._tasks(build_items, json.dumps(dict(options), sort_keys=True, default=str),
+                            args=lambda job: (list(job.prompts), job.rows.read_bytes()),
+                            max_in_flight=PARTITIONS_IN_FLIGHT)
+        yield from dispatch(self._ray, jobs, tasks, max_retries=self.execution.max_retries,
+                            describe=lambda job: f"set building of partition {job.key}", log=self._log,
+                            decode=_built)
 
     def _release_if_starved(self) -> None:
         if not self._generating and self._pools and \
@@ -247,6 +285,10 @@ class RayEngine(Engine):
     def close(self) -> None:
         try:
             self._release_pools()
+            if self._task_monitor is not None:
+                with contextlib.suppress(Exception):  # already gone with its node
+                    self._ray.kill(self._task_monitor, no_restart=True)
+                self._task_monitor = None
         finally:
             if self._started and self._ray.is_initialized():
                 self._ray.shutdown()
@@ -259,3 +301,10 @@ def _completions(job: GenerateJob, value: list[list[tuple[str, str | None]]]) ->
 
 def _verdicts(job: VerifyJob, value: list[tuple[bool, int, str, str | None]]) -> list[Verdict]:
     return [Verdict(correct, reward, reason, extracted) for correct, reward, reason, extracted in value]
+
+
+def _built(job: BuildJob, value: tuple[bytes, bytes, dict[str, Any]]) -> dict[str, Any]:
+    sft, preference, counts = value
+    job.sft.write_bytes(sft)
+    job.preference.write_bytes(preference)
+    return counts

@@ -1,16 +1,18 @@
-"""The ray engine's workers: sampler replicas (actors) and task pools (verification, cleaning),
-each what :func:`~redstar.execution.ray_dispatch.dispatch` sends jobs to. See
+"""The ray engine's workers: sampler replicas (actors) and task pools (verification, cleaning,
+set building), each what :func:`~redstar.execution.ray_dispatch.dispatch` sends jobs to. See
 :mod:`~redstar.execution.ray_engine` for how the engine uses them."""
 
 from __future__ import annotations
 
 import contextlib
 import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
 from redstar.execution.base import GenerateJob, SamplerSpec
-from redstar.execution.ray_dispatch import first_line
+from redstar.execution.ray_dispatch import WorkerHung, first_line
 from redstar.execution.ray_workers import ReplicaMonitor, SamplerWorker
 
 #: Jobs queued on each sampler replica beyond the one it runs, so it starts the next chunk
@@ -19,10 +21,23 @@ QUEUED_PER_REPLICA = 1
 #: Seconds a replica gets to close its sampler before it is killed (one still running a chunk
 #: after Ctrl-C is not waited for: Ray ends a killed worker's child processes too).
 CLOSE_WAIT_S = 10
-#: At most this many verification or cleaning tasks in flight (each holds one batch).
+#: At most this many tasks of one pool in flight (each holds one batch).
 MAX_TASKS_IN_FLIGHT = 256
-#: Seconds between two heartbeats of a busy replica (less when the timeouts are short).
+#: Seconds between two heartbeats of a busy replica, and between two looks at the running
+#: tasks (less when the timeouts are short).
 HEARTBEAT_EVERY_S = 10.0
+
+
+def monitor_actor(ray: Any, cls: type) -> Any:
+    """A small actor of ``cls`` (the replicas' or the tasks' monitor) on the driver's node: it
+    lives as long as the run, whichever worker nodes go."""
+    options: dict[str, Any] = {"num_cpus": 0, "max_restarts": 0}
+    with contextlib.suppress(Exception):  # a Ray client driver: anywhere will do
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        node = ray.get_runtime_context().get_node_id()
+        options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node, soft=True)
+    return ray.remote(cls).options(**options).remote()
 
 
 @dataclass
@@ -66,14 +81,7 @@ class SamplerPool:
         self._slots = [_Slot(self._new_actor(index, 0)) for index in range(max(1, execution.replicas))]
 
     def _new_monitor(self) -> Any:
-        options: dict[str, Any] = {"num_cpus": 0, "max_restarts": 0}
-        with contextlib.suppress(Exception):  # a Ray client driver: anywhere will do
-            from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-            # On the driver's node: it lives as long as the run, whichever worker nodes go.
-            node = self._ray.get_runtime_context().get_node_id()
-            options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node, soft=True)
-        return self._ray.remote(ReplicaMonitor).options(**options).remote()
+        return monitor_actor(self._ray, ReplicaMonitor)
 
     def _new_actor(self, index: int, generation: int) -> Any:
         spec = self.spec
@@ -186,20 +194,40 @@ class SamplerPool:
 
 
 class TaskPool:
-    """Ray tasks of one function (verification, cleaning: the
-    :class:`~redstar.execution.ray_dispatch.Workers` of both): twice as many in flight as the
-    cluster has task slots, so none sits idle. Tasks rather than actors because a task holds
-    its CPUs only while it runs."""
+    """Ray tasks of one function (verification, cleaning, set building: the
+    :class:`~redstar.execution.ray_dispatch.Workers` of each): twice as many in flight as the
+    cluster has task slots, so none sits idle (at most ``max_in_flight``). Tasks rather than
+    actors because a task holds its CPUs only while it runs. ``args(job)`` are the task's
+    arguments after the options (by default the job's ``items``), taken as it is sent.
+
+    With a ``monitor`` (the engine's :class:`~redstar.execution.ray_workers.TaskMonitor`) and
+    ``execution.task_timeout`` set, each task says when it starts, and one that has run that
+    long without a result is hung: :func:`~redstar.execution.ray_dispatch.dispatch` sends it
+    again and :meth:`lost` kills its worker (``ray.cancel(force=True)``). A task waiting for a
+    free CPU is never hung."""
 
     def __init__(self, ray: Any, function: Any, options_json: str, execution: Any,
-                 runtime_env: dict[str, Any] | None) -> None:
+                 runtime_env: dict[str, Any] | None, monitor: Any = None, args: Callable[[Any], tuple[Any, ...]] | None = None,
+                 max_in_flight: int = MAX_TASKS_IN_FLIGHT, log: Callable[[str], None] | None = None) -> None:
         options: dict[str, Any] = {"num_cpus": execution.num_cpus, "max_retries": 0}
         if runtime_env:
             options["runtime_env"] = runtime_env
+        self._ray = ray
         self._task = ray.remote(function).options(**options)
         self._options_json = options_json
+        self._args = args or (lambda job: (list(job.items),))
         slots = int(ray.cluster_resources().get("CPU", 1) // max(execution.num_cpus, 1e-9))
-        self._capacity = min(MAX_TASKS_IN_FLIGHT, 2 * max(1, slots))
+        self._capacity = max(1, min(max_in_flight, 2 * max(1, slots)))
+        self._timeout = execution.task_timeout
+        self._monitor = monitor if self._timeout is not None else None
+        self._log = log or (lambda message: None)
+        self._prefix = uuid.uuid4().hex[:12]
+        self._count = 0
+        self._refs: dict[str, Any] = {}  # tasks sent and not done with, by name
+        self._since: dict[str, float] = {}  # those seen running, and since when
+        self._forget: list[str] = []  # done with: for the monitor to drop at the next read
+        self._reading: Any = None
+        self._read_sent = 0.0
 
     @property
     def capacity(self) -> int:
@@ -207,20 +235,64 @@ class TaskPool:
 
     @property
     def poll_s(self) -> float | None:
-        return None
+        if self._monitor is None:
+            return None
+        return max(0.05, min(HEARTBEAT_EVERY_S, self._timeout / 4))
 
     def submit(self, job: Any) -> tuple[Any, Any]:
-        return self._task.remote(self._options_json, list(job.items)), None
+        name = f"{self._prefix}-{self._count}"
+        self._count += 1
+        self._refs[name] = self._task.remote(self._options_json, *self._args(job), monitor=self._monitor, name=name)
+        return self._refs[name], name
+
+    def _done(self, name: str) -> Any:
+        self._since.pop(name, None)
+        if self._monitor is not None:
+            self._forget.append(name)
+        return self._refs.pop(name, None)
 
     def finished(self, token: Any) -> None:
-        """Nothing to track: a task holds no worker between jobs."""
+        self._done(token)
 
     def lost(self, token: Any, error: BaseException) -> None:
-        """Nothing to replace: Ray starts a new worker process for the resubmitted task."""
+        """A task whose worker died needs nothing (Ray starts a new worker for the resubmitted
+        one); a hung one's worker is killed, so that it does not hold its CPUs for nothing."""
+        ref = self._done(token)
+        if isinstance(error, WorkerHung) and ref is not None:
+            with contextlib.suppress(Exception):  # it finished or died meanwhile
+                self._ray.cancel(ref, force=True)
 
     def hung(self) -> list[tuple[Any, str]]:
-        """Tasks send no heartbeats: a task is lost only when its worker dies."""
-        return []
+        if self._monitor is None:
+            return []
+        now = time.monotonic()
+        self._listen(now)
+        return [(name, f"no result after {now - since:.0f} s running (execution.task_timeout is {self._timeout:g})")
+                for name, since in self._since.items() if now - since > self._timeout]
+
+    def _listen(self, now: float) -> None:
+        """Take the monitor's answer, if it came: tasks seen running for the first time are
+        timed from now. Ask again when due, passing the tasks done with since the last read."""
+        if self._reading is not None:
+            ready, _ = self._ray.wait([self._reading], num_returns=1, timeout=0)
+            if not ready:
+                return
+            try:
+                running = self._ray.get(self._reading)
+            except Exception as exc:  # noqa: BLE001 - the monitor died: stop judging, never guess
+                self._log(f"ray: warning: the tasks' monitor is gone ({first_line(exc)}); hung tasks are no "
+                          "longer detected in this run")
+                self._monitor = self._reading = None
+                return
+            self._reading = None
+            for name in running:
+                if name in self._refs:
+                    self._since.setdefault(name, now)
+                elif name.startswith(self._prefix):
+                    self._forget.append(name)  # it said it started after it was done with
+        if self._monitor is not None and self._reading is None and now - self._read_sent >= (self.poll_s or 0):
+            forget, self._forget = self._forget, []
+            self._reading, self._read_sent = self._monitor.read.remote(forget), now
 
     def running(self, token: Any) -> int | None:
-        return 1  # each task is its own worker (token None): nothing else was lost with it
+        return 1  # each task is its own worker (a token of its own): nothing else was lost with it

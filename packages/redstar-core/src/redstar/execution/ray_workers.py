@@ -1,11 +1,11 @@
 """What runs inside Ray's worker processes for the ray engine (:mod:`redstar.execution.ray_engine`).
 
 Nothing here imports Ray: the driver wraps :class:`SamplerWorker` with ``ray.remote`` as an actor
-and :func:`verify_items` as a task. Ray ships them by reference (module and name), so a worker
-imports this module from its own RedStar install, and builds samplers and verifiers from its
-own plugins (the ``redstar`` entry points installed on that node, limited by the driver's
-``REDSTAR_PLUGINS``, which the engine forwards). Every node therefore needs the same packages as
-the driver (see docs/scale.md).
+and :func:`verify_items`, :func:`clean_items` and :func:`build_items` as tasks. Ray ships them by
+reference (module and name), so a worker imports this module from its own RedStar install, and
+builds samplers and verifiers from its own plugins (the ``redstar`` entry points installed on
+that node, limited by the driver's ``REDSTAR_PLUGINS``, which the engine forwards). Every node
+therefore needs the same packages as the driver (see docs/scale.md).
 
 Results cross the wire as plain data (tuples of strings and numbers), so the driver never
 unpickles a plugin's class and a result is as small as its text.
@@ -155,10 +155,36 @@ class ReplicaMonitor:
         return dict(self._latest)
 
 
-def verify_items(options_json: str, items: Sequence[tuple[str, Prompt]]) -> list[PlainVerdict]:
+class TaskMonitor:
+    """Which tasks are running (a small Ray actor of the engine): each task says so as it starts
+    (:func:`started`), so that the engine times a task from its start, not from when it was sent
+    (it may wait for a free CPU), and forgets it once it is done."""
+
+    def __init__(self) -> None:
+        self._running: set[str] = set()
+
+    def start(self, name: str) -> None:
+        self._running.add(name)
+
+    def read(self, forget: Sequence[str] = ()) -> list[str]:
+        """The tasks that started, less ``forget`` (those the engine is done with)."""
+        self._running.difference_update(forget)
+        return sorted(self._running)
+
+
+def started(monitor: Any, name: str) -> None:
+    """Tell the engine's :class:`TaskMonitor` (if it has one) that task ``name`` runs now."""
+    if monitor is not None:
+        with contextlib.suppress(Exception):  # the monitor is gone: the engine notices that itself
+            monitor.start.remote(name)
+
+
+def verify_items(options_json: str, items: Sequence[tuple[str, Prompt]], monitor: Any = None,
+                 name: str = "") -> list[PlainVerdict]:
     """Verdicts for one :class:`~redstar.execution.VerifyJob` (a Ray task). The verifiers are
     built once per worker process and options (Ray reuses a worker process for many tasks), not
     once per batch: the code verifier checks for bubblewrap and math's loads its parser."""
+    started(monitor, name)
     pool = _pools.get(options_json)
     if pool is None:
         from redstar.services import VerifierPool
@@ -172,12 +198,14 @@ def verify_items(options_json: str, items: Sequence[tuple[str, Prompt]]) -> list
 _filters: dict[str, list[Any]] = {}
 
 
-def clean_items(options_json: str, items: Sequence[tuple[str, Prompt]]) -> list[str | None]:
+def clean_items(options_json: str, items: Sequence[tuple[str, Prompt]], monitor: Any = None,
+                name: str = "") -> list[str | None]:
     """The cleaning filters' drop reasons for one :class:`~redstar.execution.CleanJob` (a Ray
     task): the filters (``[[name, options], ...]``, the recipe's ``cleaning.filters``) are built
     once per worker process from this node's plugins, errors naming the recipe key."""
     from redstar.execution.base import first_reason
 
+    started(monitor, name)
     filters = _filters.get(options_json)
     if filters is None:
         from redstar.plugins import instantiate
@@ -193,3 +221,14 @@ def clean_items(options_json: str, items: Sequence[tuple[str, Prompt]]) -> list[
             filters.append(instantiate(host.get("filters", name), dict(options), where))
         _filters[options_json] = filters
     return [first_reason(filters, response, prompt) for response, prompt in items]
+
+
+def build_items(options_json: str, prompts: Sequence[Any], rows: bytes, monitor: Any = None,
+                name: str = "") -> tuple[bytes, bytes, dict[str, dict[str, int]]]:
+    """One partition's SFT and preference lines and counts for a
+    :class:`~redstar.execution.BuildJob` (a Ray task; ``rows`` is its file's content, which the
+    driver read as it sent the task): :func:`~redstar.pipeline.set_building.build_bytes`."""
+    from redstar.pipeline.set_building import build_bytes
+
+    started(monitor, name)
+    return build_bytes(json.loads(options_json), prompts, rows)

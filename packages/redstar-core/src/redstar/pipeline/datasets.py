@@ -1,5 +1,7 @@
 """Cleaning and dataset building: positives become the SFT set, positive/negative pairs of the
 same prompt become the preference set, and the selected prompts become the online-RL prompt set.
+Cleaning and building run on the run's engine (Ray tasks on a cluster); the driver routes
+samples to partitions and joins the partitions' sets.
 
 Every dropped sample is counted under its first reason: ``truncated``, a filter's reason
 (``repetition``, ``language mixing``...), or ``no valid answer`` (the verifier's reward -1).
@@ -8,22 +10,24 @@ Every dropped sample is counted under its first reason: ``truncated``, a filter'
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from redstar.execution import CleanJob, FilterSpec
+from redstar.execution import BuildJob, CleanJob, FilterSpec
 from redstar.execution.base import first_reason
 from redstar.media import localize_media
 from redstar.pipeline.context import RunContext
 from redstar.pipeline.run_tables import JudgedSamples, SampleSet
+from redstar.pipeline.set_building import DUPLICATE
 from redstar.pipeline.stage import FunnelRow, Outcome, Stage
 from redstar.recipe import Cleaning
 from redstar.records import Prompt, Sample, Verdict
 from redstar.references import fetch
-from redstar.tables import dumps_line, iter_jsonl, streamed_table, write_table
+from redstar.tables import dumps_line, streamed_table
 
 #: Bytes of samples (uncompressed) per partition: what the build holds at once (about twice
 #: this as Python objects; measured in docs/benchmarks.md, "Run tables at scale").
@@ -46,16 +50,6 @@ def _early_reason(cfg: Cleaning, sample: Sample, verdict: Verdict) -> str | None
 def drop_reason(cfg: Cleaning, filters: list[Any], sample: Sample, verdict: Verdict, prompt: Prompt) -> str | None:
     """Why cleaning drops ``sample`` (its first reason), or None when it is kept."""
     return _early_reason(cfg, sample, verdict) or first_reason(filters, sample.response, prompt)
-
-
-def _negatives(candidates: list[dict[str, Any]], policy: str) -> list[dict[str, Any]]:
-    wrong = [s for s in candidates if s["reward"] == 0]
-    invalid = [s for s in candidates if s["reward"] == -1]
-    if policy == "wrong_only":
-        return wrong
-    if policy == "wrong_first":
-        return wrong + invalid
-    return candidates
 
 
 def _partitions(samples: SampleSet) -> int:
@@ -81,7 +75,10 @@ def _build(ctx: RunContext, inputs: Mapping[str, Any]) -> Outcome:
     """Clean every sample (shard by shard; the filters run on the engine, as tasks on a Ray
     cluster), spread them over partitions by prompt (a hash, so all samples of a prompt meet
     in one), then build each partition's SFT and preference rows with its prompts in selection
-    order. Memory: one shard and the batches in flight, then one partition, at a time."""
+    order, also on the engine (:mod:`redstar.pipeline.set_building`). The driver's memory: one
+    shard and the cleaning batches in flight, then the messages of the partitions in flight;
+    a partition's samples are read where it is built (this process on the local engine, which
+    builds one at a time)."""
     recipe, run = ctx.recipe, ctx.run
     cfg = recipe.cleaning
     prompts: list[Prompt] = inputs["select"]
@@ -142,68 +139,97 @@ def _build(ctx: RunContext, inputs: Mapping[str, Any]) -> Outcome:
 
 def _write_sets(ctx: RunContext, prompts: list[Prompt], scratch: Path, partitions: int, dropped: Counter,
                 dropped_by_domain: dict[str, Counter]) -> dict[str, Any]:
+    """Build each partition's SFT rows and preference pairs on the engine (a Ray task per
+    partition on a cluster), then join the partitions' files in partition order into
+    ``sft.jsonl`` and ``preference.jsonl``. The driver holds the prompts' messages of the
+    partitions in flight, never their samples."""
     recipe, run = ctx.recipe, ctx.run
-    tally: dict[str, Counter] = defaultdict(Counter)
-    with_positive: dict[str, set[str]] = defaultdict(set)
-    with streamed_table(run.path("sft.jsonl")) as write_sft, streamed_table(run.path("preference.jsonl")) as write_pref:
-        for part in range(partitions):
-            groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
-            for _, row in iter_jsonl(scratch / f"{part:05d}.jsonl"):
-                groups[row["prompt_id"]].append(row)
-            for prompt in prompts:
-                if prompt.id not in groups:
-                    continue
-                group = sorted(groups.pop(prompt.id), key=lambda r: r["index"])
+    by_partition: list[list[Prompt]] = [[] for _ in range(partitions)]
+    for prompt in prompts:
+        by_partition[_partition_of(prompt.id, partitions)].append(prompt)
+
+    def jobs() -> Iterator[BuildJob]:
+        for part, members in enumerate(by_partition):
+            entries = []
+            for prompt in members:
                 messages = ctx.verifier(prompt.domain).messages(prompt)
-                positives, seen = [], set()
-                for r in group:
-                    if r["correct"] and r["clean"]:
-                        if r["response"] in seen:
-                            dropped["duplicate response"] += 1
-                            dropped_by_domain[prompt.domain]["duplicate response"] += 1
-                            continue
-                        seen.add(r["response"])
-                        positives.append(r)
-                sft_rows = [{"prompt_id": prompt.id, "domain": prompt.domain, "difficulty": prompt.difficulty,
-                             "messages": messages + [{"role": "assistant", "content": r["response"]}]} for r in positives]
-                negatives = _negatives([r for r in group if not r["correct"]], recipe.preference.negatives)
-                pref_rows = []
-                for k in range(min(recipe.preference.pairs_per_prompt, len(negatives)) if positives else 0):
-                    chosen, rejected = positives[k % len(positives)], negatives[k]
-                    pref_rows.append({"prompt_id": prompt.id, "domain": prompt.domain, "prompt": messages,
-                                      "chosen": [{"role": "assistant", "content": chosen["response"]}],
-                                      "rejected": [{"role": "assistant", "content": rejected["response"]}]})
                 # The rows' images (geo diagrams) are copied into the run directory, so it can be moved.
-                localize_media(sft_rows + pref_rows, run.root)
-                write_sft(sft_rows)
-                write_pref(pref_rows)
-                tally[prompt.domain]["sft_rows"] += len(sft_rows)
-                tally[prompt.domain]["preference_pairs"] += len(pref_rows)
-                if sft_rows:
-                    with_positive[prompt.domain].add(prompt.id)
-    online_rows = [{"prompt_id": p.id, "domain": p.domain, "prompt": ctx.verifier(p.domain).messages(p),
-                    "reference": fetch(p.reference, run.root), "metadata": p.metadata} for p in prompts]
-    localize_media(online_rows, run.root)
-    write_table(run.path("online.jsonl"), online_rows)
+                localize_media([{"messages": messages}], run.root)
+                entries.append((prompt.id, prompt.domain, prompt.difficulty, messages))
+            yield BuildJob(key=part, prompts=entries, rows=scratch / f"{part:05d}.jsonl",
+                           sft=scratch / f"{part:05d}.sft.jsonl", preference=scratch / f"{part:05d}.preference.jsonl")
+
+    tally: dict[str, Counter] = defaultdict(Counter)
+    duplicates: dict[int, dict[str, int]] = {}
+    options = {"pairs_per_prompt": recipe.preference.pairs_per_prompt, "negatives": recipe.preference.negatives}
+    with ctx.board.task("building sets", partitions) as update:
+        for job, counts in ctx.engine.build(options, jobs()):
+            for domain, got in counts.items():
+                for key in ("sft_rows", "preference_pairs", "prompts_with_positive"):
+                    tally[domain][key] += got[key]
+            duplicates[job.key] = {domain: got[DUPLICATE] for domain, got in counts.items() if got[DUPLICATE]}
+            update(len(duplicates))
+    # In partition order, as one pass over the partitions would have counted them.
+    for part in range(partitions):
+        for domain, count in duplicates[part].items():
+            dropped[DUPLICATE] += count
+            dropped_by_domain[domain][DUPLICATE] += count
+    _join([scratch / f"{part:05d}.sft.jsonl" for part in range(partitions)], run.path("sft.jsonl"))
+    _join([scratch / f"{part:05d}.preference.jsonl" for part in range(partitions)], run.path("preference.jsonl"))
+    _write_online(ctx, prompts)
     for p in prompts:
         tally[p.domain]["online_prompts"] += 1
     return {
         "sft_rows": sum(t["sft_rows"] for t in tally.values()),
         "preference_pairs": sum(t["preference_pairs"] for t in tally.values()),
-        "online_prompts": len(online_rows),
-        "prompts_with_positive": sum(len(ids) for ids in with_positive.values()),
+        "online_prompts": len(prompts),
+        "prompts_with_positive": sum(t["prompts_with_positive"] for t in tally.values()),
         "dropped": dict(dropped),
         "by_domain": {
             domain: {
                 "sft_rows": tally[domain]["sft_rows"],
                 "preference_pairs": tally[domain]["preference_pairs"],
                 "online_prompts": tally[domain]["online_prompts"],
-                "prompts_with_positive": len(with_positive[domain]),
+                "prompts_with_positive": tally[domain]["prompts_with_positive"],
                 "dropped": dict(dropped_by_domain.get(domain, {})),
             }
             for domain in sorted({p.domain for p in prompts})
         },
     }
+
+
+#: Prompts per write of ``online.jsonl``: their references (code's tests, fetched from the run's
+#: store) are held only for one such batch.
+ONLINE_BATCH = 512
+
+
+def _write_online(ctx: RunContext, prompts: list[Prompt]) -> None:
+    """``online.jsonl``: every selected prompt, with its messages and whole reference, for online
+    RL, written a batch at a time."""
+    run = ctx.run
+    with streamed_table(run.path("online.jsonl")) as write:
+        for start in range(0, len(prompts), ONLINE_BATCH):
+            rows = [{"prompt_id": p.id, "domain": p.domain, "prompt": ctx.verifier(p.domain).messages(p),
+                     "reference": fetch(p.reference, run.root), "metadata": p.metadata}
+                    for p in prompts[start:start + ONLINE_BATCH]]
+            localize_media(rows, run.root)
+            write(rows)
+
+
+def _join(parts: list[Path], target: Path) -> None:
+    """``parts`` one after another as ``target``, atomically: a temporary file beside it, then
+    ``os.replace`` (a reader sees the old file or the whole new one)."""
+    tmp = target.with_name(f".{target.name}.tmp")
+    try:
+        with tmp.open("wb") as out:
+            for part in parts:
+                with part.open("rb") as handle:
+                    shutil.copyfileobj(handle, out, 1 << 20)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 # Keyed on the selection too: verification is keyed on the samples alone, and the sets are built

@@ -229,18 +229,24 @@ class Execution(Section):
         "driver elsewhere, e.g. a laptop), or null to start a Ray instance on this machine")
     replicas: int = Field(1, description="sampler replicas: one Ray actor each, each holding the model once")
     num_gpus: Number = Field(0, description="GPUs per sampler replica (a vLLM engine's tensor-parallel size)")
-    num_cpus: Number = Field(1, description="CPUs per sampler replica and per verification task")
+    num_cpus: Number = Field(1, description="CPUs per sampler replica and per verification, cleaning or set-building task")
     verify_batch: int = Field(64, description="responses per verification task")
     verify_during_sampling: bool = Field(
         True, description="judge each chunk of samples as it arrives, on the cluster's free CPUs, while sampling goes "
         "on (the ray engine; the local one judges after sampling); the verdicts are the same either way")
-    max_retries: int = Field(3, description="times a chunk whose worker died or hung is redone before the run stops")
+    max_retries: int = Field(3, description="times a chunk or task whose worker died or hung is redone before the run "
+                             "stops")
     stall_timeout: Number | None = Field(
         900, gt=0, description="seconds a sampler replica that holds chunks may go without progress (a vLLM engine "
         "step, a transformers batch, a finished chunk) before it counts as hung: it is killed with its child "
         "processes and replaced, and its chunks are redone; null: wait forever")
     load_timeout: Number | None = Field(
         3600, gt=0, description="the same, before a replica's first progress (starting, loading its model)")
+    task_timeout: Number | None = Field(
+        1800, gt=0, description="seconds one verification, cleaning or set-building task (a batch) may run without "
+        "finishing before it counts as hung: it is stopped (on Ray its worker is killed; locally the call is "
+        "interrupted and the verifiers or filters rebuilt) and redone, up to `max_retries` times, then the run stops "
+        "naming the batch; the time a task waits for a free CPU does not count; null: wait forever")
     runtime_env: dict[str, Any] = Field(default_factory=dict, description="Ray `runtime_env` for every worker "
                                         "(e.g. `env_vars`, `pip`); RedStar and its plugins must be importable there")
 

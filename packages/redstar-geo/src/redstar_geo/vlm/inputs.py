@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from redstar.samplers.text import opened_reasoning
 from redstar_geo.images import load_rgb
 from redstar_geo.vlm.tiling import dynamic_tiles, tokens_per_tile
 
@@ -117,12 +118,16 @@ def normalize_tiles(tiles: Sequence[Image.Image], mean: Sequence[float], std: Se
 @dataclass
 class Encoded:
     """One conversation ready for the model. ``labels`` is set for training examples only;
-    ``tiles_per_image`` lists how many tiles each image became."""
+    ``tiles_per_image`` lists how many tiles each image became; ``opening`` is the reasoning
+    opening a generation prompt ends with (``"<think>\n"`` for R1-style templates, else ``""``:
+    :func:`~redstar.samplers.text.opened_reasoning`), which the sampler puts back in front of
+    the response."""
 
     input_ids: list[int]
     pixel_values: np.ndarray | None
     labels: list[int] | None = None
     tiles_per_image: list[int] = field(default_factory=list)
+    opening: str = ""
 
 
 class InternVLInputs:
@@ -203,8 +208,9 @@ class InternVLInputs:
         """A conversation to continue (generation prompt appended)."""
         flat, images = self.flatten(messages)
         pixels, counts = self.pixels(images)
-        text = self.expand(self.render(flat, add_generation_prompt=True), counts)
-        return Encoded(self.tokenize(text, first=True), pixels, None, counts)
+        rendered = self.render(flat, add_generation_prompt=True)
+        text = self.expand(rendered, counts)
+        return Encoded(self.tokenize(text, first=True), pixels, None, counts, opened_reasoning(rendered))
 
     def encode_example(self, messages: Sequence[dict[str, Any]], max_length: int | None = None) -> Encoded:
         """A training example: every turn before the last is context; the last turn (the
