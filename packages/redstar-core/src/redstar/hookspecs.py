@@ -180,8 +180,8 @@ def redstar_default_recipe() -> dict[str, Any] | None:
     The parts of every selected plugin are merged over core's defaults
     (:data:`redstar.recipe.BASE_RECIPE`): lists are concatenated, mappings merged, and two
     plugins setting one value differently is an error naming both. When no selected part sets
-    ``rl``, the steps of :func:`redstar_default_rl` are used (with redstar-rl installed, one DPO
-    step); a part sets ``"rl": []`` for none.
+    ``rl``, the steps of :func:`redstar_default_rl` are used (none from the built-in plugins:
+    the embedded default ends at SFT); a part sets ``"rl": []`` for none.
 
     Receives nothing.
 
@@ -215,7 +215,7 @@ def redstar_default_rl() -> list[dict[str, Any]] | None:
         A list in the format of a recipe's ``rl`` (``[{"trainer": NAME, "options": {...}}]``), or
         None to propose none.
 
-    Example (what redstar-rl returns)::
+    Example (a plugin whose default ends with one DPO epoch)::
 
         @hookimpl
         def redstar_default_rl():

@@ -258,7 +258,7 @@ class Host:
     # -- defaults ------------------------------------------------------------------------
     def default_rl(self) -> list[dict[str, Any]]:
         """The RL steps the embedded default recipe runs when no selected part sets ``rl``: what
-        the loaded plugins propose through ``redstar_default_rl`` (redstar-rl: one DPO step),
+        the loaded plugins propose through ``redstar_default_rl`` (the built-in plugins propose none),
         keeping only steps whose trainer is registered, so a plugin whose trainers failed to load
         proposes nothing. Two plugins proposing different steps is a PluginError naming both."""
         trainers = set(self.names("trainers"))  # builds the registry: failed plugins are known after

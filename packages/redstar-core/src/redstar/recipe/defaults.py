@@ -52,7 +52,7 @@ def merge_parts(base: dict[str, Any], parts: list[tuple[str, dict[str, Any]]]) -
 
 def default_recipe(host: Any, selected: list[str] | None = None) -> Recipe:
     """The embedded default (``redstar run`` with no ``--recipe``): core's base, the RL steps the
-    loaded plugins propose through ``redstar_default_rl`` (redstar-rl: one DPO step) unless a
+    loaded plugins propose through ``redstar_default_rl`` (the built-in plugins propose none) unless a
     selected part sets ``rl`` itself, and the parts of the ``selected`` plugins (default: all)."""
     parts = [(name, part) for name, part in host.call_each("redstar_default_recipe")
              if part and (selected is None or name in selected)]
@@ -63,7 +63,7 @@ def default_recipe(host: Any, selected: list[str] | None = None) -> Recipe:
         )
     base = copy.deepcopy(BASE_RECIPE)
     # A part that says what RL it wants (``"rl": []`` for none, e.g. a domain whose prompts carry
-    # images that the text DPO trainer cannot take) replaces the RL steps plugins propose.
+    # images that the text RL trainers cannot take) replaces the RL steps plugins propose.
     if not any("rl" in part for _, part in parts):
         base["rl"] = host.default_rl()
     merged = merge_parts(base, parts)
