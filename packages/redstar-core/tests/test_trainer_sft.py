@@ -206,12 +206,16 @@ def test_sft_options_are_checked_when_the_trainer_is_built():
 def test_trl_arguments_reach_the_config_and_the_data_is_mapped_and_tokenized_once(tmp_path, tiny_lm):
     """The common TRL arguments are options, the rest pass through ``extra_args``; the SFT file is
     read into Arrow files under ``<output_dir>/sft-data``, and TRL's tokenized copy lands beside
-    it (what the other processes of a launch map instead of tokenizing again)."""
-    trainer = SFTTrainer(epochs=1, max_grad_norm=0.5, optim="adamw_torch", dataset_num_proc=2, eval_fraction=0.25,
+    it (what the other processes of a launch map instead of tokenizing again).
+
+    ``dataset_num_proc`` is 1 (not the default, None): more would have datasets fork a pool from
+    the test process, which after a suite's worth of threads (Ray's, torch's) can lose its
+    manager's connection; a ``redstar train`` process forks from a clean start."""
+    trainer = SFTTrainer(epochs=1, max_grad_norm=0.5, optim="adamw_torch", dataset_num_proc=1, eval_fraction=0.25,
                          eval_steps=2, extra_args={"adam_beta2": 0.95, "ddp_timeout": 7200}, **CPU_OPTIONS)
     built = trainer.build_trainer(context(tmp_path, tiny_lm))
     args = built.args
-    assert (args.max_grad_norm, args.optim, args.dataset_num_proc) == (0.5, "adamw_torch", 2)
+    assert (args.max_grad_norm, args.optim, args.dataset_num_proc) == (0.5, "adamw_torch", 1)
     assert (args.adam_beta2, args.ddp_timeout) == (0.95, 7200)
     assert (args.eval_strategy, args.eval_steps, args.per_device_eval_batch_size) == ("steps", 2, 8)
     assert (len(built.train_dataset), len(built.eval_dataset)) == (24, 8)  # 32 rows, a quarter held out

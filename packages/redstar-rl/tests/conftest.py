@@ -8,6 +8,7 @@ the mean reward starts near -0.8 and can only climb far by learning.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import re
 import subprocess
@@ -66,15 +67,19 @@ def openrlhf_python() -> str:
     git-ignored ``build/venvs/openrlhf``, built once from PyPI when missing)."""
     python = VENV / "bin" / "python"
     probe = [str(python), "-c", "import importlib.metadata as m; print(m.version('openrlhf'))"]
-    if python.exists() and subprocess.run(probe, capture_output=True, text=True).stdout.strip() == OPENRLHF_VERSION:
-        return str(python)
-    try:
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True, capture_output=True,
-                       timeout=300)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", f"openrlhf=={OPENRLHF_VERSION}"],
-                       check=True, capture_output=True, timeout=600)
-    except (OSError, subprocess.SubprocessError) as exc:
-        pytest.skip(f"cannot build a venv with openrlhf=={OPENRLHF_VERSION} in {VENV} (PyPI unreachable?): {exc}")
+    VENV.parent.mkdir(parents=True, exist_ok=True)
+    # One builder at a time: test processes running side by side (pytest -n) share the venv.
+    with open(VENV.parent / "openrlhf.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if python.exists() and subprocess.run(probe, capture_output=True, text=True).stdout.strip() == OPENRLHF_VERSION:
+            return str(python)
+        try:
+            subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True, capture_output=True,
+                           timeout=300)
+            subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", f"openrlhf=={OPENRLHF_VERSION}"],
+                           check=True, capture_output=True, timeout=600)
+        except (OSError, subprocess.SubprocessError) as exc:
+            pytest.skip(f"cannot build a venv with openrlhf=={OPENRLHF_VERSION} in {VENV} (PyPI unreachable?): {exc}")
     return str(python)
 
 
