@@ -13,6 +13,7 @@ group at the end.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -20,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 import uuid
@@ -137,6 +139,8 @@ def ray_cluster(tmp_path_factory, openrlhf_env):
     """A one-node Ray cluster started from the stand-in OpenRLHF environment (as docs/scale.md
     says to start the cluster), with its dashboard (the job server) at ``.address``."""
     root = tmp_path_factory.mktemp("ray")
+    # Short: a socket path under it may not exceed 107 bytes, and pytest's basetemp can be long.
+    temp = tempfile.mkdtemp(prefix="rs-job-", dir="/tmp")
     dashboard = free_port()
     ports = {f"--{name}": str(free_port()) for name in (
         "port", "node-manager-port", "object-manager-port", "ray-client-server-port", "metrics-export-port",
@@ -146,7 +150,7 @@ def ray_cluster(tmp_path_factory, openrlhf_env):
     command = [str(BIN / "ray"), "start", "--head", "--block", "--node-ip-address", "127.0.0.1",
                "--dashboard-host", "127.0.0.1", "--dashboard-port", str(dashboard), "--include-dashboard", "true",
                "--min-worker-port", "0", "--max-worker-port", "0", "--num-cpus", "2",
-               "--object-store-memory", str(100 * 1024 ** 2), "--temp-dir", str(root / "t"), "--disable-usage-stats",
+               "--object-store-memory", str(100 * 1024 ** 2), "--temp-dir", temp, "--disable-usage-stats",
                *[x for pair in ports.items() for x in pair]]
     log = (root / "ray.log").open("w")
     head = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -167,13 +171,16 @@ def ray_cluster(tmp_path_factory, openrlhf_env):
             time.sleep(5)
         yield type("Cluster", (), {"address": address})
     finally:
+        # A few seconds' grace, then the whole group: a graceful `ray stop` took half a minute,
+        # and nothing of the cluster is kept.
         os.killpg(head.pid, signal.SIGTERM)
-        try:
-            head.wait(timeout=60)
-        except subprocess.TimeoutExpired:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            head.wait(timeout=5)
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(head.pid, signal.SIGKILL)
-            head.wait()
+        head.wait()
         log.close()
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
