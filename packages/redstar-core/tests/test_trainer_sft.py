@@ -208,14 +208,14 @@ def test_trl_arguments_reach_the_config_and_the_data_is_mapped_and_tokenized_onc
     read into Arrow files under ``<output_dir>/sft-data``, and TRL's tokenized copy lands beside
     it (what the other processes of a launch map instead of tokenizing again).
 
-    ``dataset_num_proc`` is 1 (not the default, None): more would have datasets fork a pool from
-    the test process, which after a suite's worth of threads (Ray's, torch's) can lose its
-    manager's connection; a ``redstar train`` process forks from a clean start."""
-    trainer = SFTTrainer(epochs=1, max_grad_norm=0.5, optim="adamw_torch", dataset_num_proc=1, eval_fraction=0.25,
+    ``dataset_num_proc`` is left unset here: any value has datasets fork a pool from the test
+    process, which after a full suite's worth of threads (Ray's gRPC, torch's) lost its manager's
+    connection in CI. The next test checks that the option reaches TRL."""
+    trainer = SFTTrainer(epochs=1, max_grad_norm=0.5, optim="adamw_torch", eval_fraction=0.25,
                          eval_steps=2, extra_args={"adam_beta2": 0.95, "ddp_timeout": 7200}, **CPU_OPTIONS)
     built = trainer.build_trainer(context(tmp_path, tiny_lm))
     args = built.args
-    assert (args.max_grad_norm, args.optim, args.dataset_num_proc) == (0.5, "adamw_torch", 1)
+    assert (args.max_grad_norm, args.optim, args.dataset_num_proc) == (0.5, "adamw_torch", None)
     assert (args.adam_beta2, args.ddp_timeout) == (0.95, 7200)
     assert (args.eval_strategy, args.eval_steps, args.per_device_eval_batch_size) == ("steps", 2, 8)
     assert (len(built.train_dataset), len(built.eval_dataset)) == (24, 8)  # 32 rows, a quarter held out
@@ -224,6 +224,22 @@ def test_trl_arguments_reach_the_config_and_the_data_is_mapped_and_tokenized_onc
     assert files and all(name.startswith(str(cache)) for name in files)
     assert "input_ids" in built.train_dataset.column_names  # tokenized, and that copy is on disk too
     assert any(Path(name).name.startswith("cache-") for name in files)
+
+
+def test_dataset_num_proc_reaches_trls_config(tmp_path, tiny_lm, monkeypatch):
+    """TRL's SFTTrainer is where the processes tokenize; it is replaced here by one that keeps
+    what it was given, so no pool is forked from the test process (see the test above)."""
+    import trl
+
+    given = {}
+
+    class Keeps:
+        def __init__(self, **kwargs):
+            given.update(kwargs)
+
+    monkeypatch.setattr(trl, "SFTTrainer", Keeps)
+    SFTTrainer(epochs=1, dataset_num_proc=2, **CPU_OPTIONS).build_trainer(context(tmp_path, tiny_lm))
+    assert given["args"].dataset_num_proc == 2 and len(given["train_dataset"]) == 32
 
 
 def test_an_eval_file_is_scored_during_training(tmp_path, tiny_lm):
