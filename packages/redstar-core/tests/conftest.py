@@ -17,6 +17,20 @@ def arith_host(register_plugin, redstar_host):
 
 
 @pytest.fixture
+def site(tmp_path, monkeypatch):
+    """A folder on sys.path that test plugins (``rs_*`` modules, often with entry points) are
+    installed in; the plugin environment variables unset; the plugins' modules forgotten after."""
+    folder = tmp_path / "site"
+    folder.mkdir()
+    monkeypatch.syspath_prepend(str(folder))
+    monkeypatch.delenv("REDSTAR_PLUGINS", raising=False)
+    monkeypatch.delenv("REDSTAR_DEBUG", raising=False)
+    yield folder
+    for name in [m for m in sys.modules if m.startswith("rs_")]:
+        del sys.modules[name]
+
+
+@pytest.fixture
 def ctrl_c_raises():
     """SIGINT raises KeyboardInterrupt during the test, as at a terminal, even where pytest was
     started with SIGINT ignored (a background job of a non-interactive shell inherits that, and

@@ -17,18 +17,6 @@ from redstar.plugins import Host
 PLUGIN = "plugin 'brk' (redstar-brk 1.2.3, entry point brk = rs_brk)"
 
 
-@pytest.fixture
-def site(tmp_path, monkeypatch):
-    folder = tmp_path / "site"
-    folder.mkdir()
-    monkeypatch.syspath_prepend(str(folder))
-    monkeypatch.delenv("REDSTAR_PLUGINS", raising=False)
-    monkeypatch.delenv("REDSTAR_DEBUG", raising=False)
-    yield folder
-    for name in [m for m in sys.modules if m.startswith("rs_")]:
-        del sys.modules[name]
-
-
 def redstar(args, host=None, env=None):
     """``redstar ARGS`` in this process, against ``host`` (default: the installed ``brk``)."""
     host = host or Host(allow=["brk"])

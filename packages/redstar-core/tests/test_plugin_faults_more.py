@@ -5,26 +5,12 @@ a number, a Verdict whose answer is not text, a drop reason that is not text). E
 naming the plugin, the class and method, the stage and the problem, with exit status 1 and no
 traceback, and the run directory keeps what it had."""
 
-import sys
 
 import pytest
 from broken_plugins import ADD_DOMAIN, ADD_RECIPE, install
 from test_plugin_faults import PLUGIN, error_line, redstar, run_add
 
 from redstar.plugins import Host
-
-
-@pytest.fixture
-def site(tmp_path, monkeypatch):
-    """A folder on sys.path that plugins are installed in (as in test_plugin_faults.py)."""
-    folder = tmp_path / "site"
-    folder.mkdir()
-    monkeypatch.syspath_prepend(str(folder))
-    monkeypatch.delenv("REDSTAR_PLUGINS", raising=False)
-    monkeypatch.delenv("REDSTAR_DEBUG", raising=False)
-    yield folder
-    for name in [m for m in sys.modules if m.startswith("rs_")]:
-        del sys.modules[name]
 
 
 @pytest.mark.parametrize(("fault", "expected"), [

@@ -4,7 +4,6 @@ off, and the report names the scorer, the samplers and each trainer by its regis
 
 import json
 import re
-import sys
 
 import pytest
 from broken_plugins import ADD_DOMAIN, ADD_RECIPE, install
@@ -97,17 +96,6 @@ def redstar_pipeline_stages():
     return [Stage("judged", "curate", judged, reads=("verify",), after="verify",
                   funnel=(FunnelRow("samples judged", "judged", "samples"),))]
 '''
-
-
-@pytest.fixture
-def site(tmp_path, monkeypatch):
-    folder = tmp_path / "site"
-    folder.mkdir()
-    monkeypatch.syspath_prepend(str(folder))
-    monkeypatch.delenv("REDSTAR_PLUGINS", raising=False)
-    yield folder
-    for name in [m for m in sys.modules if m.startswith("rs_")]:
-        del sys.modules[name]
 
 
 def test_plugins_lists_a_plugins_stages(site):
