@@ -1,3 +1,4 @@
+import os
 import signal
 import sys
 from pathlib import Path
@@ -5,6 +6,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+
+import head_start  # noqa: E402 - found through the line above
 
 
 @pytest.fixture
@@ -64,3 +67,30 @@ def ray_cluster():
     with loopback_cluster([{"num_cpus": 1}, {"num_cpus": 2}], client_server=True,
                           env={"RAY_process_group_cleanup_enabled": "0"}) as nodes:
         yield nodes
+
+
+def extensions_dir(config: pytest.Config) -> str:
+    """Where DeepSpeed compiles its ops: ``TORCH_EXTENSIONS_DIR``, by default the checkout's
+    git-ignored ``.torch_extensions``, so that they are compiled once per checkout."""
+    return os.environ.get("TORCH_EXTENSIONS_DIR", str(config.rootpath / ".torch_extensions"))
+
+
+@pytest.fixture(scope="session")
+def torch_extensions_dir(pytestconfig: pytest.Config) -> str:
+    """:func:`extensions_dir`, once the head-start job compiling DeepSpeed's ops there has ended."""
+    head_start.wait("deepspeed-ops")
+    return extensions_dir(pytestconfig)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the slow, self-contained preparations of the tests collected (head_start.py)."""
+    here = Path(__file__).parent
+    head_start.start(session, "vllm-cpu", head_start.selects("test_vllm_cpu.py"),
+                     lambda work: [sys.executable, str(here / "test_vllm_cpu.py"), str(work)])
+    head_start.start(session, "deepspeed-ops", head_start.selects("test_trainer_deepspeed.py"),
+                     lambda work: [sys.executable, str(here / "test_trainer_deepspeed.py")],
+                     env={**os.environ, "TORCH_EXTENSIONS_DIR": extensions_dir(session.config)})
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    head_start.stop_all()

@@ -5,7 +5,9 @@ Each run is a fresh process: DeepSpeed and accelerate keep process-wide distribu
 first run compiles DeepSpeed's shared-memory communication op (about 45 s here, then cached in
 ``TORCH_EXTENSIONS_DIR``, by default the checkout's git-ignored ``.torch_extensions``), and the
 first offload run compiles DeepSpeed's CPU Adam there (2 CPU-minutes; 5 minutes of wall time on
-a machine loaded 10 deep), hence the generous timeout."""
+a machine loaded 10 deep), hence the generous timeout. Both compile ahead, in a head-start job
+(this file run as a script, started by conftest.py when these tests are collected), while the
+tests before these run."""
 
 from __future__ import annotations
 
@@ -57,14 +59,14 @@ def free_port() -> int:
 
 
 @pytest.mark.parametrize("stage", ["zero2", "zero3", "zero3_offload"])
-def test_shipped_zero_config_trains_and_saves_on_cpu(tmp_path, tiny_lm, stage, pytestconfig):
+def test_shipped_zero_config_trains_and_saves_on_cpu(tmp_path, tiny_lm, stage, torch_extensions_dir):
     data = tmp_path / "sft.jsonl"
     data.write_text("".join(json.dumps({"prompt_id": f"p{i}", "messages": [
         {"role": "user", "content": f"What is {i} + 7?"},
         {"role": "assistant", "content": f"The answer is {i + 7}."}]}) + "\n" for i in range(16)))
     env = dict(os.environ, RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", LOCAL_WORLD_SIZE="1",
                MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()), OMP_NUM_THREADS="1")
-    env.setdefault("TORCH_EXTENSIONS_DIR", str(pytestconfig.rootpath / ".torch_extensions"))
+    env["TORCH_EXTENSIONS_DIR"] = torch_extensions_dir
     done = subprocess.run([sys.executable, "-c", CHILD, str(tiny_lm), str(data), str(tmp_path / "out"), stage],
                           env=env, capture_output=True, text=True, timeout=900)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
@@ -83,3 +85,10 @@ def test_shipped_zero_config_trains_and_saves_on_cpu(tmp_path, tiny_lm, stage, p
     model = AutoModelForCausalLM.from_pretrained(result["final"])
     # ZeRO-3 shards parameters; a whole model on disk means they were gathered when saving.
     assert all(p.numel() > 0 for p in model.parameters())
+
+
+if __name__ == "__main__":  # the head-start job: compile the ops the runs above load
+    from deepspeed.accelerator import get_accelerator
+
+    for op in ("ShareMemCommBuilder", "CPUAdamBuilder"):
+        get_accelerator().create_op_builder(op).load()

