@@ -67,8 +67,10 @@ def start(session: pytest.Session, name: str, needed_by: Callable[[pytest.Item],
     log = work / "job.log"
     with open(log, "wb") as handle:
         process = subprocess.Popen(list(argv(work)), stdout=handle, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, env=env, cwd=cwd, start_new_session=True,
-                                   preexec_fn=lambda: os.nice(NICENESS))
+                                   stdin=subprocess.DEVNULL, env=env, cwd=cwd, start_new_session=True)
+    # Set from here rather than in a preexec_fn (unsafe where threads run); the job's children,
+    # started once its interpreter is up, inherit it.
+    os.setpriority(os.PRIO_PROCESS, process.pid, NICENESS)
     _jobs[name] = Job(process, work, log)
 
 

@@ -277,18 +277,23 @@ def test_new_options_are_checked_when_the_trainer_is_built():
 def test_every_config_field_redstar_sets_is_refused_in_extra_args(tmp_path, tiny_lm):
     """``extra_args`` cannot quietly override what an option says: each field the trainer puts in
     its config is one the constructor refuses (checked against what build_trainer really sets)."""
-    from redstar.trainers.settings import SET_BY_OPTIONS
+    from redstar.testing import undeclared_config_fields
 
-    captured = {}
+    assert undeclared_config_fields(SFTTrainer(epochs=1, **CPU_OPTIONS), context(tmp_path, tiny_lm)) == []
 
-    class Probe(SFTTrainer):
-        def config(self, config_class, ctx, device, **extras):
-            captured.update(extras)
-            return super().config(config_class, ctx, device, **extras)
+def test_group_by_length_draws_batches_of_similar_length(tmp_path, tiny_lm):
+    from transformers.trainer_pt_utils import LengthGroupedSampler
 
-    Probe(epochs=1, **CPU_OPTIONS).build_trainer(context(tmp_path, tiny_lm))
-    from redstar.trainers.settings import hf_trainer_args
+    from redstar.trainers.sft import length_grouped
 
-    shared = hf_trainer_args(SFTTrainer(**CPU_OPTIONS).options, output_dir=tmp_path, device="cpu", run_seed=0)
-    for field in set(shared) | set(captured):
-        assert field in SET_BY_OPTIONS or field in SFTTrainer.config_fields, field
+    built = SFTTrainer(epochs=1, group_by_length=True, **CPU_OPTIONS).build_trainer(context(tmp_path, tiny_lm))
+    assert isinstance(built._get_train_sampler(), LengthGroupedSampler)
+    plain = SFTTrainer(epochs=1, **CPU_OPTIONS).build_trainer(context(tmp_path, tiny_lm, out="plain"))
+    assert not isinstance(plain._get_train_sampler(), LengthGroupedSampler)
+
+    class Older:  # transformers 4.x: a flag instead of train_sampling_strategy
+        group_by_length: bool = False
+
+    import dataclasses
+
+    assert length_grouped(dataclasses.dataclass(Older)) == {"group_by_length": True}

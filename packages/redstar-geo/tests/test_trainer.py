@@ -88,3 +88,21 @@ def test_saver_before_build_trainer_says_what_is_missing(tmp_path):
     ctx = TrainContext(model="embedded:none", output_dir=tmp_path / "out", data_file=tmp_path / "sft.jsonl")
     with pytest.raises(RuntimeError, match="build_trainer"):
         VLMSFTTrainer().saver(ctx)
+
+
+def test_common_arguments_and_extra_args_reach_the_training_arguments(tiny_vlm, synthetic_prompts,
+                                                                      synthetic_problems, tmp_path):
+    from redstar.testing import undeclared_config_fields
+    from redstar.trainers.settings import OptionError
+
+    data = sft_file(tmp_path / "sft.jsonl", synthetic_prompts[:2], synthetic_problems)
+    ctx = TrainContext(model=str(tiny_vlm), output_dir=tmp_path / "out", data_file=data)
+    options = {"max_steps": 1, "batch_size": 2, "grad_accum": 1, "device": "cpu"}
+    args = VLMSFTTrainer(**options, max_grad_norm=0.5, optim="adamw_torch",
+                         extra_args={"adam_beta2": 0.95}).build_trainer(ctx).args
+    assert (args.max_grad_norm, args.optim, args.adam_beta2) == (0.5, "adamw_torch", 0.95)
+    assert undeclared_config_fields(VLMSFTTrainer(**options), ctx) == []
+    for extra, words in [({"remove_unused_columns": True}, "extra_args.remove_unused_columns: RedStar sets it"),
+                         ({"learning_rate": 1.0}, "set it with the learning_rate option")]:
+        with pytest.raises(OptionError, match=words):
+            VLMSFTTrainer(extra_args=extra)

@@ -99,3 +99,24 @@ def test_an_nll_term_on_the_chosen_answer_is_trls_sft_loss(tmp_path, tiny_lm):
         DPOTrainer(loss_type=["sigmoid", "sft"], loss_weights=[1.0])
     with pytest.raises(OptionError, match="loss_type must be a TRL loss name"):
         DPOTrainer(loss_type=[])
+
+
+def test_common_trl_arguments_and_extra_args_reach_dpos_config(tmp_path, tiny_lm):
+    """``max_grad_norm`` and ``optim`` as options, any other ``trl.DPOConfig`` field through
+    ``extra_args``, which may not set a field an option sets."""
+    import pytest
+
+    from redstar.testing import undeclared_config_fields
+    from redstar.trainers.settings import OptionError
+
+    ctx = TrainContext(model=str(tiny_lm), output_dir=tmp_path / "out", data_file=write_pairs(tmp_path / "pairs.jsonl"))
+    args = DPOTrainer(device="cpu", max_grad_norm=0.5, optim="adamw_torch",
+                      extra_args={"adam_beta2": 0.95, "precompute_ref_log_probs": True}).build_trainer(ctx).args
+    assert (args.max_grad_norm, args.optim, args.adam_beta2, args.precompute_ref_log_probs) == (
+        0.5, "adamw_torch", 0.95, True)
+    assert undeclared_config_fields(DPOTrainer(device="cpu"), ctx) == []
+    for extra, words in [({"beta": 0.1}, "extra_args.beta: set it with the beta option"),
+                         ({"bta": 0.1}, r"extra_args.bta: DPOConfig \(trl [0-9.]+\) has no field 'bta'"),
+                         ({"max_grad_norm": 2.0}, "set it with the max_grad_norm option")]:
+        with pytest.raises(OptionError, match=words):
+            DPOTrainer(extra_args=extra)

@@ -148,3 +148,24 @@ def test_grpo_dynamic_filtering_drops_the_completions_without_advantage(tmp_path
     assert all(m["dynamic_filtering_kept"] == 1 - m["frac_reward_zero_std"] for m in steps)
     assert {m["dynamic_filtering_kept"] for m in steps} - {0.0, 1.0}
     assert torch.isfinite(torch.tensor([m["loss"] for m in steps])).all()
+
+
+def test_common_trl_arguments_and_extra_args_reach_grpos_config(tmp_path, tiny_lm, online_file):
+    """``max_grad_norm`` and ``optim`` as options, any other ``trl.GRPOConfig`` field through
+    ``extra_args``, which may not set a field an option sets."""
+    from redstar.testing import undeclared_config_fields
+
+    ctx = TrainContext(model=str(tiny_lm), output_dir=tmp_path / "out", data_file=online_file,
+                       reward=lambda rows, responses: [0.0] * len(responses))
+    options = {"device": "cpu", "batch_size": 4, "num_generations": 4}
+    args = GRPOTrainer(**options, max_grad_norm=0.5, optim="adamw_torch",
+                       extra_args={"adam_beta2": 0.95, "mask_truncated_completions": True}).build_trainer(ctx).args
+    assert (args.max_grad_norm, args.optim, args.adam_beta2, args.mask_truncated_completions) == (
+        0.5, "adamw_torch", 0.95, True)
+    assert undeclared_config_fields(GRPOTrainer(**options), ctx) == []
+    for extra, words in [({"max_completion_length": 9}, "set it with the max_new_tokens option"),
+                         ({"vllm_mode": "server"}, "set it with the vllm_mode option"),
+                         ({"num_generatons": 2}, r"GRPOConfig \(trl [0-9.]+\) has no field 'num_generatons'; "
+                                                 r"did you mean 'num_generations'")]:
+        with pytest.raises(RedStarError, match=words):
+            GRPOTrainer(extra_args=extra)

@@ -13,6 +13,9 @@ plugin with redstar-core.
   the ``toy-teacher`` sampler and the ``toy-bench`` evaluator) in the test's host and returns a
   :class:`~redstar.toy_domain.ToyDomain`, whose ``recipe(path, **changes)`` writes a recipe that
   runs it: the place to test a sampler, scorer, filter or stage in a real run.
+
+And one check for the author of a trainer built on :class:`~redstar.trainers.hf_run.HFTrainer`:
+:func:`undeclared_config_fields` (assert it returns nothing).
 """
 
 from __future__ import annotations
@@ -92,3 +95,27 @@ def tiny_lm(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     return build_tiny_lm(tmp_path_factory.mktemp("tiny-lm"), TINY_CORPUS, vocab_size=400, hidden_size=32,
                          layers=2, heads=2, kv_heads=1)
+
+
+def undeclared_config_fields(trainer: Any, ctx: Any) -> list[str]:
+    """The fields of its TRL/transformers config that ``trainer`` (an ``HFTrainer``) sets in
+    ``build_trainer(ctx)`` but declares nowhere: neither a shared option sets them
+    (``redstar.trainers.settings.SET_BY_OPTIONS``) nor its ``config_fields``. ``extra_args`` could
+    set such a field a second time, so a trainer's test asserts the list is empty."""
+    from redstar.trainers.settings import SET_BY_OPTIONS, hf_trainer_args
+
+    extras: dict[str, Any] = {}
+    build = trainer.config
+
+    def spy(config_class: type, context: Any, device: str, **fields: Any) -> Any:
+        extras.update(fields)
+        return build(config_class, context, device, **fields)
+
+    trainer.config = spy
+    try:
+        trainer.build_trainer(ctx)
+    finally:
+        del trainer.config
+    shared = hf_trainer_args(trainer.options, output_dir=Path(ctx.output_dir), device="cpu", run_seed=0)
+    declared = {**SET_BY_OPTIONS, **type(trainer).config_fields}
+    return sorted(field for field in {*shared, *extras} if field not in declared)

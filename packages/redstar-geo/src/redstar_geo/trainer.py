@@ -116,6 +116,9 @@ class VLMSFTTrainer(HFTrainer):
 
     name = "vlm-sft"
     kind = "sft"
+    config_class = "transformers.TrainingArguments"
+    #: Set by the trainer itself: the collator needs the raw rows, in the training process.
+    config_fields = {"remove_unused_columns": None, "dataloader_num_workers": None, "disable_tqdm": None}
 
     def __init__(self, *, epochs: float = 3.0, max_steps: int = -1, learning_rate: float = 1e-5,
                  batch_size: int = 1, grad_accum: int = 16, max_length: int = 16384, warmup_ratio: float = 0.1,
@@ -123,7 +126,8 @@ class VLMSFTTrainer(HFTrainer):
                  deepspeed: str | None = None, device: str = "auto", save_steps: int | None = None,
                  save_total_limit: int | None = 2, resume: bool = True, report_to: str | list[str] = "none",
                  seed: int | None = None, freeze_vision: bool = True, max_tiles: int | None = None,
-                 trust_remote_code: bool = False) -> None:
+                 trust_remote_code: bool = False, max_grad_norm: float = 1.0, optim: str | None = None,
+                 extra_args: dict[str, Any] | None = None) -> None:
         super().__init__(HFOptions.pick(locals()))
         check_at_least(1, max_length=max_length)
         if max_tiles is not None:

@@ -38,6 +38,9 @@ class DPOTrainer(HFTrainer):
 
     name = "dpo"
     kind = "preference"
+    config_class = "trl.DPOConfig"
+    config_fields = {"beta": "beta", "loss_type": "loss_type", "loss_weights": "loss_weights",
+                     "max_length": "max_length"}
 
     def __init__(self, *, beta: float = 0.3, learning_rate: float = 5e-7, epochs: float = 2.0, batch_size: int = 8,
                  grad_accum: int = 8, max_length: int = 16384, loss_type: str | list[str] = "sigmoid",
@@ -46,7 +49,8 @@ class DPOTrainer(HFTrainer):
                  gradient_checkpointing: bool | None = None, deepspeed: str | None = None, liger: bool = False,
                  lora: dict[str, Any] | None = None, device: str = "auto", save_steps: int | None = None,
                  save_total_limit: int | None = 2, resume: bool = True, report_to: str | list[str] = "none",
-                 seed: int | None = None, max_steps: int = -1) -> None:
+                 seed: int | None = None, max_steps: int = -1, max_grad_norm: float = 1.0,
+                 optim: str | None = None, extra_args: dict[str, Any] | None = None) -> None:
         super().__init__(HFOptions.pick(locals()))
         check_at_least(1, max_length=max_length)
         losses = [loss_type] if isinstance(loss_type, str) else loss_type

@@ -81,6 +81,15 @@ class GRPOTrainer(HFTrainer):
 
     name = "grpo"
     kind = "online"
+    config_class = "trl.GRPOConfig"
+    config_fields = {
+        "num_generations": "num_generations", "max_completion_length": "max_new_tokens",
+        "temperature": "temperature", "top_p": "top_p", "beta": "beta", "epsilon": "epsilon",
+        "scale_rewards": "scale_rewards", "loss_type": "loss_type", "num_iterations": "num_iterations",
+        **{field: field for field in ("use_vllm", "vllm_mode", "vllm_server_base_url", "vllm_server_host",
+                                      "vllm_server_port", "vllm_gpu_memory_utilization",
+                                      "vllm_tensor_parallel_size", "vllm_enable_sleep_mode")},
+    }
 
     def __init__(self, *, epochs: float = 1.0, max_steps: int = -1, learning_rate: float = 1e-6,
                  batch_size: int = 8, grad_accum: int = 1, num_generations: int = 8, max_new_tokens: int = 1024,
@@ -94,7 +103,9 @@ class GRPOTrainer(HFTrainer):
                  use_vllm: bool = False, vllm_mode: str = "colocate", vllm_server_base_url: str | None = None,
                  vllm_server_host: str = "0.0.0.0", vllm_server_port: int = 8000,
                  vllm_gpu_memory_utilization: float = 0.3, vllm_tensor_parallel_size: int = 1,
-                 vllm_enable_sleep_mode: bool = False, dynamic_filtering: bool = False) -> None:
+                 vllm_enable_sleep_mode: bool = False, dynamic_filtering: bool = False,
+                 max_grad_norm: float = 1.0, optim: str | None = None,
+                 extra_args: dict[str, Any] | None = None) -> None:
         super().__init__(HFOptions.pick(locals()))
         if num_generations < 2:
             raise OptionError("grpo needs num_generations >= 2: advantages compare responses to the same prompt")

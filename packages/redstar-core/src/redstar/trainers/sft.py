@@ -49,6 +49,10 @@ class SFTTrainer(HFTrainer):
             split) to compute the loss on during training; 0 holds nothing out.
         eval_steps: With an eval set, evaluate every this many optimizer steps; null evaluates at
             the end of each epoch.
+        group_by_length: Whether each batch is drawn from rows of similar length (transformers'
+            length-grouped sampler, in a random order of batches), so that less of it is padding;
+            on the embedded default's SFT rows padding is a third of the tokens without it.
+            Ignored with ``packing``, which has no padding.
     """
 
     name = "sft"
@@ -59,7 +63,8 @@ class SFTTrainer(HFTrainer):
         "completion_only_loss": "assistant_only_loss", "model_init_kwargs": "attn_implementation",
         "parallelism_config": "sequence_parallel", "pad_to_multiple_of": "sequence_parallel",
         "dataset_num_proc": "dataset_num_proc", "eval_strategy": "eval_steps", "eval_steps": "eval_steps",
-        "per_device_eval_batch_size": "batch_size",
+        "per_device_eval_batch_size": "batch_size", "group_by_length": "group_by_length",
+        "train_sampling_strategy": "group_by_length",
     }
 
     def __init__(self, *, epochs: float = 3.0, max_steps: int = -1, learning_rate: float = 1e-5,
@@ -72,7 +77,8 @@ class SFTTrainer(HFTrainer):
                  save_total_limit: int | None = 2, resume: bool = True, report_to: str | list[str] = "none",
                  seed: int | None = None, max_grad_norm: float = 1.0, optim: str | None = None,
                  dataset_num_proc: int | None = None, eval_file: str | None = None, eval_fraction: float = 0.0,
-                 eval_steps: int | None = None, extra_args: dict[str, Any] | None = None) -> None:
+                 eval_steps: int | None = None, extra_args: dict[str, Any] | None = None,
+                 group_by_length: bool = False) -> None:
         super().__init__(HFOptions.pick(locals()))
         check_at_least(1, max_length=max_length, sequence_parallel=sequence_parallel)
         for name, value in (("dataset_num_proc", dataset_num_proc), ("eval_steps", eval_steps)):
@@ -94,6 +100,7 @@ class SFTTrainer(HFTrainer):
         self.eval_file = eval_file
         self.eval_fraction = float(eval_fraction)
         self.eval_steps = eval_steps
+        self.group_by_length = group_by_length
 
     def build_trainer(self, ctx: TrainContext) -> Any:
         """The configured ``trl.SFTTrainer``, data loaded and tokenized, before any training:
@@ -132,6 +139,7 @@ class SFTTrainer(HFTrainer):
             eval_strategy=("steps" if self.eval_steps else "epoch") if evaluating else "no",
             eval_steps=self.eval_steps,
             per_device_eval_batch_size=self.options.batch_size,
+            **(length_grouped(trl.SFTConfig) if self.group_by_length and not self.packing else {}),
         )
         train, evaluation = self.datasets(ctx, config, masking)
         log.info("sft: %d rows (%s held out), loss on %s tokens", len(train),
@@ -157,3 +165,14 @@ class SFTTrainer(HFTrainer):
                 split = train.train_test_split(test_size=self.eval_fraction, seed=config.seed)
                 return split["train"], split["test"]
         return train, None
+
+
+def length_grouped(config_class: type) -> dict[str, Any]:
+    """The config field that asks for the length-grouped sampler in the installed transformers:
+    ``train_sampling_strategy`` since 5.x, the ``group_by_length`` flag before."""
+    import dataclasses
+
+    fields = {f.name for f in dataclasses.fields(config_class)}
+    return {"train_sampling_strategy": "group_by_length"} if "train_sampling_strategy" in fields \
+        else {"group_by_length": True}
+
