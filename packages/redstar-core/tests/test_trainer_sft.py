@@ -281,19 +281,16 @@ def test_every_config_field_redstar_sets_is_refused_in_extra_args(tmp_path, tiny
 
     assert undeclared_config_fields(SFTTrainer(epochs=1, **CPU_OPTIONS), context(tmp_path, tiny_lm)) == []
 
-def test_group_by_length_draws_batches_of_similar_length(tmp_path, tiny_lm):
-    from transformers.trainer_pt_utils import LengthGroupedSampler
-
-    from redstar.trainers.sft import length_grouped
+def test_group_by_length_draws_batches_of_similar_length_in_random_order(tmp_path, tiny_lm):
+    from redstar.trainers.length_groups import ShuffledLengthGroups
 
     built = SFTTrainer(epochs=1, group_by_length=True, **CPU_OPTIONS).build_trainer(context(tmp_path, tiny_lm))
-    assert isinstance(built._get_train_sampler(), LengthGroupedSampler)
+    sampler = built._get_train_sampler()
+    assert isinstance(sampler, ShuffledLengthGroups)
+    assert sampler.lengths == [len(ids) for ids in built.train_dataset["input_ids"]]
+    assert sampler.batch_size == built.args.train_batch_size
     plain = SFTTrainer(epochs=1, **CPU_OPTIONS).build_trainer(context(tmp_path, tiny_lm, out="plain"))
-    assert not isinstance(plain._get_train_sampler(), LengthGroupedSampler)
-
-    class Older:  # transformers 4.x: a flag instead of train_sampling_strategy
-        group_by_length: bool = False
-
-    import dataclasses
-
-    assert length_grouped(dataclasses.dataclass(Older)) == {"group_by_length": True}
+    assert not isinstance(plain._get_train_sampler(), ShuffledLengthGroups)
+    # The loader cuts the sampler's indices into the sampler's batches.
+    loader = built.get_train_dataloader()
+    assert [len(batch["input_ids"]) for batch in loader] == [len(b) for b in sampler.batches()]

@@ -49,10 +49,11 @@ class SFTTrainer(HFTrainer):
             split) to compute the loss on during training; 0 holds nothing out.
         eval_steps: With an eval set, evaluate every this many optimizer steps; null evaluates at
             the end of each epoch.
-        group_by_length: Whether each batch is drawn from rows of similar length (transformers'
-            length-grouped sampler, in a random order of batches), so that less of it is padding;
-            on the embedded default's SFT rows padding is a third of the tokens without it.
-            Ignored with ``packing``, which has no padding.
+        group_by_length: Whether each batch is drawn from rows of similar length, the batches in
+            random order (:mod:`redstar.trainers.length_groups`), so that less of it is padding:
+            a third of the tokens of the embedded default's random batches. It replaces
+            transformers' ``train_sampling_strategy``; ignored with ``packing``, which has no
+            padding.
     """
 
     name = "sft"
@@ -63,8 +64,7 @@ class SFTTrainer(HFTrainer):
         "completion_only_loss": "assistant_only_loss", "model_init_kwargs": "attn_implementation",
         "parallelism_config": "sequence_parallel", "pad_to_multiple_of": "sequence_parallel",
         "dataset_num_proc": "dataset_num_proc", "eval_strategy": "eval_steps", "eval_steps": "eval_steps",
-        "per_device_eval_batch_size": "batch_size", "group_by_length": "group_by_length",
-        "train_sampling_strategy": "group_by_length",
+        "per_device_eval_batch_size": "batch_size",
     }
 
     def __init__(self, *, epochs: float = 3.0, max_steps: int = -1, learning_rate: float = 1e-5,
@@ -109,6 +109,7 @@ class SFTTrainer(HFTrainer):
         from transformers import AutoConfig
 
         from redstar.models import resolve_model
+        from redstar.trainers.length_groups import length_grouped_trainer
         from redstar.trainers.parallel import sequence_parallel_config
         from redstar.trainers.sft_data import loss_masking
 
@@ -139,12 +140,13 @@ class SFTTrainer(HFTrainer):
             eval_strategy=("steps" if self.eval_steps else "epoch") if evaluating else "no",
             eval_steps=self.eval_steps,
             per_device_eval_batch_size=self.options.batch_size,
-            **(length_grouped(trl.SFTConfig) if self.group_by_length and not self.packing else {}),
         )
         train, evaluation = self.datasets(ctx, config, masking)
         log.info("sft: %d rows (%s held out), loss on %s tokens", len(train),
                  len(evaluation) if evaluation is not None else "none", masking)
-        return trl.SFTTrainer(
+        trainer_class = length_grouped_trainer(trl.SFTTrainer) if self.group_by_length and not self.packing \
+            else trl.SFTTrainer
+        return trainer_class(
             model=model_path, args=config, train_dataset=train, eval_dataset=evaluation,
             processing_class=tokenizer, peft_config=self.peft_config(), callbacks=self.callbacks(ctx),
         )
@@ -165,14 +167,3 @@ class SFTTrainer(HFTrainer):
                 split = train.train_test_split(test_size=self.eval_fraction, seed=config.seed)
                 return split["train"], split["test"]
         return train, None
-
-
-def length_grouped(config_class: type) -> dict[str, Any]:
-    """The config field that asks for the length-grouped sampler in the installed transformers:
-    ``train_sampling_strategy`` since 5.x, the ``group_by_length`` flag before."""
-    import dataclasses
-
-    fields = {f.name for f in dataclasses.fields(config_class)}
-    return {"train_sampling_strategy": "group_by_length"} if "train_sampling_strategy" in fields \
-        else {"group_by_length": True}
-
