@@ -50,10 +50,10 @@ class SFTTrainer(HFTrainer):
         eval_steps: With an eval set, evaluate every this many optimizer steps; null evaluates at
             the end of each epoch.
         group_by_length: Whether each batch is drawn from rows of similar length, the batches in
-            random order (:mod:`redstar.trainers.length_groups`), so that less of it is padding:
-            a third of the tokens of the embedded default's random batches. It replaces
-            transformers' ``train_sampling_strategy``; ignored with ``packing``, which has no
-            padding.
+            random order (:mod:`redstar.trainers.length_groups`), so that less of it is padding.
+            It changes what a batch holds, and with it the result: on the embedded default it
+            saved a third of SFT's time and cost code a third of its held-out pass@1. It
+            replaces transformers' ``train_sampling_strategy``; ignored with ``packing``.
     """
 
     name = "sft"
