@@ -74,7 +74,7 @@ def length_grouped_trainer(base: type) -> type:
     """``base`` (TRL's ``SFTTrainer``) drawing its training batches with
     :class:`ShuffledLengthGroups`."""
 
-    class LengthGroupedTrainer(base):  # type: ignore[misc, valid-type]
+    class LengthGroupedTrainer(base):
         def _get_train_sampler(self, *args: Any, **kwargs: Any) -> Any:
             dataset = args[0] if args else kwargs.get("train_dataset")
             lengths = row_lengths(self.train_dataset if dataset is None else dataset)
