@@ -129,6 +129,37 @@ def test_rows_with_a_sampled_evaluation_carry_the_room_for_rl_pooled_over_seeds(
     assert "Room for RL" in text and "5/20 = 0.25" in text
 
 
+def test_rl_rows_carry_each_seeds_training_health(sweep):
+    from redstar.training_health import training_health
+
+    spec, variants, out = sweep
+    health = {}
+    for v in variants:
+        run = v.run_dir(out)
+        fake_run(run, {"arith-heldout": [1, 0], "arith-other": [0, 1]})
+        if v.recipe.selection.total != 20:
+            continue  # the first row has no RL stage
+        # a policy that moved (KL up to 0.02) and whose reward rose well past its spread on seed 0;
+        # one that never moved on seed 1
+        metrics = run / "rl.metrics.jsonl"
+        kl, rise = (0.02, 0.1) if v.seed == 0 else (0.0, 0.0)
+        metrics.write_text("".join(json.dumps({"step": i, "rollout": i, "kl": kl * i / 7, "reward": 0.2 + rise * i,
+                                               "reward_std": 0.1, "responses": 64}) + "\n" for i in range(8)))
+        health[v.slug] = training_health(metrics, "ppo", "ppo", "online")
+        summary = json.loads((run / "summary.json").read_text())
+        summary["training_health"] = {"ppo": health[v.slug]}
+        (run / "summary.json").write_text(json.dumps(summary))
+    result = build_tables(spec, variants, out)
+    first, second = result["tables"][0]["rows"]
+    assert "health" not in first
+    assert [(h["seed"], h["trained"]) for h in second["health"]] == [(0, True), (1, False)]
+    assert second["health"][0] == {"seed": 0, **health[second["variants"][0]]}
+    text = write_sweep_files(out, result)["md"].read_text()
+    assert "Training health of each RL stage" in text
+    assert "| total=20 | 0 | ppo (ppo) | 0.02 | 0.200 -> 0.900 | +0.600 [" in text
+    assert "| total=20 | 1 | ppo (ppo) | 0 | 0.200 -> 0.200 | +0.000 [0.013] | **did not train**: policy did not move" in text
+
+
 @pytest.mark.parametrize(("text", "problem"), [('{"scores": ', "invalid JSON"), ("[1]", "not a JSON object")])
 def test_a_damaged_summary_is_named_not_a_traceback(sweep, text, problem, invoke_cli, tmp_path):
     # JSONDecodeError and AttributeError tracebacks from the tables and from `redstar report`

@@ -8,11 +8,13 @@ from typing import Any
 from redstar.training_health import MIN_DPO_DRIFT, MIN_POLICY_KL
 
 
-def _num(value: Any, form: str = ".3g") -> str:
+def fmt_num(value: Any, form: str = ".3g") -> str:
+    """``value`` formatted, ``-`` for None."""
     return "-" if value is None else format(value, form)
 
 
-def _verdict(health: dict[str, Any]) -> str:
+def verdict(health: dict[str, Any]) -> str:
+    """An RL stage's verdict in words: trained, **did not train** with its reasons, or cannot tell."""
     if health.get("trained") is False:
         return "**did not train**: " + "; ".join(health.get("reasons", []))
     if health.get("trained") is None:
@@ -38,18 +40,18 @@ def health_rows(summary: dict[str, Any]) -> list[str]:
                   "|---|" + "---|" * 9]
         for tag, h in online.items():
             change = "-" if h.get("reward_change") is None else \
-                f"{h['reward_change']:+.3f} [{_num(h.get('reward_change_se'), '.3f')}]"
+                f"{h['reward_change']:+.3f} [{fmt_num(h.get('reward_change_se'), '.3f')}]"
             lines.append(
-                f"| {tag} ({h['trainer']}) | {_num(h.get('kl_max'))} ({_num(h.get('kl_last'))}) | "
-                f"{_num(h.get('reward_first'), '.3f')} -> {_num(h.get('reward_last'), '.3f')} | {change} | "
-                f"{_num(h.get('entropy_first'))} -> {_num(h.get('entropy_last'))} | "
-                f"{_num(h.get('zero_variance_prompts'), '.2f')} | {_num(h.get('clip_fraction'), '.3f')} | "
-                f"{_num(h.get('value_loss'))} | {_num(h.get('explained_variance'), '.2f')} | {_verdict(h)} |")
+                f"| {tag} ({h['trainer']}) | {fmt_num(h.get('kl_max'))} ({fmt_num(h.get('kl_last'))}) | "
+                f"{fmt_num(h.get('reward_first'), '.3f')} -> {fmt_num(h.get('reward_last'), '.3f')} | {change} | "
+                f"{fmt_num(h.get('entropy_first'))} -> {fmt_num(h.get('entropy_last'))} | "
+                f"{fmt_num(h.get('zero_variance_prompts'), '.2f')} | {fmt_num(h.get('clip_fraction'), '.3f')} | "
+                f"{fmt_num(h.get('value_loss'))} | {fmt_num(h.get('explained_variance'), '.2f')} | {verdict(h)} |")
     if preference:
         lines += ["", "| stage | drift (nats per response) | margin first -> last | accuracy first -> last | verdict |",
                   "|---|---|---|---|---|"]
         for tag, h in preference.items():
-            lines.append(f"| {tag} ({h['trainer']}) | {_num(h.get('drift'))} | {_num(h.get('margin_first'))} -> "
-                         f"{_num(h.get('margin_last'))} | {_num(h.get('accuracy_first'), '.2f')} -> "
-                         f"{_num(h.get('accuracy_last'), '.2f')} | {_verdict(h)} |")
+            lines.append(f"| {tag} ({h['trainer']}) | {fmt_num(h.get('drift'))} | {fmt_num(h.get('margin_first'))} -> "
+                         f"{fmt_num(h.get('margin_last'))} | {fmt_num(h.get('accuracy_first'), '.2f')} -> "
+                         f"{fmt_num(h.get('accuracy_last'), '.2f')} | {verdict(h)} |")
     return lines

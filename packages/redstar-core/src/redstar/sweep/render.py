@@ -8,6 +8,7 @@ import html
 from pathlib import Path
 from typing import Any
 
+from redstar.report_health import fmt_num, verdict
 from redstar.report_plots import _interval_bars
 from redstar.report_tables import TESTS
 from redstar.tables import write_json
@@ -33,8 +34,8 @@ def fmt_difference(c: dict[str, Any] | None) -> str:
     if not c:
         return "-"
     low, high = c["ci"]
-    verdict = "*within noise*" if c["within_noise"] else ("**better**" if c["difference"] > 0 else "**worse**")
-    return f"{c['difference']:+.3f} [{low:+.2f}, {high:+.2f}] p={c['p_value']:.2g} {verdict}"
+    word = "*within noise*" if c["within_noise"] else ("**better**" if c["difference"] > 0 else "**worse**")
+    return f"{c['difference']:+.3f} [{low:+.2f}, {high:+.2f}] p={c['p_value']:.2g} {word}"
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -62,6 +63,7 @@ def markdown(result: dict[str, Any]) -> str:
                 lines.append(f"| {row['label']} | " + " | ".join(cells) + " |")
         lines.append("")
         lines += room_lines(table, evaluators)
+        lines += health_lines(table)
     tests = sorted({TESTS.get(c["vs_baseline"]["test"], c["vs_baseline"]["test"]) for t in result["tables"]
                     for r in t["rows"] for c in r["cells"].values() if c.get("vs_baseline")})
     if tests:
@@ -99,6 +101,28 @@ def room_lines(table: dict[str, Any], evaluators: list[str]) -> list[str]:
                          f"{room['solved_by_a_sample']}/{room['wrong']} = {room['share']:.2f} "
                          f"[{room['share_ci'][0]:.2f}, {room['share_ci'][1]:.2f}]")
         lines.append(f"| {row['label']} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def health_lines(table: dict[str, Any]) -> list[str]:
+    """Under a table with RL rows: each seed's training health (docs/training.md, "Training
+    health"): how far the policy moved, the reward's trend, and the verdict."""
+    found = [(row["label"], h) for row in table["rows"] for h in row.get("health", [])]
+    if not found:
+        return []
+    lines = ["Training health of each RL stage, seed by seed (KL: the largest per-token KL to the reference; "
+             "DPO: drift, its largest |log-ratio| per response; reward: the first and last rollouts' mean, and the "
+             "change from the first quarter to the last with its standard error):", "",
+             "| variant | seed | stage | KL max / drift | reward first -> last | change [SE] | verdict |",
+             "|---|---|---|---|---|---|---|"]
+    for label, h in found:
+        moved = f"drift {fmt_num(h.get('drift'))}" if "drift" in h else fmt_num(h.get("kl_max"))
+        reward = "-" if h.get("reward_first") is None else \
+            f"{h['reward_first']:.3f} -> {fmt_num(h.get('reward_last'), '.3f')}"
+        change = "-" if h.get("reward_change") is None else \
+            f"{h['reward_change']:+.3f} [{fmt_num(h.get('reward_change_se'), '.3f')}]"
+        lines.append(f"| {label} | {h['seed']} | {h.get('tag', '-')} ({h.get('trainer', '-')}) | {moved} | {reward} | "
+                     f"{change} | {verdict(h)} |")
     return lines + [""]
 
 

@@ -181,7 +181,24 @@ def row(label: str, group: list[tuple[Variant, Path]], wanted: str, evaluators: 
                 cell["room"] = room
     out = {"label": label, "variants": [v.slug for v, _ in group], "seeds_finished": finished,
            "model": sorted(tags), "cells": cells, "average": _average(cells, pooled, evaluators, base)}
+    if kind == "scores":
+        health = _health(group)
+        if health:
+            out["health"] = health
     return out, pooled
+
+
+def _health(group: list[tuple[Variant, Path]]) -> list[dict[str, Any]]:
+    """Each seed's training health of each RL stage of a row (the run summary's
+    ``training_health``, :mod:`redstar.training_health`), in seed order; empty for rows without
+    RL."""
+    found = []
+    for variant, run in sorted(group, key=lambda pair: pair[0].seed):
+        if not (run / "summary.json").is_file():
+            continue
+        for health in (read_json(run / "summary.json").get("training_health") or {}).values():
+            found.append({"seed": variant.seed, **health})
+    return found
 
 
 def _room(runs: list[Path], wanted: str, evaluator: str) -> dict[str, Any] | None:
