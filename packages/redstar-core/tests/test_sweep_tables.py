@@ -98,7 +98,10 @@ def test_unfinished_runs_leave_their_cells_empty(sweep):
     assert first["seeds_finished"] == [0] and first["cells"]["arith-heldout"]["pass_at_1"] == 0.5
     assert result["tables"][0]["rows"][1]["cells"] == {}
     assert sum(v["finished"] for v in result["variants"]) == 1
-    assert "| total=20 | - | - | - |" in write_sweep_files(out, result)["md"].read_text()
+    text = write_sweep_files(out, result)["md"].read_text()
+    assert "| total=20 | - | - | - |" in text
+    # a row with some of the sweep's seeds says which, so that it is not read as pooled over all
+    assert "| total=10 (seed 0 only) | 0.500 [" in text and "| total=10 | 0.500" not in text
 
 
 def test_rows_with_a_sampled_evaluation_carry_the_room_for_rl_pooled_over_seeds(sweep):

@@ -38,6 +38,15 @@ def fmt_difference(c: dict[str, Any] | None) -> str:
     return f"{c['difference']:+.3f} [{low:+.2f}, {high:+.2f}] p={c['p_value']:.2g} {word}"
 
 
+def row_label(row: dict[str, Any], seeds: list[int]) -> str:
+    """The row's label, with the seeds it has when some of the sweep's have not finished (so
+    that a partly run sweep's rows are not read as pooled over every seed)."""
+    done = sorted(row.get("seeds_finished") or [])
+    if not done or done == sorted(seeds):
+        return str(row["label"])
+    return f"{row['label']} (seed{'s' if len(done) > 1 else ''} {', '.join(map(str, done))} only)"
+
+
 def markdown(result: dict[str, Any]) -> str:
     evaluators = result["evaluators"]
     columns = [*evaluators, AVERAGE]
@@ -52,17 +61,17 @@ def markdown(result: dict[str, Any]) -> str:
                   "|---|" + "---|" * len(columns)]
         for row in table["rows"]:
             cells = [fmt_cell(row["cells"].get(e)) for e in evaluators] + [fmt_cell(row["average"])]
-            lines.append(f"| {row['label']} | " + " | ".join(cells) + " |")
+            lines.append(f"| {row_label(row, seeds)} | " + " | ".join(cells) + " |")
         if len(table["rows"]) > 1:
-            first = table["rows"][0]["label"]
+            first = row_label(table["rows"][0], seeds)
             lines += ["", f"Against **{first}**:", "", "| variant | " + " | ".join(columns) + " |",
                       "|---|" + "---|" * len(columns)]
             for row in table["rows"][1:]:
                 cells = [fmt_difference(row["cells"].get(e, {}).get("vs_baseline")) for e in evaluators]
                 cells.append(fmt_difference(row["average"].get("vs_baseline")))
-                lines.append(f"| {row['label']} | " + " | ".join(cells) + " |")
+                lines.append(f"| {row_label(row, seeds)} | " + " | ".join(cells) + " |")
         lines.append("")
-        lines += room_lines(table, evaluators)
+        lines += room_lines(table, evaluators, seeds)
         lines += health_lines(table)
     tests = sorted({TESTS.get(c["vs_baseline"]["test"], c["vs_baseline"]["test"]) for t in result["tables"]
                     for r in t["rows"] for c in r["cells"].values() if c.get("vs_baseline")})
@@ -79,7 +88,7 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def room_lines(table: dict[str, Any], evaluators: list[str]) -> list[str]:
+def room_lines(table: dict[str, Any], evaluators: list[str], seeds: list[int]) -> list[str]:
     """Under a table whose runs had a sampled evaluation: each row's pass@k, pass@k minus pass@1,
     and the share of the primary-wrong answers some sample solves (seeds pooled)."""
     found = [e for e in evaluators if any(r["cells"].get(e, {}).get("room") for r in table["rows"])]
@@ -100,7 +109,7 @@ def room_lines(table: dict[str, Any], evaluators: list[str]) -> list[str]:
                          f"{room['pass_at_k_ci'][1]:.2f}]; {gain['difference']:+.3f} [{low:+.2f}, {high:+.2f}]; "
                          f"{room['solved_by_a_sample']}/{room['wrong']} = {room['share']:.2f} "
                          f"[{room['share_ci'][0]:.2f}, {room['share_ci'][1]:.2f}]")
-        lines.append(f"| {row['label']} | " + " | ".join(cells) + " |")
+        lines.append(f"| {row_label(row, seeds)} | " + " | ".join(cells) + " |")
     return lines + [""]
 
 
