@@ -180,3 +180,30 @@ def test_a_damaged_summary_is_named_not_a_traceback(sweep, text, problem, invoke
     assert result.output.startswith(f"Error: {damaged}: {problem}") and "Traceback" not in result.output
     (damaged.parent / DONE).write_text(text)  # the marker a finished variant leaves: unfinished when damaged
     assert not is_finished(variants[0], out, "report")
+
+
+def test_tables_only_tabulates_the_finished_variants_and_runs_nothing(sweep, invoke_cli, tmp_path):
+    spec, variants, out = sweep
+    finished = [v for v in variants if v.seed == 0]
+    for v in finished:
+        fake_run(v.run_dir(out), {"arith-heldout": [1, 0, 1, 1], "arith-other": [0, 0, 1, 1]})
+    result = invoke_cli(["sweep", str(tmp_path / "s.yaml"), "--out", str(out), "--tables-only"])
+    assert f"{len(finished)} of {len(variants)} variants have finished" in result.output
+    text = (out / "sweep.md").read_text()
+    assert "| total=10 (seed 0 only) | 0.750 [" in text
+    # nothing ran: the seed-1 variants have no run directory, and no lock was taken
+    assert not any(v.run_dir(out).exists() for v in variants if v.seed == 1)
+    assert not (out / ".lock").exists()
+    assert json.loads((out / "sweep.json").read_text())["tables"][0]["rows"][0]["seeds_finished"] == [0]
+
+
+def test_tables_only_names_what_the_choice_still_needs(tmp_path, arith_host, invoke_cli):
+    (tmp_path / "base.yaml").write_text(BASE.replace(
+        "evaluation: {evaluators: [{name: arith-heldout}, {name: arith-other}]}",
+        "evaluation: {evaluators: [{name: arith-heldout}], validation: [{name: arith-other}]}"))
+    (tmp_path / "s.yaml").write_text("base: base.yaml\nseeds: [0]\nvary:\n  - - label: fixed\n      sampling.n: 1\n"
+                                     "    - label: tuned\n      choose: {sampling.top_p: [0.5, 0.9]}\n"
+                                     "select: {on: validation, metric: pass@1}\n")
+    result = invoke_cli(["sweep", str(tmp_path / "s.yaml"), "--out", str(tmp_path / "out"), "--tables-only"],
+                        expect_exit=1)
+    assert "cannot choose for tuned: no validation score for" in result.output and "Traceback" not in result.output

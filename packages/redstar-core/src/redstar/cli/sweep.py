@@ -52,6 +52,7 @@ Examples:
   redstar sweep recipes/sweeps/miniature-table1.yaml --dry-run     # the variants and what they share
   redstar sweep recipes/sweeps/paper-table3.yaml --check --skip-paths
   redstar sweep recipes/sweeps/miniature-table1.yaml --out runs/table1
+  redstar sweep recipes/sweeps/miniature-table1.yaml --out runs/table1 --tables-only   # tables so far
   redstar sweep recipes/sweeps/miniature-table4.yaml --reuse runs/miniature-table3   # its blend = Table 3's SFT"""
 
 
@@ -66,12 +67,15 @@ Examples:
 @click.option("--until", type=click.Choice(UNTIL), default="report", show_default=True,
               help="The last part of each variant's run (as `redstar run --until`).")
 @click.option("--no-progress", is_flag=True, help="Only the per-variant lines, no progress bars.")
+@click.option("--tables-only", is_flag=True,
+              help="Write the tables from the variants that have finished (a sweep still running, or stopped "
+                   "part-way); run nothing. Unfinished variants leave their cells empty.")
 @click.option("--reuse", "reuse", multiple=True, type=click.Path(exists=True, file_okay=False),
               help="Another sweep's directory (or a run directory) whose finished steps this sweep reuses "
                    "where the fingerprints match, as it reuses its own variants' (repeatable).")
 @click.pass_context
 def sweep(ctx: click.Context, sweep_file: str, out: str | None, dry_run: bool, check: bool, skip_paths: bool,
-          until: str, no_progress: bool, reuse: tuple[str, ...]) -> None:
+          until: str, no_progress: bool, tables_only: bool, reuse: tuple[str, ...]) -> None:
     """Run a grid of recipe variants and tabulate them as the paper's comparisons."""
     from redstar.sweep import expand, load_sweep
 
@@ -84,6 +88,13 @@ def sweep(ctx: click.Context, sweep_file: str, out: str | None, dry_run: bool, c
         return
     if dry_run:
         _dry_run(spec, variants, host_, out_dir, until)
+        return
+    if tables_only:
+        from redstar.sweep.running import tabulate
+
+        done = sum((v.run_dir(out_dir) / "summary.json").is_file() for v in variants)
+        click.echo(f"{spec.name}: {done} of {len(variants)} variants have finished in {out_dir}/runs/")
+        tabulate(spec, variants, out_dir, click.echo)
         return
     from redstar.progress import ProgressBoard
     from redstar.sweep.running import run_sweep

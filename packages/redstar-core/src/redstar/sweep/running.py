@@ -119,11 +119,26 @@ def run_sweep(spec: SweepSpec, variants: list[Variant], out: Path, host: Any, ec
                      + ", ".join(f"{c['label']} {c['score']:.3f}" for c in group["candidates"]) + ")")
         for variant in (to_run(variants, selection) if selection else variants):
             run_one(variant, until)
-        result = build_tables(spec, variants, out, selection)
-        result["seconds"] = round(time.perf_counter() - started, 2)
-        files = write_sweep_files(out, result)
-        echo("tables: " + ", ".join(str(p) for p in files.values()))
-        return result
+        return _write_tables(spec, variants, out, echo, selection, seconds=time.perf_counter() - started)
+
+
+def tabulate(spec: SweepSpec, variants: list[Variant], out: Path, echo: Callable[[str], None]) -> dict[str, Any]:
+    """Write the tables from the variants that have finished, running nothing (``redstar sweep
+    --tables-only``): the others leave their cells empty, and a row with some of the seeds says
+    which. With ``select``, the choice is made from the candidates' validation runs, which must
+    all have finished."""
+    selection = choose(spec, variants, out) if spec.select is not None else None
+    return _write_tables(spec, variants, out, echo, selection)
+
+
+def _write_tables(spec: SweepSpec, variants: list[Variant], out: Path, echo: Callable[[str], None],
+                  selection: dict[str, Any] | None, seconds: float | None = None) -> dict[str, Any]:
+    result = build_tables(spec, variants, out, selection)
+    if seconds is not None:
+        result["seconds"] = round(seconds, 2)
+    files = write_sweep_files(out, result)
+    echo("tables: " + ", ".join(str(p) for p in files.values()))
+    return result
 
 
 def reused_runs(places: Sequence[Path]) -> list[Path]:
