@@ -104,6 +104,23 @@ def test_unfinished_runs_leave_their_cells_empty(sweep):
     assert "| total=10 (seed 0 only) | 0.500 [" in text and "| total=10 | 0.500" not in text
 
 
+def test_a_row_with_some_seeds_is_compared_with_the_baseline_on_those_seeds(sweep):
+    spec, variants, out = sweep
+    n = 20
+    for v in variants:
+        if v.recipe.sampling.n != 2:
+            continue
+        if v.recipe.selection.total == 10:  # the baseline: every problem on seed 0, none on seed 1
+            fake_run(v.run_dir(out), {"arith-heldout": [1 - v.seed] * n, "arith-other": [1 - v.seed] * n})
+        elif v.seed == 1:  # the other row has seed 1 only, where it does what the baseline does
+            fake_run(v.run_dir(out), {"arith-heldout": [0] * n, "arith-other": [0] * n})
+    base, partial = build_tables(spec, variants, out)["tables"][0]["rows"]
+    assert base["seeds_finished"] == [0, 1] and partial["seeds_finished"] == [1]
+    # against the baseline pooled over both seeds it would be -0.5; on seed 1 alone it is 0
+    for cell in (partial["cells"]["arith-heldout"], partial["cells"]["arith-other"], partial["average"]):
+        assert cell["vs_baseline"]["difference"] == 0 and cell["vs_baseline"]["within_noise"] is True
+
+
 def test_rows_with_a_sampled_evaluation_carry_the_room_for_rl_pooled_over_seeds(sweep):
     from redstar.evaluation import room_for_rl
 

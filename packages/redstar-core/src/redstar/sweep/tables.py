@@ -40,6 +40,7 @@ from redstar.sweep.variants import Variant
 from redstar.tables import read_json
 
 Pooled = dict[str, tuple[int, int]]  # prompt_id -> (correct, samples), summed over seeds
+PerSeed = dict[int, dict[str, Pooled | None]]  # seed -> evaluator -> that seed's results
 
 
 def row_model(scores: dict[str, Any], wanted: str) -> str | None:
@@ -146,10 +147,14 @@ def _average(cells: dict[str, dict[str, Any]], pooled: dict[str, Pooled | None],
 
 
 def row(label: str, group: list[tuple[Variant, Path]], wanted: str, evaluators: list[str],
-        base: dict[str, Pooled | None] | None, kind: str = "scores") -> tuple[dict[str, Any], dict[str, Pooled | None]]:
+        base: PerSeed | None, kind: str = "scores") -> tuple[dict[str, Any], PerSeed]:
     """One row: ``group``'s runs (one per seed) pooled per evaluator, with the average, and each
-    cell against ``base`` (the first row's pooled results) when given."""
+    cell against ``base`` (the first row's results, seed by seed, as this function returns them)
+    when given, pooled over the same seeds as this row: a row that has only some of the seeds is
+    compared with the baseline on those seeds, and one with a seed the baseline lacks is not
+    compared."""
     per_eval: dict[str, list[tuple[float, Pooled | None]]] = {}
+    per_seed: PerSeed = {}
     tags, finished = set(), []
     for variant, run in group:
         if not (run / "summary.json").is_file():
@@ -159,8 +164,12 @@ def row(label: str, group: list[tuple[Variant, Path]], wanted: str, evaluators: 
             continue
         tags.add(tag)
         finished.append(variant.seed)
+        per_seed[variant.seed] = {evaluator: result[1] for evaluator, result in results.items()}
         for evaluator, result in results.items():
             per_eval.setdefault(evaluator, []).append(result)
+    against: dict[str, Pooled | None] | None = None
+    if base is not None and finished and all(seed in base for seed in finished):
+        against = {e: _pool([base[seed].get(e) for seed in finished]) for e in evaluators}
     cells, pooled = {}, {}
     for evaluator in evaluators:
         found = per_eval.get(evaluator, [])
@@ -168,8 +177,8 @@ def row(label: str, group: list[tuple[Variant, Path]], wanted: str, evaluators: 
             continue  # a seed without this score: leave the cell empty rather than average fewer seeds
         pooled[evaluator] = _pool([p for _, p in found])
         cells[evaluator] = _cell([v for v, _ in found], pooled[evaluator])
-        if base is not None and pooled[evaluator] and base.get(evaluator):
-            mine, theirs = pooled[evaluator], base[evaluator]
+        if against is not None and pooled[evaluator] and against.get(evaluator):
+            mine, theirs = pooled[evaluator], against[evaluator]
             keys = sorted(set(mine) & set(theirs))  # type: ignore[arg-type]
             if keys:
                 c = paired_comparison([mine[k] for k in keys], [theirs[k] for k in keys])  # type: ignore[index]
@@ -180,12 +189,12 @@ def row(label: str, group: list[tuple[Variant, Path]], wanted: str, evaluators: 
             if room:
                 cell["room"] = room
     out = {"label": label, "variants": [v.slug for v, _ in group], "seeds_finished": finished,
-           "model": sorted(tags), "cells": cells, "average": _average(cells, pooled, evaluators, base)}
+           "model": sorted(tags), "cells": cells, "average": _average(cells, pooled, evaluators, against)}
     if kind == "scores":
         health = _health(group)
         if health:
             out["health"] = health
-    return out, pooled
+    return out, per_seed
 
 
 def _health(group: list[tuple[Variant, Path]]) -> list[dict[str, Any]]:
@@ -245,9 +254,9 @@ def build_tables(spec: SweepSpec, variants: list[Variant], out: Path,
                 group = [(v, runs[v.slug]) for v in variants if list(v.levels) == wanted]
                 choices = sorted({v.choice_label for v, _ in group if v.choice})
                 label = level.label + (f" ({'; '.join(choices)})" if choices else "")
-                found, pooled = row(label, group, spec.model, evaluators, base)
+                found, per_seed = row(label, group, spec.model, evaluators, base)
                 if base is None:
-                    base = pooled
+                    base = per_seed
                 rows.append(found)
             title = axis.title + ("" if not fixed else " (" + "; ".join(level.label for level in fixed) + ")")
             tables.append({"title": title, "axis": axis.title, "fixed": [level.label for level in fixed], "rows": rows})
