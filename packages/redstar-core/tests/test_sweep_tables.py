@@ -180,6 +180,22 @@ def test_rl_rows_carry_each_seeds_training_health(sweep):
     assert "| total=20 | 1 | ppo (ppo) | 0 | 0.200 -> 0.200 | +0.000 [0.013] | **did not train**: policy did not move" in text
 
 
+def test_a_stage_whose_reward_fell_is_told_apart_from_one_that_rose(tmp_path):
+    from redstar.report_health import verdict
+    from redstar.training_health import training_health
+
+    def stage(rise):
+        metrics = tmp_path / f"rise{rise}.jsonl"
+        metrics.write_text("".join(json.dumps({"step": i, "rollout": i, "kl": 0.01, "reward": 0.5 + rise * i,
+                                               "reward_std": 0.1, "responses": 64}) + "\n" for i in range(8)))
+        return training_health(metrics, "ppo", "ppo", "online")
+
+    fell, rose = stage(-0.05), stage(0.05)
+    assert fell["trained"] is True and rose["trained"] is True  # both moved beyond their noise
+    assert verdict(rose) == "trained"
+    assert verdict(fell).startswith("trained, but its **reward fell**: -0.300 from its first to its last rollouts")
+
+
 @pytest.mark.parametrize(("text", "problem"), [('{"scores": ', "invalid JSON"), ("[1]", "not a JSON object")])
 def test_a_damaged_summary_is_named_not_a_traceback(sweep, text, problem, invoke_cli, tmp_path):
     # JSONDecodeError and AttributeError tracebacks from the tables and from `redstar report`

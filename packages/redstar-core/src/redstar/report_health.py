@@ -14,11 +14,17 @@ def fmt_num(value: Any, form: str = ".3g") -> str:
 
 
 def verdict(health: dict[str, Any]) -> str:
-    """An RL stage's verdict in words: trained, **did not train** with its reasons, or cannot tell."""
+    """An RL stage's verdict in words: trained, **did not train** with its reasons, or cannot
+    tell; a stage that trained while its reward fell beyond its noise says so, since it moved
+    the wrong way."""
     if health.get("trained") is False:
         return "**did not train**: " + "; ".join(health.get("reasons", []))
     if health.get("trained") is None:
         return "cannot tell (no KL logged and no reward trend)"
+    change = health.get("reward_change")
+    if health.get("reward_flat") is False and change is not None and change < 0:
+        return (f"trained, but its **reward fell**: {change:+.3f} from its first to its last rollouts "
+                f"(standard error {fmt_num(health.get('reward_change_se'), '.3f')})")
     return "trained"
 
 
