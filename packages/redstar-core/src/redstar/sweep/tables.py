@@ -57,10 +57,10 @@ def row_model(scores: dict[str, Any], wanted: str) -> str | None:
 KINDS = {"scores": "", "validation": "validation"}
 
 
-def _seed_results(run: Path, wanted: str, kind: str = "scores") -> tuple[str | None, dict[str, tuple[float, Pooled | None]]]:
+def _seed_results(run: Path, summary: dict[str, Any], wanted: str,
+                  kind: str = "scores") -> tuple[str | None, dict[str, tuple[float, Pooled | None]]]:
     """One finished run's model tag and ``evaluator -> (pass@1, per-problem results or None)``,
-    from its held-out scores or (``kind="validation"``) its validation scores."""
-    summary = read_json(run / "summary.json")
+    from its summary's held-out scores or (``kind="validation"``) its validation scores."""
     scores = summary.get(kind) or {}
     tag = row_model(scores, wanted)
     if tag is None:
@@ -156,10 +156,11 @@ def row(label: str, group: list[tuple[Variant, Path]], wanted: str, evaluators: 
     per_eval: dict[str, list[tuple[float, Pooled | None]]] = {}
     per_seed: PerSeed = {}
     tags, finished = set(), []
-    for variant, run in group:
-        if not (run / "summary.json").is_file():
-            continue
-        tag, results = _seed_results(run, wanted, kind)
+    # Each finished run's summary, read once: its scores, room for RL and training health.
+    summaries = [(variant, run, read_json(run / "summary.json")) for variant, run in group
+                 if (run / "summary.json").is_file()]
+    for variant, run, summary in summaries:
+        tag, results = _seed_results(run, summary, wanted, kind)
         if tag is None:
             continue
         tags.add(tag)
@@ -185,38 +186,32 @@ def row(label: str, group: list[tuple[Variant, Path]], wanted: str, evaluators: 
                 cells[evaluator]["vs_baseline"] = c.to_dict()
     if kind == "scores":
         for evaluator, cell in cells.items():
-            room = _room([run for _, run in group if (run / "summary.json").is_file()], wanted, evaluator)
+            room = _room([(run, summary) for _, run, summary in summaries], wanted, evaluator)
             if room:
                 cell["room"] = room
     out = {"label": label, "variants": [v.slug for v, _ in group], "seeds_finished": finished,
            "model": sorted(tags), "cells": cells, "average": _average(cells, pooled, evaluators, against)}
     if kind == "scores":
-        health = _health(group)
+        health = _health(summaries)
         if health:
             out["health"] = health
     return out, per_seed
 
 
-def _health(group: list[tuple[Variant, Path]]) -> list[dict[str, Any]]:
+def _health(summaries: list[tuple[Variant, Path, dict[str, Any]]]) -> list[dict[str, Any]]:
     """Each seed's training health of each RL stage of a row (the run summary's
     ``training_health``, :mod:`redstar.training_health`), in seed order; empty for rows without
     RL."""
-    found = []
-    for variant, run in sorted(group, key=lambda pair: pair[0].seed):
-        if not (run / "summary.json").is_file():
-            continue
-        for health in (read_json(run / "summary.json").get("training_health") or {}).values():
-            found.append({"seed": variant.seed, **health})
-    return found
+    return [{"seed": variant.seed, **health} for variant, _, summary in sorted(summaries, key=lambda s: s[0].seed)
+            for health in (summary.get("training_health") or {}).values()]
 
 
-def _room(runs: list[Path], wanted: str, evaluator: str) -> dict[str, Any] | None:
+def _room(runs: list[tuple[Path, dict[str, Any]]], wanted: str, evaluator: str) -> dict[str, Any] | None:
     """The room for RL of a row on one evaluator, every seed's (primary, sampled) results
     pooled per problem (:func:`redstar.evaluation.room_for_rl`); None unless every seed has a
     sampled evaluation."""
     per_seed = []
-    for run in runs:
-        summary = read_json(run / "summary.json")
+    for run, summary in runs:
         tag = row_model(summary.get("scores") or {}, wanted)
         folder = run / "eval" / str(tag)
         primary, sampled = folder / f"{evaluator}.jsonl", folder / f"{evaluator}.sampled.jsonl"

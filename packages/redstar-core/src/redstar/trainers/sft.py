@@ -52,7 +52,7 @@ class SFTTrainer(HFTrainer):
         group_by_length: Whether each batch is drawn from rows of similar length, the batches in
             random order (:mod:`redstar.trainers.length_groups`), so that less of it is padding.
             It changes what a batch holds, and with it the result: on the embedded default it
-            saved a third of SFT's time and cost code a third of its held-out pass@1. It
+            saved a third of SFT's time and took code's held-out pass@1 from 0.537 to 0.237. It
             replaces transformers' ``train_sampling_strategy``; ignored with ``packing``.
     """
 
