@@ -66,7 +66,31 @@ def ray_cluster():
 
     with loopback_cluster([{"num_cpus": 1}, {"num_cpus": 2}], client_server=True,
                           env={"RAY_process_group_cleanup_enabled": "0"}) as nodes:
+        RAY_CLUSTERS.append(nodes)
         yield nodes
+        RAY_CLUSTERS.remove(nodes)
+
+
+#: The session's Ray cluster while it runs (``ray_cluster``), for the failure report below.
+RAY_CLUSTERS: list = []
+#: Head-node logs worth reading when a Ray test fails: the client server (one per driver), the
+#: raylets and the GCS. The cluster's folder is removed with it, and CI keeps nothing else.
+RAY_LOGS = ("ray_client_server*.err", "raylet*.err", "gcs_server.err")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A failed test that used the session's Ray cluster carries the last lines of its head
+    node's logs, so that a failure seen once (in CI) can be read after the folder is gone."""
+    report = yield
+    if report.failed and RAY_CLUSTERS and "ray_cluster" in getattr(item, "fixturenames", ()):
+        logs = Path(RAY_CLUSTERS[-1].head_node.get_logs_dir_path())
+        for pattern in RAY_LOGS:
+            for path in sorted(logs.glob(pattern)):
+                tail = path.read_text(errors="replace").splitlines()[-15:]
+                if tail:
+                    report.sections.append((f"ray head log {path.name} (last lines)", "\n".join(tail)))
+    return report
 
 
 def extensions_dir(config: pytest.Config) -> str:

@@ -35,6 +35,10 @@ class FakeRay:
         self.held: dict[Any, list[tuple[int, str]]] = {}  # worker token -> [(ref, job)] in order
         self.results: dict[int, Any] = {}
         self.killed_once = False
+        self.connected = True
+
+    def is_initialized(self) -> bool:
+        return self.connected
 
     def submit(self, token: Any, job: str, ref: int) -> None:
         self.held.setdefault(token, []).append((ref, job))
@@ -58,6 +62,9 @@ class FakeRay:
             jobs.pop(0)
 
     def wait(self, refs: list[int], num_returns: int = 1, timeout: float | None = None) -> tuple[list, list]:
+        if not self.connected or any(job == "disconnect" for jobs in self.held.values() for _, job in jobs[:1]):
+            self.connected = False  # what Ray's client does once its connection is gone for good
+            raise RuntimeError("System error: Ray has not been started yet. You can start Ray with 'ray.init()'.")
         self._run()
         ready = [r for r in refs if r in self.results]
         if len(ready) < num_returns and timeout is None:
@@ -71,7 +78,8 @@ class FakeRay:
         return value
 
     def cancel(self, ref: int) -> None:
-        pass
+        if not self.connected:
+            raise RuntimeError("Ray has not been started yet")
 
 
 class OneReplica:
@@ -148,3 +156,15 @@ def test_a_hung_replica_is_replaced_and_only_its_running_chunk_charged():
     with pytest.raises(RedStarError, match=r"chunk hang failed 2 times because its worker hung .*no progress for 2 s"):
         run(["hang", "b", "c"], workers, ray)
     assert workers.replaced == [0, 1]
+
+
+def test_a_lost_connection_to_the_cluster_is_one_message_and_ends_the_loop():
+    ray = FakeRay()
+    with pytest.raises(RedStarError, match=r"^ray: lost the connection to the Ray cluster \(System error: Ray has not "
+                                           r"been started yet\. .*\); what finished is kept: run the same command"):
+        run(["a", "disconnect", "b"], OneReplica(ray, running=1), ray)
+    # while connected, the same kind of error is Ray's own and goes on as it is
+    ray = FakeRay()
+    ray.get = lambda ref, timeout=None: (_ for _ in ()).throw(ValueError("bad value"))  # type: ignore[method-assign]
+    with pytest.raises(ValueError, match="bad value"):
+        run(["a"], OneReplica(ray, running=1), ray)

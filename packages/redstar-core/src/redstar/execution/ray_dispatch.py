@@ -142,6 +142,14 @@ def dispatch(ray: Any, jobs: Iterable[J], workers: Workers[J], *, max_retries: i
     run = _Dispatch(ray, workers, max_retries, describe, log)
     try:
         yield from run.loop(iter(jobs), decode, idle)
+    except Exception as error:
+        if ray.is_initialized():
+            raise
+        # The driver's connection itself is gone (a ``ray://`` client dropped, the head died):
+        # Ray's own error reads "Ray has not been started yet" (the engine switched off its
+        # implicit ray.init, ray_connect.no_auto_init, which would otherwise hang here).
+        raise RedStarError(f"ray: lost the connection to the Ray cluster ({first_line(error)}); what finished "
+                           "is kept: run the same command again to resume") from error
     finally:
         # Stopped early (an error, Ctrl-C, or the caller left the loop): nothing of this call
         # keeps running for nobody.

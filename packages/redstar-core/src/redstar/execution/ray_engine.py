@@ -37,14 +37,12 @@ built, never at import time. docs/scale.md covers clusters, drivers and what ran
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 import logging
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from redstar.errors import MissingDependencyError, RedStarError
 from redstar.execution.base import (
     BuildJob,
     CleanJob,
@@ -55,15 +53,13 @@ from redstar.execution.base import (
     SamplerSpec,
     VerifyJob,
 )
-from redstar.execution.ray_dispatch import IDLE, describe_verification, dispatch, first_line, name_key
-from redstar.execution.ray_local import LOOPBACK, single_machine
+from redstar.execution.ray_connect import connect, import_ray, no_auto_init
+from redstar.execution.ray_dispatch import IDLE, describe_verification, dispatch, name_key
 from redstar.execution.ray_pools import SamplerPool, TaskPool, monitor_actor
 from redstar.execution.ray_workers import TaskMonitor, build_items, clean_items, verify_items
 from redstar.interfaces import Completion
 from redstar.plugins import ALLOWLIST_ENV
 from redstar.records import Verdict
-
-INSTALL_HINT = "the ray engine needs Ray: pip install 'redstar-core[ray]'"
 
 #: Seconds one loop waits before the other gets its turn, when sampling and verification share
 #: the driver's thread (:meth:`RayEngine.generate_verifying`).
@@ -72,43 +68,6 @@ TURN_S = 0.05
 #: :data:`~redstar.pipeline.datasets.PARTITION_BYTES` of samples) in the object store of the
 #: driver's node until it runs.
 PARTITIONS_IN_FLIGHT = 8
-
-
-def import_ray() -> Any:
-    """The ``ray`` module, typed ``Any`` (Ray's own annotations are not what mypy checks here),
-    or a :class:`MissingDependencyError` saying what to install."""
-    try:
-        return importlib.import_module("ray")
-    except ImportError as exc:
-        raise MissingDependencyError(f"{INSTALL_HINT} ({exc})") from None
-
-
-def connect(ray: Any, address: str | None) -> bool:
-    """Join the cluster at ``address`` (None: start a Ray instance on this machine) unless this
-    process is already connected (a test's cluster, a script that called ``ray.init``). True
-    when this call connected, so that closing the engine disconnects again."""
-    if ray.is_initialized():
-        return False
-    options: dict[str, Any] = {"address": address, "logging_level": logging.WARNING}
-    private: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
-    if address is None:
-        # A private instance for this run. ``address=None`` would join the machine's latest
-        # cluster (``ray start``'s, another run's) where there is one: "local" always starts a
-        # new one. It has no web UI to serve and is bound to 127.0.0.1: nothing outside this
-        # machine has any business with it.
-        options.update(address="local", include_dashboard=False, _node_ip_address=LOOPBACK)
-        private = single_machine(ray)
-    try:
-        with private:
-            ray.init(**options)
-    except (ConnectionError, TimeoutError, RuntimeError, ValueError, OSError) as exc:
-        # A failed client connection leaves half of itself behind, and the next ray.init in
-        # this process (another engine, a notebook's retry) would fail on it.
-        with contextlib.suppress(Exception):
-            ray.shutdown()
-        where = f"the Ray cluster at {address}" if address else "a local Ray instance"
-        raise RedStarError(f"execution.address: cannot reach {where}: {first_line(exc)}") from None
-    return True
 
 
 class RayEngine(Engine):
@@ -125,6 +84,7 @@ class RayEngine(Engine):
         self._verifier_options = json.dumps(verifier_options or {}, sort_keys=True, default=str)
         self._ray = import_ray()
         self._started = connect(self._ray, execution.address)
+        self._restore_auto_init = no_auto_init(self._ray)
         self._pools: dict[str, SamplerPool] = {}
         self._task_monitor: Any = None
         self._generating = 0
@@ -293,6 +253,7 @@ class RayEngine(Engine):
             if self._started and self._ray.is_initialized():
                 self._ray.shutdown()
             self._started = False
+            self._restore_auto_init()
 
 
 def _completions(job: GenerateJob, value: list[list[tuple[str, str | None]]]) -> list[list[Completion]]:
