@@ -18,6 +18,7 @@ Ray is imported by the caller (:func:`import_ray`), never at import time.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import logging
 from collections.abc import Callable
@@ -59,7 +60,7 @@ def connect(ray: Any, address: str | None) -> bool:
         # new one. It has no web UI to serve and is bound to 127.0.0.1: nothing outside this
         # machine has any business with it.
         options.update(address="local", include_dashboard=False, _node_ip_address=LOOPBACK)
-        private = lambda: single_machine(ray)  # noqa: E731
+        private = functools.partial(single_machine, ray)
     tries = CLIENT_TRIES if address is not None and address.startswith("ray://") else 1
     attempt = 1
     while True:
