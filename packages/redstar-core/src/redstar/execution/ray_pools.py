@@ -40,6 +40,48 @@ def monitor_actor(ray: Any, cls: type) -> Any:
     return ray.remote(cls).options(**options).remote()
 
 
+#: What :meth:`MonitorReads.take` returns while no answer has come.
+NO_ANSWER: Any = object()
+
+
+class MonitorReads:
+    """Reads of a monitor actor (:class:`~redstar.execution.ray_workers.ReplicaMonitor`,
+    :class:`~redstar.execution.ray_workers.TaskMonitor`) that never block the driver: at most one
+    in flight, sent again once ``every`` seconds have passed since the last. A monitor that died
+    is said once (``what`` is gone: ``judged`` no longer detected) and is not read again;
+    :attr:`monitor` is then None, so that nothing new is handed it."""
+
+    def __init__(self, ray: Any, monitor: Any, every: float, what: str, judged: str,
+                 log: Callable[[str], None]) -> None:
+        self._ray, self.monitor, self._every = ray, monitor, every
+        self._what, self._judged, self._log = what, judged, log
+        self._reading: Any = None  # the read waiting for its answer
+        self._sent = 0.0
+
+    def take(self) -> Any:
+        """The answer of the read in flight if it has come, else :data:`NO_ANSWER`."""
+        if self._reading is None:
+            return NO_ANSWER
+        ready, _ = self._ray.wait([self._reading], num_returns=1, timeout=0)
+        if not ready:
+            return NO_ANSWER
+        reading, self._reading = self._reading, None
+        try:
+            return self._ray.get(reading)
+        except Exception as exc:  # noqa: BLE001 - the monitor died: stop judging, never guess
+            self._log(f"ray: warning: {self._what} is gone ({first_line(exc)}); {self._judged} are no longer "
+                      "detected in this run")
+            self.monitor = None
+            return NO_ANSWER
+
+    def due(self, now: float) -> bool:
+        """Whether a new read should be sent now (none in flight, ``every`` seconds passed)."""
+        return self.monitor is not None and self._reading is None and now - self._sent >= self._every
+
+    def send(self, now: float, *args: Any) -> None:
+        self._reading, self._sent = self.monitor.read.remote(*args), now
+
+
 @dataclass
 class _Slot:
     """One replica: its actor, how often it was replaced, the jobs submitted to it now, and
@@ -75,9 +117,8 @@ class SamplerPool:
         if runtime_env:
             options["runtime_env"] = runtime_env
         self._actor_class = ray.remote(SamplerWorker).options(**options)
-        self._monitor = self._new_monitor() if self.poll_s is not None else None
-        self._reading: Any = None  # the monitor read waiting for its answer
-        self._read_sent = 0.0
+        self._reads = MonitorReads(ray, self._new_monitor() if self.poll_s is not None else None,
+                                   self.poll_s or 0.0, "the replicas' heartbeat monitor", "hung replicas", self._log)
         self._slots = [_Slot(self._new_actor(index, 0)) for index in range(max(1, execution.replicas))]
 
     def _new_monitor(self) -> Any:
@@ -85,7 +126,7 @@ class SamplerPool:
 
     def _new_actor(self, index: int, generation: int) -> Any:
         spec = self.spec
-        return self._actor_class.remote(spec.backend, spec.model, dict(spec.options), spec.key, self._monitor,
+        return self._actor_class.remote(spec.backend, spec.model, dict(spec.options), spec.key, self._reads.monitor,
                                         f"{index}:{generation}", self.poll_s or HEARTBEAT_EVERY_S)
 
     @property
@@ -130,7 +171,7 @@ class SamplerPool:
         self._slots[index] = _Slot(self._new_actor(index, generation + 1), generation + 1)
 
     def hung(self) -> list[tuple[Any, str]]:
-        if self._monitor is None:
+        if self._reads.monitor is None:
             return []
         now = time.monotonic()
         self._listen(now)
@@ -148,18 +189,8 @@ class SamplerPool:
 
     def _listen(self, now: float) -> None:
         """Take the monitor's answer, if it came, into the slots; ask again when due."""
-        if self._reading is not None:
-            ready, _ = self._ray.wait([self._reading], num_returns=1, timeout=0)
-            if not ready:
-                return
-            try:
-                latest = self._ray.get(self._reading)
-            except Exception as exc:  # noqa: BLE001 - the monitor died: stop judging, never guess
-                self._log(f"ray: warning: the replicas' heartbeat monitor is gone ({first_line(exc)}); "
-                          "hung replicas are no longer detected in this run")
-                self._monitor = self._reading = None
-                return
-            self._reading = None
+        latest = self._reads.take()
+        if latest is not NO_ANSWER:
             for index, slot in enumerate(self._slots):
                 beat = latest.get(f"{index}:{slot.generation}")
                 if beat is None:
@@ -173,8 +204,8 @@ class SamplerPool:
                 if unguarded and not self._warned:
                     self._warned = True
                     self._log(f"ray: warning: a replica's child processes are not ended with it: {unguarded}")
-        if self._monitor is not None and self._reading is None and now - self._read_sent >= (self.poll_s or 0):
-            self._reading, self._read_sent = self._monitor.read.remote(), now
+        if self._reads.due(now):
+            self._reads.send(now)
 
     def _kill(self, actor: Any) -> None:
         with contextlib.suppress(Exception):  # already dead, or its node is gone
@@ -188,8 +219,8 @@ class SamplerPool:
             self._ray.wait(closing, num_returns=len(closing), timeout=CLOSE_WAIT_S)
         for slot in self._slots:
             self._kill(slot.actor)
-        if self._monitor is not None:
-            self._kill(self._monitor)
+        if self._reads.monitor is not None:
+            self._kill(self._reads.monitor)
         self._slots = []
 
 
@@ -219,15 +250,15 @@ class TaskPool:
         slots = int(ray.cluster_resources().get("CPU", 1) // max(execution.num_cpus, 1e-9))
         self._capacity = max(1, min(max_in_flight, 2 * max(1, slots)))
         self._timeout = execution.task_timeout
-        self._monitor = monitor if self._timeout is not None else None
         self._log = log or (lambda message: None)
         self._prefix = uuid.uuid4().hex[:12]
         self._count = 0
         self._refs: dict[str, Any] = {}  # tasks sent and not done with, by name
         self._since: dict[str, float] = {}  # those seen running, and since when
         self._forget: list[str] = []  # done with: for the monitor to drop at the next read
-        self._reading: Any = None
-        self._read_sent = 0.0
+        self._every = 0.0 if self._timeout is None else max(0.05, min(HEARTBEAT_EVERY_S, self._timeout / 4))
+        self._reads = MonitorReads(ray, monitor if self._timeout is not None else None, self._every,
+                                   "the tasks' monitor", "hung tasks", self._log)
 
     @property
     def capacity(self) -> int:
@@ -235,19 +266,17 @@ class TaskPool:
 
     @property
     def poll_s(self) -> float | None:
-        if self._monitor is None:
-            return None
-        return max(0.05, min(HEARTBEAT_EVERY_S, self._timeout / 4))
+        return None if self._reads.monitor is None else self._every
 
     def submit(self, job: Any) -> tuple[Any, Any]:
         name = f"{self._prefix}-{self._count}"
         self._count += 1
-        self._refs[name] = self._task.remote(self._options_json, *self._args(job), monitor=self._monitor, name=name)
+        self._refs[name] = self._task.remote(self._options_json, *self._args(job), monitor=self._reads.monitor, name=name)
         return self._refs[name], name
 
     def _done(self, name: str) -> Any:
         self._since.pop(name, None)
-        if self._monitor is not None:
+        if self._reads.monitor is not None:
             self._forget.append(name)
         return self._refs.pop(name, None)
 
@@ -263,7 +292,7 @@ class TaskPool:
                 self._ray.cancel(ref, force=True)
 
     def hung(self) -> list[tuple[Any, str]]:
-        if self._monitor is None:
+        if self._reads.monitor is None:
             return []
         now = time.monotonic()
         self._listen(now)
@@ -273,26 +302,15 @@ class TaskPool:
     def _listen(self, now: float) -> None:
         """Take the monitor's answer, if it came: tasks seen running for the first time are
         timed from now. Ask again when due, passing the tasks done with since the last read."""
-        if self._reading is not None:
-            ready, _ = self._ray.wait([self._reading], num_returns=1, timeout=0)
-            if not ready:
-                return
-            try:
-                running = self._ray.get(self._reading)
-            except Exception as exc:  # noqa: BLE001 - the monitor died: stop judging, never guess
-                self._log(f"ray: warning: the tasks' monitor is gone ({first_line(exc)}); hung tasks are no "
-                          "longer detected in this run")
-                self._monitor = self._reading = None
-                return
-            self._reading = None
-            for name in running:
-                if name in self._refs:
-                    self._since.setdefault(name, now)
-                elif name.startswith(self._prefix):
-                    self._forget.append(name)  # it said it started after it was done with
-        if self._monitor is not None and self._reading is None and now - self._read_sent >= (self.poll_s or 0):
+        running = self._reads.take()
+        for name in () if running is NO_ANSWER else running:
+            if name in self._refs:
+                self._since.setdefault(name, now)
+            elif name.startswith(self._prefix):
+                self._forget.append(name)  # it said it started after it was done with
+        if self._reads.due(now):
             forget, self._forget = self._forget, []
-            self._reading, self._read_sent = self._monitor.read.remote(forget), now
+            self._reads.send(now, forget)
 
     def running(self, token: Any) -> int | None:
         return 1  # each task is its own worker (a token of its own): nothing else was lost with it
