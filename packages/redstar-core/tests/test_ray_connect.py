@@ -86,3 +86,22 @@ def test_without_a_connection_a_ray_call_raises_instead_of_starting_ray():
     from ray._private import auto_init_hook
 
     assert auto_init_hook.enable_auto_connect is True  # restored: the process's own choice again
+
+
+def test_an_engine_that_fails_right_after_connecting_disconnects_and_restores_ray(monkeypatch):
+    """No engine reaches the caller to be closed: the constructor itself lets go of what it took."""
+    from types import SimpleNamespace
+
+    from redstar.execution import ray_engine
+
+    ray, restored = ScriptedRay(), []
+
+    def cluster_gone() -> dict[str, float]:
+        raise ConnectionError("the head stopped answering")
+
+    ray.cluster_resources = cluster_gone  # type: ignore[attr-defined]
+    monkeypatch.setattr(ray_engine, "import_ray", lambda: ray)
+    monkeypatch.setattr(ray_engine, "no_auto_init", lambda _: lambda: restored.append(True))
+    with pytest.raises(ConnectionError, match="the head stopped answering"):
+        ray_engine.RayEngine(SimpleNamespace(address="ray://head:10001"))
+    assert len(ray.inits) == 1 and ray.shutdowns == 1 and not ray.connected and restored == [True]

@@ -88,8 +88,12 @@ class RayEngine(Engine):
         self._pools: dict[str, SamplerPool] = {}
         self._task_monitor: Any = None
         self._generating = 0
-        resources = self._ray.cluster_resources()
-        nodes = sum(1 for node in self._ray.nodes() if node.get("Alive"))
+        try:
+            resources = self._ray.cluster_resources()
+            nodes = sum(1 for node in self._ray.nodes() if node.get("Alive"))
+        except BaseException:
+            self.close()  # no engine for the caller to close: disconnect and restore Ray's settings here
+            raise
         self._log(f"ray: {nodes} node(s), {resources.get('CPU', 0):g} CPUs, {resources.get('GPU', 0):g} GPUs"
                   f"{'' if execution.address is None else f' at {execution.address}'}")
 
